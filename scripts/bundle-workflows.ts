@@ -1,0 +1,27 @@
+/** Prebuilds the workflow bundle the production worker loads (`npm run build`). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+export async function bundleWorkflows(outFile: string): Promise<void> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: quietLogger,
+  });
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, code);
+}
+
+const noop = () => undefined;
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error };
+
+if (require.main === module) {
+  const out = path.resolve(__dirname, '../lib/workflow-bundle.js');
+  bundleWorkflows(out).then(
+    () => console.log(`workflow bundle written to ${path.relative(process.cwd(), out)}`),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

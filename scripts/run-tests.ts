@@ -1,0 +1,91 @@
+/**
+ * `npm test`: one Temporal dev server for the whole run (the real CLI binary, never a download), one prebuilt
+ * workflow bundle, one sandbox public root that every test process trusts through NODE_EXTRA_CA_CERTS (as a real
+ * worker trusts a public CA), then node's test runner over test/ with those in the environment.
+ *
+ *   npm test                      all tests
+ *   npm test -- test/workflows    only files under a path
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
+import { ensureTemporalCli } from '../src/dev/temporalCli';
+import { createPublicRoot } from '../src/sandbox/pki';
+import { bundleWorkflows } from './bundle-workflows';
+
+function findTests(dir: string): string[] {
+  if (fs.statSync(dir).isFile()) return [dir];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? findTests(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : [],
+    )
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const root = path.resolve(__dirname, '..');
+  const targets = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const files = (targets.length ? targets : ['test']).flatMap((t) => findTests(path.resolve(root, t)));
+  if (files.length === 0) {
+    console.error('no test files found');
+    return 1;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-test-'));
+  const t0 = Date.now();
+
+  const temporal = ensureTemporalCli();
+  const publicRoot = await createPublicRoot();
+  const rootCertFile = path.join(work, 'sandbox-public-root.pem');
+  fs.writeFileSync(rootCertFile, publicRoot.certPem);
+  fs.writeFileSync(path.join(work, 'sandbox-public-root.key'), publicRoot.keyPem, { mode: 0o600 });
+  const bundle = path.join(work, 'workflow-bundle.js');
+  const [env] = await Promise.all([
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: temporal },
+        ip: '127.0.0.1',
+        searchAttributes: SEARCH_ATTRIBUTES,
+        log: { format: 'pretty', level: 'error' },
+      },
+    }),
+    bundleWorkflows(bundle),
+  ]);
+  const address = env.connection.options.address as string;
+  console.log(`# Temporal dev server ${address} (${temporal}), bundle + PKI ready in ${Date.now() - t0} ms`);
+
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_NAMESPACE: 'default',
+          ECH_REMOTE_WORKFLOW_BUNDLE: bundle,
+          ECH_REMOTE_TEST_PUBLIC_ROOT_DIR: work,
+          NODE_EXTRA_CA_CERTS: rootCertFile,
+          ECH_REMOTE_TEST_ARTIFACTS: path.join(root, 'test-artifacts'),
+        },
+      },
+    );
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  await env.teardown();
+  fs.rmSync(work, { recursive: true, force: true });
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,48 @@
+/** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
+import { Command } from 'commander';
+
+const program = new Command()
+  .name('ech-remote')
+  .description(
+    'Connect Elastic Cloud Hosted deployments to self-managed Elasticsearch clusters, durably, with Temporal.',
+  );
+
+program
+  .command('worker')
+  .description('Run a worker (Temporal connection from TEMPORAL_* / profiles; task queue ECH_REMOTE_TASK_QUEUE)')
+  .action(async () => {
+    const { runWorker } = await import('../worker');
+    await runWorker();
+  });
+
+program
+  .command('sandbox')
+  .description('Start the simulated Elastic estate (Cloud API, ECH and self-managed clusters) on loopback')
+  .option('--out <file>', 'where to write sandbox.json', 'sandbox.json')
+  .option(
+    '--scenario <name>',
+    'api-key-public | api-key-private | tls-certificate | old-version | basic-license | rcs-disabled',
+    'api-key-public',
+  )
+  .action(async (opts: { out: string; scenario: string }) => {
+    const { startSandboxFromCli } = await import('../sandbox/main');
+    await startSandboxFromCli({ out: opts.out, scenario: opts.scenario });
+  });
+
+program
+  .command('dev')
+  .description(
+    'Embedded default: Temporal dev server with its Web UI, the sandbox, a worker; prints a Start Workflow link',
+  )
+  .option('--scenario <name>', 'sandbox scenario', 'api-key-public')
+  .option('--port <port>', 'Temporal frontend port', '7233')
+  .option('--ui-port <port>', 'Temporal Web UI port', '8233')
+  .action(async (opts: { scenario: string; port: string; uiPort: string }) => {
+    const { runDev } = await import('../dev/dev');
+    await runDev({ scenario: opts.scenario, port: Number(opts.port), uiPort: Number(opts.uiPort) });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

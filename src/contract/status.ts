@@ -1,0 +1,74 @@
+/** Shapes of the `status` query and of the workflow result (contract). */
+import type { HumanStepId, Phase, StepId, Who } from './steps';
+
+export type StepState = 'pending' | 'running' | 'waiting' | 'done' | 'skipped' | 'failed' | 'rolled-back';
+
+export interface StepStatus {
+  id: StepId;
+  state: StepState;
+  startedAt?: string;
+  endedAt?: string;
+  detail?: string;
+}
+
+/** Machine-readable form of a human step's instructions, to apply with configuration management. */
+export interface Artifacts {
+  settings?: Record<string, unknown>;
+  files?: Record<string, string>;
+  requests?: { method: string; path: string; body?: unknown }[];
+  restartRequired?: boolean;
+}
+
+export interface WaitingFor {
+  step: HumanStepId;
+  who: Who;
+  instructions: string;
+  artifacts?: Artifacts;
+  since: string;
+}
+
+export interface PlanStep {
+  step: StepId;
+  who: Who;
+  action: string;
+  request?: {
+    system: 'cloud-api' | 'ech-elasticsearch' | 'self-managed-elasticsearch';
+    method: string;
+    path: string;
+    body?: unknown;
+  };
+}
+
+export interface ConnectResult {
+  alias: string;
+  securityModel: 'api-key' | 'tls-certificate';
+  connected: true;
+  evidence: { remoteInfo: unknown; resolveCluster?: unknown; searchHits?: number };
+  created: {
+    apiKeyId?: string;
+    keystoreEntry?: string;
+    trustEntry?: string;
+    clusterSettings: string[];
+    roles: string[];
+    users?: string[];
+  };
+  warnings: string[];
+  durationMs: number;
+}
+
+export interface DryRunResult {
+  plan: PlanStep[];
+  warnings: string[];
+}
+
+export interface ConnectStatus {
+  phase: Phase;
+  steps: StepStatus[];
+  waitingFor?: WaitingFor;
+  plan?: PlanStep[];
+  result?: ConnectResult | DryRunResult;
+  /** What is left in place after a failure with onFailure "keep", or what a rollback removed. */
+  cleanup?: { mode: 'rollback' | 'keep'; items: string[] };
+  error?: { type: string; message: string };
+  approvals: { step: HumanStepId; approver: string; decision: 'approved' | 'rejected'; comment?: string; at: string }[];
+}

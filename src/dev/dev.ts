@@ -1,0 +1,122 @@
+/**
+ * `ech-remote dev` / `npm run dev`: the embedded default. A Temporal dev server with its Web UI (custom search
+ * attributes registered), the sandbox on fixed loopback ports (so examples/ requests work as committed), and a worker;
+ * then prints the UI and a prefilled Start Workflow link. Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
+import { DEFAULT_TASK_QUEUE } from '../contract/steps';
+import { ensureTemporalCli } from './temporalCli';
+
+export const DEV_HOME = path.join(
+  process.env.ECH_REMOTE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'ech-remote-clusters'),
+  'dev',
+);
+
+/** Fixed sandbox ports of the dev environment; examples/*.json use them. */
+export const DEV_PORTS = { cloud: 19243, ech: 19200, selfManaged: 19201, remoteClusterServer: 19443, transport: 19300 };
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`));
+        else setTimeout(attempt, 200);
+      });
+    };
+    attempt();
+  });
+}
+
+export function startWorkflowLink(uiPort: number, workflowId: string): string {
+  const q = new URLSearchParams({ workflowId, taskQueue: DEFAULT_TASK_QUEUE, workflowType: 'connectRemoteCluster' });
+  return `http://127.0.0.1:${uiPort}/namespaces/default/workflows/start-workflow?${q.toString()}`;
+}
+
+export async function runDev(opts: { scenario: string; port: number; uiPort: number }): Promise<void> {
+  fs.mkdirSync(DEV_HOME, { recursive: true });
+  const { loadOrCreatePublicRoot } = await import('../sandbox/pki');
+  const root = await loadOrCreatePublicRoot(DEV_HOME);
+  // A worker trusts public CAs through the process trust store; the sandbox's public root joins it the same way.
+  if (process.env.NODE_EXTRA_CA_CERTS !== root.certFile) {
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: root.certFile },
+    });
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+    await new Promise<void>((resolve) => child.on('exit', (code) => ((process.exitCode = code ?? 0), resolve())));
+    return;
+  }
+
+  const temporal = ensureTemporalCli();
+  const server: ChildProcess = spawn(
+    temporal,
+    [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(opts.port),
+      '--ui-port',
+      String(opts.uiPort),
+      '--db-filename',
+      path.join(DEV_HOME, 'temporal.db'),
+      '--log-level',
+      'error',
+      ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=Keyword`]),
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const stopServer = () => server.kill('SIGTERM');
+  process.once('exit', stopServer);
+  await waitForPort(opts.port, 30_000);
+
+  const { start } = await import('../sandbox');
+  const sandbox = await start({
+    scenario: opts.scenario,
+    publicRoot: root,
+    ports: DEV_PORTS,
+    outFile: path.resolve('sandbox.json'),
+  });
+  // The worker resolves the request's secret names from its environment, as in production.
+  for (const [k, v] of Object.entries(sandbox.info.env)) if (k !== 'NODE_EXTRA_CA_CERTS') process.env[k] = String(v);
+  process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
+
+  const { createWorker } = await import('../worker');
+  const worker = await createWorker();
+  const running = worker.run();
+  const examples = path.resolve(__dirname, '../../examples');
+  console.log(
+    [
+      '',
+      'ech-remote dev is running:',
+      `  Temporal Web UI     http://127.0.0.1:${opts.uiPort}`,
+      `  Temporal frontend   127.0.0.1:${opts.port}   (task queue "${DEFAULT_TASK_QUEUE}")`,
+      `  Sandbox             ${sandbox.info.cloud.endpoint} (scenario ${opts.scenario}; details in sandbox.json)`,
+      '',
+      'Start a connection in the UI (paste a request from examples/ as the input, e.g. examples/connect-api-key-public.json):',
+      `  ${startWorkflowLink(opts.uiPort, 'connect-onprem-logs')}`,
+      '',
+      `Sample requests: ${examples}`,
+      'Stop with Ctrl-C.',
+    ].join('\n'),
+  );
+  const shutdown = () => worker.shutdown();
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  await running;
+  await sandbox.stop();
+  stopServer();
+}

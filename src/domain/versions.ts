@@ -1,0 +1,22 @@
+/** Version rules of the domain page §3, in one place. */
+export function parseVersion(v: string): [number, number, number] {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v);
+  if (!m) return [0, 0, 0];
+  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+}
+
+export function atLeast(v: string, min: string): boolean {
+  const a = parseVersion(v);
+  const b = parseVersion(min);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] as number) !== (b[i] as number)) return (a[i] as number) > (b[i] as number);
+  }
+  return true;
+}
+
+/** API-key model: both sides 8.14+. */
+export const API_KEY_MODEL_MIN_VERSION = '8.14.0';
+/** ECH reloads new remote-cluster credentials from its keystore without a restart from 8.14. */
+export const KEYSTORE_AUTO_RELOAD_VERSION = '8.14.0';
+/** Licenses that include `advanced-remote-cluster-security` (operation mode ENTERPRISE). */
+export const API_KEY_MODEL_LICENSES = ['enterprise', 'trial'];

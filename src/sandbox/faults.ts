@@ -1,0 +1,130 @@
+/**
+ * Seeded, reproducible fault injection for every simulated endpoint.
+ *
+ * A rule matches requests by target (`cloud`, `ech`, `self-managed`), method and a path regular expression, and then
+ * adds latency (with jitter), answers with an error status at a given rate, resets the connection, or hangs. All
+ * randomness comes from one PRNG seeded by the caller, so the same seed and the same request sequence give the same
+ * outcomes.
+ */
+export type FaultTarget = 'cloud' | 'ech' | 'self-managed';
+
+export interface FaultRule {
+  target: FaultTarget;
+  /** HTTP method, case-insensitive; absent = any. */
+  method?: string;
+  /** Regular expression source matched against the path (without query string); absent = any path. */
+  path?: string;
+  latencyMs?: number;
+  jitterMs?: number;
+  /** Probability (0..1) per status code, e.g. `{ "429": 0.2, "503": 0.1 }`. */
+  statusRates?: Record<string, number>;
+  /** Probability (0..1) that the connection is destroyed without an answer. */
+  resetRate?: number;
+  /** Probability (0..1) that the request never gets an answer (until the client gives up). */
+  hangRate?: number;
+  /** Apply to at most this many matching requests, then the rule is spent. */
+  times?: number;
+}
+
+export type FaultDecision =
+  | { kind: 'pass'; delayMs: number }
+  | { kind: 'status'; status: number; delayMs: number }
+  | { kind: 'reset'; delayMs: number }
+  | { kind: 'hang' };
+
+export interface FaultEvent {
+  seq: number;
+  target: FaultTarget;
+  method: string;
+  path: string;
+  decision: FaultDecision['kind'];
+  status?: number;
+  delayMs?: number;
+}
+
+/** mulberry32: tiny, fast, good enough for test reproducibility. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultInjector {
+  private rules: { rule: FaultRule; used: number; re?: RegExp }[] = [];
+  private random: () => number;
+  private seq = 0;
+  /** Every request that matched a rule, in order, with what was done to it. */
+  readonly history: FaultEvent[] = [];
+
+  constructor(private seed = 1) {
+    this.random = mulberry32(seed);
+  }
+
+  /** Replace all rules and restart the PRNG from `seed` (default: the current seed). */
+  configure(rules: FaultRule[], seed: number = this.seed): void {
+    this.seed = seed;
+    this.random = mulberry32(seed);
+    this.seq = 0;
+    this.history.length = 0;
+    this.rules = rules.map((rule) => ({ rule, used: 0, re: rule.path ? new RegExp(rule.path) : undefined }));
+  }
+
+  clear(): void {
+    this.configure([], this.seed);
+  }
+
+  get activeRules(): FaultRule[] {
+    return this.rules.map((r) => r.rule);
+  }
+
+  decide(target: FaultTarget, method: string, path: string): FaultDecision {
+    const entry = this.rules.find(
+      (r) =>
+        r.rule.target === target &&
+        (!r.rule.method || r.rule.method.toUpperCase() === method.toUpperCase()) &&
+        (!r.re || r.re.test(path)) &&
+        (r.rule.times === undefined || r.used < r.rule.times),
+    );
+    let decision: FaultDecision = { kind: 'pass', delayMs: 0 };
+    if (entry) {
+      entry.used++;
+      const { rule } = entry;
+      // Draw a fixed number of values per matching request so outcomes depend only on the seed and the sequence.
+      const jitterDraw = this.random();
+      const outcomeDraw = this.random();
+      const delayMs = Math.round((rule.latencyMs ?? 0) + (rule.jitterMs ?? 0) * jitterDraw);
+      let acc = 0;
+      const outcomes: [FaultDecision, number][] = [
+        [{ kind: 'hang' }, rule.hangRate ?? 0],
+        [{ kind: 'reset', delayMs }, rule.resetRate ?? 0],
+        ...Object.entries(rule.statusRates ?? {}).map(
+          ([status, rate]) => [{ kind: 'status', status: Number(status), delayMs }, rate] as [FaultDecision, number],
+        ),
+      ];
+      decision = { kind: 'pass', delayMs };
+      for (const [candidate, rate] of outcomes) {
+        acc += rate;
+        if (outcomeDraw < acc) {
+          decision = candidate;
+          break;
+        }
+      }
+    }
+    if (!entry) return decision;
+    this.history.push({
+      seq: ++this.seq,
+      target,
+      method,
+      path,
+      decision: decision.kind,
+      ...(decision.kind === 'status' ? { status: decision.status } : {}),
+      ...(decision.kind !== 'hang' && decision.delayMs ? { delayMs: decision.delayMs } : {}),
+    });
+    return decision;
+  }
+}

@@ -1,0 +1,15 @@
+/** Temporal connection settings from @temporalio/envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles). */
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { DEFAULT_TASK_QUEUE } from '../contract/steps';
+
+export function temporalConnectConfig() {
+  const config = loadClientConnectConfig();
+  return {
+    connectionOptions: { address: 'localhost:7233', ...config.connectionOptions },
+    namespace: config.namespace ?? 'default',
+  };
+}
+
+export function taskQueue(): string {
+  return process.env.ECH_REMOTE_TASK_QUEUE || DEFAULT_TASK_QUEUE;
+}

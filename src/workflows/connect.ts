@@ -1,0 +1,530 @@
+/**
+ * connectRemoteCluster: validate, preflight, remote side, approval, ECH side, connect, verify, roles and users, with a
+ * saga that undoes, in reverse order, only what this run created. Orchestration only: every external call is an
+ * activity; every body comes from src/domain/requests.ts.
+ */
+import * as wf from '@temporalio/workflow';
+import { ApplicationFailure, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities, CloudTarget, EsTarget, Finding } from '../activities/types';
+import { durationToMs } from '../contract/duration';
+import {
+  HANDLER_DESCRIPTIONS,
+  approveSignal,
+  confirmRemoteStepSignal,
+  provideCrossClusterApiKeySignal,
+  rejectSignal,
+  statusQuery,
+  type ApproveInput,
+  type RejectInput,
+} from '../contract/messages';
+import { formatProblems, validateConnectRequest, type ConnectRequest } from '../contract/request';
+import { EchDeploymentId, RemoteClusterAlias, SecurityModel } from '../contract/searchAttributes';
+import type { ConnectResult, DryRunResult } from '../contract/status';
+import { HUMAN_STEPS, type StepId } from '../contract/steps';
+import {
+  approvalInstructions,
+  crossClusterApiKeyInstructions,
+  remoteClusterServerInstructions,
+} from '../domain/instructions';
+import { buildPlan } from '../domain/plan';
+import {
+  LOCAL_REQUIRED_PRIVILEGES,
+  REMOTE_REQUIRED_PRIVILEGES,
+  evaluatePreflight,
+  formatFindings,
+  preflightFailureType,
+  remoteClusterServerProven,
+} from '../domain/preflight';
+import {
+  connectRequest,
+  keystoreSecretName,
+  privateCaTrustEntry,
+  roleRequest,
+  trustEntryName,
+  userRequest,
+} from '../domain/requests';
+import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
+import { RunState } from './humanSteps';
+
+const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 } as const;
+
+/** One proxy per call site, so each activity carries a summary the Temporal UI shows. */
+function activity(summary: string, options: Partial<ActivityOptions> = {}): Activities {
+  return wf.proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: RETRY, summary, ...options });
+}
+const LONG = { startToCloseTimeout: '45m', heartbeatTimeout: '1m' } as const;
+
+interface Compensation {
+  label: string;
+  undo: () => Promise<unknown>;
+}
+
+export async function connectRemoteCluster(input: unknown): Promise<ConnectResult | DryRunResult> {
+  const started = Date.now();
+  const { workflowId } = wf.workflowInfo();
+  const state = new RunState('Connect remote cluster');
+  const status = state.status;
+
+  // Handlers first, so a signal sent right after start is never lost.
+  let approval:
+    { decision: 'approved'; input: ApproveInput } | { decision: 'rejected'; input: RejectInput } | undefined;
+  let providedKey: string | undefined;
+  const confirmed = new Set<string>();
+  wf.setHandler(statusQuery, () => status, { description: HANDLER_DESCRIPTIONS.status });
+  wf.setHandler(
+    approveSignal,
+    (a) => {
+      if (a.step !== HUMAN_STEPS.approveLocalChanges || approval || !a.approver) return;
+      approval = { decision: 'approved', input: a };
+      status.approvals.push({
+        step: a.step,
+        approver: a.approver,
+        decision: 'approved',
+        comment: a.comment,
+        at: new Date().toISOString(),
+      });
+    },
+    { description: HANDLER_DESCRIPTIONS.approve },
+  );
+  wf.setHandler(
+    rejectSignal,
+    (a) => {
+      if (a.step !== HUMAN_STEPS.approveLocalChanges || approval || !a.approver) return;
+      approval = { decision: 'rejected', input: a };
+      status.approvals.push({
+        step: a.step,
+        approver: a.approver,
+        decision: 'rejected',
+        comment: a.reason,
+        at: new Date().toISOString(),
+      });
+    },
+    { description: HANDLER_DESCRIPTIONS.reject },
+  );
+  wf.setHandler(
+    provideCrossClusterApiKeySignal,
+    (k) => {
+      // An encoded key is base64 of "id:secret"; anything else is ignored (and never echoed).
+      if (typeof k?.encoded === 'string' && /^[A-Za-z0-9+/_-]{16,}={0,2}$/.test(k.encoded.trim()))
+        providedKey = k.encoded.trim();
+      else wf.log.warn('provideCrossClusterApiKey ignored: the payload has no valid "encoded" value');
+    },
+    { description: HANDLER_DESCRIPTIONS.provideCrossClusterApiKey },
+  );
+  wf.setHandler(
+    confirmRemoteStepSignal,
+    (c) => {
+      if (c?.step) confirmed.add(c.step);
+    },
+    { description: HANDLER_DESCRIPTIONS.confirmRemoteStep },
+  );
+
+  // 1. Validate: nothing is changed before this passes.
+  state.step('validate', 'running');
+  const validation = validateConnectRequest(input);
+  if (!validation.ok) {
+    const message = formatProblems(validation.problems);
+    state.step('validate', 'failed', `${validation.problems.length} problem(s)`);
+    status.error = { type: 'InvalidRequest', message };
+    state.setPhase('failed');
+    throw ApplicationFailure.create({
+      type: 'InvalidRequest',
+      message,
+      nonRetryable: true,
+      details: [validation.problems],
+    });
+  }
+  const r: ConnectRequest = validation.request;
+  state.step('validate', 'done');
+  wf.upsertSearchAttributes([
+    { key: EchDeploymentId, value: r.local.deploymentId },
+    { key: RemoteClusterAlias, value: r.alias },
+    { key: SecurityModel, value: r.securityModel },
+  ]);
+  if (r.securityModel !== 'api-key') {
+    throw ApplicationFailure.create({
+      type: 'NotImplemented',
+      message:
+        'securityModel "tls-certificate" (path C) is not available yet in this version; use "api-key" (both sides 8.14+).',
+      nonRetryable: true,
+    });
+  }
+
+  // 2. Preflight: read-only.
+  state.setPhase('preflight');
+  state.step('preflight', 'running');
+  const cloud: CloudTarget = {
+    endpoint: r.local.cloud.endpoint,
+    apiKeySecret: r.local.cloud.apiKeySecret,
+    deploymentId: r.local.deploymentId,
+    refId: r.local.refId,
+  };
+  const deployment = await activity('Describe the ECH deployment').describeDeployment({ target: cloud });
+  cloud.refId = deployment.refId;
+  const localUrl = r.local.elasticsearch.url ?? deployment.esUrl;
+  if (!localUrl) {
+    throw ApplicationFailure.create({
+      type: 'InvalidRequest',
+      message:
+        'local.elasticsearch.url is absent and the deployment metadata has no Elasticsearch endpoint: set local.elasticsearch.url.',
+      nonRetryable: true,
+    });
+  }
+  const local: EsTarget = { side: 'ech', url: localUrl, credentialsSecret: r.local.elasticsearch.credentialsSecret };
+  const remote: EsTarget | undefined = r.remote.elasticsearch && {
+    side: 'self-managed',
+    url: r.remote.elasticsearch.url,
+    credentialsSecret: r.remote.elasticsearch.credentialsSecret,
+    caPem: r.remote.elasticsearch.caPem,
+  };
+  const [localFacts, remoteFacts, probe] = await Promise.all([
+    activity('Inspect the ECH cluster').inspectCluster({
+      target: local,
+      required: { cluster: LOCAL_REQUIRED_PRIVILEGES },
+      alias: r.alias,
+    }),
+    remote
+      ? activity('Inspect the self-managed cluster').inspectCluster({
+          target: remote,
+          required: { cluster: REMOTE_REQUIRED_PRIVILEGES },
+        })
+      : Promise.resolve(undefined),
+    activity('Probe the remote cluster server over TLS').probeRemoteClusterServer({
+      proxyAddress: r.remote.proxyAddress,
+      serverName: r.remote.serverName,
+      ca: r.remote.ca,
+      expect: 'remote-cluster-server',
+    }),
+  ]);
+  local.version = localFacts.version;
+  if (remote && remoteFacts) remote.version = remoteFacts.version;
+  const findings = evaluatePreflight(r, { deployment, local: localFacts, remote: remoteFacts, probe }, workflowId);
+  const errors = findings.filter((f) => f.level === 'error');
+  const warnings = findings.filter((f) => f.level === 'warning').map((f) => `${f.message}${f.fix ? ` ${f.fix}` : ''}`);
+  if (errors.length > 0) {
+    const type = preflightFailureType(errors);
+    const message = `Preflight found ${errors.length} problem(s); nothing was changed.\n${formatFindings(errors)}`;
+    state.step('preflight', 'failed', errors.map((e) => e.code).join(', '));
+    status.error = { type, message };
+    state.setPhase('failed');
+    throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [errors] });
+  }
+  state.step('preflight', 'done', warnings.length ? `${warnings.length} warning(s)` : 'all checks passed');
+  const rcsProven = remoteClusterServerProven(probe);
+  const plan = buildPlan(r, { workflowId, refId: deployment.refId, remoteClusterServerProven: rcsProven });
+  status.plan = plan;
+
+  if (r.dryRun) {
+    const result: DryRunResult = { plan, warnings };
+    status.result = result;
+    state.setPhase('completed');
+    return result;
+  }
+
+  const compensations: Compensation[] = [];
+  const created: ConnectResult['created'] = { clusterSettings: [], roles: [], users: [] };
+  const humanTimeoutMs = durationToMs(r.humanStepTimeout);
+  let current: StepId = 'preflight';
+
+  try {
+    // 3. Remote side.
+    state.setPhase('remote-side');
+    if (!rcsProven) {
+      current = HUMAN_STEPS.remoteClusterServer;
+      const why = probe.reachable
+        ? 'The worker reached the address but could not verify a remote cluster server there.'
+        : `The worker could not reach ${r.remote.proxyAddress} (only ECH's egress may be allowed), so it cannot prove the remote cluster server is enabled.`;
+      const ok = await state.waitForHuman(
+        HUMAN_STEPS.remoteClusterServer,
+        'self-managed-org',
+        remoteClusterServerInstructions(r, workflowId, why),
+        humanTimeoutMs,
+        () => confirmed.has(HUMAN_STEPS.remoteClusterServer),
+      );
+      if (!ok) return await endWithoutChanges('timed-out', HUMAN_STEPS.remoteClusterServer);
+      const again = await activity('Probe the remote cluster server again').probeRemoteClusterServer({
+        proxyAddress: r.remote.proxyAddress,
+        serverName: r.remote.serverName,
+        ca: r.remote.ca,
+        expect: 'remote-cluster-server',
+      });
+      const stillWrong = again.findings.filter((f: Finding) => f.level === 'error');
+      if (again.reachable && stillWrong.length > 0) {
+        throw ApplicationFailure.create({
+          type: preflightFailureType(stillWrong),
+          message: `The remote cluster server is still not usable after the self-managed org confirmed it:\n${formatFindings(stillWrong)}`,
+          nonRetryable: true,
+        });
+      }
+      state.step(
+        HUMAN_STEPS.remoteClusterServer,
+        'done',
+        again.reachable ? 'verified by TLS probe' : 'confirmed by the self-managed org',
+      );
+    } else {
+      state.step(HUMAN_STEPS.remoteClusterServer, 'skipped', 'proven by the TLS probe');
+    }
+
+    let encoded: string;
+    current = HUMAN_STEPS.crossClusterApiKey;
+    if (remote) {
+      state.step(HUMAN_STEPS.crossClusterApiKey, 'running', 'creating the key on the self-managed cluster');
+      const key = await activity('Create the cross-cluster API key').findOrCreateCrossClusterApiKey({
+        target: remote,
+        alias: r.alias,
+        workflowId,
+        access: r.access ?? {},
+        expiration: r.keyExpiration,
+      });
+      encoded = key.encoded;
+      created.apiKeyId = key.id;
+      compensations.push({
+        label: `cross-cluster API key ${key.id} on the self-managed cluster`,
+        undo: () =>
+          activity('Invalidate the cross-cluster API key').invalidateCrossClusterApiKey({ target: remote, id: key.id }),
+      });
+      state.step(HUMAN_STEPS.crossClusterApiKey, 'done', `key ${key.id}${key.created ? ' created' : ''}`);
+    } else {
+      const ok = await state.waitForHuman(
+        HUMAN_STEPS.crossClusterApiKey,
+        'self-managed-org',
+        crossClusterApiKeyInstructions(r, workflowId),
+        humanTimeoutMs,
+        () => providedKey !== undefined,
+      );
+      if (!ok) return await endWithoutChanges('timed-out', HUMAN_STEPS.crossClusterApiKey);
+      encoded = providedKey as string;
+      state.step(HUMAN_STEPS.crossClusterApiKey, 'done', 'key provided by the self-managed org');
+    }
+
+    // 4. Approval of the ECH changes.
+    current = HUMAN_STEPS.approveLocalChanges;
+    if (r.approvals.beforeLocalChanges) {
+      state.setPhase('awaiting-approval');
+      const changes = plan.filter((p) => ['ech-trust', 'ech-keystore', 'connect', 'roles-and-users'].includes(p.step));
+      const ok = await state.waitForHuman(
+        HUMAN_STEPS.approveLocalChanges,
+        'ech-org',
+        approvalInstructions(r, workflowId, changes),
+        durationToMs(r.approvals.timeout),
+        () => approval !== undefined,
+      );
+      if (!ok) return await endWithoutChanges('timed-out', HUMAN_STEPS.approveLocalChanges);
+      if (approval?.decision === 'rejected') {
+        return await endWithoutChanges('rejected', HUMAN_STEPS.approveLocalChanges, approval.input);
+      }
+      state.step(HUMAN_STEPS.approveLocalChanges, 'done', `approved by ${approval?.input.approver}`);
+    } else {
+      state.step(HUMAN_STEPS.approveLocalChanges, 'skipped', 'approvals.beforeLocalChanges is false');
+    }
+
+    // 5. ECH side.
+    state.setPhase('ech-side');
+    if (r.remote.ca.kind === 'private') {
+      current = 'ech-trust';
+      state.step('ech-trust', 'running', 'adding the private CA to the deployment trust');
+      const name = trustEntryName(r.alias);
+      const existed = deployment.directTrustNames.includes(name);
+      await activity('Trust the private CA on ECH').ensureDirectTrust({
+        target: cloud,
+        entry: privateCaTrustEntry(r.alias, r.remote.ca.pem),
+      });
+      if (!existed) {
+        created.trustEntry = name;
+        compensations.push({
+          label: `trust entry "${name}" on the ECH deployment`,
+          undo: async () => {
+            await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name });
+            await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud });
+          },
+        });
+      }
+      await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud });
+      state.step('ech-trust', 'done', name);
+    } else {
+      state.step('ech-trust', 'skipped', 'public CA: ECH trusts it already');
+    }
+
+    current = 'ech-keystore';
+    state.step('ech-keystore', 'running');
+    const ks = await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
+      target: cloud,
+      alias: r.alias,
+      encoded,
+    });
+    created.keystoreEntry = keystoreSecretName(r.alias);
+    if (!ks.existed) {
+      compensations.push({
+        label: `keystore entry ${keystoreSecretName(r.alias)}`,
+        undo: () =>
+          activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
+      });
+    }
+    if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
+      await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
+      await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud });
+    }
+    state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
+
+    // 6. Connect.
+    state.setPhase('connecting');
+    current = 'connect';
+    state.step('connect', 'running');
+    const connectBody = connectRequest(r, { workflowId, alias: r.alias }).body;
+    const put = await activity('Register the remote cluster').putRemoteCluster({
+      target: local,
+      body: connectBody,
+      alias: r.alias,
+      workflowId,
+    });
+    created.clusterSettings = put.settings;
+    if (!put.existed) {
+      compensations.push({
+        label: `cluster settings cluster.remote.${r.alias}.*`,
+        undo: () => activity('Remove the remote cluster').removeRemoteCluster({ target: local, alias: r.alias }),
+      });
+    }
+    state.step('connect', 'done', `proxy_address ${r.remote.proxyAddress}`);
+
+    // 7. Verify.
+    state.setPhase('verifying');
+    current = 'verify';
+    state.step('verify', 'running');
+    const verifyMs = durationToMs(r.verify.timeout);
+    const evidence = await activity('Verify the remote connection', {
+      startToCloseTimeout: verifyMs + 60_000,
+      heartbeatTimeout: '1m',
+      retry: { ...RETRY, maximumAttempts: 2 },
+    }).verifyRemoteConnection({
+      target: local,
+      alias: r.alias,
+      securityModel: r.securityModel,
+      searchIndex: r.verify.searchIndex,
+      timeoutMs: verifyMs,
+    });
+    state.step(
+      'verify',
+      'done',
+      evidence.searchHits !== undefined ? `connected; search found ${evidence.searchHits} hits` : 'connected',
+    );
+
+    // 8. Roles and users.
+    state.setPhase('roles-and-users');
+    current = 'roles-and-users';
+    if (r.roles.length + r.users.length > 0) state.step('roles-and-users', 'running');
+    const o = { workflowId, alias: r.alias };
+    for (const role of r.roles) {
+      const res = await activity(`Create role ${role.name}`).ensureRole({
+        target: local,
+        name: role.name,
+        body: roleRequest(role, o).body,
+      });
+      created.roles.push(role.name);
+      if (res.created) {
+        compensations.push({
+          label: `role ${role.name}`,
+          undo: () => activity('Remove role').removeRole({ target: local, name: role.name }),
+        });
+      }
+    }
+    for (const user of r.users) {
+      const res = await activity(`Create user ${user.username}`).ensureUser({
+        target: local,
+        username: user.username,
+        body: userRequest(user, o).body,
+        passwordSecret: user.passwordSecret,
+      });
+      created.users?.push(user.username);
+      if (res.created) {
+        compensations.push({
+          label: `user ${user.username}`,
+          undo: () => activity('Remove user').removeUser({ target: local, username: user.username }),
+        });
+      }
+    }
+    state.step('roles-and-users', r.roles.length + r.users.length > 0 ? 'done' : 'skipped');
+
+    const result: ConnectResult = {
+      alias: r.alias,
+      securityModel: r.securityModel,
+      connected: true,
+      evidence,
+      created,
+      warnings,
+      durationMs: Date.now() - started,
+    };
+    status.result = result;
+    state.setPhase('completed');
+    return result;
+  } catch (err) {
+    state.step(current, 'failed', failureMessage(err).split('\n')[0]);
+    await wf.CancellationScope.nonCancellable(() => cleanUp(err));
+    if (err instanceof ApplicationFailure && (status.phase === 'rejected' || status.phase === 'timed-out')) throw err;
+    // The run's failure says what happened and whether it was rolled back or kept.
+    throw ApplicationFailure.create({
+      type: status.error?.type ?? 'Failed',
+      message: status.error?.message ?? failureMessage(err),
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+      details: status.cleanup ? [status.cleanup] : undefined,
+    });
+  }
+
+  /** Rejection or timeout: undo what the remote side created (the key), change nothing on ECH, end cleanly. */
+  async function endWithoutChanges(
+    outcome: 'rejected' | 'timed-out',
+    step: StepId,
+    rejection?: RejectInput,
+  ): Promise<never> {
+    const message =
+      outcome === 'rejected'
+        ? `Rejected by ${rejection?.approver} at step ${step}: ${rejection?.reason}. Nothing was changed on the ECH deployment.`
+        : `Timed out waiting at step ${step}. Nothing was changed on the ECH deployment.`;
+    state.step(step, 'failed', outcome);
+    await undoAll();
+    status.error = { type: outcome === 'rejected' ? 'Rejected' : 'HumanStepTimedOut', message };
+    state.setPhase(outcome === 'rejected' ? 'rejected' : 'timed-out');
+    throw ApplicationFailure.create({ type: status.error.type, message, nonRetryable: true });
+  }
+
+  async function undoAll(): Promise<string[]> {
+    const undone: string[] = [];
+    for (const c of compensations.reverse()) {
+      await c.undo();
+      undone.push(c.label);
+    }
+    compensations.length = 0;
+    return undone;
+  }
+
+  async function cleanUp(err: unknown): Promise<void> {
+    if (status.phase === 'rejected' || status.phase === 'timed-out') return; // already ended cleanly
+    const type = err instanceof ApplicationFailure && err.type ? err.type : 'Failed';
+    if (compensations.length === 0) {
+      status.error = { type, message: failureMessage(err) };
+      state.setPhase('failed');
+      return;
+    }
+    if (r.onFailure === 'keep') {
+      status.cleanup = { mode: 'keep', items: compensations.map((c) => c.label) };
+      status.error = {
+        type,
+        message: `${failureMessage(err)}\nLeft in place (onFailure "keep"): ${status.cleanup.items.join('; ')}`,
+      };
+      state.setPhase('failed');
+      return;
+    }
+    state.setPhase('rolling-back');
+    state.step('rollback', 'running');
+    const items = await undoAll();
+    status.cleanup = { mode: 'rollback', items };
+    state.step('rollback', 'done', `${items.length} item(s) removed`);
+    status.error = { type, message: `${failureMessage(err)}\nRolled back: ${items.join('; ')}` };
+    state.setPhase('failed');
+  }
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof wf.ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,2 @@
+/** Every workflow type the worker registers (the bundle's entry point). */
+export { connectRemoteCluster } from './connect';
