@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { workflowSource } from '../../src/worker';
+import { workflowSource } from '../../src/workflowBundle';
 
 let installedRuntime = false;
 
