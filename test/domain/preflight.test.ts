@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/activities/types';
+import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
+import { evaluatePreflight, preflightFailureType } from '../../src/domain/preflight';
+import { buildPlan } from '../../src/domain/plan';
+import { crossClusterApiKeyInstructions, remoteClusterServerInstructions } from '../../src/domain/instructions';
+import { accessHash, connectRequest, crossClusterApiKeyRequest } from '../../src/domain/requests';
+
+const request = (over: Record<string, unknown> = {}): ConnectRequest => {
+  const v = validateConnectRequest({
+    alias: 'onprem-logs',
+    securityModel: 'api-key',
+    local: {
+      deploymentId: '0123456789abcdef0123456789abcdef',
+      cloud: { apiKeySecret: 'EC_API_KEY' },
+      elasticsearch: { credentialsSecret: 'ECH' },
+    },
+    remote: { proxyAddress: 'es.corp.example:9443', ca: { kind: 'public' } },
+    access: { search: [{ names: ['logs-*'] }] },
+    ...over,
+  });
+  assert.ok(v.ok, JSON.stringify(!v.ok && v.problems));
+  return v.request;
+};
+
+const deployment: DeploymentFacts = {
+  deploymentId: '0123456789abcdef0123456789abcdef',
+  refId: 'main-elasticsearch',
+  region: 'gcp-europe-west1',
+  clusterId: 'c1',
+  clusterName: 'ech',
+  status: 'started',
+  healthy: true,
+  version: '9.1.0',
+  pendingPlan: false,
+  directTrustNames: [],
+};
+const cluster = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
+  version: '8.17.0',
+  clusterName: 'c',
+  clusterUuid: 'u',
+  license: { type: 'enterprise', status: 'active' },
+  principal: { username: 'elastic', authenticationType: 'realm' },
+  missingPrivileges: [],
+  ...over,
+});
+const probe: TlsProbeReport = {
+  address: 'es.corp.example:9443',
+  serverName: 'es.corp.example',
+  reachable: true,
+  trusted: true,
+  hostnameMatches: true,
+  requestsClientCertificate: false,
+  looksLikeTransportPort: false,
+  chain: [],
+  findings: [],
+};
+
+describe('preflight rules', () => {
+  it('passes a healthy 9.x ECH + 8.17 enterprise self-managed pair', () => {
+    const f = evaluatePreflight(
+      request(),
+      { deployment, local: cluster({ version: '9.1.0' }), remote: cluster(), probe },
+      'wf',
+    );
+    assert.deepEqual(
+      f.filter((x) => x.level === 'error'),
+      [],
+    );
+  });
+
+  it('refuses a self-managed 8.12 cluster for the API-key model, naming the version and the way out', () => {
+    const f = evaluatePreflight(
+      request(),
+      { deployment, local: cluster(), remote: cluster({ version: '8.12.2' }), probe },
+      'wf',
+    );
+    const errors = f.filter((x) => x.level === 'error');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /8\.12\.2.*8\.14\.0/);
+    assert.match(errors[0]!.fix!, /tls-certificate/);
+    assert.equal(preflightFailureType(errors), 'VersionNotSupported');
+  });
+
+  it('refuses a basic license and lists missing privileges by name', () => {
+    const f = evaluatePreflight(
+      request(),
+      {
+        deployment,
+        local: cluster({ missingPrivileges: ['manage_security'] }),
+        remote: cluster({ license: { type: 'basic', status: 'active' } }),
+        probe,
+      },
+      'wf',
+    );
+    const errors = f.filter((x) => x.level === 'error');
+    assert.deepEqual(errors.map((e) => e.code).sort(), ['license-remote', 'privileges-local']);
+    assert.match(errors.find((e) => e.code === 'privileges-local')!.message, /manage_security/);
+    assert.equal(preflightFailureType(errors), 'PreflightFailed');
+  });
+
+  it('refuses an alias that exists on ECH and is not ours, but accepts our own (a re-run)', () => {
+    const taken = cluster({ remote: { settings: { 'cluster.remote.onprem-logs.mode': 'proxy' } } });
+    assert.ok(
+      evaluatePreflight(request(), { deployment, local: taken, probe }, 'wf').some((x) => x.code === 'alias-in-use'),
+    );
+    const ours = cluster({
+      remote: { settings: { 'cluster.remote.onprem-logs.mode': 'proxy' }, ownedBy: { workflowId: 'wf' } },
+    });
+    assert.ok(
+      !evaluatePreflight(request(), { deployment, local: ours, probe }, 'wf').some((x) => x.code === 'alias-in-use'),
+    );
+  });
+});
+
+describe('what people are shown is what is sent', () => {
+  it('the key instructions carry the exact request body the tool would send, tagged as ours', () => {
+    const r = request({ keyExpiration: '90d' });
+    const help = crossClusterApiKeyInstructions(r, 'wf-1');
+    const sent = crossClusterApiKeyRequest(r, 'wf-1');
+    assert.deepEqual(help.artifacts?.requests?.[0], sent);
+    assert.ok(help.instructions.includes(JSON.stringify(sent.body, null, 2)));
+    assert.equal((sent.body.metadata as Record<string, unknown>).managed_by, 'ech-remote-clusters');
+    assert.equal(sent.body.expiration, '90d');
+  });
+
+  it('a changed access changes the access hash (a key is never reused for other access)', () => {
+    assert.notEqual(
+      accessHash({ search: [{ names: ['logs-*'] }] }),
+      accessHash({ search: [{ names: ['metrics-*'] }] }),
+    );
+    assert.equal(accessHash({ search: [{ names: ['a'] }] }), accessHash({ search: [{ names: ['a'] }] }));
+  });
+
+  it('the remote-cluster-server step gives settings to apply and a restart', () => {
+    const help = remoteClusterServerInstructions(request(), 'wf', 'why');
+    assert.equal(help.artifacts?.settings?.['remote_cluster_server.enabled'], true);
+    assert.equal(help.artifacts?.settings?.['remote_cluster.port'], 9443);
+    assert.equal(help.artifacts?.restartRequired, true);
+    assert.match(help.instructions, /remote_cluster_server\.enabled: true/);
+  });
+
+  it('connect switches the alias to proxy mode and clears sniff settings in the same request', () => {
+    const body = connectRequest(
+      request({ remote: { proxyAddress: 'es:9443', serverName: 'es.corp', ca: { kind: 'public' } } }),
+      { workflowId: 'wf', alias: 'onprem-logs' },
+    ).body.persistent;
+    assert.equal(body['cluster.remote.onprem-logs.mode'], 'proxy');
+    assert.equal(body['cluster.remote.onprem-logs.seeds'], null);
+    assert.equal(body['cluster.remote.onprem-logs.server_name'], 'es.corp');
+  });
+
+  it('a dry-run plan of path B names the trust, keystore and connect requests and who does each step', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    const plan = buildPlan(request({ remote: { proxyAddress: 'es:9443', ca: { kind: 'private', pem } } }), {
+      workflowId: 'wf',
+      refId: 'main-elasticsearch',
+      remoteClusterServerProven: false,
+    });
+    const steps = plan.map((p) => `${p.step}:${p.who}`);
+    assert.deepEqual(steps, [
+      'preflight:workflow',
+      'remote-cluster-server:self-managed-org',
+      'cross-cluster-api-key:self-managed-org',
+      'approve-local-changes:ech-org',
+      'ech-trust:workflow',
+      'ech-keystore:workflow',
+      'connect:workflow',
+      'verify:workflow',
+    ]);
+    assert.doesNotMatch(JSON.stringify(plan), /"value":"(?!<encoded)/);
+  });
+});
