@@ -145,7 +145,10 @@ export interface Activities {
     expiration?: string;
   }): Promise<CrossClusterKey>;
   /** Invalidate a key only if its metadata says we created it. */
-  invalidateCrossClusterApiKey(i: { target: EsTarget; id: string }): Promise<{ invalidated: boolean }>;
+  invalidateCrossClusterApiKey(i: {
+    target: EsTarget;
+    id: string;
+  }): Promise<{ invalidated: boolean; reason?: 'not-found' | 'not-managed' | 'already-invalidated' }>;
   /** PUT _cluster/settings with the remote and the ownership record; refuses an alias owned by someone else. */
   putRemoteCluster(i: {
     target: EsTarget;
@@ -154,7 +157,12 @@ export interface Activities {
     workflowId: string;
   }): Promise<{ settings: string[]; existed: boolean }>;
   /** Remove the remote's settings and ownership record, only if the record says we own the alias. */
-  removeRemoteCluster(i: { target: EsTarget; alias: string }): Promise<{ removed: boolean }>;
+  removeRemoteCluster(i: {
+    target: EsTarget;
+    alias: string;
+    /** When given, remove only if this workflow owns the alias (rollback); else any ownership record of ours. */
+    workflowId?: string;
+  }): Promise<{ removed: boolean }>;
   /** _remote/info, _resolve/cluster, a size-0 search; retries briefly (connections are lazy), then fails with the diagnosis. */
   verifyRemoteConnection(i: {
     target: EsTarget;

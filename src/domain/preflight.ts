@@ -18,7 +18,7 @@ export interface PreflightFacts {
 
 /** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
 export function preflightFailureType(errors: Finding[]): string {
-  const types = new Set(errors.map((e) => CODE_TYPES[e.code] ?? 'PreflightFailed'));
+  const types = new Set(errors.map((e) => CODE_TYPES[e.code] ?? (e.code.startsWith('TLS_') ? 'TlsTrustFailed' : 'PreflightFailed')));
   return types.size === 1 ? ([...types][0] as string) : 'PreflightFailed';
 }
 
@@ -32,6 +32,8 @@ const CODE_TYPES: Record<string, string> = {
   'remote-credentials-api-key': 'MissingPrivileges',
   'deployment-unhealthy': 'DeploymentNotHealthy',
   'alias-in-use': 'AliasInUse',
+  TLS_TRANSPORT_PORT: 'WrongPort',
+  TLS_NOT_TLS: 'WrongPort',
 };
 
 export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflowId: string): Finding[] {
@@ -118,7 +120,9 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
       fix: 'Choose another alias, or remove the existing remote first (disconnectRemoteCluster for ours; by hand otherwise).',
     });
   }
-  out.push(...probe.findings.filter((x) => x.level !== 'info'));
+  // A transport port explains every other TLS finding on it (its own CA, its node names): report the root cause.
+  const tls = probe.findings.filter((x) => x.level !== 'info');
+  out.push(...(probe.looksLikeTransportPort ? tls.filter((x) => x.code === 'TLS_TRANSPORT_PORT' || x.level === 'warning') : tls));
   return out;
 }
 

@@ -14,7 +14,7 @@ export interface TrustingFetch {
 export function trustingFetch(caPem: string | string[]): TrustingFetch {
   const extra = Array.isArray(caPem) ? caPem : [caPem];
   const agent = new Agent({ connect: { ca: [...tls.rootCertificates, ...extra] } });
-  const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const f = async (input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit): Promise<Response> => {
     // openapi-fetch hands over a global Request; undici's own fetch wants its own, so pass the parts.
     const req = new Request(input, init);
     const body = req.body ? Buffer.from(await req.arrayBuffer()) : undefined;

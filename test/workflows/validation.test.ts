@@ -33,7 +33,11 @@ describe('connectRemoteCluster validation (real Temporal dev server)', () => {
         {
           alias: 'Not Valid',
           securityModel: 'api-key',
-          local: { deploymentId: 'short', cloud: { apiKeySecret: 'EC_API_KEY' }, elasticsearch: { credentialsSecret: 'X' } },
+          local: {
+            deploymentId: 'short',
+            cloud: { apiKeySecret: 'EC_API_KEY' },
+            elasticsearch: { credentialsSecret: 'X' },
+          },
           remote: { proxyAddress: 'no-port', ca: { kind: 'private', pem: 'not a pem' } },
           access: {},
         },

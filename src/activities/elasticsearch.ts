@@ -1,0 +1,678 @@
+/**
+ * Elasticsearch activities, for both sides (ECH = local, self-managed = remote), over the version-aware client
+ * factory. Every side-effecting activity is idempotent: it reads the current state first and converges, so a retried
+ * or repeated call creates nothing twice. Everything created carries `managed_by: ech-remote-clusters`, and every
+ * removal checks it, so nothing this tool did not create is ever changed or deleted.
+ */
+import { Context } from '@temporalio/activity';
+import { errors } from '@elastic/elasticsearch';
+import type { TransportRequestParams } from '@elastic/elasticsearch';
+import {
+  classifyElasticsearchError,
+  createElasticsearchClientFactory,
+  elasticsearchErrorOf,
+  type ElasticsearchClientDeps,
+  type ElasticsearchClientFactory,
+  type EsConnection,
+} from '../clients/elasticsearch';
+import { FAILURE_TYPES, permanent } from '../clients/errors';
+import { MANAGED_BY } from '../contract/steps';
+import { diagnoseRemoteError, diagnoseRemoteInfo, type Diagnosis, type DiagnosisContext } from '../domain/diagnosis';
+import {
+  crossClusterApiKeyName,
+  crossClusterApiKeyRequest,
+  disconnectRequest,
+  ownershipSettingKey,
+} from '../domain/requests';
+import {
+  redact,
+  registerSecret,
+  resolveCredentials as defaultResolveCredentials,
+  resolveSecret as defaultResolveSecret,
+  type Credentials,
+} from './secrets';
+import type { Activities, ClusterFacts, CrossClusterKey, EsTarget, RemoteEvidence } from './types';
+
+export type ElasticsearchActivities = Pick<
+  Activities,
+  | 'inspectCluster'
+  | 'findOrCreateCrossClusterApiKey'
+  | 'invalidateCrossClusterApiKey'
+  | 'putRemoteCluster'
+  | 'removeRemoteCluster'
+  | 'verifyRemoteConnection'
+  | 'ensureRole'
+  | 'removeRole'
+  | 'ensureUser'
+  | 'removeUser'
+>;
+
+export interface ElasticsearchActivityDeps {
+  /** The client factory (default: createElasticsearchClientFactory(client)). */
+  clients?: ElasticsearchClientFactory;
+  /** Options for the default factory (extra trusted CAs, Connection class, timeouts). */
+  client?: ElasticsearchClientDeps;
+  resolveSecret?: (name: string) => string;
+  resolveCredentials?: (name: string) => Credentials;
+  /** Backoff of verifyRemoteConnection between attempts (defaults 500 ms doubling to 5 s). */
+  verifyBackoff?: { initialMs?: number; maxMs?: number };
+}
+
+// ---------------------------------------------------------------- helpers
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined; // called outside an activity (scripts, unit tests without the mock environment)
+  }
+}
+
+function logInfo(message: string, attrs: Record<string, unknown> = {}): void {
+  activityContext()?.log.info(redact(message), attrs);
+}
+
+function logWarn(message: string, attrs: Record<string, unknown> = {}): void {
+  activityContext()?.log.warn(redact(message), attrs);
+}
+
+async function sleep(ms: number): Promise<void> {
+  const ctx = activityContext();
+  if (ctx) return ctx.sleep(ms); // throws CancelledFailure when the activity is cancelled
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+function isOurs(metadata: unknown, workflowId?: string): boolean {
+  const m = metadata as { managed_by?: unknown; workflow_id?: unknown } | undefined;
+  if (!m || m.managed_by !== MANAGED_BY) return false;
+  return workflowId === undefined || m.workflow_id === workflowId;
+}
+
+interface RawOutcome<T> {
+  ok: boolean;
+  status: number;
+  body: T | undefined;
+  /** ES error text (type: reason) for non-2xx answers. */
+  errorText?: string;
+}
+
+/** One request whose HTTP errors are returned (for diagnosis) instead of thrown; network errors are still thrown. */
+async function tryRequest<T>(conn: EsConnection, operation: string, params: TransportRequestParams): Promise<RawOutcome<T>> {
+  try {
+    const res = await conn.client.transport.request<T>(params, { meta: true });
+    return { ok: true, status: res.statusCode ?? 200, body: res.body };
+  } catch (err) {
+    if (err instanceof errors.ResponseError) {
+      const { type, reason } = elasticsearchErrorOf(err.body);
+      return {
+        ok: false,
+        status: err.meta?.statusCode ?? 0,
+        body: err.body as T,
+        errorText: redact(type ? `${type}: ${reason}` : reason),
+      };
+    }
+    // Connection problems with the cluster we talk to (not the remote): classified like every other call.
+    throw classifyElasticsearchError(conn.system, operation, err);
+  }
+}
+
+interface FlatSettings {
+  persistent?: Record<string, unknown>;
+  transient?: Record<string, unknown>;
+}
+
+interface AliasState {
+  /** Non-null `cluster.remote.<alias>.*` settings (persistent and transient). */
+  settings: Record<string, unknown>;
+  /** Parsed ownership record, when present. */
+  record?: { managed_by?: string; workflow_id?: string; security_model?: string };
+  recordRaw?: unknown;
+}
+
+async function readAlias(conn: EsConnection, alias: string): Promise<AliasState> {
+  const body = await conn.request<FlatSettings>('read cluster settings', {
+    method: 'GET',
+    path: '/_cluster/settings',
+    querystring: { flat_settings: true },
+  });
+  const prefix = `cluster.remote.${alias}.`;
+  const recordKey = ownershipSettingKey(alias);
+  const settings: Record<string, unknown> = {};
+  let recordRaw: unknown;
+  for (const scope of [body.persistent ?? {}, body.transient ?? {}]) {
+    for (const [k, v] of Object.entries(scope)) {
+      if (k.startsWith(prefix) && v !== null && v !== undefined) settings[k] = v;
+      if (k === recordKey && v !== null && v !== undefined) recordRaw = v;
+    }
+  }
+  let record: AliasState['record'];
+  if (typeof recordRaw === 'string') {
+    try {
+      record = JSON.parse(recordRaw) as AliasState['record'];
+    } catch {
+      record = undefined;
+    }
+  }
+  return { settings, record, recordRaw };
+}
+
+function aliasExists(state: AliasState, alias: string): boolean {
+  const p = `cluster.remote.${alias}.`;
+  return [`${p}mode`, `${p}proxy_address`, `${p}seeds`].some((k) => state.settings[k] !== undefined);
+}
+
+// ---------------------------------------------------------------- factory
+
+export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = {}): ElasticsearchActivities {
+  const resolveCredentials = deps.resolveCredentials ?? defaultResolveCredentials;
+  const resolveSecret = deps.resolveSecret ?? defaultResolveSecret;
+  const clients =
+    deps.clients ?? createElasticsearchClientFactory({ resolveCredentials, ...(deps.client ?? {}) });
+  const initialBackoff = deps.verifyBackoff?.initialMs ?? 500;
+  const maxBackoff = deps.verifyBackoff?.maxMs ?? 5_000;
+
+  async function withCluster<T>(target: EsTarget, fn: (conn: EsConnection) => Promise<T>): Promise<T> {
+    const conn = await clients.connect(target);
+    try {
+      return await fn(conn);
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  }
+
+  async function getManaged(
+    conn: EsConnection,
+    kind: 'role' | 'user',
+    name: string,
+  ): Promise<{ exists: boolean; metadata?: Record<string, unknown> }> {
+    const res = await conn.requestWithStatus<Record<string, { metadata?: Record<string, unknown> }>>(
+      `get ${kind} ${name}`,
+      { method: 'GET', path: `/_security/${kind}/${encodeURIComponent(name)}` },
+      [404],
+    );
+    if (res.status === 404) return { exists: false };
+    const entry = res.body?.[name];
+    return { exists: entry !== undefined, metadata: entry?.metadata };
+  }
+
+  function refuseForeign(kind: 'role' | 'user', name: string, metadata: Record<string, unknown> | undefined): never {
+    const reserved = metadata?._reserved === true;
+    throw permanent(
+      FAILURE_TYPES.notOurs,
+      `${kind === 'role' ? 'Role' : 'User'} "${name}" already exists on this cluster and was not created by ${MANAGED_BY}` +
+        `${reserved ? ' (it is a reserved, built-in one)' : ''}: refusing to overwrite it → choose another ${kind} name in the` +
+        ` request, or delete/rename the existing ${kind} yourself if it is no longer needed.`,
+      { kind, name },
+    );
+  }
+
+  const activities: ElasticsearchActivities = {
+    // ------------------------------------------------------------ inspect (read-only)
+    async inspectCluster({ target, required, alias }): Promise<ClusterFacts> {
+      return withCluster(target, async (conn) => {
+        const license = await conn.request<{ license?: { type?: string; status?: string } }>('read license', {
+          method: 'GET',
+          path: '/_license',
+        });
+        const auth = await conn.request<{ username?: string; authentication_type?: string }>('authenticate', {
+          method: 'GET',
+          path: '/_security/_authenticate',
+        });
+        const missingPrivileges: string[] = [];
+        if (required.cluster.length > 0) {
+          const has = await conn.request<{ cluster?: Record<string, boolean> }>('check privileges', {
+            method: 'POST',
+            path: '/_security/user/_has_privileges',
+            body: { cluster: required.cluster },
+          });
+          for (const p of required.cluster) if (has.cluster?.[p] !== true) missingPrivileges.push(`cluster:${p}`);
+        }
+        const facts: ClusterFacts = {
+          version: conn.version,
+          clusterName: conn.clusterName ?? '',
+          clusterUuid: conn.clusterUuid ?? '',
+          license: { type: license.license?.type ?? 'unknown', status: license.license?.status ?? 'unknown' },
+          principal: { username: auth.username ?? '', authenticationType: auth.authentication_type ?? 'unknown' },
+          missingPrivileges,
+        };
+        if (alias) {
+          const state = await readAlias(conn, alias);
+          facts.remote = {
+            settings: state.settings,
+            ...(state.record?.managed_by === MANAGED_BY && state.record.workflow_id
+              ? { ownedBy: { workflowId: state.record.workflow_id } }
+              : {}),
+          };
+        }
+        try {
+          const certs = await conn.request<ClusterFacts['sslCertificates']>('read _ssl/certificates', {
+            method: 'GET',
+            path: '/_ssl/certificates',
+          });
+          if (Array.isArray(certs)) facts.sslCertificates = certs;
+        } catch {
+          // best-effort: needs the `monitor` privilege and is not exposed on every deployment
+        }
+        logInfo(`inspected ${target.side} cluster ${facts.clusterName} ${facts.version}`, {
+          license: facts.license.type,
+          missingPrivileges,
+        });
+        return facts;
+      });
+    },
+
+    // ------------------------------------------------------------ cross-cluster API key (self-managed side)
+    async findOrCreateCrossClusterApiKey({ target, alias, workflowId, access, expiration }): Promise<CrossClusterKey> {
+      const credentials = resolveCredentials(target.credentialsSecret);
+      if ('apiKey' in credentials) {
+        throw permanent(
+          FAILURE_TYPES.unsupportedCredentials,
+          `The credentials in secret "${target.credentialsSecret}" are an API key, but Elasticsearch only lets a user` +
+            ' (username:password) create cross-cluster API keys → put "username:password" of a user with the' +
+            ' manage_security privilege into that secret, or leave remote.elasticsearch out and let the self-managed' +
+            ' org create the key (the workflow then waits for provideCrossClusterApiKey).',
+        );
+      }
+      const request = crossClusterApiKeyRequest({ alias, access, keyExpiration: expiration }, workflowId);
+      return withCluster(target, async (conn) => {
+        const name = crossClusterApiKeyName(alias);
+        const found = await conn.requestWithStatus<{ api_keys?: ApiKeyInfo[] }>(
+          'look up cross-cluster API keys',
+          { method: 'GET', path: '/_security/api_key', querystring: { name, active_only: true } },
+          [404],
+        );
+        const ours = (found.body?.api_keys ?? []).filter(
+          (k) =>
+            k.invalidated !== true &&
+            (k.type === undefined || k.type === 'cross_cluster') &&
+            isOurs(k.metadata, workflowId) &&
+            (k.metadata?.alias === undefined || k.metadata.alias === alias),
+        );
+        // ES never returns a key's secret again: a key of ours that is still active was made by an attempt whose
+        // result was lost. Invalidate it, so exactly one active key exists for this run: the one returned now.
+        const invalidatedIds: string[] = [];
+        if (ours.length > 0) {
+          const ids = ours.map((k) => k.id);
+          const res = await conn.request<InvalidateResponse>('invalidate lost cross-cluster API keys', {
+            method: 'DELETE',
+            path: '/_security/api_key',
+            body: { ids },
+          });
+          assertNoInvalidationErrors(res);
+          invalidatedIds.push(...ids);
+          logWarn(`invalidated ${ids.length} cross-cluster API key(s) of this workflow left by an earlier attempt`, { ids });
+        }
+        const created = await conn.request<{ id: string; name: string; api_key?: string; encoded: string; expiration?: number }>(
+          'create cross-cluster API key',
+          { method: request.method, path: request.path, body: request.body },
+        );
+        registerSecret(created.encoded);
+        registerSecret(created.api_key);
+        logInfo(`created cross-cluster API key ${created.id} (${name})`, { id: created.id });
+        return {
+          id: created.id,
+          name: created.name ?? name,
+          encoded: created.encoded,
+          created: true,
+          invalidatedIds,
+          ...(created.expiration !== undefined ? { expiration: created.expiration } : {}),
+        };
+      });
+    },
+
+    async invalidateCrossClusterApiKey({ target, id }) {
+      return withCluster(target, async (conn) => {
+        const res = await conn.requestWithStatus<{ api_keys?: ApiKeyInfo[] }>(
+          'look up cross-cluster API key',
+          { method: 'GET', path: '/_security/api_key', querystring: { id } },
+          [404],
+        );
+        const key = (res.body?.api_keys ?? []).find((k) => k.id === id);
+        if (!key) return { invalidated: false, reason: 'not-found' as const };
+        if (!isOurs(key.metadata)) {
+          logWarn(`not invalidating API key ${id}: it was not created by ${MANAGED_BY}`);
+          return { invalidated: false, reason: 'not-managed' as const };
+        }
+        if (key.invalidated === true) return { invalidated: true, reason: 'already-invalidated' as const };
+        const out = await conn.request<InvalidateResponse>('invalidate cross-cluster API key', {
+          method: 'DELETE',
+          path: '/_security/api_key',
+          body: { ids: [id] },
+        });
+        assertNoInvalidationErrors(out);
+        logInfo(`invalidated cross-cluster API key ${id}`);
+        return { invalidated: true };
+      });
+    },
+
+    // ------------------------------------------------------------ remote cluster settings (ECH side)
+    async putRemoteCluster({ target, body, alias, workflowId }) {
+      const recordKey = ownershipSettingKey(alias);
+      const prefix = `cluster.remote.${alias}.`;
+      const keys = Object.keys(body.persistent);
+      const stray = keys.filter((k) => !k.startsWith(prefix) && k !== recordKey);
+      if (stray.length > 0) {
+        throw permanent(
+          FAILURE_TYPES.invalidRequest,
+          `putRemoteCluster for alias "${alias}" may only write ${prefix}* and ${recordKey}; found ${stray.join(', ')}`,
+        );
+      }
+      const recordValue = body.persistent[recordKey];
+      let record: { workflow_id?: string; managed_by?: string } | undefined;
+      try {
+        record = typeof recordValue === 'string' ? (JSON.parse(recordValue) as typeof record) : undefined;
+      } catch {
+        record = undefined;
+      }
+      if (!record || record.managed_by !== MANAGED_BY || record.workflow_id !== workflowId) {
+        throw permanent(
+          FAILURE_TYPES.invalidRequest,
+          `putRemoteCluster for alias "${alias}" needs the ownership record ${recordKey} of workflow ${workflowId} in the` +
+            ' same request (build the body with connectRequest)',
+        );
+      }
+      return withCluster(target, async (conn) => {
+        const before = await readAlias(conn, alias);
+        let exists = aliasExists(before, alias);
+        if (!exists) {
+          // A remote configured in elasticsearch.yml (user settings) does not show in _cluster/settings.
+          const info = await conn.request<Record<string, unknown>>('read remote info', { method: 'GET', path: '/_remote/info' });
+          if (info[alias] !== undefined) {
+            throw aliasInUse(alias, 'it is configured outside the cluster settings API (elasticsearch.yml / user settings)');
+          }
+        }
+        const ownedByUs = before.record?.managed_by === MANAGED_BY && before.record.workflow_id === workflowId;
+        if (exists && !ownedByUs) {
+          const owner =
+            before.record?.managed_by === MANAGED_BY
+              ? `it was created by another ${MANAGED_BY} workflow (${before.record.workflow_id ?? 'unknown id'}); disconnect it with disconnectRemoteCluster first or choose another alias`
+              : 'it was not created by this tool (no ownership record); choose another alias, or remove that remote yourself if it is no longer used';
+          throw aliasInUse(alias, owner);
+        }
+        if (!exists && before.recordRaw !== undefined && !ownedByUs) {
+          logWarn(`replacing a stale ownership record for alias ${alias} (no remote settings left)`);
+        }
+        await conn.request('put remote cluster settings', { method: 'PUT', path: '/_cluster/settings', body });
+        exists = exists && ownedByUs;
+        const written = Object.entries(body.persistent)
+          .filter(([, v]) => v !== null && v !== undefined)
+          .map(([k]) => k);
+        logInfo(`${exists ? 'updated' : 'registered'} remote cluster ${alias}`, { settings: written });
+        return { settings: written, existed: exists };
+      });
+    },
+
+    async removeRemoteCluster(input: { target: EsTarget; alias: string; workflowId?: string }) {
+      const { target, alias, workflowId } = input;
+      return withCluster(target, async (conn) => {
+        const state = await readAlias(conn, alias);
+        if (!state.record || state.record.managed_by !== MANAGED_BY) {
+          if (aliasExists(state, alias)) logWarn(`not removing remote cluster ${alias}: it is not managed by ${MANAGED_BY}`);
+          return { removed: false };
+        }
+        if (workflowId !== undefined && state.record.workflow_id !== workflowId) {
+          logWarn(`not removing remote cluster ${alias}: it belongs to workflow ${state.record.workflow_id ?? '?'}`);
+          return { removed: false };
+        }
+        const req = disconnectRequest(alias);
+        await conn.request('remove remote cluster settings', { method: req.method, path: req.path, body: req.body });
+        logInfo(`removed remote cluster ${alias}`);
+        return { removed: true };
+      });
+    },
+
+    // ------------------------------------------------------------ verification
+    async verifyRemoteConnection({ target, alias, securityModel, searchIndex, timeoutMs }): Promise<RemoteEvidence> {
+      return withCluster(target, async (conn) => {
+        const started = Date.now();
+        const deadline = started + timeoutMs;
+        const proxyAddress = await readAlias(conn, alias)
+          .then((s) => s.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined)
+          .catch(() => undefined);
+        const dctx: DiagnosisContext = { alias, securityModel, proxyAddress };
+        let attempt = 0;
+        let previous: Diagnosis['code'] | undefined;
+        let last: AttemptOutcome | undefined;
+        for (;;) {
+          attempt++;
+          last = await verifyOnce(conn, alias, dctx, searchIndex);
+          if (last.ok) {
+            logInfo(`remote cluster ${alias} verified after ${attempt} attempt(s)`, { searchHits: last.evidence.searchHits });
+            return last.evidence;
+          }
+          const d = last.diagnosis;
+          activityContext()?.heartbeat({ attempt, diagnosis: d.code });
+          // A permanent diagnosis seen twice in a row will not go away by waiting.
+          if (!d.transient && previous === d.code) break;
+          previous = d.code;
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) break;
+          await sleep(Math.min(remaining, Math.min(maxBackoff, initialBackoff * 2 ** (attempt - 1))));
+        }
+        const d = last.diagnosis;
+        const seconds = Math.round((Date.now() - started) / 1000);
+        throw permanent(
+          FAILURE_TYPES.connection,
+          `Remote cluster "${alias}" is not usable after ${attempt} attempt(s) in ${seconds}s. Diagnosis: ${d.cause}.` +
+            ` Fix: ${d.fix}.${last.errorText ? ` Last error: ${last.errorText}` : ''}`,
+          { diagnosis: d, evidence: last.evidence },
+        );
+      });
+    },
+
+    // ------------------------------------------------------------ roles and users
+    async ensureRole({ target, name, body }) {
+      return withCluster(target, async (conn) => {
+        const existing = await getManaged(conn, 'role', name);
+        if (existing.exists && !isOurs(existing.metadata)) refuseForeign('role', name, existing.metadata);
+        const metadata = { ...((body.metadata as Record<string, unknown> | undefined) ?? {}), managed_by: MANAGED_BY };
+        const res = await conn.request<{ role?: { created?: boolean } }>(`put role ${name}`, {
+          method: 'PUT',
+          path: `/_security/role/${encodeURIComponent(name)}`,
+          body: { ...body, metadata },
+        });
+        const created = res.role?.created === true;
+        logInfo(`${created ? 'created' : 'updated'} role ${name}`);
+        return { created };
+      });
+    },
+
+    async removeRole({ target, name }) {
+      return withCluster(target, async (conn) => {
+        const existing = await getManaged(conn, 'role', name);
+        if (!existing.exists) return { removed: false };
+        if (!isOurs(existing.metadata)) {
+          logWarn(`not deleting role ${name}: it was not created by ${MANAGED_BY}`);
+          return { removed: false };
+        }
+        const res = await conn.requestWithStatus<{ found?: boolean }>(
+          `delete role ${name}`,
+          { method: 'DELETE', path: `/_security/role/${encodeURIComponent(name)}` },
+          [404],
+        );
+        logInfo(`deleted role ${name}`);
+        return { removed: res.status !== 404 && res.body?.found !== false };
+      });
+    },
+
+    async ensureUser({ target, username, body, passwordSecret }) {
+      const password = resolveSecret(passwordSecret);
+      return withCluster(target, async (conn) => {
+        const existing = await getManaged(conn, 'user', username);
+        if (existing.exists && !isOurs(existing.metadata)) refuseForeign('user', username, existing.metadata);
+        const metadata = { ...((body.metadata as Record<string, unknown> | undefined) ?? {}), managed_by: MANAGED_BY };
+        const res = await conn.request<{ created?: boolean }>(`put user ${username}`, {
+          method: 'PUT',
+          path: `/_security/user/${encodeURIComponent(username)}`,
+          body: { ...body, metadata, password },
+        });
+        const created = res.created === true;
+        logInfo(`${created ? 'created' : 'updated'} user ${username}`);
+        return { created };
+      });
+    },
+
+    async removeUser({ target, username }) {
+      return withCluster(target, async (conn) => {
+        const existing = await getManaged(conn, 'user', username);
+        if (!existing.exists) return { removed: false };
+        if (!isOurs(existing.metadata)) {
+          logWarn(`not deleting user ${username}: it was not created by ${MANAGED_BY}`);
+          return { removed: false };
+        }
+        const res = await conn.requestWithStatus<{ found?: boolean }>(
+          `delete user ${username}`,
+          { method: 'DELETE', path: `/_security/user/${encodeURIComponent(username)}` },
+          [404],
+        );
+        logInfo(`deleted user ${username}`);
+        return { removed: res.status !== 404 && res.body?.found !== false };
+      });
+    },
+  };
+  return activities;
+}
+
+// ---------------------------------------------------------------- verification internals
+
+interface ApiKeyInfo {
+  id: string;
+  name?: string;
+  type?: string;
+  invalidated?: boolean;
+  expiration?: number;
+  metadata?: Record<string, unknown>;
+}
+
+interface InvalidateResponse {
+  invalidated_api_keys?: string[];
+  previously_invalidated_api_keys?: string[];
+  error_count?: number;
+  error_details?: unknown[];
+}
+
+function assertNoInvalidationErrors(res: InvalidateResponse): void {
+  if ((res.error_count ?? 0) > 0) {
+    throw permanent(
+      FAILURE_TYPES.validation,
+      `invalidating API keys reported ${res.error_count} error(s): ${redact(JSON.stringify(res.error_details ?? []))}`,
+    );
+  }
+}
+
+function aliasInUse(alias: string, why: string) {
+  return permanent(
+    FAILURE_TYPES.aliasInUse,
+    `Remote cluster alias "${alias}" already exists on the ECH deployment and is not owned by this workflow: ${why}.`,
+    { alias },
+  );
+}
+
+interface RemoteInfoEntry {
+  connected?: boolean;
+  mode?: string;
+  num_proxy_sockets_connected?: number;
+  cluster_credentials?: unknown;
+  [k: string]: unknown;
+}
+
+interface ResolveEntry {
+  connected?: boolean;
+  skip_unavailable?: boolean;
+  matching_indices?: boolean;
+  error?: string;
+  version?: unknown;
+}
+
+interface SearchBody {
+  hits?: { total?: number | { value?: number } };
+  _clusters?: {
+    skipped?: number;
+    failed?: number;
+    details?: Record<string, { status?: string; failures?: { reason?: { type?: string; reason?: string } }[] }>;
+  };
+  _shards?: { failed?: number; failures?: { reason?: { type?: string; reason?: string } }[] };
+}
+
+type AttemptOutcome =
+  | { ok: true; evidence: RemoteEvidence }
+  | { ok: false; diagnosis: Diagnosis; errorText?: string; evidence: RemoteEvidence };
+
+async function readRemoteInfo(conn: EsConnection, alias: string): Promise<RemoteInfoEntry | undefined> {
+  const info = await conn.request<Record<string, RemoteInfoEntry>>('read remote info', { method: 'GET', path: '/_remote/info' });
+  return info[alias];
+}
+
+function connectedPerModel(entry: RemoteInfoEntry | undefined, securityModel: DiagnosisContext['securityModel']): boolean {
+  if (!entry || entry.connected !== true) return false;
+  const hasCredentials = entry.cluster_credentials !== undefined;
+  if (securityModel === 'api-key') {
+    return hasCredentials && (entry.mode !== 'proxy' || Number(entry.num_proxy_sockets_connected) > 0);
+  }
+  return !hasCredentials;
+}
+
+/** One verification round: _remote/info, _resolve/cluster (connects lazily), _remote/info again, then the search. */
+async function verifyOnce(
+  conn: EsConnection,
+  alias: string,
+  dctx: DiagnosisContext,
+  searchIndex: string | undefined,
+): Promise<AttemptOutcome> {
+  let remoteInfo = await readRemoteInfo(conn, alias);
+  const pattern = searchIndex ?? '*';
+  const resolve = await tryRequest<Record<string, ResolveEntry>>(conn, 'resolve cluster', {
+    method: 'GET',
+    path: `/_resolve/cluster/${encodeURIComponent(alias)}:${encodeURIComponent(pattern)}`,
+  });
+  const resolveEntry = resolve.ok ? resolve.body?.[alias] : undefined;
+  if (!connectedPerModel(remoteInfo, dctx.securityModel)) remoteInfo = await readRemoteInfo(conn, alias);
+  const evidence: RemoteEvidence = {
+    remoteInfo: remoteInfo ?? null,
+    ...(resolve.ok ? { resolveCluster: resolveEntry ?? resolve.body } : { resolveCluster: { error: resolve.errorText } }),
+  };
+
+  // Errors first (they carry the reason), then the state.
+  const errorText = !resolve.ok ? resolve.errorText : resolveEntry?.error;
+  if (errorText) return { ok: false, diagnosis: diagnoseRemoteError(errorText, dctx), errorText, evidence };
+  const stateProblem = diagnoseRemoteInfo(remoteInfo, dctx);
+  if (stateProblem) return { ok: false, diagnosis: stateProblem, evidence };
+  if (resolveEntry && resolveEntry.connected === false) {
+    return {
+      ok: false,
+      diagnosis: diagnoseRemoteInfo({ connected: false, mode: 'proxy', cluster_credentials: remoteInfo?.cluster_credentials }, dctx) ?? {
+        code: 'not-connected',
+        cause: `_resolve/cluster reports ${alias} as not connected`,
+        fix: 'check the network path from the ECH egress IPs to the remote',
+        transient: true,
+      },
+      evidence,
+    };
+  }
+
+  if (searchIndex) {
+    const search = await tryRequest<SearchBody>(conn, 'cross-cluster search', {
+      method: 'GET',
+      path: `/${encodeURIComponent(alias)}:${encodeURIComponent(searchIndex)}/_search`,
+      querystring: { size: 0 },
+    });
+    if (!search.ok) {
+      const text = search.errorText ?? `HTTP ${search.status}`;
+      return { ok: false, diagnosis: diagnoseRemoteError(text, dctx), errorText: text, evidence };
+    }
+    // With skip_unavailable the search answers 200 and reports the remote as skipped: look inside.
+    const cluster = search.body?._clusters?.details?.[alias];
+    const failure = cluster?.failures?.[0]?.reason ?? search.body?._shards?.failures?.[0]?.reason;
+    if (
+      cluster?.status === 'skipped' ||
+      cluster?.status === 'failed' ||
+      (search.body?._clusters?.details === undefined && ((search.body?._clusters?.skipped ?? 0) > 0 || (search.body?._clusters?.failed ?? 0) > 0))
+    ) {
+      const text = redact(failure ? `${failure.type ?? 'error'}: ${failure.reason ?? ''}` : `remote cluster ${alias} was ${cluster?.status ?? 'skipped'}`);
+      return { ok: false, diagnosis: diagnoseRemoteError(text, dctx), errorText: text, evidence };
+    }
+    const total = search.body?.hits?.total;
+    evidence.searchHits = typeof total === 'number' ? total : (total?.value ?? 0);
+  }
+  return { ok: true, evidence };
+}

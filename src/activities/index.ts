@@ -1,0 +1,24 @@
+/**
+ * All activities, assembled over injected clients: one module per external system. The worker registers
+ * `createActivities()`; tests pass deps (a transport that trusts the sandbox CA, faster polling, …).
+ */
+import { createCloudActivities, type CloudActivityDeps } from './cloud';
+import { createElasticsearchActivities, type ElasticsearchActivityDeps } from './elasticsearch';
+import { createTlsActivities, type TlsActivityDeps } from './tls';
+import type { Activities } from './types';
+
+export interface ActivityDeps {
+  cloud?: CloudActivityDeps;
+  elasticsearch?: ElasticsearchActivityDeps;
+  tls?: TlsActivityDeps;
+}
+
+export function createActivities(deps: ActivityDeps = {}): Activities {
+  return {
+    ...createCloudActivities(deps.cloud),
+    ...createElasticsearchActivities(deps.elasticsearch),
+    ...createTlsActivities(deps.tls),
+  };
+}
+
+export type { Activities } from './types';

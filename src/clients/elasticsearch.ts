@@ -1,0 +1,265 @@
+/**
+ * A version-aware Elasticsearch client factory.
+ *
+ * `@elastic/elasticsearch` 9.x hard-codes its REST-compatibility headers (`compatible-with=9`) and hands them to the
+ * transport as `vendoredHeaders` (lib/client.js); every 8.x server rejects them (400 media_type_header_exception).
+ * So a cluster is first asked `GET /` with plain `application/json` (accepted by every version), and then a client is
+ * built whose transport uses `compatible-with=<major the cluster reported>`. The override is a Transport subclass
+ * (passed as the client's `Transport` option) that replaces `vendoredHeaders` in its constructor: the transport then
+ * uses them exactly where it would have used the 9.x ones (JSON bodies, NDJSON bodies, Accept, empty bodies), and
+ * per-request headers still win.
+ *
+ * TLS verification is never disabled: a cluster's own CA (`caPem`) is passed explicitly; otherwise the process trust
+ * applies (Node's default roots plus NODE_EXTRA_CA_CERTS). Tests inject extra trusted CAs through the factory deps.
+ */
+import tls from 'node:tls';
+import { Client, SniffingTransport, errors, type BaseConnection } from '@elastic/elasticsearch';
+import type { TransportOptions, TransportRequestOptions, TransportRequestParams } from '@elastic/elasticsearch';
+import { resolveCredentials as defaultResolveCredentials, redact, registerSecret, type Credentials } from '../activities/secrets';
+import type { EsTarget } from '../activities/types';
+import { FAILURE_TYPES, httpFailure, networkFailure, permanent, type ExternalSystem } from './errors';
+
+export interface VendoredHeaders {
+  jsonContentType: string;
+  ndjsonContentType: string;
+  accept: string;
+}
+
+/** Plain media types: every Elasticsearch version accepts them (used for the version discovery call). */
+export const PLAIN_HEADERS: VendoredHeaders = {
+  jsonContentType: 'application/json',
+  ndjsonContentType: 'application/x-ndjson',
+  accept: 'application/json, text/plain',
+};
+
+/** Major version of an Elasticsearch version string ("8.17.2" → 8, "9.1.0-SNAPSHOT" → 9). */
+export function majorOf(version: string): number {
+  const m = /^(\d+)\./.exec(version.trim());
+  if (!m) throw new Error(`not an Elasticsearch version: "${version}"`);
+  return Number(m[1]);
+}
+
+/**
+ * The REST-compatibility headers for a cluster of the given version: `compatible-with=<its own major>` (7 for 7.17,
+ * 8 for 8.x, 9 for 9.x). A cluster always accepts its own major (and the previous one), so requests and responses
+ * are in the cluster's native format. The one place to change if a cluster ever needs something else.
+ */
+export function compatibilityHeaders(version: string): VendoredHeaders {
+  const major = majorOf(version);
+  if (major < 7) return PLAIN_HEADERS; // no vendored media types before 7.x REST compatibility
+  return {
+    jsonContentType: `application/vnd.elasticsearch+json; compatible-with=${major}`,
+    ndjsonContentType: `application/vnd.elasticsearch+x-ndjson; compatible-with=${major}`,
+    accept: `application/vnd.elasticsearch+json; compatible-with=${major},text/plain`,
+  };
+}
+
+/** A Transport class that sends the given vendored headers instead of the client's built-in `compatible-with=9`. */
+export function transportWithHeaders(headers: VendoredHeaders): typeof SniffingTransport {
+  return class CompatibilityTransport extends SniffingTransport {
+    constructor(opts: TransportOptions) {
+      super({ ...opts, vendoredHeaders: { ...headers } });
+    }
+  };
+}
+
+export interface ElasticsearchClientDeps {
+  /** Resolve a credentials secret (default: env var / ECH_REMOTE_SECRETS_DIR file). */
+  resolveCredentials?: (secretName: string) => Credentials;
+  /**
+   * Extra trusted CA PEMs added to the default roots when a target has no `caPem`: what NODE_EXTRA_CA_CERTS does for
+   * a real worker, injectable because tests cannot set that variable after the process started.
+   */
+  extraCaPems?: string[];
+  /** Connection class for the transport (tests may pass HttpConnection or a mock). Default: the client's own. */
+  Connection?: typeof BaseConnection;
+  /** Per-request timeout (default 30 s). */
+  requestTimeoutMs?: number;
+}
+
+export interface EsConnection {
+  client: Client;
+  /** Version the cluster reported (`GET /` → version.number) or the target's known version. */
+  version: string;
+  major: number;
+  clusterName?: string;
+  clusterUuid?: string;
+  system: ExternalSystem;
+  credentials: Credentials;
+  headers: VendoredHeaders;
+  /** Send one request; failures are classified (retryable transient, non-retryable typed permanent). */
+  request<T = unknown>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions): Promise<T>;
+  /** Like `request`, but returns the status and body for statuses in `ignore` (e.g. 404) instead of throwing. */
+  requestWithStatus<T = unknown>(
+    operation: string,
+    params: TransportRequestParams,
+    ignore: number[],
+  ): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export interface ElasticsearchClientFactory {
+  /** `GET /` with plain headers, then a client speaking the cluster's major. */
+  connect(target: EsTarget): Promise<EsConnection>;
+}
+
+export function systemOf(target: EsTarget): ExternalSystem {
+  return target.side === 'ech' ? 'ech-elasticsearch' : 'self-managed-elasticsearch';
+}
+
+/** Classify anything the client throws: ResponseError → httpFailure (with ES error.type/reason), network → networkFailure. */
+export function classifyElasticsearchError(system: ExternalSystem, operation: string, err: unknown): Error {
+  if (err instanceof errors.ResponseError) {
+    const status = err.meta?.statusCode ?? err.statusCode ?? 0;
+    const { type, reason } = elasticsearchErrorOf(err.body);
+    return httpFailure({ system, operation, status, reason: type ? `${type}: ${reason}` : reason, errorType: type });
+  }
+  if (err instanceof errors.ProductNotSupportedError) {
+    return permanent(
+      FAILURE_TYPES.validation,
+      `${operation}: the server at this URL did not identify itself as Elasticsearch (no "x-elastic-product: Elasticsearch" header)` +
+        ' → check the URL (is it Kibana, a proxy, or a load balancer page?)',
+    );
+  }
+  if (
+    err instanceof errors.ConnectionError ||
+    err instanceof errors.TimeoutError ||
+    err instanceof errors.NoLivingConnectionsError ||
+    err instanceof errors.RequestAbortedError
+  ) {
+    return networkFailure(system, operation, err);
+  }
+  if (err instanceof errors.DeserializationError) {
+    return permanent(FAILURE_TYPES.validation, `${operation}: the response was not valid JSON: ${redact(err.message)}`);
+  }
+  return networkFailure(system, operation, err);
+}
+
+/** `{error:{type,reason,caused_by}}`, `{error:"text"}` or raw text → type and a reason including the cause. */
+export function elasticsearchErrorOf(body: unknown): { type?: string; reason: string } {
+  if (typeof body === 'string') return { reason: body.slice(0, 2000) };
+  const error = (body as { error?: unknown } | undefined)?.error;
+  if (typeof error === 'string') return { reason: error };
+  if (error && typeof error === 'object') {
+    const e = error as { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
+    let reason = e.reason ?? JSON.stringify(error);
+    if (e.caused_by?.reason && !reason.includes(e.caused_by.reason)) {
+      reason += ` (caused by ${e.caused_by.type ?? 'error'}: ${e.caused_by.reason})`;
+    }
+    return { type: e.type, reason };
+  }
+  return { reason: body === undefined ? 'no response body' : JSON.stringify(body).slice(0, 2000) };
+}
+
+function tlsOptions(target: EsTarget, deps: ElasticsearchClientDeps): tls.ConnectionOptions | undefined {
+  if (target.caPem) return { ca: target.caPem };
+  if (deps.extraCaPems?.length) return { ca: [...tls.rootCertificates, ...deps.extraCaPems] };
+  return undefined; // process trust: default roots + NODE_EXTRA_CA_CERTS
+}
+
+function authOf(credentials: Credentials) {
+  return 'apiKey' in credentials
+    ? { apiKey: credentials.apiKey }
+    : { username: credentials.username, password: credentials.password };
+}
+
+export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps = {}): ElasticsearchClientFactory {
+  const resolve = deps.resolveCredentials ?? defaultResolveCredentials;
+
+  function build(target: EsTarget, credentials: Credentials, headers: VendoredHeaders): Client {
+    const tlsOpts = tlsOptions(target, deps);
+    return new Client({
+      node: target.url,
+      auth: authOf(credentials),
+      ...(tlsOpts ? { tls: tlsOpts } : {}),
+      ...(deps.Connection ? { Connection: deps.Connection } : {}),
+      Transport: transportWithHeaders(headers),
+      requestTimeout: deps.requestTimeoutMs ?? 30_000,
+      maxRetries: 0, // Temporal's retry policy retries, not the client
+      sniffOnStart: false,
+      sniffOnConnectionFault: false,
+      compression: false,
+      name: 'ech-remote-clusters',
+    });
+  }
+
+  function wrap(
+    client: Client,
+    target: EsTarget,
+    credentials: Credentials,
+    headers: VendoredHeaders,
+    info: { version: string; clusterName?: string; clusterUuid?: string },
+  ): EsConnection {
+    const system = systemOf(target);
+    const requestWithStatus = async <T>(operation: string, params: TransportRequestParams, ignore: number[]) => {
+      try {
+        const res = await client.transport.request<T>(params, { meta: true, ignore });
+        return { status: res.statusCode ?? 200, body: res.body };
+      } catch (err) {
+        throw classifyElasticsearchError(system, operation, err);
+      }
+    };
+    return {
+      client,
+      version: info.version,
+      major: majorOf(info.version),
+      clusterName: info.clusterName,
+      clusterUuid: info.clusterUuid,
+      system,
+      credentials,
+      headers,
+      async request<T>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions) {
+        try {
+          return (await client.transport.request<T>(params, { ...options, meta: false })) as T;
+        } catch (err) {
+          throw classifyElasticsearchError(system, operation, err);
+        }
+      },
+      requestWithStatus,
+      close: () => client.close(),
+    };
+  }
+
+  return {
+    async connect(target: EsTarget): Promise<EsConnection> {
+      const credentials = resolve(target.credentialsSecret);
+      if ('apiKey' in credentials) registerSecret(credentials.apiKey);
+      else registerSecret(`${credentials.username}:${credentials.password}`);
+      const system = systemOf(target);
+
+      let version = target.version;
+      let clusterName: string | undefined;
+      let clusterUuid: string | undefined;
+      if (!version) {
+        const probe = build(target, credentials, PLAIN_HEADERS);
+        try {
+          const root = (await probe.transport.request({ method: 'GET', path: '/' })) as {
+            version?: { number?: string };
+            cluster_name?: string;
+            cluster_uuid?: string;
+          };
+          version = root.version?.number;
+          clusterName = root.cluster_name;
+          clusterUuid = root.cluster_uuid;
+        } catch (err) {
+          throw classifyElasticsearchError(system, 'GET /', err);
+        } finally {
+          await probe.close();
+        }
+        if (!version || !/^\d+\./.test(version)) {
+          throw permanent(FAILURE_TYPES.version, `GET / on ${target.url} did not report a version (version.number)`);
+        }
+      }
+      const headers = compatibilityHeaders(version);
+      const client = build(target, credentials, headers);
+      return wrap(client, target, credentials, headers, { version, clusterName, clusterUuid });
+    },
+  };
+}
+
+/** A client with the library's built-in 9.x headers, for tests that show why the factory exists. */
+export function naiveClient(target: EsTarget, deps: ElasticsearchClientDeps = {}): Client {
+  const credentials = (deps.resolveCredentials ?? defaultResolveCredentials)(target.credentialsSecret);
+  const tlsOpts = tlsOptions(target, deps);
+  return new Client({ node: target.url, auth: authOf(credentials), ...(tlsOpts ? { tls: tlsOpts } : {}), maxRetries: 0 });
+}

@@ -1,0 +1,97 @@
+/**
+ * Version arithmetic, version-gated features and REST API compatibility headers.
+ * Every version gate of the simulator lives here, so a wrong gate is corrected in one place.
+ */
+import { EsError } from './errors';
+
+export type Version = [number, number, number];
+
+export function parseVersion(v: string): Version {
+  const [a, b, c] = v.split('.').map((x) => Number.parseInt(x, 10));
+  return [a ?? 0, b ?? 0, c ?? 0];
+}
+
+export function versionAtLeast(v: string, min: string): boolean {
+  const x = parseVersion(v);
+  const y = parseVersion(min);
+  for (let i = 0; i < 3; i++) if (x[i]! !== y[i]!) return x[i]! > y[i]!;
+  return true;
+}
+
+export function major(v: string): number {
+  return parseVersion(v)[0];
+}
+
+/** Domain page §3: API key model GA in 8.14 (beta 8.10-8.13 is treated as unsupported by the sandbox). */
+export const supportsApiKeyModel = (v: string) => versionAtLeast(v, '8.14.0');
+export const supportsRemoteIndicesRoleField = (v: string) => versionAtLeast(v, '8.14.0');
+export const supportsRemoteClusterRoleField = (v: string) => versionAtLeast(v, '8.15.0');
+/** ECH reloads `cluster.remote.*.credentials` from the keystore without restart from 8.14. */
+export const reloadsRemoteCredentials = (v: string) => versionAtLeast(v, '8.14.0');
+export const supportsResolveCluster = (v: string) => versionAtLeast(v, '8.13.0');
+/** `GET /_resolve/cluster` without an index expression: 8.18+. */
+export const supportsResolveClusterWithoutExpression = (v: string) => versionAtLeast(v, '8.18.0');
+/** `skip_unavailable` defaults to true from 8.15 (decided by the local cluster). */
+export const defaultSkipUnavailable = (v: string) => versionAtLeast(v, '8.15.0');
+
+/** minimum_wire_compatibility_version as `GET /` reports it (domain page §3 compatibility table). */
+export function minimumWireCompatibilityVersion(v: string): string {
+  const [ma, mi] = parseVersion(v);
+  if (ma >= 9) return mi >= 1 ? '8.19.0' : '8.18.0';
+  if (ma === 8) return '7.17.0';
+  return '6.8.0';
+}
+
+export function minimumIndexCompatibilityVersion(v: string): string {
+  const ma = major(v);
+  return ma >= 9 ? '8.0.0' : ma === 8 ? '7.0.0' : '6.0.0-beta1';
+}
+
+export function luceneVersion(v: string): string {
+  const [ma, mi] = parseVersion(v);
+  if (ma >= 9) return mi >= 2 ? '10.3.1' : mi === 1 ? '10.2.2' : '10.1.0';
+  if (ma === 8) return mi >= 16 ? '9.12.0' : mi >= 14 ? '9.10.0' : '9.9.1';
+  return '8.11.3';
+}
+
+/** Transport-level compatibility for the TLS model (both directions must accept each other). */
+export function wireCompatible(a: string, b: string): boolean {
+  return versionAtLeast(a, minimumWireCompatibilityVersion(b)) && versionAtLeast(b, minimumWireCompatibilityVersion(a));
+}
+
+const COMPAT_RE = /application\/vnd\.elasticsearch\+(?:json|x-ndjson)\s*;\s*compatible-with\s*=\s*(\d+)/i;
+
+/**
+ * REST API compatibility: a cluster accepts `compatible-with=N` for its own major and the previous one. An 8.x
+ * cluster answers a 9.x client's headers with 400 media_type_header_exception "Invalid media-type value on headers
+ * [Accept, Content-Type]" caused by status_exception "Accept version must be either version 8 or 7, but found 9.
+ * Accept=..." (RestCompatibleVersionHelper / RestRequest.MediaTypeHeaderException). Plain application/json always works.
+ * Returns the compatible-with version requested, if any.
+ */
+export function checkCompatibilityHeaders(version: string, headers: Record<string, string | string[] | undefined>): number | undefined {
+  const own = major(version);
+  let requested: number | undefined;
+  const failed: string[] = [];
+  let firstMessage: string | undefined;
+  for (const [name, label] of [
+    ['accept', 'Accept'],
+    ['content-type', 'Content-Type'],
+  ] as const) {
+    const raw = headers[name];
+    const value = Array.isArray(raw) ? raw.join(',') : raw;
+    if (!value) continue;
+    const m = COMPAT_RE.exec(value.split(',')[0] ?? '');
+    if (!m) continue;
+    const n = Number(m[1]);
+    if (n !== own && n !== own - 1) {
+      failed.push(label);
+      firstMessage ??= `${label} version must be either version ${own} or ${own - 1}, but found ${n}. ${label}=${value}`;
+    } else requested = n;
+  }
+  if (firstMessage) {
+    throw new EsError(400, 'media_type_header_exception', `Invalid media-type value on headers [${failed.join(', ')}]`, {
+      caused_by: { type: 'status_exception', reason: firstMessage },
+    });
+  }
+  return requested;
+}

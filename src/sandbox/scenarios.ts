@@ -1,0 +1,99 @@
+/**
+ * Sandbox scenarios: which estate the sandbox simulates. A scenario fixes the self-managed cluster's version, license,
+ * remote cluster server (on/off, which CA signs its certificate) and transport certificates, and names the ready
+ * ConnectRequest in sandbox.json that fits it. Versions of both sides can be overridden; the default mix (ECH 9.1,
+ * self-managed 8.17) is the one that trips 9.x clients against 8.x clusters.
+ */
+
+export const SCENARIOS = [
+  'api-key-public',
+  'api-key-private',
+  'tls-certificate',
+  'old-version',
+  'basic-license',
+  'rcs-disabled',
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export type License = 'basic' | 'gold' | 'platinum' | 'enterprise' | 'trial';
+
+export interface Versions {
+  ech: string;
+  selfManaged: string;
+}
+
+export const DEFAULT_VERSIONS: Versions = { ech: '9.1.3', selfManaged: '8.17.4' };
+
+export interface ScenarioSpec {
+  name: ScenarioName;
+  description: string;
+  /** The request of sandbox.json that this scenario is meant for. */
+  request: 'api-key-public' | 'api-key-private' | 'tls-certificate';
+  versions: Versions;
+  ech: { license: License };
+  selfManaged: {
+    license: License;
+    /** `remote_cluster_server.enabled` at start (its certificate and key files exist either way, so enabling works). */
+    rcsEnabled: boolean;
+    /** Which CA signs the remote cluster server certificate. */
+    rcsCa: 'public' | 'private';
+    /** Transport certificates carry the Cloud-pattern `otherName` SAN (re-issued as in domain step C2). */
+    transportOtherName: boolean;
+  };
+}
+
+const DESCRIPTIONS: Record<ScenarioName, string> = {
+  'api-key-public': 'API-key model; the self-managed remote cluster server certificate chains to the public root (Path A).',
+  'api-key-private': 'API-key model; the remote cluster server certificate is signed by the self-managed private CA (Path B).',
+  'tls-certificate':
+    'TLS-certificate model: remote cluster server off, transport mTLS; self-managed transport certificates carry otherName (Path C).',
+  'old-version': 'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
+  'basic-license': 'Self-managed on a basic license: API-key cross-cluster requests fail with the license error.',
+  'rcs-disabled': 'API-key model, but the self-managed remote cluster server is off until the admin enables it.',
+};
+
+export function isScenarioName(name: unknown): name is ScenarioName {
+  return typeof name === 'string' && (SCENARIOS as readonly string[]).includes(name);
+}
+
+/** The full description of a scenario; `versions` overrides the defaults (old-version pins self-managed 8.12). */
+export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {}): ScenarioSpec {
+  const v: Versions = { ...DEFAULT_VERSIONS, ...stripUndefined(versions) };
+  const base: ScenarioSpec = {
+    name,
+    description: DESCRIPTIONS[name],
+    request: 'api-key-public',
+    versions: v,
+    ech: { license: 'enterprise' },
+    selfManaged: { license: 'enterprise', rcsEnabled: true, rcsCa: 'public', transportOtherName: true },
+  };
+  switch (name) {
+    case 'api-key-public':
+      return base;
+    case 'api-key-private':
+      return { ...base, request: 'api-key-private', selfManaged: { ...base.selfManaged, rcsCa: 'private' } };
+    case 'tls-certificate':
+      return { ...base, request: 'tls-certificate', selfManaged: { ...base.selfManaged, rcsEnabled: false } };
+    case 'old-version':
+      return {
+        ...base,
+        versions: { ...v, selfManaged: versions.selfManaged ?? '8.12.2' },
+        selfManaged: { ...base.selfManaged, rcsEnabled: false },
+      };
+    case 'basic-license':
+      return { ...base, selfManaged: { ...base.selfManaged, license: 'basic' } };
+    case 'rcs-disabled':
+      return { ...base, selfManaged: { ...base.selfManaged, rcsEnabled: false } };
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const VERSION_RE = /^(7\.17|8\.\d{1,2}|9\.\d{1,2})\.\d{1,2}$/;
+
+/** Versions the simulator covers: 7.17 to 9.x, as `major.minor.patch`. */
+export function validVersion(v: unknown): v is string {
+  return typeof v === 'string' && VERSION_RE.test(v);
+}
