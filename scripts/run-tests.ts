@@ -72,6 +72,7 @@ async function main(): Promise<number> {
           ECH_REMOTE_TEST_PUBLIC_ROOT_DIR: work,
           NODE_EXTRA_CA_CERTS: rootCertFile,
           ECH_REMOTE_TEST_ARTIFACTS: path.join(root, 'test-artifacts'),
+          TEMPORAL_CLI_PATH: temporal,
         },
       },
     );

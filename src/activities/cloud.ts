@@ -41,7 +41,7 @@ export interface CloudActivityDeps {
   createClient?: (o: CloudClientOptions) => CloudClient;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
-  /** Plan polling interval for waitForPlan (default 10 s). */
+  /** Longest plan polling interval for waitForPlan (default 10 s; the first polls come sooner). */
   planPollIntervalMs?: number;
   /** Read-modify-write attempts of the trust object on version conflicts (default 5). */
   trustUpdateAttempts?: number;
@@ -381,7 +381,8 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
             attempt: pending.plan_attempt_id,
           });
         }
-        await ctx.sleep(pollMs); // throws CancelledFailure when the activity is cancelled
+        // Short first polls (small plans finish in seconds), backing off to the interval. Throws CancelledFailure on cancel.
+        await ctx.sleep(Math.min(pollMs, 500 * 2 ** (polls - 1)));
       }
     },
 

@@ -210,6 +210,19 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     // ------------------------------------------------------------ inspect (read-only)
     async inspectCluster({ target, required, alias }): Promise<ClusterFacts> {
       return withCluster(target, async (conn) => {
+        let version = conn.version;
+        let clusterName = conn.clusterName;
+        let clusterUuid = conn.clusterUuid;
+        if (!version || clusterName === undefined) {
+          // known version given by the caller, or GET / was forbidden: ask again (a 403 now fails with its reason)
+          const root = await conn.request<{ version?: { number?: string }; cluster_name?: string; cluster_uuid?: string }>(
+            'GET /',
+            { method: 'GET', path: '/' },
+          );
+          version ??= root.version?.number ?? 'unknown';
+          clusterName = root.cluster_name;
+          clusterUuid = root.cluster_uuid;
+        }
         const license = await conn.request<{ license?: { type?: string; status?: string } }>('read license', {
           method: 'GET',
           path: '/_license',
@@ -228,9 +241,9 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           for (const p of required.cluster) if (has.cluster?.[p] !== true) missingPrivileges.push(`cluster:${p}`);
         }
         const facts: ClusterFacts = {
-          version: conn.version,
-          clusterName: conn.clusterName ?? '',
-          clusterUuid: conn.clusterUuid ?? '',
+          version,
+          clusterName: clusterName ?? '',
+          clusterUuid: clusterUuid ?? '',
           license: { type: license.license?.type ?? 'unknown', status: license.license?.status ?? 'unknown' },
           principal: { username: auth.username ?? '', authenticationType: auth.authentication_type ?? 'unknown' },
           missingPrivileges,
@@ -426,10 +439,13 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       return withCluster(target, async (conn) => {
         const started = Date.now();
         const deadline = started + timeoutMs;
-        const proxyAddress = await readAlias(conn, alias)
-          .then((s) => s.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined)
-          .catch(() => undefined);
-        const dctx: DiagnosisContext = { alias, securityModel, proxyAddress };
+        const configured = await readAlias(conn, alias).catch(() => undefined);
+        const dctx: DiagnosisContext = {
+          alias,
+          securityModel,
+          proxyAddress: configured?.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
+          serverName: configured?.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
+        };
         let attempt = 0;
         let previous: Diagnosis['code'] | undefined;
         let last: AttemptOutcome | undefined;
@@ -632,10 +648,14 @@ async function verifyOnce(
     ...(resolve.ok ? { resolveCluster: resolveEntry ?? resolve.body } : { resolveCluster: { error: resolve.errorText } }),
   };
 
-  // Errors first (they carry the reason), then the state.
   const errorText = !resolve.ok ? resolve.errorText : resolveEntry?.error;
-  if (errorText) return { ok: false, diagnosis: diagnoseRemoteError(errorText, dctx), errorText, evidence };
+  // The security model the alias actually uses comes first: without cluster.remote.<alias>.credentials ES falls back
+  // to the certificate model, and the error it then reports (typically a trust failure) is only a consequence.
   const stateProblem = diagnoseRemoteInfo(remoteInfo, dctx);
+  if (stateProblem && (stateProblem.code === 'credentials-missing' || stateProblem.code === 'credentials-on-tls-model')) {
+    return { ok: false, diagnosis: stateProblem, ...(errorText ? { errorText } : {}), evidence };
+  }
+  if (errorText) return { ok: false, diagnosis: diagnoseRemoteError(errorText, dctx), errorText, evidence };
   if (stateProblem) return { ok: false, diagnosis: stateProblem, evidence };
   if (resolveEntry && resolveEntry.connected === false) {
     return {

@@ -1,5 +1,8 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
 import { Command } from 'commander';
+import { runDev } from '../dev/dev';
+import { startSandboxFromCli } from '../sandbox/main';
+import { runWorker } from '../worker';
 
 const program = new Command()
   .name('ech-remote')
@@ -11,7 +14,6 @@ program
   .command('worker')
   .description('Run a worker (Temporal connection from TEMPORAL_* / profiles; task queue ECH_REMOTE_TASK_QUEUE)')
   .action(async () => {
-    const { runWorker } = await import('../worker');
     await runWorker();
   });
 
@@ -25,7 +27,6 @@ program
     'api-key-public',
   )
   .action(async (opts: { out: string; scenario: string }) => {
-    const { startSandboxFromCli } = await import('../sandbox/main');
     await startSandboxFromCli({ out: opts.out, scenario: opts.scenario });
   });
 
@@ -38,7 +39,6 @@ program
   .option('--port <port>', 'Temporal frontend port', '7233')
   .option('--ui-port <port>', 'Temporal Web UI port', '8233')
   .action(async (opts: { scenario: string; port: string; uiPort: string }) => {
-    const { runDev } = await import('../dev/dev');
     await runDev({ scenario: opts.scenario, port: Number(opts.port), uiPort: Number(opts.uiPort) });
   });
 

@@ -79,9 +79,13 @@ export interface ElasticsearchClientDeps {
 
 export interface EsConnection {
   client: Client;
-  /** Version the cluster reported (`GET /` → version.number) or the target's known version. */
-  version: string;
-  major: number;
+  /**
+   * Version the cluster reported (`GET /` → version.number) or the target's known version; undefined when the
+   * credentials may not call `GET /` (it needs the `monitor` cluster privilege): the client then speaks plain
+   * `application/json`, which every version accepts.
+   */
+  version?: string;
+  major?: number;
   clusterName?: string;
   clusterUuid?: string;
   system: ExternalSystem;
@@ -188,7 +192,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
     target: EsTarget,
     credentials: Credentials,
     headers: VendoredHeaders,
-    info: { version: string; clusterName?: string; clusterUuid?: string },
+    info: { version?: string; clusterName?: string; clusterUuid?: string },
   ): EsConnection {
     const system = systemOf(target);
     const requestWithStatus = async <T>(operation: string, params: TransportRequestParams, ignore: number[]) => {
@@ -202,7 +206,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
     return {
       client,
       version: info.version,
-      major: majorOf(info.version),
+      major: info.version ? majorOf(info.version) : undefined,
       clusterName: info.clusterName,
       clusterUuid: info.clusterUuid,
       system,
@@ -242,24 +246,20 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
           clusterName = root.cluster_name;
           clusterUuid = root.cluster_uuid;
         } catch (err) {
-          throw classifyElasticsearchError(system, 'GET /', err);
+          // 403: these credentials lack `monitor` (e.g. an end user); plain JSON works on every version.
+          if (!(err instanceof errors.ResponseError && err.statusCode === 403)) {
+            throw classifyElasticsearchError(system, 'GET /', err);
+          }
         } finally {
           await probe.close();
         }
-        if (!version || !/^\d+\./.test(version)) {
+        if (version !== undefined && !/^\d+\./.test(version)) {
           throw permanent(FAILURE_TYPES.version, `GET / on ${target.url} did not report a version (version.number)`);
         }
       }
-      const headers = compatibilityHeaders(version);
+      const headers = version ? compatibilityHeaders(version) : PLAIN_HEADERS;
       const client = build(target, credentials, headers);
       return wrap(client, target, credentials, headers, { version, clusterName, clusterUuid });
     },
   };
-}
-
-/** A client with the library's built-in 9.x headers, for tests that show why the factory exists. */
-export function naiveClient(target: EsTarget, deps: ElasticsearchClientDeps = {}): Client {
-  const credentials = (deps.resolveCredentials ?? defaultResolveCredentials)(target.credentialsSecret);
-  const tlsOpts = tlsOptions(target, deps);
-  return new Client({ node: target.url, auth: authOf(credentials), ...(tlsOpts ? { tls: tlsOpts } : {}), maxRetries: 0 });
 }

@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
+import { start, type ScenarioName } from '../sandbox';
+import { loadOrCreatePublicRoot } from '../sandbox/pki';
+import { createWorker } from '../worker';
 import { ensureTemporalCli } from './temporalCli';
 
 export const DEV_HOME = path.join(
@@ -19,6 +22,7 @@ export const DEV_HOME = path.join(
 
 /** Fixed sandbox ports of the dev environment; examples/*.json use them. */
 export const DEV_PORTS = { cloud: 19243, ech: 19200, selfManaged: 19201, remoteClusterServer: 19443, transport: 19300 };
+export const DEV_DEPLOYMENT_ID = '0123456789abcdef0123456789abcdef';
 
 function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -46,7 +50,6 @@ export function startWorkflowLink(uiPort: number, workflowId: string): string {
 
 export async function runDev(opts: { scenario: string; port: number; uiPort: number }): Promise<void> {
   fs.mkdirSync(DEV_HOME, { recursive: true });
-  const { loadOrCreatePublicRoot } = await import('../sandbox/pki');
   const root = await loadOrCreatePublicRoot(DEV_HOME);
   // A worker trusts public CAs through the process trust store; the sandbox's public root joins it the same way.
   if (process.env.NODE_EXTRA_CA_CERTS !== root.certFile) {
@@ -83,21 +86,25 @@ export async function runDev(opts: { scenario: string; port: number; uiPort: num
   process.once('exit', stopServer);
   await waitForPort(opts.port, 30_000);
 
-  const { start } = await import('../sandbox');
   const sandbox = await start({
-    scenario: opts.scenario,
+    scenario: opts.scenario as ScenarioName,
     publicRoot: root,
     ports: DEV_PORTS,
+    deploymentId: DEV_DEPLOYMENT_ID,
     outFile: path.resolve('sandbox.json'),
   });
   // The worker resolves the request's secret names from its environment, as in production.
   for (const [k, v] of Object.entries(sandbox.info.env)) if (k !== 'NODE_EXTRA_CA_CERTS') process.env[k] = String(v);
   process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
 
-  const { createWorker } = await import('../worker');
   const worker = await createWorker();
   const running = worker.run();
-  const examples = path.resolve(__dirname, '../../examples');
+  // Ready requests for this sandbox (its private CA is made anew at each start), beside the committed examples.
+  const examples = path.resolve(__dirname, '../../examples/dev');
+  fs.mkdirSync(examples, { recursive: true });
+  for (const [name, req] of Object.entries(sandbox.info.requests)) {
+    fs.writeFileSync(path.join(examples, `connect-${name}.json`), JSON.stringify(req, null, 2) + '\n');
+  }
   console.log(
     [
       '',
@@ -106,10 +113,10 @@ export async function runDev(opts: { scenario: string; port: number; uiPort: num
       `  Temporal frontend   127.0.0.1:${opts.port}   (task queue "${DEFAULT_TASK_QUEUE}")`,
       `  Sandbox             ${sandbox.info.cloud.endpoint} (scenario ${opts.scenario}; details in sandbox.json)`,
       '',
-      'Start a connection in the UI (paste a request from examples/ as the input, e.g. examples/connect-api-key-public.json):',
+      'Start a connection in the UI: open this link, paste a request from examples/dev/ as the input, Start:',
       `  ${startWorkflowLink(opts.uiPort, 'connect-onprem-logs')}`,
       '',
-      `Sample requests: ${examples}`,
+      `Sample requests for this sandbox: ${path.relative(process.cwd(), examples)}/connect-{api-key-public,api-key-private,tls-certificate}.json`,
       'Stop with Ctrl-C.',
     ].join('\n'),
   );

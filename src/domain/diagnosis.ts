@@ -43,12 +43,22 @@ export interface DiagnosisContext {
   alias: string;
   securityModel: 'api-key' | 'tls-certificate';
   proxyAddress?: string;
+  serverName?: string;
 }
 
 const EGRESS = 'https://ips.cld.elstc.co/';
 
 function expectedPort(ctx: DiagnosisContext): string {
   return ctx.securityModel === 'api-key' ? '9443 (remote cluster server)' : '9300 (transport)';
+}
+
+function transportPort(ctx: DiagnosisContext): Diagnosis {
+  return {
+    code: 'transport-port',
+    cause: `proxy_address${ctx.proxyAddress ? ` ${ctx.proxyAddress}` : ''} points at the transport port (9300), not at the remote cluster server`,
+    fix: 'use the remote cluster server port (default 9443) in remote.proxyAddress; enable remote_cluster_server on the self-managed cluster if needed',
+    transient: false,
+  };
 }
 
 // Order matters: the more specific patterns first.
@@ -91,21 +101,20 @@ const RULES: Rule[] = [
   },
   {
     test: /Empty client certificate chain|bad_certificate|missing authentication credentials for action \[cluster:internal\/remote_cluster\/handshake\]|requires channel profile to be \[_remote_cluster\]|unauthorized for user \[_?anonymous|certificate_required|CN=transport/i,
-    make: (ctx) => ({
-      code: 'transport-port',
-      cause: `proxy_address ${ctx.proxyAddress ?? ''} points at the transport port (9300), not at the remote cluster server`.replace('  ', ' '),
-      fix: 'use the remote cluster server port (default 9443) in remote.proxyAddress; enable remote_cluster_server on the self-managed cluster if needed',
-      transient: false,
-    }),
+    make: (ctx) => transportPort(ctx),
   },
   {
     test: /No subject alternative (?:DNS )?name|No name matching|hostname .*(?:mismatch|does not match)|altnames/i,
-    make: (ctx) => ({
-      code: 'tls-name-mismatch',
-      cause: 'the remote certificate does not cover the name ECH verifies (host of proxy_address, or server_name)',
-      fix: `set remote.serverName to a name in the certificate's SANs, or re-issue the certificate with a SAN for the host of ${ctx.proxyAddress ?? 'proxy_address'}`,
-      transient: false,
-    }),
+    make: (ctx) => {
+      const name = ctx.serverName ?? (ctx.proxyAddress ? ctx.proxyAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : undefined);
+      const what = ctx.serverName ? `server_name "${ctx.serverName}"` : `the host of proxy_address${name ? ` ("${name}")` : ''}`;
+      return {
+        code: 'tls-name-mismatch',
+        cause: `the remote certificate does not cover the name ECH verifies: ${what}`,
+        fix: `set remote.serverName to a name in the certificate's subject alternative names, or re-issue the certificate with a SAN for ${name ?? 'that name'}`,
+        transient: false,
+      };
+    },
   },
   {
     test: /certificate (?:has )?expired|CertificateExpired|NotAfter|validity check failed/i,
@@ -118,12 +127,26 @@ const RULES: Rule[] = [
   },
   {
     test: /PKIX path building failed|failed to establish trust|unable to find valid certification path|certificate_unknown|did not trust this server|unknown_ca/i,
-    make: () => ({
-      code: 'tls-untrusted',
-      cause: 'ECH does not trust the remote certificate chain (private CA not added, or a different CA signed it)',
-      fix: 'with a private CA add it to the request (remote.ca = {kind: "private", pem}) so an ECH trust entry is created (path B); otherwise use a certificate from a publicly trusted CA',
-      transient: false,
-    }),
+    make: (ctx) => {
+      if (ctx.securityModel === 'api-key' && /:9300$/.test(ctx.proxyAddress ?? '')) return transportPort(ctx);
+      return ctx.securityModel === 'api-key'
+        ? {
+            code: 'tls-untrusted',
+            cause:
+              'ECH does not trust the certificate presented at proxy_address: the remote cluster server certificate is signed by a private CA that ECH was not given, or by a different CA;' +
+              ' or proxy_address points at the transport port (9300), whose certificate is signed by the transport CA',
+            fix:
+              'with a private CA add it to the request (remote.ca = {kind: "private", pem}) so an ECH trust entry is created (path B), otherwise use a certificate from a publicly trusted CA;' +
+              ' and make sure proxy_address uses the remote cluster server port (default 9443), not the transport port',
+            transient: false,
+          }
+        : {
+            code: 'tls-untrusted',
+            cause: 'the two clusters do not trust each other\'s transport certificates (CA missing on one side, trust entry node names / scope, or trust restrictions do not match)',
+            fix: 'add the self-managed transport CA to the ECH trusted environment, and the ECH CA(s) to xpack.security.transport.ssl.certificate_authorities on every self-managed node; check trust restrictions',
+            transient: false,
+          };
+    },
   },
   {
     test: /cannot be used with the configured .*mode|\[required=PROXY, configured=SNIFF\]|\[required=SNIFF, configured=PROXY\]/i,

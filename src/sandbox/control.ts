@@ -92,10 +92,22 @@ export function parseFaultRules(input: unknown): FaultRule[] {
   return input.map((r: unknown, i) => {
     const at = `rules[${i}]`;
     if (!isObject(r)) throw invalid('a rule must be an object', at);
-    const known = ['target', 'method', 'path', 'latencyMs', 'jitterMs', 'statusRates', 'resetRate', 'hangRate', 'times'];
+    const known = [
+      'target',
+      'method',
+      'path',
+      'latencyMs',
+      'jitterMs',
+      'statusRates',
+      'resetRate',
+      'hangRate',
+      'times',
+    ];
     for (const k of Object.keys(r)) if (!known.includes(k)) throw invalid(`unknown field [${k}]`, `${at}.${k}`);
-    if (!TARGETS.includes(r.target as FaultTarget)) throw invalid(`target must be one of ${TARGETS.join(', ')}`, `${at}.target`);
-    if (r.method !== undefined && typeof r.method !== 'string') throw invalid('method must be a string', `${at}.method`);
+    if (!TARGETS.includes(r.target as FaultTarget))
+      throw invalid(`target must be one of ${TARGETS.join(', ')}`, `${at}.target`);
+    if (r.method !== undefined && typeof r.method !== 'string')
+      throw invalid('method must be a string', `${at}.method`);
     if (r.path !== undefined) {
       if (typeof r.path !== 'string') throw invalid('path must be a regular expression source', `${at}.path`);
       try {
@@ -151,7 +163,13 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
         current: target.scenario,
         scenarios: SCENARIOS.map((name) => {
           const spec = scenarioSpec(name);
-          return { name, description: spec.description, request: spec.request, defaults: spec.versions, selfManaged: spec.selfManaged };
+          return {
+            name,
+            description: spec.description,
+            request: spec.request,
+            defaults: spec.versions,
+            selfManaged: spec.selfManaged,
+          };
         }),
       }),
     )
@@ -164,7 +182,8 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
         for (const side of ['ech', 'selfManaged'] as const) {
           const v = b.versions[side];
           if (v === undefined) continue;
-          if (!validVersion(v)) throw invalid('a version is major.minor.patch between 7.17 and 9.x', `versions.${side}`);
+          if (!validVersion(v))
+            throw invalid('a version is major.minor.patch between 7.17 and 9.x', `versions.${side}`);
           versions[side] = v;
         }
       }
@@ -179,18 +198,21 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
     .on('POST', '/_sandbox/self-managed/apply', async (req) => {
       const b = body(req);
       for (const k of Object.keys(b)) {
-        if (!['settings', 'files', 'restart', 'restartRequired', 'requests'].includes(k)) throw invalid(`unknown field [${k}]`, k);
+        if (!['settings', 'files', 'restart', 'restartRequired', 'requests'].includes(k))
+          throw invalid(`unknown field [${k}]`, k);
       }
       if (b.settings !== undefined && !isObject(b.settings)) throw invalid('settings must be an object', 'settings');
       if (b.files !== undefined) {
         if (!isObject(b.files)) throw invalid('files must map file names to contents', 'files');
         for (const [name, content] of Object.entries(b.files)) {
-          if (content !== null && typeof content !== 'string') throw invalid('a file content must be a string or null', `files.${name}`);
+          if (content !== null && typeof content !== 'string')
+            throw invalid('a file content must be a string or null', `files.${name}`);
         }
       }
-      if (b.restart !== undefined && typeof b.restart !== 'boolean') throw invalid('restart must be a boolean', 'restart');
+      if (b.restart !== undefined && typeof b.restart !== 'boolean')
+        throw invalid('restart must be a boolean', 'restart');
       // An artifacts object may be posted as is: `restartRequired` then means restart (its `requests` are for an API).
-      const restart = (b.restart as boolean | undefined) ?? (b.restartRequired === true);
+      const restart = (b.restart as boolean | undefined) ?? b.restartRequired === true;
       return ok(
         await target.selfManagedApply({
           ...(b.settings ? { settings: b.settings } : {}),

@@ -14,7 +14,7 @@ import { createPki, type PemPair, type SandboxPki } from './pki';
 import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
-import { DEFAULT_VERSIONS, scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
+import { scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
 import type { ConnectRequestInput } from '../contract/request';
 
 export { SCENARIOS, DEFAULT_VERSIONS, type ScenarioName, type Versions } from './scenarios';
@@ -22,7 +22,10 @@ export { SCENARIOS, DEFAULT_VERSIONS, type ScenarioName, type Versions } from '.
 export interface StartOptions {
   scenario?: ScenarioName;
   versions?: Partial<Versions>;
-  /** A public root made beforehand (e.g. one the test process already trusts through NODE_EXTRA_CA_CERTS). */
+  /**
+   * A public root made beforehand (e.g. one the test process already trusts through NODE_EXTRA_CA_CERTS). Default:
+   * the one `npm test` leaves in `$ECH_REMOTE_TEST_PUBLIC_ROOT_DIR` (sandbox-public-root.pem/.key) if set, else new.
+   */
   publicRoot?: PemPair;
   /** How long Cloud plans stay pending (default 1500 ms). */
   planPendingMs?: number;
@@ -34,6 +37,13 @@ export interface StartOptions {
   filesDir?: string;
   /** Host to bind and publish (default 127.0.0.1). */
   host?: string;
+  /**
+   * Fixed ports instead of random free ones (`ech-remote dev` uses them so the committed examples/ requests work):
+   * Cloud API, ECH HTTP, self-managed HTTP, its remote cluster server and transport.
+   */
+  ports?: { cloud: number; ech: number; selfManaged: number; remoteClusterServer: number; transport: number };
+  /** A fixed deployment id (32 lowercase hex) instead of a random one (dev: stable across restarts). */
+  deploymentId?: string;
   /** Start a simulated cluster (default `SimulatedCluster.start`); tests may substitute a stand-in. */
   clusterFactory?: (config: ClusterConfig) => Promise<SimulatedCluster>;
 }
@@ -180,7 +190,7 @@ function clusterConfigFor(
       clusterId: id.clusterId,
       host: id.host,
       ...(id.ports ? { ports: id.ports.ech } : {}),
-    } as ClusterConfig;
+    };
   }
   return {
     kind: 'self-managed',
@@ -196,16 +206,18 @@ function clusterConfigFor(
     transportOtherName: spec.selfManaged.transportOtherName,
     host: id.host,
     ...(id.ports ? { ports: id.ports.selfManaged } : {}),
-  } as ClusterConfig;
+  };
 }
 
 function serverNameOf(c: SimulatedCluster): string {
-  return (c as unknown as { serverName?: string }).serverName ?? 'localhost';
+  return c.serverName;
 }
 
 // ---- ConnectRequests ------------------------------------------------------------------------------------------------
 
-function buildRequests(info: Omit<SandboxInfo, 'requests' | 'recommendedRequest' | 'secretsEnvFile'>): SandboxInfo['requests'] {
+function buildRequests(
+  info: Omit<SandboxInfo, 'requests' | 'recommendedRequest' | 'secretsEnvFile'>,
+): SandboxInfo['requests'] {
   const local = {
     deploymentId: info.cloud.deploymentId,
     refId: info.cloud.refId,
@@ -218,7 +230,9 @@ function buildRequests(info: Omit<SandboxInfo, 'requests' | 'recommendedRequest'
     caPem: info.selfManaged.httpCa,
   };
   const privileges = ['read', 'read_cross_cluster', 'view_index_metadata'];
-  const users = [{ username: 'cross-search-user', roles: ['remote-search'], passwordSecret: 'CROSS_SEARCH_USER_PASSWORD' }];
+  const users = [
+    { username: 'cross-search-user', roles: ['remote-search'], passwordSecret: 'CROSS_SEARCH_USER_PASSWORD' },
+  ];
   const apiKey = (ca: ConnectRequestInput['remote']['ca']): ConnectRequestInput => ({
     alias: 'onprem-logs',
     securityModel: 'api-key',
@@ -275,7 +289,11 @@ async function seedData(c: SimulatedCluster, password: string): Promise<void> {
         {
           method,
           ca: c.httpCaPem,
-          headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          headers: {
+            authorization: auth,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          },
         },
         (res) => {
           res.resume();
@@ -339,7 +357,13 @@ class SandboxImpl implements Sandbox, ControlTarget {
       ipAddresses: [this.id.host],
     });
     const [cloud] = await Promise.all([
-      CloudApi.start({ tls: { key: leaf.keyPem, cert: leaf.certPem }, apiKey: this.id.apiKey, faults: this.faults, host: this.id.host }),
+      CloudApi.start({
+        tls: { key: leaf.keyPem, cert: leaf.certPem },
+        apiKey: this.id.apiKey,
+        faults: this.faults,
+        host: this.id.host,
+        ...(this.options.ports ? { port: this.options.ports.cloud } : {}),
+      }),
       this.startClusters(),
     ]);
     this.cloud = cloud;
@@ -485,14 +509,16 @@ class SandboxImpl implements Sandbox, ControlTarget {
   }
 
   async state(): Promise<Record<string, unknown>> {
-    const selfManaged = this.selfManaged.snapshot() as Record<string, unknown> | undefined;
+    await Promise.all([this.ech.idle(), this.selfManaged.idle()]);
+    const ech = this.ech.snapshot();
+    const selfManaged = this.selfManaged.snapshot();
     return {
       scenario: this.scenario,
       versions: this.versions,
       cloud: { ...this.deployment.snapshot(), requestCounts: this.cloud.requestCounts },
-      ech: this.ech.snapshot(),
+      ech,
       selfManaged,
-      lastRemoteConnection: lastRemoteConnection(selfManaged),
+      lastRemoteConnection: lastRemoteConnection(ech, selfManaged),
       faults: { seed: this.faultSeed, rules: this.faults.activeRules, history: this.faults.history },
     };
   }
@@ -516,6 +542,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
     files?: Record<string, string | null>;
     restart?: boolean;
   }): Promise<Record<string, unknown>> {
+    // `null` removes a setting or file (NodeConfig.apply), though the simulator's signature only names strings.
     const result = await this.selfManaged.applyNodeConfig(input as Parameters<SimulatedCluster['applyNodeConfig']>[0]);
     return { ...result, ...this.selfManaged.nodeConfig() };
   }
@@ -531,13 +558,30 @@ class SandboxImpl implements Sandbox, ControlTarget {
   }
 }
 
-/** The last remote connection the self-managed cluster authenticated, from its snapshot (field names of the ES simulator). */
-function lastRemoteConnection(snapshot: Record<string, unknown> | undefined): unknown {
-  if (!snapshot) return null;
-  for (const key of ['lastRemoteConnection', 'lastRemoteAuthentication', 'lastCrossClusterAuthentication']) {
-    if (snapshot[key] !== undefined) return snapshot[key];
-  }
-  return null;
+/**
+ * Which cross-cluster API key authenticated the last remote connection: the ECH side's record of its last
+ * authenticated outbound connection, and the self-managed side's last accepted inbound one.
+ */
+function lastRemoteConnection(ech: Record<string, unknown>, selfManaged: Record<string, unknown>): unknown {
+  const inbound = (selfManaged.inbound as { ok: boolean; apiKeyId?: string }[] | undefined) ?? [];
+  const accepted = [...inbound].reverse().find((e) => e.ok);
+  const outbound = ech.lastRemoteAuthentication as { apiKeyId?: string } | undefined;
+  if (!outbound && !accepted) return null;
+  return {
+    apiKeyId: outbound?.apiKeyId ?? accepted?.apiKeyId ?? null,
+    ...(outbound ? { ech: outbound } : {}),
+    ...(accepted ? { selfManaged: accepted } : {}),
+  };
+}
+
+/** The public root `npm test` (scripts/run-tests.ts) made and every test process trusts, when present. */
+function publicRootFromTestEnv(): PemPair | undefined {
+  const dir = process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR;
+  if (!dir) return undefined;
+  const cert = path.join(dir, 'sandbox-public-root.pem');
+  const key = path.join(dir, 'sandbox-public-root.key');
+  if (!fs.existsSync(cert) || !fs.existsSync(key)) return undefined;
+  return { certPem: fs.readFileSync(cert, 'utf8'), keyPem: fs.readFileSync(key, 'utf8') };
 }
 
 /** Start the sandbox on random free loopback ports. */
@@ -546,7 +590,7 @@ export async function start(options: StartOptions = {}): Promise<Sandbox> {
   const id: Identity = {
     host,
     apiKey: `essu_${secret(24)}`,
-    deploymentId: cloudId(),
+    deploymentId: options.deploymentId ?? cloudId(),
     clusterId: cloudId(),
     orgId: String(1_000_000_000 + (randomBytes(4).readUInt32BE(0) % 1_000_000_000)),
     region: 'sandbox-local-1',
@@ -558,7 +602,15 @@ export async function start(options: StartOptions = {}): Promise<Sandbox> {
     selfManagedClusterUuid: secret(16),
     echClusterUuid: secret(16),
   };
-  const pki = await createPki(options.publicRoot ? { publicRoot: options.publicRoot } : {});
+  if (options.ports) {
+    const p = options.ports;
+    id.ports = {
+      ech: { http: p.ech, remoteClusterServer: p.ech + 1000, transport: p.ech + 2000 },
+      selfManaged: { http: p.selfManaged, remoteClusterServer: p.remoteClusterServer, transport: p.transport },
+    };
+  }
+  const publicRoot = options.publicRoot ?? publicRootFromTestEnv();
+  const pki = await createPki(publicRoot ? { publicRoot } : {});
   const sandbox = new SandboxImpl(pki, id, options);
   try {
     await sandbox.boot();
@@ -568,4 +620,3 @@ export async function start(options: StartOptions = {}): Promise<Sandbox> {
   }
   return sandbox;
 }
-

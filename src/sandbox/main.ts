@@ -42,11 +42,17 @@ export async function startSandboxFromCli(options: SandboxCliOptions = {}): Prom
   const started = Date.now();
   const sandbox = await start(startOptions);
   const { info } = sandbox;
-  print(`Sandbox "${info.scenario}" ready in ${Date.now() - started} ms (ECH ${info.versions.ech}, self-managed ${info.versions.selfManaged})`);
-  print(`  Cloud API        ${info.cloud.endpoint}/api/v1   deployment ${info.cloud.deploymentId} (${info.cloud.refId})`);
+  print(
+    `Sandbox "${info.scenario}" ready in ${Date.now() - started} ms (ECH ${info.versions.ech}, self-managed ${info.versions.selfManaged})`,
+  );
+  print(
+    `  Cloud API        ${info.cloud.endpoint}/api/v1   deployment ${info.cloud.deploymentId} (${info.cloud.refId})`,
+  );
   print(`  Control API      ${info.control}`);
   print(`  ECH              ${info.ech.url}`);
-  print(`  Self-managed     ${info.selfManaged.url}   RCS ${info.selfManaged.remoteClusterServer}   transport ${info.selfManaged.transport}`);
+  print(
+    `  Self-managed     ${info.selfManaged.url}   RCS ${info.selfManaged.remoteClusterServer}   transport ${info.selfManaged.transport}`,
+  );
   print(`  sandbox.json     ${out}`);
   print(`  secrets (env)    ${info.files.secretsEnv}`);
   print(`  public root CA   ${info.files.publicRootPem}   (start workers with NODE_EXTRA_CA_CERTS set to it)`);

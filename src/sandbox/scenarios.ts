@@ -43,11 +43,14 @@ export interface ScenarioSpec {
 }
 
 const DESCRIPTIONS: Record<ScenarioName, string> = {
-  'api-key-public': 'API-key model; the self-managed remote cluster server certificate chains to the public root (Path A).',
-  'api-key-private': 'API-key model; the remote cluster server certificate is signed by the self-managed private CA (Path B).',
+  'api-key-public':
+    'API-key model; the self-managed remote cluster server certificate chains to the public root (Path A).',
+  'api-key-private':
+    'API-key model; the remote cluster server certificate is signed by the self-managed private CA (Path B).',
   'tls-certificate':
-    'TLS-certificate model: remote cluster server off, transport mTLS; self-managed transport certificates carry otherName (Path C).',
-  'old-version': 'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
+    'TLS-certificate model: remote cluster server off, transport mTLS; self-managed transport certificates carry otherName; self-managed 8.19 by default (wire-compatible with ECH 9.x) (Path C).',
+  'old-version':
+    'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
   'basic-license': 'Self-managed on a basic license: API-key cross-cluster requests fail with the license error.',
   'rcs-disabled': 'API-key model, but the self-managed remote cluster server is off until the admin enables it.',
 };
@@ -73,7 +76,14 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
     case 'api-key-private':
       return { ...base, request: 'api-key-private', selfManaged: { ...base.selfManaged, rcsCa: 'private' } };
     case 'tls-certificate':
-      return { ...base, request: 'tls-certificate', selfManaged: { ...base.selfManaged, rcsEnabled: false } };
+      // The certificate model follows transport wire compatibility: 9.1+ talks only to 8.19 among 8.x (domain §3),
+      // so the default self-managed version is 8.19 here; override it to reproduce the incompatibility.
+      return {
+        ...base,
+        request: 'tls-certificate',
+        versions: { ...v, selfManaged: versions.selfManaged ?? '8.19.3' },
+        selfManaged: { ...base.selfManaged, rcsEnabled: false },
+      };
     case 'old-version':
       return {
         ...base,

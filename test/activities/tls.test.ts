@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { createTlsActivities, parseServerFirstFlight } from '../../src/activities/tls';
 import type { TlsProbeReport } from '../../src/activities/types';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../src/sandbox/pki';
@@ -21,9 +22,14 @@ interface Server {
 }
 
 async function startTlsServer(opts: tls.TlsOptions): Promise<Server> {
+  const sockets = new Set<net.Socket>();
   const server = tls.createServer(opts, (socket) => {
     socket.on('error', () => undefined);
     socket.resume(); // like the remote cluster server: wait for the client to speak
+  });
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -32,9 +38,8 @@ async function startTlsServer(opts: tls.TlsOptions): Promise<Server> {
     address: `127.0.0.1:${port}`,
     close: () =>
       new Promise((r) => {
+        for (const s of sockets) s.destroy();
         server.close(() => r());
-        // close lingering sockets
-        setImmediate(() => server.emit('close'));
       }),
   };
 }
@@ -53,7 +58,11 @@ describe('probeRemoteClusterServer', () => {
   let expiredRcs: Server;
   let transportPort: Server; // mutual TLS, like a transport port
   let transportPortTls12: Server;
-  const env = new MockActivityEnvironment();
+  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+/** MockActivityEnvironment.run with the activity's own result type. */
+function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
+  return env.run(fn, ...args);
+}
   let probe: ReturnType<typeof createTlsActivities>['probeRemoteClusterServer'];
 
   before(async () => {
@@ -116,7 +125,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('trusts a publicly trusted chain (process trust) and reports it', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: publicRcs.address,
       ca: { kind: 'public' },
       expect: 'remote-cluster-server',
@@ -133,7 +142,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('private CA given: trusted, with the server name; the otherName SAN is visible', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: privateRcs.address,
       serverName: 'es.corp.test',
       ca: { kind: 'private', pem: privateCa.certPem },
@@ -148,7 +157,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('private CA not given: untrusted chain, described anyway, fix says to add the CA', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: privateRcs.address,
       serverName: 'es.corp.test',
       ca: { kind: 'public' },
@@ -167,7 +176,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('the wrong private CA: untrusted, names the CA that signed it', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: privateRcs.address,
       serverName: 'es.corp.test',
       ca: { kind: 'private', pem: transportCa.certPem },
@@ -180,7 +189,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('wrong server name: name mismatch with the names the certificate has', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: privateRcs.address,
       serverName: 'wrong.corp.test',
       ca: { kind: 'private', pem: privateCa.certPem },
@@ -193,7 +202,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('no server name and an IP address the certificate lacks: name mismatch (no SNI for IPs)', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: privateRcs.address,
       ca: { kind: 'private', pem: privateCa.certPem },
       expect: 'remote-cluster-server',
@@ -204,7 +213,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('expired certificate: error with the re-issue fix', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: expiredRcs.address,
       ca: { kind: 'public' },
       expect: 'remote-cluster-server',
@@ -217,7 +226,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('transport port (mutual TLS), chain not trusted: detected from the CertificateRequest', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: transportPort.address,
       ca: { kind: 'public' },
       expect: 'remote-cluster-server',
@@ -232,7 +241,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('transport port, chain trusted (TLS 1.3): detected from the alert after the handshake', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: transportPort.address,
       ca: { kind: 'private', pem: transportCa.certPem },
       expect: 'remote-cluster-server',
@@ -243,7 +252,7 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('transport port that only speaks TLS 1.2 and a trusted chain: detected', async () => {
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: transportPortTls12.address,
       ca: { kind: 'private', pem: transportCa.certPem },
       expect: 'remote-cluster-server',
@@ -254,14 +263,14 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('expecting a transport port: mutual TLS is fine, the RCS gets a warning', async () => {
-    const t = await env.run(probe, {
+    const t = await run(probe, {
       proxyAddress: transportPort.address,
       ca: { kind: 'private', pem: transportCa.certPem },
       expect: 'transport',
     });
     assert.ok(!codes(t).includes('TLS_TRANSPORT_PORT'));
     assert.ok(codes(t).includes('TLS_OK'));
-    const rcs = await env.run(probe, { proxyAddress: publicRcs.address, ca: { kind: 'public' }, expect: 'transport' });
+    const rcs = await run(probe, { proxyAddress: publicRcs.address, ca: { kind: 'public' }, expect: 'transport' });
     assert.ok(codes(rcs).includes('TLS_NOT_TRANSPORT_PORT'));
   });
 
@@ -270,7 +279,7 @@ describe('probeRemoteClusterServer', () => {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const { port } = s.address() as AddressInfo;
     await new Promise((r) => s.close(r));
-    const r = await env.run(probe, {
+    const r = await run(probe, {
       proxyAddress: `127.0.0.1:${port}`,
       ca: { kind: 'public' },
       expect: 'remote-cluster-server',
@@ -284,11 +293,14 @@ describe('probeRemoteClusterServer', () => {
   });
 
   it('a plain TCP (non-TLS) port: error', async () => {
-    const s = net.createServer((c) => c.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const s = net.createServer((c) => {
+      c.resume();
+      c.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    });
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const { port } = s.address() as AddressInfo;
     try {
-      const r = await env.run(probe, {
+      const r = await run(probe, {
         proxyAddress: `127.0.0.1:${port}`,
         ca: { kind: 'public' },
         expect: 'remote-cluster-server',

@@ -1,4 +1,5 @@
 /** Test helpers for the sandbox: an HTTPS JSON client that verifies TLS against a given CA (never disabled). */
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies: the assertions check their shape */
 import https from 'node:https';
 import assert from 'node:assert/strict';
 import { cloudSwagger } from './swagger';
@@ -23,7 +24,9 @@ export function httpsJson<T = any>(
         ca: options.ca,
         headers: {
           accept: 'application/json',
-          ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
           ...options.headers,
         },
         timeout: options.timeoutMs ?? 10_000,
@@ -76,7 +79,10 @@ export class CloudTestClient {
     const res = await httpsJson<T>(`${this.baseUrl}${path}`, { method, body, headers, ca: this.ca });
     if (path.startsWith('/api/v1/') && opts.validate !== false) {
       const v = cloudSwagger().validate(method, path, res.status, res.body, res.headers);
-      assert.ok(v.ok, `${method} ${path} -> ${res.status} does not validate against the swagger:\n${v.errors.join('\n')}\n${res.text.slice(0, 2000)}`);
+      assert.ok(
+        v.ok,
+        `${method} ${path} -> ${res.status} does not validate against the swagger:\n${v.errors.join('\n')}\n${res.text.slice(0, 2000)}`,
+      );
       this.seen.add(`${v.operationId} ${res.status}`);
     }
     return res;

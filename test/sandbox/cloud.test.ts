@@ -185,11 +185,20 @@ describe('PUT deployment (trust)', () => {
       updateBody({
         direct: [
           { ...proxyEntry(), scope_id: 'abc', trust_all: true },
-          { name: 'generic', trust_all: false, certificates: [{ pem: pki.selfManagedTransport.certPem }], additional_node_names: ['*.corp'] },
+          {
+            name: 'generic',
+            trust_all: false,
+            certificates: [{ pem: pki.selfManagedTransport.certPem }],
+            additional_node_names: ['*.corp'],
+          },
           { name: 'no names', trust_all: false, certificates: [{ pem: pki.selfManagedTransport.certPem }] },
           { name: 'bad pem', trust_all: false, certificates: [{ pem: 'not a pem' }], additional_node_names: ['n1'] },
           { name: 'scope', trust_all: true, scope_id: 'Not-Valid', certificates: [], additional_node_names: ['n1'] },
-          { trust_all: false, certificates: [{ pem: pki.selfManagedTransport.certPem }], additional_node_names: ['n1'] },
+          {
+            trust_all: false,
+            certificates: [{ pem: pki.selfManagedTransport.certPem }],
+            additional_node_names: ['n1'],
+          },
         ],
       }),
     );
@@ -212,7 +221,9 @@ describe('PUT deployment (trust)', () => {
   });
 
   it('requires prune_orphans and a plan', async () => {
-    const res = await client.call('PUT', depPath(), { resources: { elasticsearch: [{ ref_id: 'main-elasticsearch', region: 'sandbox-region-1' }] } });
+    const res = await client.call('PUT', depPath(), {
+      resources: { elasticsearch: [{ ref_id: 'main-elasticsearch', region: 'sandbox-region-1' }] },
+    });
     assert.equal(res.status, 400);
     const fields = res.body.errors.flatMap((e: { fields: string[] }) => e.fields);
     assert.ok(fields.includes('prune_orphans'));
@@ -221,14 +232,22 @@ describe('PUT deployment (trust)', () => {
 
   it('validate_only changes nothing; a stale version is a 409', async () => {
     const before = await currentState();
-    const v = await client.call('PUT', `${depPath()}?validate_only=true`, updateBody({ ...before.es.info.settings.trust, direct: [proxyEntry()] }));
+    const v = await client.call(
+      'PUT',
+      `${depPath()}?validate_only=true`,
+      updateBody({ ...before.es.info.settings.trust, direct: [proxyEntry()] }),
+    );
     assert.equal(v.status, 200);
     const afterValidate = await currentState();
     assert.equal(afterValidate.version, before.version);
     assert.equal(afterValidate.es.info.settings.trust.direct, undefined);
     assert.equal(afterValidate.es.info.plan_info.pending, undefined);
 
-    const stale = await client.call('PUT', `${depPath()}?version=${Number(before.version) - 1}`, updateBody({ direct: [proxyEntry()] }));
+    const stale = await client.call(
+      'PUT',
+      `${depPath()}?version=${Number(before.version) - 1}`,
+      updateBody({ direct: [proxyEntry()] }),
+    );
     assert.equal(stale.status, 409);
     assert.equal(stale.body.errors[0].code, 'deployments.version_conflict');
   });
@@ -301,8 +320,20 @@ describe('PUT deployment (trust)', () => {
       depPath(),
       updateBody({
         direct: [
-          { name: 'ece', type: 'ECE', trust_all: true, scope_id: 'envabc', certificates: [{ pem: pki.remotePrivate.certPem }] },
-          { name: 'one', trust_all: false, scope_id: 'org1', trust_allowlist: ['c1'], certificates: [{ pem: pki.remotePrivate.certPem }] },
+          {
+            name: 'ece',
+            type: 'ECE',
+            trust_all: true,
+            scope_id: 'envabc',
+            certificates: [{ pem: pki.remotePrivate.certPem }],
+          },
+          {
+            name: 'one',
+            trust_all: false,
+            scope_id: 'org1',
+            trust_allowlist: ['c1'],
+            certificates: [{ pem: pki.remotePrivate.certPem }],
+          },
         ],
       }),
     );
@@ -350,11 +381,15 @@ describe('keystore', () => {
   const key = 'cluster.remote.onprem-logs.credentials';
 
   it('PATCH is partial, never returns values, and reaches ECH >= 8.14 at once', async () => {
-    let res = await client.call('PATCH', `${esPath()}/keystore`, { secrets: { [key]: { value: 'encoded-1', as_file: false } } });
+    let res = await client.call('PATCH', `${esPath()}/keystore`, {
+      secrets: { [key]: { value: 'encoded-1', as_file: false } },
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { secrets: { [key]: { as_file: false } } });
     assert.equal(ech.secure[key], 'encoded-1');
-    res = await client.call('PATCH', `${depPath()}/elasticsearch/_main/keystore`, { secrets: { other: { value: { a: 1 } } } });
+    res = await client.call('PATCH', `${depPath()}/elasticsearch/_main/keystore`, {
+      secrets: { other: { value: { a: 1 } } },
+    });
     assert.deepEqual(res.body, { secrets: { [key]: { as_file: false }, other: { as_file: true } } });
     res = await client.call('GET', `${esPath()}/keystore`);
     assert.ok(!res.text.includes('encoded-1'));

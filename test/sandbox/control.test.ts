@@ -3,6 +3,7 @@
  * self-managed admin, plans, seeded faults, state read-back), Cloud → ECH trust and keystore propagation, and plain
  * `curl --cacert` against both clusters.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies: the assertions check their shape */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,7 +21,8 @@ let dir: string;
 let outFile: string;
 let startMs: number;
 /** Asynchronous on purpose: the servers run in this process, a blocking curl would wait for itself. */
-const curl = async (args: string[]) => (await promisify(execFile)('curl', args, { encoding: 'utf8', timeout: 10_000 })).stdout;
+const curl = async (args: string[]) =>
+  (await promisify(execFile)('curl', args, { encoding: 'utf8', timeout: 10_000 })).stdout;
 
 const control = <T = any>(method: string, p: string, body?: unknown) => client.call<T>(method, `/_sandbox${p}`, body);
 
@@ -82,36 +84,69 @@ describe('start() and sandbox.json', () => {
       const parsed = connectRequestSchema.safeParse(request);
       assert.ok(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`);
     }
-    assert.equal(sandbox.info.requests['api-key-public'].remote.proxyAddress, sandbox.info.selfManaged.remoteClusterServer);
+    assert.equal(
+      sandbox.info.requests['api-key-public'].remote.proxyAddress,
+      sandbox.info.selfManaged.remoteClusterServer,
+    );
     assert.equal(sandbox.info.requests['tls-certificate'].remote.proxyAddress, sandbox.info.selfManaged.transport);
     assert.equal(sandbox.info.requests['api-key-private'].remote.ca.kind, 'private');
   });
 
-  it('serves both clusters to plain curl with the CA from sandbox.json', { skip: !hasCurl() && 'curl not installed' }, async () => {
-    const { info } = sandbox;
-    const publicRoot = info.files.publicRootPem;
-    const remotePrivate = path.join(dir, 'remote-private.pem');
-    fs.writeFileSync(remotePrivate, info.ca.remotePrivate);
-    const ech = JSON.parse(await curl(['-sS', '--fail', '--cacert', publicRoot, '-u', info.env.ECH_ES_CREDENTIALS, `${info.ech.url}/`]));
-    assert.equal(ech.version.number, info.versions.ech);
-    const sm = JSON.parse(
-      await curl(['-sS', '--fail', '--cacert', remotePrivate, '-u', info.env.ONPREM_ES_CREDENTIALS, `${info.selfManaged.url}/`]),
-    );
-    assert.equal(sm.version.number, info.versions.selfManaged);
-    // And the Cloud API itself, with the public root.
-    const dep = JSON.parse(
-      await curl([
-        '-sS',
-        '--fail',
-        '--cacert',
-        publicRoot,
-        '-H',
-        `Authorization: ApiKey ${info.cloud.apiKey}`,
-        `${info.cloud.endpoint}/api/v1/deployments/${info.cloud.deploymentId}`,
-      ]),
-    );
-    assert.equal(dep.id, info.cloud.deploymentId);
-  });
+  it(
+    'serves both clusters to plain curl with the CA from sandbox.json',
+    { skip: !hasCurl() && 'curl not installed' },
+    async () => {
+      const { info } = sandbox;
+      const publicRoot = info.files.publicRootPem;
+      const remotePrivate = path.join(dir, 'remote-private.pem');
+      fs.writeFileSync(remotePrivate, info.ca.remotePrivate);
+      const ech = JSON.parse(
+        await curl(['-sS', '--fail', '--cacert', publicRoot, '-u', info.env.ECH_ES_CREDENTIALS, `${info.ech.url}/`]),
+      );
+      assert.equal(ech.version.number, info.versions.ech);
+      const sm = JSON.parse(
+        await curl([
+          '-sS',
+          '--fail',
+          '--cacert',
+          remotePrivate,
+          '-u',
+          info.env.ONPREM_ES_CREDENTIALS,
+          `${info.selfManaged.url}/`,
+        ]),
+      );
+      assert.equal(sm.version.number, info.versions.selfManaged);
+      // And the Cloud API itself, with the public root.
+      const dep = JSON.parse(
+        await curl([
+          '-sS',
+          '--fail',
+          '--cacert',
+          publicRoot,
+          '-H',
+          `Authorization: ApiKey ${info.cloud.apiKey}`,
+          `${info.cloud.endpoint}/api/v1/deployments/${info.cloud.deploymentId}`,
+        ]),
+      );
+      assert.equal(dep.id, info.cloud.deploymentId);
+    },
+  );
+
+  it(
+    'is trusted by plain fetch through NODE_EXTRA_CA_CERTS under npm test (no sandbox switch in product code)',
+    { skip: !process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR && 'only under npm test (shared public root)' },
+    async () => {
+      const { info } = sandbox;
+      const res = await fetch(`${info.cloud.endpoint}/api/v1/deployments/${info.cloud.deploymentId}`, {
+        headers: { authorization: `ApiKey ${info.cloud.apiKey}` },
+      });
+      assert.equal(res.status, 200);
+      const ech = await fetch(`${info.ech.url}/`, {
+        headers: { authorization: `Basic ${Buffer.from(info.env.ECH_ES_CREDENTIALS).toString('base64')}` },
+      });
+      assert.equal(ech.status, 200);
+    },
+  );
 
   it('seeded a logs-* index on the self-managed cluster', async () => {
     const { info } = sandbox;
@@ -154,9 +189,16 @@ describe('control API', () => {
   });
 
   it('makes plans fail on demand and records them in the plan history', async () => {
-    const set = await control('POST', '/plans', { pendingMs: 20, failNext: 1, failureMessage: 'allocator out of capacity' });
+    const set = await control('POST', '/plans', {
+      pendingMs: 20,
+      failNext: 1,
+      failureMessage: 'allocator out of capacity',
+    });
     assert.equal(set.body.failNext, 1);
-    const restart = await client.call('POST', `/api/v1/deployments/${sandbox.info.cloud.deploymentId}/elasticsearch/${sandbox.info.cloud.refId}/_restart`);
+    const restart = await client.call(
+      'POST',
+      `/api/v1/deployments/${sandbox.info.cloud.deploymentId}/elasticsearch/${sandbox.info.cloud.refId}/_restart`,
+    );
     assert.equal(restart.status, 202);
     const plans = await waitFor(async () => {
       const p = await control('GET', '/plans');
@@ -185,7 +227,14 @@ describe('control API', () => {
             settings: {
               trust: {
                 ...current.body.resources.elasticsearch[0].info.settings.trust,
-                direct: [{ type: 'proxy', name: 'onprem CA', trust_all: false, certificates: [{ pem: info.ca.remotePrivate }] }],
+                direct: [
+                  {
+                    type: 'proxy',
+                    name: 'onprem CA',
+                    trust_all: false,
+                    certificates: [{ pem: info.ca.remotePrivate }],
+                  },
+                ],
               },
             },
           },
@@ -214,7 +263,10 @@ describe('control API', () => {
     const cfg = await control('GET', '/self-managed/config');
     assert.equal(cfg.status, 200);
     assert.ok(cfg.body.effective);
-    const applied = await control('POST', '/self-managed/apply', { settings: { 'cluster.remote.connect': 'true' }, restart: false });
+    const applied = await control('POST', '/self-managed/apply', {
+      settings: { 'cluster.remote.connect': 'true' },
+      restart: false,
+    });
     assert.equal(applied.status, 200, applied.text);
     assert.equal(applied.body.pending['cluster.remote.connect'], 'true');
     assert.equal(applied.body.pendingRestart, true);
@@ -229,7 +281,10 @@ describe('control API', () => {
     assert.equal(broken.body.errors[0].code, 'sandbox.node_startup_failed');
     assert.match(broken.body.errors[0].message, /should not be configured using the \[_remote_cluster\] profile/);
     // Undo so later tests start from a node that boots.
-    await control('POST', '/self-managed/apply', { settings: { 'transport.profiles._remote_cluster.port': null }, restart: true });
+    await control('POST', '/self-managed/apply', {
+      settings: { 'transport.profiles._remote_cluster.port': null },
+      restart: true,
+    });
   });
 });
 
@@ -238,7 +293,14 @@ describe('fault injection', () => {
     const set = await control('POST', '/faults', {
       seed: 1234,
       rules: [
-        { target: 'cloud', method: 'GET', path: '/deployments/', statusRates: { '429': 0.25, '503': 0.25 }, latencyMs: 1, jitterMs: 5 },
+        {
+          target: 'cloud',
+          method: 'GET',
+          path: '/deployments/',
+          statusRates: { '429': 0.25, '503': 0.25 },
+          latencyMs: 1,
+          jitterMs: 5,
+        },
         { target: 'self-managed', path: '^/$', resetRate: 0.3, statusRates: { '500': 0.3 } },
       ],
     });
@@ -261,15 +323,27 @@ describe('fault injection', () => {
     const history = await control('GET', '/faults');
     assert.equal(history.body.seed, 1234);
     assert.equal(history.body.history.length, 24);
-    return [...outcomes, ...history.body.history.map((h: { decision: string; status?: number; delayMs?: number }) => `${h.decision}:${h.status ?? ''}:${h.delayMs ?? ''}`)];
+    return [
+      ...outcomes,
+      ...history.body.history.map(
+        (h: { decision: string; status?: number; delayMs?: number }) =>
+          `${h.decision}:${h.status ?? ''}:${h.delayMs ?? ''}`,
+      ),
+    ];
   }
 
   it('gives the same outcomes for the same seed and request sequence', async () => {
     const first = await run();
     const second = await run();
     assert.deepEqual(second, first);
-    assert.ok(first.some((o) => o === 'cloud:503' || o === 'cloud:429'), 'some faults were injected');
-    assert.ok(first.some((o) => o === 'cloud:200'), 'some requests passed');
+    assert.ok(
+      first.some((o) => o === 'cloud:503' || o === 'cloud:429'),
+      'some faults were injected',
+    );
+    assert.ok(
+      first.some((o) => o === 'cloud:200'),
+      'some requests passed',
+    );
     const cleared = await control('DELETE', '/faults');
     assert.equal(cleared.body.history.length, 24);
     assert.equal((await control('GET', '/faults')).body.rules.length, 0);
@@ -285,7 +359,8 @@ describe('scenarios', () => {
     const after = sandbox.info;
     assert.equal(after.scenario, 'api-key-private');
     assert.equal(after.versions.selfManaged, '8.18.2');
-    for (const k of ['url', 'remoteClusterServer', 'transport'] as const) assert.equal(after.selfManaged[k], before.selfManaged[k]);
+    for (const k of ['url', 'remoteClusterServer', 'transport'] as const)
+      assert.equal(after.selfManaged[k], before.selfManaged[k]);
     assert.equal(after.ech.url, before.ech.url);
     assert.equal(after.cloud.endpoint, before.cloud.endpoint);
     assert.equal(after.cloud.deploymentId, before.cloud.deploymentId);
@@ -302,6 +377,143 @@ describe('scenarios', () => {
     const reset = await control('POST', '/scenario', { name: 'old-version' });
     assert.equal(reset.status, 200, reset.text);
     assert.equal(sandbox.info.versions.selfManaged, '8.12.2');
+    await control('POST', '/scenario', { name: 'api-key-public' });
+  });
+});
+
+describe('Cloud API drives the ECH cluster (end to end over real TLS)', () => {
+  const basic = (cred: string) => `Basic ${Buffer.from(cred).toString('base64')}`;
+  const es = <T = any>(side: 'ech' | 'selfManaged', method: string, p: string, body?: unknown) => {
+    const { info } = sandbox;
+    const c =
+      side === 'ech'
+        ? { url: info.ech.url, ca: info.ca.publicRoot, cred: info.env.ECH_ES_CREDENTIALS }
+        : { url: info.selfManaged.url, ca: info.selfManaged.httpCa, cred: info.env.ONPREM_ES_CREDENTIALS };
+    return httpsJson<T>(`${c.url}${p}`, { method, body, ca: c.ca, headers: { authorization: basic(c.cred) } });
+  };
+  const depPath = () => `/api/v1/deployments/${sandbox.info.cloud.deploymentId}`;
+
+  async function putTrust(direct: unknown[]): Promise<void> {
+    const { info } = sandbox;
+    const current = await client.call('GET', `${depPath()}?show_settings=true&clear_transient=true`);
+    const put = await client.call('PUT', `${depPath()}?version=${current.headers['x-cloud-resource-version']}`, {
+      prune_orphans: false,
+      resources: {
+        elasticsearch: [
+          {
+            ref_id: info.cloud.refId,
+            region: info.cloud.region,
+            plan: current.body.resources.elasticsearch[0].info.plan_info.current.plan,
+            settings: { trust: { ...current.body.resources.elasticsearch[0].info.settings.trust, direct } },
+          },
+        ],
+      },
+    });
+    assert.equal(put.status, 200, put.text);
+    // Poll as the domain page says: until no pending plan and the current one is healthy.
+    await waitFor(async () => {
+      const r = await client.call('GET', `${depPath()}?show_plans=true`);
+      const es0 = r.body.resources.elasticsearch[0].info;
+      return !es0.plan_info.pending && es0.plan_info.current.healthy && es0.status === 'started';
+    });
+  }
+
+  async function connectApiKey(alias: string): Promise<{ keyId: string; resolved: any }> {
+    const { info } = sandbox;
+    const key = await es('selfManaged', 'POST', '/_security/cross_cluster/api_key', {
+      name: `k-${alias}`,
+      access: { search: [{ names: ['logs-*'] }] },
+    });
+    assert.equal(key.status, 200, key.text);
+    const patch = await client.call('PATCH', `${depPath()}/elasticsearch/${info.cloud.refId}/keystore`, {
+      secrets: { [`cluster.remote.${alias}.credentials`]: { value: key.body.encoded, as_file: false } },
+    });
+    assert.equal(patch.status, 200);
+    const settings = await es('ech', 'PUT', '/_cluster/settings', {
+      persistent: {
+        cluster: {
+          remote: {
+            [alias]: {
+              mode: 'proxy',
+              proxy_address: info.selfManaged.remoteClusterServer,
+              server_name: info.selfManaged.serverName,
+            },
+          },
+        },
+      },
+    });
+    assert.equal(settings.status, 200, settings.text);
+    const resolved = await es('ech', 'GET', `/_resolve/cluster/${alias}:logs-*`);
+    return { keyId: key.body.id, resolved: resolved.body };
+  }
+
+  it('Path A (public CA): keystore through the Cloud API, connected, key id read back', async () => {
+    const { resolved, keyId } = await connectApiKey('onprem-a');
+    assert.equal(resolved['onprem-a'].connected, true, JSON.stringify(resolved));
+    const state = await control('GET', '/state');
+    assert.equal(state.body.lastRemoteConnection?.apiKeyId, keyId);
+  });
+
+  it('Path B (private CA): fails until a proxy trust entry is applied by a Cloud plan', async () => {
+    const res = await control('POST', '/scenario', { name: 'api-key-private' });
+    assert.equal(res.status, 200, res.text);
+    const before = await connectApiKey('onprem-b');
+    assert.equal(before.resolved['onprem-b'].connected, false, JSON.stringify(before.resolved));
+    await putTrust([
+      {
+        type: 'proxy',
+        name: 'onprem private CA',
+        trust_all: false,
+        certificates: [{ pem: sandbox.info.ca.remotePrivate }],
+      },
+    ]);
+    const after = await es('ech', 'GET', '/_resolve/cluster/onprem-b:logs-*');
+    assert.equal(after.body['onprem-b'].connected, true, JSON.stringify(after.body));
+  });
+
+  it('Path C (TLS certificate): generic trust entry with the self-managed node name, and the ECH CA on the self-managed side', async () => {
+    const res = await control('POST', '/scenario', { name: 'tls-certificate' });
+    assert.equal(res.status, 200, res.text);
+    const { info } = sandbox;
+    const ca = await client.call('GET', `${depPath()}/certificate-authority`);
+    const nodeNames = sandbox.selfManaged.transportNodeNames;
+    assert.ok(nodeNames.length > 0, 'tls-certificate scenario issues otherName transport certificates');
+    await putTrust([
+      {
+        type: 'generic',
+        name: 'onprem transport',
+        trust_all: false,
+        additional_node_names: nodeNames,
+        certificates: [{ pem: info.ca.selfManagedTransport }],
+      },
+    ]);
+    // The self-managed admin trusts the ECH CA and restricts trust (as the workflow's artifacts would say).
+    const restrictions = `trust.subject_name:\n  - "${ca.body.recommended_trust_restriction}"\n  - "*.node.*.cluster.selfmanaged.account"\n`;
+    const apply = await control('POST', '/self-managed/apply', {
+      settings: {
+        'xpack.security.transport.ssl.certificate_authorities': ['certs/transport-ca.crt', 'certs/ech-ca.crt'],
+        'xpack.security.transport.ssl.trust_restrictions.path': 'certs/trust.yml',
+      },
+      files: { 'certs/ech-ca.crt': ca.body.public_certificates[0].pem, 'certs/trust.yml': restrictions },
+      restart: true,
+    });
+    assert.equal(apply.status, 200, apply.text);
+    const settings = await es('ech', 'PUT', '/_cluster/settings', {
+      persistent: {
+        cluster: {
+          remote: {
+            'onprem-c': {
+              mode: 'proxy',
+              proxy_address: info.selfManaged.transport,
+              server_name: info.selfManaged.serverName,
+            },
+          },
+        },
+      },
+    });
+    assert.equal(settings.status, 200, settings.text);
+    const resolved = await es('ech', 'GET', '/_resolve/cluster/onprem-c:logs-*');
+    assert.equal(resolved.body['onprem-c'].connected, true, JSON.stringify(resolved.body));
     await control('POST', '/scenario', { name: 'api-key-public' });
   });
 });

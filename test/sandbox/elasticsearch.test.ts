@@ -321,7 +321,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
   await t.test('API key pointed at the transport port → bad_certificate (no client cert) or trust failure', async () => {
     const key = await ccKey();
     await e.ech.setSecureSettings({ 'cluster.remote.tp.credentials': key.encoded });
-    await connect('tp', e.sm.transportAddress);
+    await connect('tp', e.sm.transportAddress, { server_name: null });
     assert.match((await resolve('tp')).error, /^failed to establish trust with server .*PKIX path building failed/);
     e.ech.setTrust({ cas: [pki.selfManagedTransport.certPem] });
     assert.equal((await resolve('tp')).error, 'Received fatal alert: bad_certificate');

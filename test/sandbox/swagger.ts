@@ -87,7 +87,8 @@ export class CloudSwagger {
     this.swagger = JSON.parse(fs.readFileSync(options.apidocsPath ?? locateApidocs(), 'utf8')) as Swagger;
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
-    for (const f of ['int32', 'int64']) this.ajv.addFormat(f, { type: 'number', validate: (n: number) => Number.isInteger(n) });
+    for (const f of ['int32', 'int64'])
+      this.ajv.addFormat(f, { type: 'number', validate: (n: number) => Number.isInteger(n) });
     for (const f of ['double', 'float']) this.ajv.addFormat(f, { type: 'number', validate: () => true });
     const definitions = Object.fromEntries(
       Object.entries(this.swagger.definitions).map(([k, v]) => [k, convert(v, options.closeObjects ?? true)]),

@@ -111,7 +111,11 @@ export class CloudApi {
   private authenticate(req: Request): Reply | undefined {
     const header = req.headers.authorization;
     if (!header) {
-      return cloudErrorReply(401, CloudErrorCodes.unauthenticated, 'The request is missing authentication credentials.');
+      return cloudErrorReply(
+        401,
+        CloudErrorCodes.unauthenticated,
+        'The request is missing authentication credentials.',
+      );
     }
     const m = /^ApiKey\s+(\S+)\s*$/i.exec(header);
     if (!m || m[1] !== this.options.apiKey) {
@@ -136,7 +140,11 @@ export class CloudApi {
       const match = this.router.match(req.method, req.path.slice(CLOUD_API_BASE.length));
       if (!match) return cloudErrorReply(404, CloudErrorCodes.notFound, `No such resource: ${req.path}`);
       if (match === 'method') {
-        return cloudErrorReply(405, CloudErrorCodes.methodNotAllowed, `Method ${req.method} is not allowed on ${req.path}`);
+        return cloudErrorReply(
+          405,
+          CloudErrorCodes.methodNotAllowed,
+          `Method ${req.method} is not allowed on ${req.path}`,
+        );
       }
       req.params = match.params;
       return await match.handler(req);
@@ -177,7 +185,11 @@ export class CloudApi {
   /** Only `elasticsearch` resources exist in the simulated deployment. */
   private resourceKind(kind: string | undefined, refId: string): void {
     if (kind !== 'elasticsearch') {
-      throw new CloudError(404, CloudErrorCodes.resourceNotFound, `The Resource specified by [${refId}] cannot be found.`);
+      throw new CloudError(
+        404,
+        CloudErrorCodes.resourceNotFound,
+        `The Resource specified by [${refId}] cannot be found.`,
+      );
     }
   }
 
@@ -213,11 +225,11 @@ export class CloudApi {
       d.resolveRef(req.params.ref_id ?? '', true);
       return { status: 200, body: d.renderKeystore() };
     })
-    .on('PATCH', '/deployments/{deployment_id}/elasticsearch/{ref_id}/keystore', (req) => {
+    .on('PATCH', '/deployments/{deployment_id}/elasticsearch/{ref_id}/keystore', async (req) => {
       this.count('set-deployment-es-resource-keystore');
       const d = this.find(req.params.deployment_id);
       d.resolveRef(req.params.ref_id ?? '', true);
-      d.patchKeystore(req.json());
+      await d.patchKeystore(req.json());
       return { status: 200, body: d.renderKeystore() };
     })
     .on('POST', '/deployments/{deployment_id}/elasticsearch/{ref_id}/_restart', (req) => {

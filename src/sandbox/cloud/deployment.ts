@@ -10,7 +10,8 @@ import { nodeNamePattern, renderTrust, sameTrust, trustForCluster, validateTrust
 
 /** The few methods of the simulated ECH Elasticsearch cluster the control plane drives (SimulatedCluster has them). */
 export interface EchClusterPort {
-  setSecureSettings(entries: Record<string, string | undefined>): void;
+  /** May reload asynchronously (8.14+ rebuilds remote connections); awaited so the Cloud answer follows the reload. */
+  setSecureSettings(entries: Record<string, string | undefined>): void | Promise<void>;
   setTrust(trust: { cas: string[]; transportNodeNamePatterns?: string[] }): void;
   restart(): Promise<void>;
 }
@@ -117,7 +118,12 @@ export class CloudDeployment {
   private disposed = false;
 
   constructor(readonly config: DeploymentConfig) {
-    this.plans = { pendingMs: 1500, failNext: 0, failureMessage: 'Plan failed (injected by the sandbox)', ...config.plans };
+    this.plans = {
+      pendingMs: 1500,
+      failNext: 0,
+      failureMessage: 'Plan failed (injected by the sandbox)',
+      ...config.plans,
+    };
     // A fresh ECH deployment trusts its own organization (the doc example re-sends this `accounts` entry).
     this.trust = { accounts: [{ account_id: config.orgId, trust_all: true }] };
     this.appliedTrust = this.trust;
@@ -189,7 +195,7 @@ export class CloudDeployment {
       try {
         if (attempt.kind === 'restart') {
           // A restart reloads the whole keystore, which is how ECH < 8.14 picks up new API keys.
-          this.flushKeystore();
+          await this.flushKeystore();
           await this.config.ech.restart();
         } else {
           this.config.ech.setTrust(trustForCluster(attempt.trust));
@@ -308,7 +314,10 @@ export class CloudDeployment {
           }
           esListed = true;
           if (payload.region !== this.config.region) {
-            problems.push({ field: `${path}.region`, message: `The region cannot change (is [${this.config.region}])` });
+            problems.push({
+              field: `${path}.region`,
+              message: `The region cannot change (is [${this.config.region}])`,
+            });
           }
           const plan = payload.plan;
           if (!isObject(plan) || !Array.isArray(plan.cluster_topology) || !isObject(plan.elasticsearch)) {
@@ -365,7 +374,7 @@ export class CloudDeployment {
 
   // ---- keystore ------------------------------------------------------------------------------------------------
 
-  patchKeystore(body: unknown): void {
+  async patchKeystore(body: unknown): Promise<void> {
     if (!isObject(body) || !isObject(body.secrets)) {
       throw new CloudValidationError([{ field: 'secrets', message: 'The field [secrets] is required (an object)' }]);
     }
@@ -407,13 +416,14 @@ export class CloudDeployment {
       this.staged[name] = value;
     }
     this.log.push({ at: new Date().toISOString(), event: 'keystore-patched', detail: { keys: Object.keys(changes) } });
-    if (keystoreReloadsWithoutRestart(this.config.version)) this.flushKeystore();
+    if (keystoreReloadsWithoutRestart(this.config.version)) await this.flushKeystore();
   }
 
-  private flushKeystore(): void {
+  private async flushKeystore(): Promise<void> {
     if (Object.keys(this.staged).length === 0) return;
-    this.config.ech.setSecureSettings(this.staged);
+    const changes = this.staged;
     this.staged = {};
+    await this.config.ech.setSecureSettings(changes);
   }
 
   /** Keystore keys whose change the nodes have not seen yet (ECH < 8.14 before a restart). */
@@ -506,7 +516,9 @@ export class CloudDeployment {
     const url = `https://${c.endpoint.host}:${c.endpoint.httpsPort}`;
     const planInfo: Record<string, unknown> = {
       healthy: this.healthy,
-      history: flags.showPlanHistory ? this.attempts.filter((a) => a.endedAt).map((a) => this.renderAttempt(a, flags)) : [],
+      history: flags.showPlanHistory
+        ? this.attempts.filter((a) => a.endedAt).map((a) => this.renderAttempt(a, flags))
+        : [],
     };
     if (flags.showPlans) {
       planInfo.current = this.renderAttempt(this.current, flags);
@@ -520,7 +532,11 @@ export class CloudDeployment {
       service_url: url,
       aliased_url: url,
       cloud_id: `${c.name}:${Buffer.from(`${c.endpoint.host}:${c.endpoint.httpsPort}$${c.clusterId}$`).toString('base64')}`,
-      ports: { http: c.endpoint.httpsPort, https: c.endpoint.httpsPort, transport_passthrough: c.endpoint.transportPort },
+      ports: {
+        http: c.endpoint.httpsPort,
+        https: c.endpoint.httpsPort,
+        transport_passthrough: c.endpoint.transportPort,
+      },
       services_urls: [{ service: 'elasticsearch', url }],
       ...(flags.showMetadata ? { raw: { sandbox: true, cluster_id: c.clusterId } } : {}),
     };
@@ -565,7 +581,12 @@ export class CloudDeployment {
   }
 
   renderEsResource(flags: QueryFlags): Record<string, unknown> {
-    return { ref_id: this.config.refId, id: this.config.clusterId, region: this.config.region, info: this.renderEsInfo(flags) };
+    return {
+      ref_id: this.config.refId,
+      id: this.config.clusterId,
+      region: this.config.region,
+      info: this.renderEsInfo(flags),
+    };
   }
 
   renderDeployment(flags: QueryFlags): Record<string, unknown> {

@@ -74,7 +74,10 @@ function requiredBoolean(o: Record<string, unknown>, key: string, path: string, 
 
 function requiredString(o: Record<string, unknown>, key: string, path: string, problems: Problems): string {
   if (typeof o[key] !== 'string' || (o[key] as string).length === 0) {
-    problems.push({ field: `${path}.${key}`, message: `The field [${key}] is required and must be a non-empty string` });
+    problems.push({
+      field: `${path}.${key}`,
+      message: `The field [${key}] is required and must be a non-empty string`,
+    });
     return '';
   }
   return o[key] as string;
@@ -83,7 +86,12 @@ function requiredString(o: Record<string, unknown>, key: string, path: string, p
 const SCOPE_ID_RE = /^[a-z0-9]{1,32}$/;
 const DIRECT_TYPES: DirectTrustType[] = ['ECE', 'ESS', 'generic', 'proxy'];
 
-function validateDirect(entry: unknown, path: string, problems: Problems, newUid: () => string): DirectTrust | undefined {
+function validateDirect(
+  entry: unknown,
+  path: string,
+  problems: Problems,
+  newUid: () => string,
+): DirectTrust | undefined {
   if (!isObject(entry)) {
     problems.push({ field: path, message: 'Expected an object' });
     return undefined;
@@ -141,7 +149,10 @@ function validateDirect(entry: unknown, path: string, problems: Problems, newUid
         if (blocks.length === 0) throw new Error('no certificate');
         certificates.push({ pem: c.pem });
       } catch {
-        problems.push({ field: `${cpath}.pem`, message: 'The certificate is not a valid PEM encoded X.509 certificate' });
+        problems.push({
+          field: `${cpath}.pem`,
+          message: 'The certificate is not a valid PEM encoded X.509 certificate',
+        });
       }
     });
   }

@@ -238,7 +238,7 @@ export class SimulatedCluster {
         [FILE.rcsCertificate]: rcsCert.certPem,
         [FILE.rcsKey]: rcsCert.keyPem,
       };
-      this.nodeConfigStore.apply({ [SETTING.rcsEnabled]: true }, files);
+      this.nodeConfigStore.apply(supportsApiKeyModel(this.config.version) ? { [SETTING.rcsEnabled]: true } : {}, files);
     } else {
       const transport = await this.issueTransportCertificate(this.defaultTransportOtherNames());
       const rcsCert = await this.issueRemoteClusterServerCertificate({});

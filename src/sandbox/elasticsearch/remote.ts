@@ -19,7 +19,7 @@ import type { ApiKey, IndicesPrivileges, SecurityRealm } from './security';
 import { wildcardMatch, INDEX_ACTIONS } from './security';
 import type { IndexStore } from './search';
 import { expandIndexPattern } from './search';
-import { minimumWireCompatibilityVersion, minimumIndexCompatibilityVersion, wireCompatible, supportsApiKeyModel } from './compat';
+import { minimumWireCompatibilityVersion, minimumIndexCompatibilityVersion, wireCompatible, supportsApiKeyModel, versionAtLeast } from './compat';
 import { X509_FIELD_DNS_NAME, X509_FIELD_OTHER_NAME } from './nodeConfig';
 
 export type License = 'basic' | 'gold' | 'platinum' | 'enterprise' | 'trial';
@@ -106,11 +106,15 @@ export const failures = {
     type: 'security_exception',
     reason: 'current license is non-compliant for [advanced-remote-cluster-security]',
   }),
-  incompatibleVersion: (remote: string, local: string): RemoteFailure => ({
-    status: 500,
-    type: 'illegal_state_exception',
-    reason: `Received message from unsupported version: [${local}] minimal compatible version is: [${minimumWireCompatibilityVersion(remote)}]`,
-  }),
+  /** The side whose minimum wire version is not met rejects the other (TransportHandshaker). */
+  incompatibleVersion: (remote: string, local: string): RemoteFailure => {
+    const [older, newer] = versionAtLeast(local, minimumWireCompatibilityVersion(remote)) ? [remote, local] : [local, remote];
+    return {
+      status: 500,
+      type: 'illegal_state_exception',
+      reason: `Received message from unsupported version: [${older}] minimal compatible version is: [${minimumWireCompatibilityVersion(newer)}]`,
+    };
+  },
   anonymousUnauthorized: (): RemoteFailure => ({
     status: 403,
     type: 'security_exception',
@@ -652,6 +656,11 @@ export class RemoteConnection {
     } catch (e) {
       socket.destroy();
       if (e instanceof RemoteError) throw e;
+      if (!apiKeyModel && !channel.closeError) {
+        // Node's TLS server drops a client whose certificate it does not trust without sending an alert; Elasticsearch's
+        // client would report the alert, so say what it would say.
+        throw new RemoteError(failures.fatalAlert('certificate_unknown', 'client certificate is not trusted by the transport CAs'));
+      }
       throw new RemoteError(this.mapTlsError(channel.closeError ?? (e as Error), addr, verifyName, peer, nodeNameMismatch));
     }
     if (!reply.ok) {
@@ -760,7 +769,12 @@ export class RemoteClusters {
       this.connections.set(alias, conn);
       toConnect.push(conn);
     }
-    await Promise.race([Promise.all(toConnect.map((c) => c.connect())), delay(10_000)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(toConnect.map((c) => c.connect())),
+      new Promise<void>((r) => (timer = setTimeout(r, 10_000))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Keystore credentials changed (reload): rebuild those aliases' connections. */
