@@ -97,7 +97,11 @@ interface RawOutcome<T> {
 }
 
 /** One request whose HTTP errors are returned (for diagnosis) instead of thrown; network errors are still thrown. */
-async function tryRequest<T>(conn: EsConnection, operation: string, params: TransportRequestParams): Promise<RawOutcome<T>> {
+async function tryRequest<T>(
+  conn: EsConnection,
+  operation: string,
+  params: TransportRequestParams,
+): Promise<RawOutcome<T>> {
   try {
     const res = await conn.client.transport.request<T>(params, { meta: true });
     return { ok: true, status: res.statusCode ?? 200, body: res.body };
@@ -166,8 +170,7 @@ function aliasExists(state: AliasState, alias: string): boolean {
 export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = {}): ElasticsearchActivities {
   const resolveCredentials = deps.resolveCredentials ?? defaultResolveCredentials;
   const resolveSecret = deps.resolveSecret ?? defaultResolveSecret;
-  const clients =
-    deps.clients ?? createElasticsearchClientFactory({ resolveCredentials, ...(deps.client ?? {}) });
+  const clients = deps.clients ?? createElasticsearchClientFactory({ resolveCredentials, ...(deps.client ?? {}) });
   const initialBackoff = deps.verifyBackoff?.initialMs ?? 500;
   const maxBackoff = deps.verifyBackoff?.maxMs ?? 5_000;
 
@@ -215,10 +218,11 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         let clusterUuid = conn.clusterUuid;
         if (!version || clusterName === undefined) {
           // known version given by the caller, or GET / was forbidden: ask again (a 403 now fails with its reason)
-          const root = await conn.request<{ version?: { number?: string }; cluster_name?: string; cluster_uuid?: string }>(
-            'GET /',
-            { method: 'GET', path: '/' },
-          );
+          const root = await conn.request<{
+            version?: { number?: string };
+            cluster_name?: string;
+            cluster_uuid?: string;
+          }>('GET /', { method: 'GET', path: '/' });
           version ??= root.version?.number ?? 'unknown';
           clusterName = root.cluster_name;
           clusterUuid = root.cluster_uuid;
@@ -313,12 +317,17 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           });
           assertNoInvalidationErrors(res);
           invalidatedIds.push(...ids);
-          logWarn(`invalidated ${ids.length} cross-cluster API key(s) of this workflow left by an earlier attempt`, { ids });
+          logWarn(`invalidated ${ids.length} cross-cluster API key(s) of this workflow left by an earlier attempt`, {
+            ids,
+          });
         }
-        const created = await conn.request<{ id: string; name: string; api_key?: string; encoded: string; expiration?: number }>(
-          'create cross-cluster API key',
-          { method: request.method, path: request.path, body: request.body },
-        );
+        const created = await conn.request<{
+          id: string;
+          name: string;
+          api_key?: string;
+          encoded: string;
+          expiration?: number;
+        }>('create cross-cluster API key', { method: request.method, path: request.path, body: request.body });
         registerSecret(created.encoded);
         registerSecret(created.api_key);
         logInfo(`created cross-cluster API key ${created.id} (${name})`, { id: created.id });
@@ -389,9 +398,15 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         let exists = aliasExists(before, alias);
         if (!exists) {
           // A remote configured in elasticsearch.yml (user settings) does not show in _cluster/settings.
-          const info = await conn.request<Record<string, unknown>>('read remote info', { method: 'GET', path: '/_remote/info' });
+          const info = await conn.request<Record<string, unknown>>('read remote info', {
+            method: 'GET',
+            path: '/_remote/info',
+          });
           if (info[alias] !== undefined) {
-            throw aliasInUse(alias, 'it is configured outside the cluster settings API (elasticsearch.yml / user settings)');
+            throw aliasInUse(
+              alias,
+              'it is configured outside the cluster settings API (elasticsearch.yml / user settings)',
+            );
           }
         }
         const ownedByUs = before.record?.managed_by === MANAGED_BY && before.record.workflow_id === workflowId;
@@ -420,7 +435,8 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       return withCluster(target, async (conn) => {
         const state = await readAlias(conn, alias);
         if (!state.record || state.record.managed_by !== MANAGED_BY) {
-          if (aliasExists(state, alias)) logWarn(`not removing remote cluster ${alias}: it is not managed by ${MANAGED_BY}`);
+          if (aliasExists(state, alias))
+            logWarn(`not removing remote cluster ${alias}: it is not managed by ${MANAGED_BY}`);
           return { removed: false };
         }
         if (workflowId !== undefined && state.record.workflow_id !== workflowId) {
@@ -453,7 +469,9 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           attempt++;
           last = await verifyOnce(conn, alias, dctx, searchIndex);
           if (last.ok) {
-            logInfo(`remote cluster ${alias} verified after ${attempt} attempt(s)`, { searchHits: last.evidence.searchHits });
+            logInfo(`remote cluster ${alias} verified after ${attempt} attempt(s)`, {
+              searchHits: last.evidence.searchHits,
+            });
             return last.evidence;
           }
           const d = last.diagnosis;
@@ -615,11 +633,17 @@ type AttemptOutcome =
   | { ok: false; diagnosis: Diagnosis; errorText?: string; evidence: RemoteEvidence };
 
 async function readRemoteInfo(conn: EsConnection, alias: string): Promise<RemoteInfoEntry | undefined> {
-  const info = await conn.request<Record<string, RemoteInfoEntry>>('read remote info', { method: 'GET', path: '/_remote/info' });
+  const info = await conn.request<Record<string, RemoteInfoEntry>>('read remote info', {
+    method: 'GET',
+    path: '/_remote/info',
+  });
   return info[alias];
 }
 
-function connectedPerModel(entry: RemoteInfoEntry | undefined, securityModel: DiagnosisContext['securityModel']): boolean {
+function connectedPerModel(
+  entry: RemoteInfoEntry | undefined,
+  securityModel: DiagnosisContext['securityModel'],
+): boolean {
   if (!entry || entry.connected !== true) return false;
   const hasCredentials = entry.cluster_credentials !== undefined;
   if (securityModel === 'api-key') {
@@ -645,14 +669,19 @@ async function verifyOnce(
   if (!connectedPerModel(remoteInfo, dctx.securityModel)) remoteInfo = await readRemoteInfo(conn, alias);
   const evidence: RemoteEvidence = {
     remoteInfo: remoteInfo ?? null,
-    ...(resolve.ok ? { resolveCluster: resolveEntry ?? resolve.body } : { resolveCluster: { error: resolve.errorText } }),
+    ...(resolve.ok
+      ? { resolveCluster: resolveEntry ?? resolve.body }
+      : { resolveCluster: { error: resolve.errorText } }),
   };
 
   const errorText = !resolve.ok ? resolve.errorText : resolveEntry?.error;
   // The security model the alias actually uses comes first: without cluster.remote.<alias>.credentials ES falls back
   // to the certificate model, and the error it then reports (typically a trust failure) is only a consequence.
   const stateProblem = diagnoseRemoteInfo(remoteInfo, dctx);
-  if (stateProblem && (stateProblem.code === 'credentials-missing' || stateProblem.code === 'credentials-on-tls-model')) {
+  if (
+    stateProblem &&
+    (stateProblem.code === 'credentials-missing' || stateProblem.code === 'credentials-on-tls-model')
+  ) {
     return { ok: false, diagnosis: stateProblem, ...(errorText ? { errorText } : {}), evidence };
   }
   if (errorText) return { ok: false, diagnosis: diagnoseRemoteError(errorText, dctx), errorText, evidence };
@@ -660,7 +689,10 @@ async function verifyOnce(
   if (resolveEntry && resolveEntry.connected === false) {
     return {
       ok: false,
-      diagnosis: diagnoseRemoteInfo({ connected: false, mode: 'proxy', cluster_credentials: remoteInfo?.cluster_credentials }, dctx) ?? {
+      diagnosis: diagnoseRemoteInfo(
+        { connected: false, mode: 'proxy', cluster_credentials: remoteInfo?.cluster_credentials },
+        dctx,
+      ) ?? {
         code: 'not-connected',
         cause: `_resolve/cluster reports ${alias} as not connected`,
         fix: 'check the network path from the ECH egress IPs to the remote',
@@ -686,9 +718,14 @@ async function verifyOnce(
     if (
       cluster?.status === 'skipped' ||
       cluster?.status === 'failed' ||
-      (search.body?._clusters?.details === undefined && ((search.body?._clusters?.skipped ?? 0) > 0 || (search.body?._clusters?.failed ?? 0) > 0))
+      (search.body?._clusters?.details === undefined &&
+        ((search.body?._clusters?.skipped ?? 0) > 0 || (search.body?._clusters?.failed ?? 0) > 0))
     ) {
-      const text = redact(failure ? `${failure.type ?? 'error'}: ${failure.reason ?? ''}` : `remote cluster ${alias} was ${cluster?.status ?? 'skipped'}`);
+      const text = redact(
+        failure
+          ? `${failure.type ?? 'error'}: ${failure.reason ?? ''}`
+          : `remote cluster ${alias} was ${cluster?.status ?? 'skipped'}`,
+      );
       return { ok: false, diagnosis: diagnoseRemoteError(text, dctx), errorText: text, evidence };
     }
     const total = search.body?.hits?.total;

@@ -55,9 +55,11 @@ const UNREACHABLE_CODES = new Set([
 ]);
 
 /** Alerts a server sends when it wanted a client certificate and got none. */
-const CLIENT_CERT_ALERT_RE = /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|certificate required|bad certificate|HANDSHAKE_FAILURE|handshake failure/i;
+const CLIENT_CERT_ALERT_RE =
+  /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|certificate required|bad certificate|HANDSHAKE_FAILURE|handshake failure/i;
 
-const NOT_TLS_RE = /WRONG_VERSION_NUMBER|wrong version number|packet length too long|unknown protocol|record layer failure|http request/i;
+const NOT_TLS_RE =
+  /WRONG_VERSION_NUMBER|wrong version number|packet length too long|unknown protocol|record layer failure|http request/i;
 
 export function parseHostPort(address: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address.trim());
@@ -187,7 +189,13 @@ function verdictConnection(opts: {
   windowMs: number;
 }): Promise<Verdict> {
   return new Promise((resolve) => {
-    const v: Verdict = { reachable: false, authorized: false, chainVerified: false, chain: [], closedRightAfterHandshake: false };
+    const v: Verdict = {
+      reachable: false,
+      authorized: false,
+      chainVerified: false,
+      chain: [],
+      closedRightAfterHandshake: false,
+    };
     let handshakeDone = false;
     let settled = false;
     let windowTimer: NodeJS.Timeout | undefined;
@@ -273,7 +281,8 @@ export function parseServerFirstFlight(data: Buffer): FirstFlight {
     off += 5 + len;
     if (type === 22) handshake.push(frag);
     else if (type === 21 && frag.length >= 2) out.alert = frag[1];
-    else if (type === 20) break; // ChangeCipherSpec: everything after it is encrypted
+    else if (type === 20)
+      break; // ChangeCipherSpec: everything after it is encrypted
     else if (type !== 22) break;
   }
   const hs = Buffer.concat(handshake);
@@ -298,7 +307,12 @@ export function parseServerFirstFlight(data: Buffer): FirstFlight {
   return out;
 }
 
-function describeConnection(opts: { host: string; port: number; servername?: string; timeoutMs: number }): Promise<FirstFlight | undefined> {
+function describeConnection(opts: {
+  host: string;
+  port: number;
+  servername?: string;
+  timeoutMs: number;
+}): Promise<FirstFlight | undefined> {
   return new Promise((resolve) => {
     const received: Buffer[] = [];
     let settled = false;
@@ -325,7 +339,9 @@ function describeConnection(opts: { host: string; port: number; servername?: str
       tlsSocket.destroy();
       raw.destroy();
       const flight = parseServerFirstFlight(Buffer.concat(received));
-      resolve(flight.chain.length > 0 || flight.certificateRequested || flight.alert !== undefined ? flight : undefined);
+      resolve(
+        flight.chain.length > 0 || flight.certificateRequested || flight.alert !== undefined ? flight : undefined,
+      );
     };
     const timer = setTimeout(finish, opts.timeoutMs);
     raw.on('data', (d: Buffer) => {
@@ -369,7 +385,11 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
       const identityName = serverName ?? host;
       const servername = net.isIP(identityName) ? undefined : identityName; // no SNI for IP literals (RFC 6066)
       const trust =
-        ca.kind === 'private' ? ca.pem : deps.extraCaPems?.length ? [...tls.rootCertificates, ...deps.extraCaPems] : undefined;
+        ca.kind === 'private'
+          ? ca.pem
+          : deps.extraCaPems?.length
+            ? [...tls.rootCertificates, ...deps.extraCaPems]
+            : undefined;
 
       const [verdict, flight] = await Promise.all([
         verdictConnection({ host, port, servername, identityName, ca: trust, timeoutMs, windowMs }),
@@ -392,19 +412,36 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
 
       let hostnameMatches = false;
       if (verdict.peer) hostnameMatches = tls.checkServerIdentity(identityName, verdict.peer) === undefined;
-      else if (leaf) hostnameMatches = net.isIP(identityName) ? leaf.checkIP(identityName) !== undefined : leaf.checkHost(identityName) !== undefined;
+      else if (leaf)
+        hostnameMatches = net.isIP(identityName)
+          ? leaf.checkIP(identityName) !== undefined
+          : leaf.checkHost(identityName) !== undefined;
 
       const requestsClientCertificate =
         flight?.certificateRequested === true ||
         verdict.clientCertAlert !== undefined ||
-        (verdict.errorMessage !== undefined && CLIENT_CERT_ALERT_RE.test(`${verdict.errorCode} ${verdict.errorMessage}`));
-      const looksLikeTransportPort = requestsClientCertificate || verdict.closedRightAfterHandshake;
+        (verdict.errorMessage !== undefined &&
+          CLIENT_CERT_ALERT_RE.test(`${verdict.errorCode} ${verdict.errorMessage}`));
       const errText = `${verdict.errorCode ?? ''} ${verdict.errorMessage ?? ''}`;
-      const unreachable = !verdict.reachable && UNREACHABLE_CODES.has(verdict.errorCode ?? '');
-      const notTls = !unreachable && NOT_TLS_RE.test(errText);
       const trusted = verdict.authorized;
       // A TLS 1.2 server that requires a client certificate aborts the handshake before the chain verdict is known.
       const rejectedForClientCert = verdict.errorCode !== undefined && CLIENT_CERT_ALERT_RE.test(errText);
+      // Mutual TLS *required* (a transport port): the server rejected our empty client certificate or hung up. When
+      // the verdict connection could not get that far (untrusted chain), the CertificateRequest alone decides. A
+      // server that asks but completes without one (optional client auth) is not a transport port.
+      const optionalClientAuth =
+        flight?.certificateRequested === true &&
+        trusted &&
+        verdict.clientCertAlert === undefined &&
+        !verdict.closedRightAfterHandshake;
+      const looksLikeTransportPort =
+        verdict.clientCertAlert !== undefined ||
+        rejectedForClientCert ||
+        verdict.closedRightAfterHandshake ||
+        (flight?.certificateRequested === true && !optionalClientAuth);
+      const timedOutInHandshake = verdict.errorCode === 'PROBE_TIMEOUT' && verdict.reachable;
+      const unreachable = !verdict.reachable && UNREACHABLE_CODES.has(verdict.errorCode ?? '');
+      const notTls = !unreachable && (NOT_TLS_RE.test(errText) || timedOutInHandshake);
 
       const findings: Finding[] = [];
       const where = `${proxyAddress}${serverName ? ` (server name ${serverName})` : ''}`;
@@ -419,7 +456,9 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
         findings.push({
           level: 'error',
           code: 'TLS_NOT_TLS',
-          message: `${where} does not speak TLS (${verdict.errorMessage ?? verdict.errorCode}).`,
+          message: timedOutInHandshake
+            ? `${where} accepted the TCP connection but completed no TLS handshake within ${timeoutMs} ms (not a TLS port, or something in between holds the connection).`
+            : `${where} does not speak TLS (${verdict.errorMessage ?? verdict.errorCode}).`,
           fix: `point remote.proxyAddress at the ${expect === 'transport' ? 'transport port (9300)' : 'remote cluster server (port 9443)'} with TLS enabled (xpack.security.${expect === 'transport' ? 'transport' : 'remote_cluster_server'}.ssl.enabled: true)`,
         });
       } else if (!trusted && !verdict.chainVerified && !rejectedForClientCert) {
@@ -455,7 +494,13 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
           fix: 'use the remote cluster server port (default 9443) in remote.proxyAddress, not the transport port 9300; enable remote_cluster_server.enabled: true on the self-managed nodes if needed',
         });
       }
-      if (expect === 'transport' && !unreachable && !notTls && !requestsClientCertificate && (trusted || flight !== undefined)) {
+      if (
+        expect === 'transport' &&
+        !unreachable &&
+        !notTls &&
+        !requestsClientCertificate &&
+        (trusted || flight !== undefined)
+      ) {
         findings.push({
           level: 'warning',
           code: 'TLS_NOT_TRANSPORT_PORT',
@@ -471,11 +516,19 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
           fix: 're-issue it before then; the remote connection fails when it expires',
         });
       }
+      if (optionalClientAuth) {
+        findings.push({
+          level: 'info',
+          code: 'TLS_OPTIONAL_CLIENT_AUTH',
+          message: `${proxyAddress} asks for a client certificate but accepts connections without one (client authentication "optional").`,
+        });
+      }
       if (!unreachable && chain.length === 0) {
         findings.push({
           level: 'info',
           code: 'TLS_CHAIN_UNREADABLE',
-          message: 'The certificate chain could not be read for the report (the server may only speak TLS 1.3 and the chain was not trusted).',
+          message:
+            'The certificate chain could not be read for the report (the server may only speak TLS 1.3 and the chain was not trusted).',
         });
       }
       if (!findings.some((f) => f.level === 'error') && !unreachable) {
@@ -485,6 +538,11 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
           message: `${where}: chain trusted${ca.kind === 'private' ? ' by the private CA given' : ' by the public roots'}, name matches${expiresInDays !== undefined ? `, expires in ${expiresInDays} days` : ''}.`,
         });
       }
+
+      // The root cause first: on a transport port the chain and name findings are consequences of the wrong port.
+      const rank = (f: Finding) =>
+        f.code === 'TLS_TRANSPORT_PORT' ? 0 : f.level === 'error' ? 1 : f.level === 'warning' ? 2 : 3;
+      findings.sort((a, b) => rank(a) - rank(b));
 
       const report: TlsProbeReport = {
         address: proxyAddress,

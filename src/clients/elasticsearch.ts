@@ -15,7 +15,12 @@
 import tls from 'node:tls';
 import { Client, SniffingTransport, errors, type BaseConnection } from '@elastic/elasticsearch';
 import type { TransportOptions, TransportRequestOptions, TransportRequestParams } from '@elastic/elasticsearch';
-import { resolveCredentials as defaultResolveCredentials, redact, registerSecret, type Credentials } from '../activities/secrets';
+import {
+  resolveCredentials as defaultResolveCredentials,
+  redact,
+  registerSecret,
+  type Credentials,
+} from '../activities/secrets';
 import type { EsTarget } from '../activities/types';
 import { FAILURE_TYPES, httpFailure, networkFailure, permanent, type ExternalSystem } from './errors';
 
@@ -89,10 +94,15 @@ export interface EsConnection {
   clusterName?: string;
   clusterUuid?: string;
   system: ExternalSystem;
-  credentials: Credentials;
+  /** Whether the credentials are an API key (never the secret itself). */
+  authKind: 'basic' | 'api-key';
   headers: VendoredHeaders;
   /** Send one request; failures are classified (retryable transient, non-retryable typed permanent). */
-  request<T = unknown>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions): Promise<T>;
+  request<T = unknown>(
+    operation: string,
+    params: TransportRequestParams,
+    options?: TransportRequestOptions,
+  ): Promise<T>;
   /** Like `request`, but returns the status and body for statuses in `ignore` (e.g. 404) instead of throwing. */
   requestWithStatus<T = unknown>(
     operation: string,
@@ -210,7 +220,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
       clusterName: info.clusterName,
       clusterUuid: info.clusterUuid,
       system,
-      credentials,
+      authKind: 'apiKey' in credentials ? 'api-key' : 'basic',
       headers,
       async request<T>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions) {
         try {

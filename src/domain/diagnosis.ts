@@ -67,7 +67,8 @@ const RULES: Rule[] = [
     test: /current license is non-compliant for \[advanced-remote-cluster-security\]|license.*non-compliant/i,
     make: () => ({
       code: 'license',
-      cause: 'a license below Enterprise on one of the clusters (the API-key model is the licensed feature advanced-remote-cluster-security)',
+      cause:
+        'a license below Enterprise on one of the clusters (the API-key model is the licensed feature advanced-remote-cluster-security)',
       fix: 'upgrade both clusters to an Enterprise (or trial) license, or use the TLS-certificate model',
       transient: false,
     }),
@@ -106,8 +107,12 @@ const RULES: Rule[] = [
   {
     test: /No subject alternative (?:DNS )?name|No name matching|hostname .*(?:mismatch|does not match)|altnames/i,
     make: (ctx) => {
-      const name = ctx.serverName ?? (ctx.proxyAddress ? ctx.proxyAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : undefined);
-      const what = ctx.serverName ? `server_name "${ctx.serverName}"` : `the host of proxy_address${name ? ` ("${name}")` : ''}`;
+      const name =
+        ctx.serverName ??
+        (ctx.proxyAddress ? ctx.proxyAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : undefined);
+      const what = ctx.serverName
+        ? `server_name "${ctx.serverName}"`
+        : `the host of proxy_address${name ? ` ("${name}")` : ''}`;
       return {
         code: 'tls-name-mismatch',
         cause: `the remote certificate does not cover the name ECH verifies: ${what}`,
@@ -142,7 +147,8 @@ const RULES: Rule[] = [
           }
         : {
             code: 'tls-untrusted',
-            cause: 'the two clusters do not trust each other\'s transport certificates (CA missing on one side, trust entry node names / scope, or trust restrictions do not match)',
+            cause:
+              "the two clusters do not trust each other's transport certificates (CA missing on one side, trust entry node names / scope, or trust restrictions do not match)",
             fix: 'add the self-managed transport CA to the ECH trusted environment, and the ECH CA(s) to xpack.security.transport.ssl.certificate_authorities on every self-managed node; check trust restrictions',
             transient: false,
           };
@@ -197,8 +203,9 @@ const RULES: Rule[] = [
     test: /towards remote cluster .*is unauthorized|is unauthorized for (?:user|API key)/i,
     make: () => ({
       code: 'insufficient-privileges',
-      cause: 'the intersection of the cross-cluster key\'s access and the user\'s remote_indices privileges does not cover the request',
-      fix: 'grant remote_indices for these indices to the user, or widen the cross-cluster key\'s access (PUT /_security/cross_cluster/api_key/{id} on the self-managed cluster)',
+      cause:
+        "the intersection of the cross-cluster key's access and the user's remote_indices privileges does not cover the request",
+      fix: "grant remote_indices for these indices to the user, or widen the cross-cluster key's access (PUT /_security/cross_cluster/api_key/{id} on the self-managed cluster)",
       transient: false,
     }),
   },
@@ -228,14 +235,16 @@ export function diagnoseRemoteError(text: string, ctx: DiagnosisContext): Diagno
   return {
     code: 'unknown',
     cause: `unrecognised error: ${text.slice(0, 500)}`,
-    fix: 'see the self-managed cluster\'s logs around this time and the troubleshooting page for remote clusters',
+    fix: "see the self-managed cluster's logs around this time and the troubleshooting page for remote clusters",
     transient: true,
   };
 }
 
 /** Diagnoses from `_remote/info` state alone (no error text). */
 export function diagnoseRemoteInfo(
-  entry: { connected?: boolean; num_proxy_sockets_connected?: number; cluster_credentials?: unknown; mode?: string } | undefined,
+  entry:
+    | { connected?: boolean; num_proxy_sockets_connected?: number; cluster_credentials?: unknown; mode?: string }
+    | undefined,
   ctx: DiagnosisContext,
 ): Diagnosis | undefined {
   if (!entry) {

@@ -18,7 +18,9 @@ export interface PreflightFacts {
 
 /** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
 export function preflightFailureType(errors: Finding[]): string {
-  const types = new Set(errors.map((e) => CODE_TYPES[e.code] ?? (e.code.startsWith('TLS_') ? 'TlsTrustFailed' : 'PreflightFailed')));
+  const types = new Set(
+    errors.map((e) => CODE_TYPES[e.code] ?? (e.code.startsWith('TLS_') ? 'TlsTrustFailed' : 'PreflightFailed')),
+  );
   return types.size === 1 ? ([...types][0] as string) : 'PreflightFailed';
 }
 
@@ -122,7 +124,11 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
   }
   // A transport port explains every other TLS finding on it (its own CA, its node names): report the root cause.
   const tls = probe.findings.filter((x) => x.level !== 'info');
-  out.push(...(probe.looksLikeTransportPort ? tls.filter((x) => x.code === 'TLS_TRANSPORT_PORT' || x.level === 'warning') : tls));
+  out.push(
+    ...(probe.looksLikeTransportPort
+      ? tls.filter((x) => x.code === 'TLS_TRANSPORT_PORT' || x.level === 'warning')
+      : tls),
+  );
   return out;
 }
 

@@ -135,16 +135,20 @@ export async function createCertificateAuthority(name: string, subject?: string)
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { name, subject: dn, cert, privateKey: keys.privateKey, certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(keys.privateKey) };
+  return {
+    name,
+    subject: dn,
+    cert,
+    privateKey: keys.privateKey,
+    certPem: cert.toString('pem') + '\n',
+    keyPem: await exportKeyPem(keys.privateKey),
+  };
 }
 
 /** Load a CA from PEMs (e.g. the pre-made public root that test processes already trust). */
 export async function loadCertificateAuthority(name: string, pair: PemPair): Promise<CertificateAuthority> {
   const cert = new x509.X509Certificate(pair.certPem);
-  const der = Buffer.from(
-    pair.keyPem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, ''),
-    'base64',
-  );
+  const der = Buffer.from(pair.keyPem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, ''), 'base64');
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, EC_ALGORITHM, true, ['sign']);
   return { name, subject: cert.subject, cert, privateKey, certPem: pair.certPem, keyPem: pair.keyPem };
 }
@@ -234,7 +238,10 @@ export interface SandboxPki {
 
 /** A fresh public root, created before test processes start so they can trust it via NODE_EXTRA_CA_CERTS. */
 export async function createPublicRoot(): Promise<PemPair> {
-  const ca = await createCertificateAuthority('Sandbox Public Root CA', 'CN=Sandbox Public Root CA, O=Sandbox Trust Services');
+  const ca = await createCertificateAuthority(
+    'Sandbox Public Root CA',
+    'CN=Sandbox Public Root CA, O=Sandbox Trust Services',
+  );
   return { certPem: ca.certPem, keyPem: ca.keyPem };
 }
 
@@ -273,7 +280,8 @@ export async function loadOrCreatePublicRoot(dir: string): Promise<PemPair & { c
   if (fs.existsSync(certFile) && fs.existsSync(keyFile)) {
     const pair = { certPem: fs.readFileSync(certFile, 'utf8'), keyPem: fs.readFileSync(keyFile, 'utf8') };
     // Regenerate when the stored root is about to expire.
-    if (Date.parse(new NodeX509Certificate(pair.certPem).validTo) > Date.now() + 30 * DAY_MS) return { ...pair, certFile, keyFile };
+    if (Date.parse(new NodeX509Certificate(pair.certPem).validTo) > Date.now() + 30 * DAY_MS)
+      return { ...pair, certFile, keyFile };
   }
   fs.mkdirSync(dir, { recursive: true });
   const pair = await createPublicRoot();

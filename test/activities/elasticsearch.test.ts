@@ -24,7 +24,13 @@ import {
 import { createElasticsearchActivities } from '../../src/activities/elasticsearch';
 import type { EsTarget } from '../../src/activities/types';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
-import { connectRequest, crossClusterApiKeyName, ownershipSettingKey, roleRequest, userRequest } from '../../src/domain/requests';
+import {
+  connectRequest,
+  crossClusterApiKeyName,
+  ownershipSettingKey,
+  roleRequest,
+  userRequest,
+} from '../../src/domain/requests';
 
 const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 /** MockActivityEnvironment.run with the activity's own result type. */
@@ -53,7 +59,11 @@ describe('compatibility headers on the wire', () => {
 
   before(async () => {
     const ca = await createCertificateAuthority('hdr', 'CN=Header Test CA');
-    const leaf = await issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const leaf = await issueCertificate(ca, {
+      commonName: 'localhost',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
     caPem = ca.certPem;
     server = https.createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -83,11 +93,20 @@ describe('compatibility headers on the wire', () => {
       reportedVersion = version;
       seen.length = 0;
       const factory = createElasticsearchClientFactory();
-      const conn = await factory.connect({ side: 'self-managed', url, credentialsSecret: 'HDR_TEST_CREDENTIALS', caPem });
+      const conn = await factory.connect({
+        side: 'self-managed',
+        url,
+        credentialsSecret: 'HDR_TEST_CREDENTIALS',
+        caPem,
+      });
       try {
         assert.equal(conn.version, version);
         assert.equal(conn.major, major);
-        await conn.request('post', { method: 'POST', path: '/_security/user/_has_privileges', body: { cluster: ['monitor'] } });
+        await conn.request('post', {
+          method: 'POST',
+          path: '/_security/user/_has_privileges',
+          body: { cluster: ['monitor'] },
+        });
         await conn.request('get', { method: 'GET', path: '/_license' });
         await conn.client.cluster.getSettings({ flat_settings: true }); // the typed API goes through the same transport
       } finally {
@@ -129,21 +148,36 @@ describe('compatibility headers on the wire', () => {
   it('an API key secret (no colon) is sent as ApiKey', async () => {
     seen.length = 0;
     process.env.HDR_TEST_KEY = 'ZW5jb2RlZC1hcGkta2V5';
-    const conn = await createElasticsearchClientFactory().connect({ side: 'ech', url, credentialsSecret: 'HDR_TEST_KEY', caPem });
+    const conn = await createElasticsearchClientFactory().connect({
+      side: 'ech',
+      url,
+      credentialsSecret: 'HDR_TEST_KEY',
+      caPem,
+    });
     await conn.close();
     assert.equal(seen[0]?.headers['authorization'], 'ApiKey ZW5jb2RlZC1hcGkta2V5');
   });
 
   it('TLS is verified: without the CA the connection fails non-retryably as TlsTrustFailed', async () => {
     await assert.rejects(
-      createElasticsearchClientFactory().connect({ side: 'self-managed', url, credentialsSecret: 'HDR_TEST_CREDENTIALS' }),
+      createElasticsearchClientFactory().connect({
+        side: 'self-managed',
+        url,
+        credentialsSecret: 'HDR_TEST_CREDENTIALS',
+      }),
       failsWith('TlsTrustFailed'),
     );
   });
 
   it('compatibilityHeaders is one function of the version', () => {
-    assert.equal(compatibilityHeaders('8.14.0').accept, 'application/vnd.elasticsearch+json; compatible-with=8,text/plain');
-    assert.equal(compatibilityHeaders('9.0.0-SNAPSHOT').jsonContentType, 'application/vnd.elasticsearch+json; compatible-with=9');
+    assert.equal(
+      compatibilityHeaders('8.14.0').accept,
+      'application/vnd.elasticsearch+json; compatible-with=8,text/plain',
+    );
+    assert.equal(
+      compatibilityHeaders('9.0.0-SNAPSHOT').jsonContentType,
+      'application/vnd.elasticsearch+json; compatible-with=9',
+    );
   });
 });
 
@@ -252,7 +286,13 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   });
 
   it('findOrCreateCrossClusterApiKey twice: exactly one active key of ours', async () => {
-    const input = { target: selfManaged, alias: 'onprem-logs', workflowId: WF, access: request.access!, expiration: '90d' };
+    const input = {
+      target: selfManaged,
+      alias: 'onprem-logs',
+      workflowId: WF,
+      access: request.access!,
+      expiration: '90d',
+    };
     const first = await run(acts.findOrCreateCrossClusterApiKey, input);
     assert.equal(first.created, true);
     assert.deepEqual(first.invalidatedIds, []);
@@ -313,10 +353,18 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       workflowId: WF,
       access: { search: [{ names: ['x'] }] },
     });
-    assert.deepEqual(await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: ours.id }), { invalidated: true });
-    assert.equal((await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: ours.id })).invalidated, true);
+    assert.deepEqual(await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: ours.id }), {
+      invalidated: true,
+    });
+    assert.equal(
+      (await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: ours.id })).invalidated,
+      true,
+    );
     assert.equal((await listActiveKeys(crossClusterApiKeyName('to-invalidate'))).length, 0);
-    assert.equal((await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: 'no-such-id' })).invalidated, false);
+    assert.equal(
+      (await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: 'no-such-id' })).invalidated,
+      false,
+    );
   });
 
   it('putRemoteCluster twice = same state; removeRemoteCluster only ours', async () => {
@@ -347,7 +395,9 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       }),
       failsWith('AliasInUse', /another ech-remote-clusters workflow \(wf-test-1\)/),
     );
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: 'wf-2' }), { removed: false });
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: 'wf-2' }), {
+      removed: false,
+    });
     assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF }), { removed: true });
     assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), { removed: false });
     const after = await flatSettings(ech);
@@ -360,7 +410,12 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       await conn.request('put', {
         method: 'PUT',
         path: '/_cluster/settings',
-        body: { persistent: { 'cluster.remote.handmade.mode': 'proxy', 'cluster.remote.handmade.proxy_address': '10.0.0.1:9443' } },
+        body: {
+          persistent: {
+            'cluster.remote.handmade.mode': 'proxy',
+            'cluster.remote.handmade.proxy_address': '10.0.0.1:9443',
+          },
+        },
       });
     } finally {
       await conn.close();
@@ -401,7 +456,11 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       searchIndex: 'logs-*',
       timeoutMs: 10_000,
     });
-    const info = evidence.remoteInfo as { connected: boolean; num_proxy_sockets_connected: number; cluster_credentials?: string };
+    const info = evidence.remoteInfo as {
+      connected: boolean;
+      num_proxy_sockets_connected: number;
+      cluster_credentials?: string;
+    };
     assert.equal(info.connected, true);
     assert.ok(info.num_proxy_sockets_connected > 0);
     assert.equal(info.cluster_credentials, '::es_redacted::');
@@ -410,8 +469,12 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
 
     // roles and users on ECH, as the workflow's last step does: idempotent, tagged, only ours removed
     const role = roleRequest(request.roles[0]!, { workflowId: WF, alias });
-    assert.deepEqual(await run(acts.ensureRole, { target: ech, name: request.roles[0]!.name, body: role.body }), { created: true });
-    assert.deepEqual(await run(acts.ensureRole, { target: ech, name: request.roles[0]!.name, body: role.body }), { created: false });
+    assert.deepEqual(await run(acts.ensureRole, { target: ech, name: request.roles[0]!.name, body: role.body }), {
+      created: true,
+    });
+    assert.deepEqual(await run(acts.ensureRole, { target: ech, name: request.roles[0]!.name, body: role.body }), {
+      created: false,
+    });
     const user = userRequest(request.users[0]!, { workflowId: WF, alias });
     const userInput = {
       target: ech,
@@ -454,7 +517,10 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     try {
       await assert.rejects(
         run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 1_500 }),
-        failsWith('RemoteConnectionFailed', /no cluster_credentials.*Fix: install the cross-cluster API key in the ECH keystore under exactly cluster\.remote\.nocreds\.credentials/),
+        failsWith(
+          'RemoteConnectionFailed',
+          /no cluster_credentials.*Fix: install the cross-cluster API key in the ECH keystore under exactly cluster\.remote\.nocreds\.credentials/,
+        ),
       );
     } finally {
       env.off('heartbeat', onHeartbeat);
@@ -475,7 +541,12 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     });
     await sb.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded });
     const r = { ...request, alias, remote: { ...request.remote, proxyAddress: sb.info.selfManaged.transport } };
-    await run(acts.putRemoteCluster, { target: ech, body: connectRequest(r, { workflowId: WF, alias }).body, alias, workflowId: WF });
+    await run(acts.putRemoteCluster, {
+      target: ech,
+      body: connectRequest(r, { workflowId: WF, alias }).body,
+      alias,
+      workflowId: WF,
+    });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
       failsWith('RemoteConnectionFailed', /transport port.*Fix: .*remote cluster server port \(default 9443\)/),
@@ -484,13 +555,26 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
 
   it('verifyRemoteConnection: wrong server name → certificate diagnosis', async () => {
     const alias = 'wrongname';
-    const key = await run(acts.findOrCreateCrossClusterApiKey, { target: selfManaged, alias, workflowId: WF, access: request.access! });
+    const key = await run(acts.findOrCreateCrossClusterApiKey, {
+      target: selfManaged,
+      alias,
+      workflowId: WF,
+      access: request.access!,
+    });
     await sb.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded });
     const r = { ...request, alias, remote: { ...request.remote, serverName: 'not-the-name.example' } };
-    await run(acts.putRemoteCluster, { target: ech, body: connectRequest(r, { workflowId: WF, alias }).body, alias, workflowId: WF });
+    await run(acts.putRemoteCluster, {
+      target: ech,
+      body: connectRequest(r, { workflowId: WF, alias }).body,
+      alias,
+      workflowId: WF,
+    });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
-      failsWith('RemoteConnectionFailed', /Diagnosis: the remote certificate does not cover .*server_name "not-the-name\.example".*Fix: set remote\.serverName/),
+      failsWith(
+        'RemoteConnectionFailed',
+        /Diagnosis: the remote certificate does not cover .*server_name "not-the-name\.example".*Fix: set remote\.serverName/,
+      ),
     );
   });
 
@@ -505,7 +589,10 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
           searchIndex: 'logs-*',
           timeoutMs: 3_000,
         }),
-        failsWith('RemoteConnectionFailed', /Diagnosis: a license below Enterprise.*Last error: current license is non-compliant/),
+        failsWith(
+          'RemoteConnectionFailed',
+          /Diagnosis: a license below Enterprise.*Last error: current license is non-compliant/,
+        ),
       );
     } finally {
       sb.selfManaged.setLicense('enterprise');
@@ -515,7 +602,11 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   it('roles and users: refuse to overwrite foreign ones, remove only ours, idempotently', async () => {
     const conn = await createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] }).connect(ech);
     try {
-      await conn.request('put role', { method: 'PUT', path: '/_security/role/handmade-role', body: { cluster: ['monitor'] } });
+      await conn.request('put role', {
+        method: 'PUT',
+        path: '/_security/role/handmade-role',
+        body: { cluster: ['monitor'] },
+      });
       await conn.request('put user', {
         method: 'PUT',
         path: '/_security/user/handmade-user',
@@ -532,7 +623,12 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.deepEqual(await run(acts.removeUser, { target: ech, username: 'handmade-user' }), { removed: false });
     process.env.SOME_PASSWORD = 'some-password-1';
     await assert.rejects(
-      run(acts.ensureUser, { target: ech, username: 'handmade-user', body: { roles: [] }, passwordSecret: 'SOME_PASSWORD' }),
+      run(acts.ensureUser, {
+        target: ech,
+        username: 'handmade-user',
+        body: { roles: [] },
+        passwordSecret: 'SOME_PASSWORD',
+      }),
       failsWith('NotManagedByUs'),
     );
     // ours

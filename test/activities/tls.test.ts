@@ -13,6 +13,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createTlsActivities, parseServerFirstFlight } from '../../src/activities/tls';
 import type { TlsProbeReport } from '../../src/activities/types';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../src/sandbox/pki';
+import { start, type Sandbox } from '../../src/sandbox';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -59,10 +60,10 @@ describe('probeRemoteClusterServer', () => {
   let transportPort: Server; // mutual TLS, like a transport port
   let transportPortTls12: Server;
   const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
-/** MockActivityEnvironment.run with the activity's own result type. */
-function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
-  return env.run(fn, ...args);
-}
+  /** MockActivityEnvironment.run with the activity's own result type. */
+  function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
+    return env.run(fn, ...args);
+  }
   let probe: ReturnType<typeof createTlsActivities>['probeRemoteClusterServer'];
 
   before(async () => {
@@ -274,6 +275,60 @@ function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): P
     assert.ok(codes(rcs).includes('TLS_NOT_TRANSPORT_PORT'));
   });
 
+  it('optional client authentication is not mistaken for a transport port', async () => {
+    const leaf = await issueCertificate(publicRoot, {
+      commonName: 'rcs-optional',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    // Client auth "optional": a bare server-side TLSSocket asks for a certificate but leaves the decision to the
+    // application (the rejection of tls.Server is not involved), and this one carries on without one.
+    const secureContext = tls.createSecureContext({
+      key: leaf.keyPem,
+      cert: leaf.certPem + publicRoot.certPem,
+      ca: transportCa.certPem,
+    });
+    const raws: net.Socket[] = [];
+    const s = net.createServer((raw) => {
+      raws.push(raw);
+      const t = new tls.TLSSocket(raw, { isServer: true, secureContext, requestCert: true });
+      t.on('error', () => undefined);
+      t.resume();
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const address = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+    try {
+      const r = await run(probe, { proxyAddress: address, ca: { kind: 'public' }, expect: 'remote-cluster-server' });
+      assert.equal(r.requestsClientCertificate, true);
+      assert.equal(r.looksLikeTransportPort, false);
+      assert.ok(!codes(r).includes('TLS_TRANSPORT_PORT'));
+      assert.ok(codes(r).includes('TLS_OPTIONAL_CLIENT_AUTH'));
+    } finally {
+      raws.forEach((c) => c.destroy());
+      await new Promise((r) => s.close(r));
+    }
+  });
+
+  it('a TCP port that never answers the ClientHello: error, not a silent pass', async () => {
+    const sockets: net.Socket[] = [];
+    const s = net.createServer((c) => sockets.push(c));
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const { port } = s.address() as AddressInfo;
+    try {
+      const quick = createTlsActivities({ timeoutMs: 500, clientCertWindowMs: 100 }).probeRemoteClusterServer;
+      const r = await run(quick, {
+        proxyAddress: `127.0.0.1:${port}`,
+        ca: { kind: 'public' },
+        expect: 'remote-cluster-server',
+      });
+      assert.equal(r.reachable, true);
+      assert.ok(codes(r).includes('TLS_NOT_TLS'), JSON.stringify(r.findings));
+    } finally {
+      sockets.forEach((c) => c.destroy());
+      await new Promise((r) => s.close(r));
+    }
+  });
+
   it('unreachable from the worker: a warning, not an error', async () => {
     const s = net.createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -326,5 +381,46 @@ function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): P
     assert.deepEqual([...flight.chain[0]!], [0xaa, 0xbb, 0xcc]);
     assert.equal(flight.certificateRequested, true);
     assert.equal(flight.serverHelloDone, true);
+  });
+});
+
+describe('probeRemoteClusterServer against the sandbox self-managed cluster', () => {
+  let sb: Sandbox;
+  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> => env.run(fn, ...args);
+  let probe: ReturnType<typeof createTlsActivities>['probeRemoteClusterServer'];
+
+  before(async () => {
+    sb = await start({ scenario: 'api-key-public' });
+    probe = createTlsActivities({
+      extraCaPems: [sb.info.ca.publicRoot],
+      clientCertWindowMs: 400,
+    }).probeRemoteClusterServer;
+  });
+  after(async () => {
+    await sb?.stop();
+  });
+
+  it('the remote cluster server (public CA, server name from the request) passes', async () => {
+    const r = await run(probe, {
+      proxyAddress: sb.info.selfManaged.remoteClusterServer,
+      serverName: sb.info.selfManaged.serverName,
+      ca: { kind: 'public' },
+      expect: 'remote-cluster-server',
+    });
+    assert.equal(r.trusted, true, JSON.stringify(r.findings));
+    assert.deepEqual(codes(r), ['TLS_OK']);
+  });
+
+  it('the transport port is recognised, and said first', async () => {
+    const r = await run(probe, {
+      proxyAddress: sb.info.selfManaged.transport,
+      serverName: sb.info.selfManaged.serverName,
+      ca: { kind: 'public' },
+      expect: 'remote-cluster-server',
+    });
+    assert.equal(r.looksLikeTransportPort, true);
+    assert.equal(r.findings[0]?.code, 'TLS_TRANSPORT_PORT');
+    assert.ok(r.chain[0]?.otherNames.some((n) => n.endsWith('.account')));
   });
 });

@@ -32,7 +32,11 @@ async function ccKey(access: unknown = { search: [{ names: ['logs-*'] }] }, extr
 /** Register alias on ECH in proxy mode (API-key model when a keystore credential exists for it). */
 async function connect(alias: string, proxyAddress: string, extra: Record<string, unknown> = {}) {
   const r = await call(e.ech, 'PUT', '/_cluster/settings', {
-    persistent: { cluster: { remote: { [alias]: { mode: 'proxy', proxy_address: proxyAddress, server_name: e.sm.serverName, ...extra } } } },
+    persistent: {
+      cluster: {
+        remote: { [alias]: { mode: 'proxy', proxy_address: proxyAddress, server_name: e.sm.serverName, ...extra } },
+      },
+    },
   });
   assert.equal(r.status, 200, JSON.stringify(r.body));
 }
@@ -53,8 +57,17 @@ async function resolve(alias: string) {
 
 test('PKI: Node TLS accepts the generated certificates; otherName and SANs are readable; wrong CA and expiry are refused', async () => {
   const name = cloudNodeName('instance-0000000001', 'c1', 'org1');
-  const leaf = await pki.issue(pki.remotePrivate, { commonName: 'x', dnsNames: ['es.corp.example'], otherNames: [name] });
-  const expired = await pki.issue(pki.remotePrivate, { commonName: 'old', dnsNames: ['es.corp.example'], notBefore: new Date(Date.now() - 10 * 86400e3), notAfter: new Date(Date.now() - 86400e3) });
+  const leaf = await pki.issue(pki.remotePrivate, {
+    commonName: 'x',
+    dnsNames: ['es.corp.example'],
+    otherNames: [name],
+  });
+  const expired = await pki.issue(pki.remotePrivate, {
+    commonName: 'old',
+    dnsNames: ['es.corp.example'],
+    notBefore: new Date(Date.now() - 10 * 86400e3),
+    notAfter: new Date(Date.now() - 86400e3),
+  });
   const serve = (cert: { certPem: string; keyPem: string }) =>
     new Promise<{ port: number; close: () => void }>((res) => {
       const s = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (sock) => sock.end());
@@ -89,11 +102,16 @@ test('official client works against ECH 9.1 with TLS verification; an 8.17 clust
     assert.equal(err.meta.statusCode, 400);
     const body = err.meta.body as any;
     assert.equal(body.error.type, 'media_type_header_exception');
-    assert.match(body.error.caused_by.reason, /^Accept version must be either version 8 or 7, but found 9\. Accept=application\/vnd\.elasticsearch\+json; compatible-with=9/);
+    assert.match(
+      body.error.caused_by.reason,
+      /^Accept version must be either version 8 or 7, but found 9\. Accept=application\/vnd\.elasticsearch\+json; compatible-with=9/,
+    );
     return true;
   });
   // compatible-with=8 and plain JSON work on 8.17.
-  const ok = await call(e.sm, 'GET', '/', undefined, { headers: { accept: 'application/vnd.elasticsearch+json; compatible-with=8' } });
+  const ok = await call(e.sm, 'GET', '/', undefined, {
+    headers: { accept: 'application/vnd.elasticsearch+json; compatible-with=8' },
+  });
   assert.equal(ok.status, 200);
   assert.match(String(ok.headers['content-type']), /compatible-with=8/);
   assert.equal(ok.headers['x-elastic-product'], 'Elasticsearch');
@@ -103,38 +121,69 @@ test('authentication: 401 with WWW-Authenticate; a cross-cluster key is refused 
   const none = await call(e.sm, 'GET', '/_security/_authenticate', undefined, { auth: '' });
   assert.equal(none.status, 401);
   assert.ok(none.headers['www-authenticate']);
-  assert.equal(none.body.error.reason, 'missing authentication credentials for REST request [/_security/_authenticate]');
+  assert.equal(
+    none.body.error.reason,
+    'missing authentication credentials for REST request [/_security/_authenticate]',
+  );
   const wrong = await call(e.sm, 'GET', '/', undefined, { auth: basic('elastic', 'nope') });
   assert.equal(wrong.body.error.reason, 'unable to authenticate user [elastic] for REST request [/]');
   const cc = await ccKey();
   const asCc = await call(e.sm, 'GET', '/_security/_authenticate', undefined, { auth: `ApiKey ${cc.encoded}` });
   assert.equal(asCc.status, 401);
-  assert.equal(asCc.body.error.reason, `authentication expected API key type of [rest], but API key [${cc.id}] has type [cross_cluster]`);
+  assert.equal(
+    asCc.body.error.reason,
+    `authentication expected API key type of [rest], but API key [${cc.id}] has type [cross_cluster]`,
+  );
   const rest = (await call(e.sm, 'POST', '/_security/api_key', { name: 'automation' })).body;
   const me = await call(e.sm, 'GET', '/_security/_authenticate', undefined, { auth: `ApiKey ${rest.encoded}` });
   assert.equal(me.body.authentication_type, 'api_key');
   assert.equal(me.body.api_key.id, rest.id);
   // A cross-cluster key must be created with user credentials, not an API key.
-  const byKey = await call(e.sm, 'POST', '/_security/cross_cluster/api_key', { name: 'x', access: { search: [{ names: ['a'] }] } }, { auth: `ApiKey ${rest.encoded}` });
+  const byKey = await call(
+    e.sm,
+    'POST',
+    '/_security/cross_cluster/api_key',
+    { name: 'x', access: { search: [{ names: ['a'] }] } },
+    { auth: `ApiKey ${rest.encoded}` },
+  );
   assert.equal(byKey.status, 400);
-  assert.equal(byKey.body.error.reason, 'authentication via API key not supported: An API key cannot be used to create a cross-cluster API key');
+  assert.equal(
+    byKey.body.error.reason,
+    'authentication via API key not supported: An API key cannot be used to create a cross-cluster API key',
+  );
 });
 
 test('cross-cluster API key: access rules, get, update (updated:false when unchanged), invalidate', async () => {
-  const bad = async (access: unknown) => (await call(e.sm, 'POST', '/_security/cross_cluster/api_key', { name: 'n', access })).body.error.reason;
+  const bad = async (access: unknown) =>
+    (await call(e.sm, 'POST', '/_security/cross_cluster/api_key', { name: 'n', access })).body.error.reason;
   assert.equal(await bad({}), 'must specify non-empty access for either [search] or [replication]');
-  assert.equal(await bad({ replication: [{ names: ['a'], query: { match_all: {} } }] }), 'replication does not support document or field level security');
-  assert.equal(await bad({ search: [{ names: ['a'], query: { match_all: {} } }], replication: [{ names: ['b'] }] }), 'search does not support document or field level security if replication is assigned');
-  const key = await ccKey({ search: [{ names: ['logs-*'] }] }, { metadata: { managed_by: 'ech-remote-clusters' }, expiration: '30d' });
-  const got = (await call(e.sm, 'GET', `/_security/api_key?name=ech-link&active_only=true`)).body.api_keys.find((k: any) => k.id === key.id);
+  assert.equal(
+    await bad({ replication: [{ names: ['a'], query: { match_all: {} } }] }),
+    'replication does not support document or field level security',
+  );
+  assert.equal(
+    await bad({ search: [{ names: ['a'], query: { match_all: {} } }], replication: [{ names: ['b'] }] }),
+    'search does not support document or field level security if replication is assigned',
+  );
+  const key = await ccKey(
+    { search: [{ names: ['logs-*'] }] },
+    { metadata: { managed_by: 'ech-remote-clusters' }, expiration: '30d' },
+  );
+  const got = (await call(e.sm, 'GET', `/_security/api_key?name=ech-link&active_only=true`)).body.api_keys.find(
+    (k: any) => k.id === key.id,
+  );
   assert.equal(got.type, 'cross_cluster');
   assert.deepEqual(got.access, { search: [{ names: ['logs-*'] }] });
   assert.deepEqual(got.metadata, { managed_by: 'ech-remote-clusters' });
   assert.ok(got.expiration > Date.now());
   assert.deepEqual(got.role_descriptors.cross_cluster.cluster, ['cross_cluster_search', 'monitor_enrich']);
-  const same = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, { access: { search: [{ names: ['logs-*'] }] } });
+  const same = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, {
+    access: { search: [{ names: ['logs-*'] }] },
+  });
   assert.deepEqual(same.body, { updated: false });
-  const changed = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, { access: { search: [{ names: ['logs-*', 'metrics-*'] }] } });
+  const changed = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, {
+    access: { search: [{ names: ['logs-*', 'metrics-*'] }] },
+  });
   assert.deepEqual(changed.body, { updated: true });
   const inv = await call(e.sm, 'DELETE', '/_security/api_key', { ids: [key.id] });
   assert.deepEqual(inv.body, { invalidated_api_keys: [key.id], previously_invalidated_api_keys: [], error_count: 0 });
@@ -149,24 +198,55 @@ test('cross-cluster API key: access rules, get, update (updated:false when uncha
 test('roles and users: version gates and privilege checks', async () => {
   const old = await startEstate({ pki, ech: { version: '8.12.2' }, sm: { version: '8.12.2', rcsEnabled: false } });
   try {
-    const r = await call(old.ech, 'PUT', '/_security/role/remote-search', { remote_indices: [{ clusters: ['x'], names: ['a'], privileges: ['read'] }] });
+    const r = await call(old.ech, 'PUT', '/_security/role/remote-search', {
+      remote_indices: [{ clusters: ['x'], names: ['a'], privileges: ['read'] }],
+    });
     assert.equal(r.status, 400);
     assert.equal(r.body.error.reason, 'failed to parse role [remote-search]. unexpected field [remote_indices]');
-    const cc = await call(old.sm, 'POST', '/_security/cross_cluster/api_key', { name: 'k', access: { search: [{ names: ['a'] }] } });
+    const cc = await call(old.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'k',
+      access: { search: [{ names: ['a'] }] },
+    });
     assert.equal(cc.status, 400);
     assert.equal(cc.body.error, 'no handler found for uri [/_security/cross_cluster/api_key] and method [POST]');
   } finally {
     await old.stop();
   }
-  const role = await call(e.ech, 'PUT', '/_security/role/only-monitor', { cluster: ['monitor'], remote_cluster: [{ clusters: ['x'], privileges: ['monitor_enrich'] }] });
+  const role = await call(e.ech, 'PUT', '/_security/role/only-monitor', {
+    cluster: ['monitor'],
+    remote_cluster: [{ clusters: ['x'], privileges: ['monitor_enrich'] }],
+  });
   assert.deepEqual(role.body, { role: { created: true } });
-  assert.deepEqual((await call(e.ech, 'PUT', '/_security/role/only-monitor', { cluster: ['monitor'] })).body, { role: { created: false } });
-  assert.equal((await call(e.ech, 'PUT', '/_security/user/mon', { password: 'short' })).body.error.reason, 'Validation Failed: 1: passwords must be at least [6] characters long;');
-  assert.deepEqual((await call(e.ech, 'PUT', '/_security/user/mon', { password: 'l0ng-enough', roles: ['only-monitor'] })).body, { created: true });
-  const denied = await call(e.ech, 'PUT', '/_cluster/settings', { persistent: { 'cluster.metadata.x': 'y' } }, { auth: basic('mon', 'l0ng-enough') });
+  assert.deepEqual((await call(e.ech, 'PUT', '/_security/role/only-monitor', { cluster: ['monitor'] })).body, {
+    role: { created: false },
+  });
+  assert.equal(
+    (await call(e.ech, 'PUT', '/_security/user/mon', { password: 'short' })).body.error.reason,
+    'Validation Failed: 1: passwords must be at least [6] characters long;',
+  );
+  assert.deepEqual(
+    (await call(e.ech, 'PUT', '/_security/user/mon', { password: 'l0ng-enough', roles: ['only-monitor'] })).body,
+    { created: true },
+  );
+  const denied = await call(
+    e.ech,
+    'PUT',
+    '/_cluster/settings',
+    { persistent: { 'cluster.metadata.x': 'y' } },
+    { auth: basic('mon', 'l0ng-enough') },
+  );
   assert.equal(denied.status, 403);
-  assert.equal(denied.body.error.reason, 'action [cluster:admin/settings/update] is unauthorized for user [mon] with effective roles [only-monitor], this action is granted by the cluster privileges [manage,all]');
-  const hp = await call(e.ech, 'POST', '/_security/user/_has_privileges', { cluster: ['monitor', 'manage'] }, { auth: basic('mon', 'l0ng-enough') });
+  assert.equal(
+    denied.body.error.reason,
+    'action [cluster:admin/settings/update] is unauthorized for user [mon] with effective roles [only-monitor], this action is granted by the cluster privileges [manage,all]',
+  );
+  const hp = await call(
+    e.ech,
+    'POST',
+    '/_security/user/_has_privileges',
+    { cluster: ['monitor', 'manage'] },
+    { auth: basic('mon', 'l0ng-enough') },
+  );
   assert.deepEqual(hp.body.cluster, { monitor: true, manage: false });
   assert.equal(hp.body.has_all_requested, false);
   assert.equal((await call(e.ech, 'GET', '/_security/role/nope')).status, 404);
@@ -176,18 +256,31 @@ test('_cluster/settings validation: sniff/proxy conflicts, malformed proxy_addre
   const put = async (persistent: unknown) => call(e.ech, 'PUT', '/_cluster/settings', { persistent });
   let r = await put({ 'cluster.remote.bad.proxy_address': '127.0.0.1:9443' });
   assert.equal(r.status, 400);
-  assert.equal(r.body.error.reason, 'Setting "cluster.remote.bad.proxy_address" cannot be used with the configured "cluster.remote.bad.mode" [required=PROXY, configured=SNIFF]');
+  assert.equal(
+    r.body.error.reason,
+    'Setting "cluster.remote.bad.proxy_address" cannot be used with the configured "cluster.remote.bad.mode" [required=PROXY, configured=SNIFF]',
+  );
   r = await put({ cluster: { remote: { bad: { mode: 'proxy', seeds: ['127.0.0.1:9300'] } } } });
-  assert.equal(r.body.error.reason, 'Setting "cluster.remote.bad.seeds" cannot be used with the configured "cluster.remote.bad.mode" [required=SNIFF, configured=PROXY]');
+  assert.equal(
+    r.body.error.reason,
+    'Setting "cluster.remote.bad.seeds" cannot be used with the configured "cluster.remote.bad.mode" [required=SNIFF, configured=PROXY]',
+  );
   r = await put({ 'cluster.remote.bad.mode': 'proxy', 'cluster.remote.bad.proxy_address': 'es.corp.example' });
-  assert.equal(r.body.error.reason, 'remote hosts need to be configured as [host:port], found [es.corp.example] instead');
+  assert.equal(
+    r.body.error.reason,
+    'remote hosts need to be configured as [host:port], found [es.corp.example] instead',
+  );
   r = await put({ 'cluster.remote.bad.mode': 'proxy', 'cluster.remote.bad.proxy_address': 'es.corp.example:abc' });
   assert.equal(r.body.error.reason, 'failed to parse port');
   r = await put({ 'cluster.remote.bad.mode': 'proxy', 'cluster.remote.bad.proxy_address': 'es.corp.example:0' });
   assert.equal(r.body.error.reason, 'port number must be > 0 but was: [0]');
   // Nothing of the failed requests was stored.
   assert.deepEqual((await call(e.ech, 'GET', '/_cluster/settings?flat_settings=true')).body.persistent, {});
-  r = await put({ 'cluster.remote.meta.mode': 'proxy', 'cluster.remote.meta.proxy_address': 'nowhere.invalid:9443', 'cluster.metadata.ech_remote': 'owned' });
+  r = await put({
+    'cluster.remote.meta.mode': 'proxy',
+    'cluster.remote.meta.proxy_address': 'nowhere.invalid:9443',
+    'cluster.metadata.ech_remote': 'owned',
+  });
   assert.equal(r.status, 200);
   const flat = (await call(e.ech, 'GET', '/_cluster/settings?flat_settings=true')).body.persistent;
   assert.equal(flat['cluster.remote.meta.proxy_address'], 'nowhere.invalid:9443');
@@ -223,22 +316,42 @@ test('API-key model, public CA: connected, search hits = key access ∩ user rem
   assert.deepEqual(all.hits.hits.map((h) => h._index).sort(), ['onprem:logs-app', 'onprem:logs-app']);
   // A user whose remote_indices only allow level:error documents sees the intersection.
   await call(e.ech, 'PUT', '/_security/role/remote-search', {
-    remote_indices: [{ clusters: ['onprem'], names: ['logs-*'], privileges: ['read', 'read_cross_cluster', 'view_index_metadata'], query: { term: { level: 'error' } } }],
+    remote_indices: [
+      {
+        clusters: ['onprem'],
+        names: ['logs-*'],
+        privileges: ['read', 'read_cross_cluster', 'view_index_metadata'],
+        query: { term: { level: 'error' } },
+      },
+    ],
   });
   await call(e.ech, 'PUT', '/_security/user/cross-search-user', { password: 'l0ng-r4nd0m', roles: ['remote-search'] });
   const user = client(e.ech, { username: 'cross-search-user', password: 'l0ng-r4nd0m' });
   const mine = await user.search({ index: 'onprem:logs-*' });
-  assert.deepEqual(mine.hits.hits.map((h) => h._source), [{ msg: 'boom', level: 'error' }]);
+  assert.deepEqual(
+    mine.hits.hits.map((h) => h._source),
+    [{ msg: 'boom', level: 'error' }],
+  );
   // Explicit index outside the key's access → 403 with Elasticsearch's message (skip_unavailable=false to surface it).
   await connect('onprem', e.sm.remoteClusterServerAddress, { skip_unavailable: false });
   const denied = await call(e.ech, 'GET', '/onprem:secret-hr/_search');
   assert.equal(denied.status, 403);
-  assert.match(denied.body.error.reason, new RegExp(`^action \\[indices:data/read/search\\] towards remote cluster is unauthorized for user \\[elastic\\] with assigned roles \\[superuser\\] authenticated by API key id \\[${key.id}\\] of user \\[elastic\\] on indices \\[secret-hr\\], this action is granted by the index privileges \\[read,all\\]`));
+  assert.match(
+    denied.body.error.reason,
+    new RegExp(
+      `^action \\[indices:data/read/search\\] towards remote cluster is unauthorized for user \\[elastic\\] with assigned roles \\[superuser\\] authenticated by API key id \\[${key.id}\\] of user \\[elastic\\] on indices \\[secret-hr\\], this action is granted by the index privileges \\[read,all\\]`,
+    ),
+  );
   // A user without remote_indices for the alias.
   await call(e.ech, 'PUT', '/_security/user/local-only', { password: 'l0ng-r4nd0m', roles: ['only-monitor'] });
-  const none = await call(e.ech, 'GET', '/onprem:logs-*/_search', undefined, { auth: basic('local-only', 'l0ng-r4nd0m') });
+  const none = await call(e.ech, 'GET', '/onprem:logs-*/_search', undefined, {
+    auth: basic('local-only', 'l0ng-r4nd0m'),
+  });
   assert.equal(none.status, 403);
-  assert.equal(none.body.error.reason, 'action [indices:data/read/search] towards remote cluster [onprem] is unauthorized for user [local-only] with effective roles [only-monitor] because no remote indices privileges apply for the target cluster');
+  assert.equal(
+    none.body.error.reason,
+    'action [indices:data/read/search] towards remote cluster [onprem] is unauthorized for user [local-only] with effective roles [only-monitor] because no remote indices privileges apply for the target cluster',
+  );
   // Rotation: a new key under the same alias is reloaded without restart (9.1) and is the one that authenticates.
   const next = await ccKey();
   await e.ech.setSecureSettings({ 'cluster.remote.onprem.credentials': next.encoded });
@@ -249,7 +362,10 @@ test('API-key model, public CA: connected, search hits = key access ∩ user rem
   assert.equal((await remoteInfo('onprem')).connected, true);
   const after = await call(e.ech, 'GET', '/onprem:logs-*/_search');
   assert.equal(after.status, 401);
-  assert.equal(after.body.error.reason, `unable to authenticate user [${next.id}] for action [cluster:internal/remote_cluster/handshake]`);
+  assert.equal(
+    after.body.error.reason,
+    `unable to authenticate user [${next.id}] for action [cluster:internal/remote_cluster/handshake]`,
+  );
   await remove('onprem');
 });
 
@@ -258,9 +374,19 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
   await t.test('RCS not enabled → connection refused', async () => {
     const off = await startEstate({ pki, sm: { rcsEnabled: false } });
     try {
-      const key = (await call(off.sm, 'POST', '/_security/cross_cluster/api_key', { name: 'k', access: { search: [{ names: ['*'] }] } })).body;
+      const key = (
+        await call(off.sm, 'POST', '/_security/cross_cluster/api_key', {
+          name: 'k',
+          access: { search: [{ names: ['*'] }] },
+        })
+      ).body;
       await off.ech.setSecureSettings({ 'cluster.remote.r.credentials': key.encoded });
-      await call(off.ech, 'PUT', '/_cluster/settings', { persistent: { 'cluster.remote.r.mode': 'proxy', 'cluster.remote.r.proxy_address': off.sm.remoteClusterServerAddress } });
+      await call(off.ech, 'PUT', '/_cluster/settings', {
+        persistent: {
+          'cluster.remote.r.mode': 'proxy',
+          'cluster.remote.r.proxy_address': off.sm.remoteClusterServerAddress,
+        },
+      });
       const info = ((await call(off.ech, 'GET', '/_remote/info')).body as any).r;
       assert.equal(info.connected, false);
       assert.equal(info.num_proxy_sockets_connected, 0);
@@ -272,7 +398,11 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
       assert.deepEqual(applied, { restarted: false, pendingRestart: true });
       assert.equal(((await call(off.ech, 'GET', '/_resolve/cluster/r:*')).body as any).r.connected, false);
       await off.sm.applyNodeConfig({ restart: true });
-      assert.equal(((await call(off.ech, 'GET', '/_remote/info')).body as any).r.connected, false, '_remote/info is stale until something reconnects');
+      assert.equal(
+        ((await call(off.ech, 'GET', '/_remote/info')).body as any).r.connected,
+        false,
+        '_remote/info is stale until something reconnects',
+      );
       assert.equal(((await call(off.ech, 'GET', '/_resolve/cluster/r:*')).body as any).r.connected, true);
       assert.equal(((await call(off.ech, 'GET', '/_remote/info')).body as any).r.connected, true);
     } finally {
@@ -288,7 +418,10 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await connect('priv', e.sm.remoteClusterServerAddress);
     assert.equal((await remoteInfo('priv')).connected, false);
     const r = await resolve('priv');
-    assert.match(r.error, /^failed to establish trust with server at \[es\.selfmanaged\.sandbox\]; .*PKIX path building failed/);
+    assert.match(
+      r.error,
+      /^failed to establish trust with server at \[es\.selfmanaged\.sandbox\]; .*PKIX path building failed/,
+    );
     e.ech.setTrust({ cas: [pki.remotePrivate.certPem] });
     assert.equal((await resolve('priv')).connected, true);
     e.ech.setTrust({ cas: [] });
@@ -302,12 +435,18 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await e.ech.setSecureSettings({ 'cluster.remote.sn.credentials': key.encoded });
     await connect('sn', e.sm.remoteClusterServerAddress, { server_name: 'wrong.example.com' });
     assert.equal((await remoteInfo('sn')).connected, false);
-    assert.match((await resolve('sn')).error, /^failed to establish trust with server at \[wrong\.example\.com\];.*No subject alternative DNS name matching wrong\.example\.com found\./);
+    assert.match(
+      (await resolve('sn')).error,
+      /^failed to establish trust with server at \[wrong\.example\.com\];.*No subject alternative DNS name matching wrong\.example\.com found\./,
+    );
     await remove('sn');
   });
 
   await t.test('expired remote cluster server certificate', async () => {
-    await e.sm.reissueRemoteClusterServerCertificate({ notBefore: new Date(Date.now() - 5 * 86400e3), notAfter: new Date(Date.now() - 86400e3) });
+    await e.sm.reissueRemoteClusterServerCertificate({
+      notBefore: new Date(Date.now() - 5 * 86400e3),
+      notAfter: new Date(Date.now() - 86400e3),
+    });
     await e.sm.applyNodeConfig({ restart: true });
     const key = await ccKey();
     await e.ech.setSecureSettings({ 'cluster.remote.exp.credentials': key.encoded });
@@ -318,17 +457,20 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await remove('exp');
   });
 
-  await t.test('API key pointed at the transport port → bad_certificate (no client cert) or trust failure', async () => {
-    const key = await ccKey();
-    await e.ech.setSecureSettings({ 'cluster.remote.tp.credentials': key.encoded });
-    await connect('tp', e.sm.transportAddress, { server_name: null });
-    assert.match((await resolve('tp')).error, /^failed to establish trust with server .*PKIX path building failed/);
-    e.ech.setTrust({ cas: [pki.selfManagedTransport.certPem] });
-    assert.equal((await resolve('tp')).error, 'Received fatal alert: bad_certificate');
-    assert.equal((await remoteInfo('tp')).cluster_credentials, '::es_redacted::');
-    e.ech.setTrust({ cas: [] });
-    await remove('tp');
-  });
+  await t.test(
+    'API key pointed at the transport port → bad_certificate (no client cert) or trust failure',
+    async () => {
+      const key = await ccKey();
+      await e.ech.setSecureSettings({ 'cluster.remote.tp.credentials': key.encoded });
+      await connect('tp', e.sm.transportAddress, { server_name: null });
+      assert.match((await resolve('tp')).error, /^failed to establish trust with server .*PKIX path building failed/);
+      e.ech.setTrust({ cas: [pki.selfManagedTransport.certPem] });
+      assert.equal((await resolve('tp')).error, 'Received fatal alert: bad_certificate');
+      assert.equal((await remoteInfo('tp')).cluster_credentials, '::es_redacted::');
+      e.ech.setTrust({ cas: [] });
+      await remove('tp');
+    },
+  );
 
   await t.test('alias mismatch with the keystore → no credentials sent; the RCS asks for them', async () => {
     // The admin reused the transport CA + node name for the RCS certificate, so TLS itself succeeds in the certificate model.
@@ -342,7 +484,10 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     const info = await remoteInfo('am');
     assert.equal(info.connected, false);
     assert.equal(info.cluster_credentials, undefined);
-    assert.match((await resolve('am')).error, /^Cross cluster requests through the dedicated remote cluster server port require transport header \[_cross_cluster_access_credentials\] but none found\. Make sure you have configured remote cluster credentials/);
+    assert.match(
+      (await resolve('am')).error,
+      /^Cross cluster requests through the dedicated remote cluster server port require transport header \[_cross_cluster_access_credentials\] but none found\. Make sure you have configured remote cluster credentials/,
+    );
     e.ech.setTrust({ cas: [] });
     await e.sm.reissueRemoteClusterServerCertificate({});
     await e.sm.applyNodeConfig({ restart: true });
@@ -354,7 +499,10 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     const rest = (await call(e.sm, 'POST', '/_security/api_key', { name: 'not-cc' })).body;
     await e.ech.setSecureSettings({ 'cluster.remote.rk.credentials': rest.encoded });
     await connect('rk', e.sm.remoteClusterServerAddress);
-    assert.equal((await resolve('rk')).error, `authentication expected API key type of [cross_cluster], but API key [${rest.id}] has type [rest]`);
+    assert.equal(
+      (await resolve('rk')).error,
+      `authentication expected API key type of [cross_cluster], but API key [${rest.id}] has type [rest]`,
+    );
     await remove('rk');
   });
 
@@ -364,14 +512,23 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await e.ech.setSecureSettings({ 'cluster.remote.inv.credentials': key.encoded });
     await connect('inv', e.sm.remoteClusterServerAddress);
     assert.equal((await remoteInfo('inv')).connected, false);
-    assert.equal((await resolve('inv')).error, `unable to authenticate user [${key.id}] for action [cluster:internal/remote_cluster/handshake]`);
+    assert.equal(
+      (await resolve('inv')).error,
+      `unable to authenticate user [${key.id}] for action [cluster:internal/remote_cluster/handshake]`,
+    );
     const smLog = (e.sm.snapshot() as any).inbound.at(-1);
     assert.equal(smLog.remoteLog, 'Authentication using apikey failed - api key has been invalidated');
     const short = await ccKey(undefined, { expiration: '1ms' });
     await new Promise((r) => setTimeout(r, 5));
     await e.ech.setSecureSettings({ 'cluster.remote.inv.credentials': short.encoded });
-    assert.equal((await resolve('inv')).error, `unable to authenticate user [${short.id}] for action [cluster:internal/remote_cluster/handshake]`);
-    assert.equal((e.sm.snapshot() as any).inbound.at(-1).remoteLog, 'Authentication using apikey failed - api key is expired');
+    assert.equal(
+      (await resolve('inv')).error,
+      `unable to authenticate user [${short.id}] for action [cluster:internal/remote_cluster/handshake]`,
+    );
+    assert.equal(
+      (e.sm.snapshot() as any).inbound.at(-1).remoteLog,
+      'Authentication using apikey failed - api key is expired',
+    );
     await remove('inv');
   });
 
@@ -385,7 +542,10 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     assert.equal(s.body.error.reason, 'current license is non-compliant for [advanced-remote-cluster-security]');
     e.sm.setLicense('enterprise');
     e.ech.setLicense('basic');
-    assert.equal((await resolve('lic')).error, 'current license is non-compliant for [advanced-remote-cluster-security]');
+    assert.equal(
+      (await resolve('lic')).error,
+      'current license is non-compliant for [advanced-remote-cluster-security]',
+    );
     e.ech.setLicense('enterprise');
     // With skip_unavailable (default true since 8.15) the failure is reported per cluster instead.
     await connect('lic', e.sm.remoteClusterServerAddress, { skip_unavailable: null });
@@ -393,7 +553,10 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     const skipped = await call(e.ech, 'GET', '/lic:logs-*/_search');
     assert.equal(skipped.status, 200);
     assert.equal(skipped.body._clusters.skipped, 1);
-    assert.equal(skipped.body._clusters.details.lic.failures[0].reason.reason, 'current license is non-compliant for [advanced-remote-cluster-security]');
+    assert.equal(
+      skipped.body._clusters.details.lic.failures[0].reason.reason,
+      'current license is non-compliant for [advanced-remote-cluster-security]',
+    );
     e.sm.setLicense('enterprise');
     await remove('lic');
   });
@@ -402,7 +565,11 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
 test('self-managed node config: refuses to start with a _remote_cluster transport profile; GET _ssl/certificates', async () => {
   const certs = (await call(e.sm, 'GET', '/_ssl/certificates')).body as any[];
   assert.ok(certs.some((c) => c.path === 'certs/remote-cluster-server.crt' && c.has_private_key));
-  assert.ok(certs.some((c) => c.path === 'certs/transport-ca.crt' && c.subject_dn === 'CN=Elastic Certificate Tool Autogenerated CA'));
+  assert.ok(
+    certs.some(
+      (c) => c.path === 'certs/transport-ca.crt' && c.subject_dn === 'CN=Elastic Certificate Tool Autogenerated CA',
+    ),
+  );
   await assert.rejects(
     e.sm.applyNodeConfig({ settings: { 'transport.profiles._remote_cluster.port': 9443 }, restart: true }),
     /^NodeStartupError: Remote Access settings should not be configured using the \[_remote_cluster\] profile\. Use the \[remote_cluster\.\] settings instead\.$/,

@@ -16,7 +16,9 @@ export interface Estate {
   stop(): Promise<void>;
 }
 
-export async function startEstate(opts: { pki?: SandboxPki; ech?: Partial<ClusterConfig>; sm?: Partial<ClusterConfig> } = {}): Promise<Estate> {
+export async function startEstate(
+  opts: { pki?: SandboxPki; ech?: Partial<ClusterConfig>; sm?: Partial<ClusterConfig> } = {},
+): Promise<Estate> {
   const pki = opts.pki ?? (await createPki());
   const faults = new FaultInjector(7);
   const [ech, sm] = await Promise.all([
@@ -83,7 +85,9 @@ export function call<T = any>(
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }),
+        );
       },
     );
     req.on('error', reject);
@@ -91,10 +95,15 @@ export function call<T = any>(
   });
 }
 
-export const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+export const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** The official client with TLS verification on. */
-export function client(cluster: SimulatedCluster, auth?: { username: string; password: string } | { apiKey: string }, headers?: Record<string, string>): Client {
+export function client(
+  cluster: SimulatedCluster,
+  auth?: { username: string; password: string } | { apiKey: string },
+  headers?: Record<string, string>,
+): Client {
   const password = cluster.kind === 'ech' ? ECH_PASSWORD : SM_PASSWORD;
   return new Client({
     node: cluster.url,

@@ -103,7 +103,15 @@ export class SimulatedCluster {
   /** Self-managed node refused to start (last startup error) and is down. */
   startupError?: string;
   lastRemoteAuthentication?: { alias: string; apiKeyId: string; at: string };
-  readonly inboundLog: { at: string; profile: string; ok: boolean; apiKeyId?: string; peer?: string; reason?: string; remoteLog?: string }[] = [];
+  readonly inboundLog: {
+    at: string;
+    profile: string;
+    ok: boolean;
+    apiKeyId?: string;
+    peer?: string;
+    reason?: string;
+    remoteLog?: string;
+  }[] = [];
   readonly outboundLog: { at: string; alias: string; ok: boolean; apiKeyId?: string; reason?: string }[] = [];
 
   private http?: RunningServer;
@@ -126,7 +134,9 @@ export class SimulatedCluster {
     this.security = new SecurityRealm(config.version, config.elasticPassword);
     this.settings = new ClusterSettings(defaultSkipUnavailable(config.version));
     this.nodeName = config.nodeName ?? (config.kind === 'ech' ? 'instance-0000000000' : 'node-1');
-    this.serverName = config.serverName ?? (config.kind === 'ech' ? `${config.clusterName}.es.sandbox.elastic-cloud.com` : DEFAULT_SELF_MANAGED_NAME);
+    this.serverName =
+      config.serverName ??
+      (config.kind === 'ech' ? `${config.clusterName}.es.sandbox.elastic-cloud.com` : DEFAULT_SELF_MANAGED_NAME);
     this.nodeConfigStore = new NodeConfig(config.version, {}, {});
     const remoteSide: RemoteSideHost = {
       clusterName: config.clusterName,
@@ -205,7 +215,11 @@ export class SimulatedCluster {
   }
   /** The Cloud-pattern node name of an ECH node (otherName of its transport certificate). */
   get cloudNodeName(): string {
-    return cloudNodeName(this.config.nodeId ?? 'instance-0000000000', this.config.clusterId ?? this.config.clusterName, this.config.orgId ?? 'sandbox-org');
+    return cloudNodeName(
+      this.config.nodeId ?? 'instance-0000000000',
+      this.config.clusterId ?? this.config.clusterName,
+      this.config.orgId ?? 'sandbox-org',
+    );
   }
   get echTransportCertificatePem(): string | undefined {
     return this.echNodeCert?.certPem;
@@ -229,7 +243,11 @@ export class SimulatedCluster {
         commonName: this.config.nodeId ?? 'instance-0000000000',
         otherNames: [this.cloudNodeName],
       });
-      const rcsCert = await pki.issue(pki.publicRoot, { commonName: this.serverName, dnsNames: [this.serverName], ipAddresses: ['127.0.0.1'] });
+      const rcsCert = await pki.issue(pki.publicRoot, {
+        commonName: this.serverName,
+        dnsNames: [this.serverName],
+        ipAddresses: ['127.0.0.1'],
+      });
       // ECH's own listeners: RCS on by default behind public certs; transport with mutual TLS on its transport CA.
       const files: Record<string, string> = {
         [FILE.transportCertificate]: this.echNodeCert.certPem,
@@ -264,7 +282,9 @@ export class SimulatedCluster {
           [SETTING.transportCertificate]: FILE.transportCertificate,
           [SETTING.transportKey]: FILE.transportKey,
           [SETTING.transportCas]: [FILE.transportCa],
-          ...(supportsApiKeyModel(this.config.version) ? { [SETTING.rcsCertificate]: FILE.rcsCertificate, [SETTING.rcsKey]: FILE.rcsKey } : {}),
+          ...(supportsApiKeyModel(this.config.version)
+            ? { [SETTING.rcsCertificate]: FILE.rcsCertificate, [SETTING.rcsKey]: FILE.rcsKey }
+            : {}),
           ...(this.config.rcsEnabled ? { [SETTING.rcsEnabled]: true } : {}),
           ...(this.config.nodeSettings ?? {}),
         },
@@ -287,7 +307,10 @@ export class SimulatedCluster {
   }
 
   /** Issue (but do not install) a self-managed transport certificate from its transport CA. */
-  private issueTransportCertificate(otherNames: string[] | undefined, ca?: CertificateAuthority): Promise<IssuedCertificate> {
+  private issueTransportCertificate(
+    otherNames: string[] | undefined,
+    ca?: CertificateAuthority,
+  ): Promise<IssuedCertificate> {
     return this.config.pki.issue(ca ?? this.config.pki.selfManagedTransport, {
       commonName: this.nodeName,
       dnsNames: [`${this.nodeName}.${this.serverName}`, 'localhost'],
@@ -314,13 +337,18 @@ export class SimulatedCluster {
    * Re-issue the self-managed node's transport certificate (as `elasticsearch-certutil cert -in instances.yml`
    * would), with or without otherName CNs, and write it to the configured files. Takes effect at restart.
    */
-  async reissueTransportCertificates(opts: { otherName?: string[] | undefined; ca?: CertificateAuthority } = {}): Promise<IssuedCertificate> {
+  async reissueTransportCertificates(
+    opts: { otherName?: string[] | undefined; ca?: CertificateAuthority } = {},
+  ): Promise<IssuedCertificate> {
     const cert = await this.issueTransportCertificate(opts.otherName, opts.ca);
     const eff = this.nodeConfigStore.pending;
-    this.nodeConfigStore.apply({}, {
-      [String(eff[SETTING.transportCertificate] ?? FILE.transportCertificate)]: cert.certPem,
-      [String(eff[SETTING.transportKey] ?? FILE.transportKey)]: cert.keyPem,
-    });
+    this.nodeConfigStore.apply(
+      {},
+      {
+        [String(eff[SETTING.transportCertificate] ?? FILE.transportCertificate)]: cert.certPem,
+        [String(eff[SETTING.transportKey] ?? FILE.transportKey)]: cert.keyPem,
+      },
+    );
     return cert;
   }
 
@@ -328,10 +356,13 @@ export class SimulatedCluster {
   async reissueRemoteClusterServerCertificate(opts: RcsCertificateOptions = {}): Promise<IssuedCertificate> {
     const cert = await this.issueRemoteClusterServerCertificate(opts);
     const eff = this.nodeConfigStore.pending;
-    this.nodeConfigStore.apply({}, {
-      [String(eff[SETTING.rcsCertificate] ?? FILE.rcsCertificate)]: cert.certPem,
-      [String(eff[SETTING.rcsKey] ?? FILE.rcsKey)]: cert.keyPem,
-    });
+    this.nodeConfigStore.apply(
+      {},
+      {
+        [String(eff[SETTING.rcsCertificate] ?? FILE.rcsCertificate)]: cert.certPem,
+        [String(eff[SETTING.rcsKey] ?? FILE.rcsKey)]: cert.keyPem,
+      },
+    );
     return cert;
   }
 
@@ -364,7 +395,10 @@ export class SimulatedCluster {
     await this.transportListener.start({
       certPem: runtime.transport.certPem,
       keyPem: runtime.transport.keyPem,
-      clientCas: this.kind === 'ech' ? [this.config.pki.echTransport.certPem, ...this.trust.cas] : runtime.transport.cas.map((c) => c.pem),
+      clientCas:
+        this.kind === 'ech'
+          ? [this.config.pki.echTransport.certPem, ...this.trust.cas]
+          : runtime.transport.cas.map((c) => c.pem),
       ...(runtime.transport.trustRestrictions ? { trustRestrictions: runtime.transport.trustRestrictions } : {}),
       x509Fields: runtime.transport.x509Fields,
     });
@@ -438,7 +472,10 @@ export class SimulatedCluster {
     this.keystore = new Map(this.pendingKeystore);
     const changed = [...new Set([...changedAliases, ...this.aliasesWithChangedCredentials(before)])];
     const work = this.remotes.credentialsChanged(changed, this.settings.remotes());
-    this.background = this.background.then(() => work, () => work);
+    this.background = this.background.then(
+      () => work,
+      () => work,
+    );
     return work;
   }
 
@@ -461,7 +498,11 @@ export class SimulatedCluster {
 
   // ---- self-managed admin -------------------------------------------------------------------------------------------
 
-  async applyNodeConfig(input: { settings?: Record<string, unknown>; files?: Record<string, string>; restart?: boolean }): Promise<{ restarted: boolean; pendingRestart: boolean }> {
+  async applyNodeConfig(input: {
+    settings?: Record<string, unknown>;
+    files?: Record<string, string>;
+    restart?: boolean;
+  }): Promise<{ restarted: boolean; pendingRestart: boolean }> {
     this.nodeConfigStore.apply(input.settings ?? {}, input.files ?? {});
     if (input.restart) {
       await this.startNode();
@@ -470,7 +511,12 @@ export class SimulatedCluster {
     return { restarted: false, pendingRestart: this.nodeConfigStore.pendingRestart };
   }
 
-  nodeConfig(): { effective: Record<string, unknown>; pending: Record<string, unknown>; files: Record<string, string>; startupError?: string } {
+  nodeConfig(): {
+    effective: Record<string, unknown>;
+    pending: Record<string, unknown>;
+    files: Record<string, string>;
+    startupError?: string;
+  } {
     return {
       effective: { ...this.nodeConfigStore.effective },
       pending: { ...this.nodeConfigStore.pending },
@@ -499,10 +545,16 @@ export class SimulatedCluster {
       roles: sec.roles,
       users: sec.users,
       clusterSettings: { persistent: { ...this.settings.persistent }, transient: { ...this.settings.transient } },
-      indices: Object.fromEntries([...this.store.indices.values()].map((i) => [i.name, { docs: i.docs.size, uuid: i.uuid }])),
+      indices: Object.fromEntries(
+        [...this.store.indices.values()].map((i) => [i.name, { docs: i.docs.size, uuid: i.uuid }]),
+      ),
       keystore: [...this.keystore.keys()].sort(),
       pendingKeystore: [...this.pendingKeystore.keys()].sort(),
-      trust: { cas: this.trust.cas.length, transportNodeNamePatterns: this.trust.transportNodeNamePatterns ?? [], trustScopes: this.trust.trustScopes ?? [] },
+      trust: {
+        cas: this.trust.cas.length,
+        transportNodeNamePatterns: this.trust.transportNodeNamePatterns ?? [],
+        trustScopes: this.trust.trustScopes ?? [],
+      },
       remoteConnections: Object.fromEntries(
         [...this.remotes.connections.values()].map((c) => [
           c.alias,
@@ -529,8 +581,10 @@ export class SimulatedCluster {
   // ---- HTTP layer -------------------------------------------------------------------------------------------------
 
   private faultReply(status: number): Reply {
-    const type = status === 429 ? 'es_rejected_execution_exception' : status === 503 ? 'cluster_block_exception' : 'exception';
-    const reason = status === 429 ? 'rejected execution (sandbox fault injection)' : `sandbox injected fault [${status}]`;
+    const type =
+      status === 429 ? 'es_rejected_execution_exception' : status === 503 ? 'cluster_block_exception' : 'exception';
+    const reason =
+      status === 429 ? 'rejected execution (sandbox fault injection)' : `sandbox injected fault [${status}]`;
     const reply = new EsError(status, type, reason).toReply();
     return { ...reply, headers: { 'x-elastic-product': 'Elasticsearch' } };
   }
@@ -550,13 +604,16 @@ export class SimulatedCluster {
       if (e instanceof EsError && e.type === 'no_handler') reply = noHandler(req.method, req.path);
       else if (e instanceof EsError) reply = e.toReply();
       else if (e instanceof RemoteError) reply = e.toEsError().toReply();
-      else if (e instanceof BadJson) reply = new EsError(400, 'x_content_parse_exception', `[1:1] Unexpected character: ${e.message}`).toReply();
+      else if (e instanceof BadJson)
+        reply = new EsError(400, 'x_content_parse_exception', `[1:1] Unexpected character: ${e.message}`).toReply();
       else reply = new EsError(500, 'exception', String(e)).toReply();
     }
     const headers: Record<string, string> = { 'x-elastic-product': 'Elasticsearch', ...(reply.headers ?? {}) };
     if (reply.status === 401) headers['www-authenticate'] = 'Basic realm="security", charset="UTF-8", ApiKey';
     if (reply.body !== undefined && !reply.raw) {
-      headers['content-type'] = compat ? `application/vnd.elasticsearch+json;compatible-with=${compat}` : 'application/json';
+      headers['content-type'] = compat
+        ? `application/vnd.elasticsearch+json;compatible-with=${compat}`
+        : 'application/json';
     }
     return { ...reply, headers };
   }
@@ -590,12 +647,28 @@ export class SimulatedCluster {
     on('GET', '/_license/feature_usage', (_req, auth) => {
       need(auth, 'license');
       const features = this.featureLastUsed
-        ? [{ family: null, name: 'advanced-remote-cluster-security', context: null, last_used: new Date(this.featureLastUsed).toISOString(), license_level: 'enterprise' }]
+        ? [
+            {
+              family: null,
+              name: 'advanced-remote-cluster-security',
+              context: null,
+              last_used: new Date(this.featureLastUsed).toISOString(),
+              license_level: 'enterprise',
+            },
+          ]
         : [];
       return ok({ features });
     });
     on('GET', '/_cluster/health', () =>
-      ok({ cluster_name: this.config.clusterName, status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: this.store.indices.size, active_shards: this.store.indices.size }),
+      ok({
+        cluster_name: this.config.clusterName,
+        status: 'green',
+        timed_out: false,
+        number_of_nodes: 1,
+        number_of_data_nodes: 1,
+        active_primary_shards: this.store.indices.size,
+        active_shards: this.store.indices.size,
+      }),
     );
     on('GET', '/_security/_authenticate', (_req, auth) => ok(this.authenticateBody(auth)));
     on('GET|POST', '/_security/user/_has_privileges', (req, auth) => ok(this.hasPrivileges(auth, body(req))));
@@ -643,7 +716,9 @@ export class SimulatedCluster {
     });
     on('GET', '/_security/user', (_req, auth) => {
       need(auth, 'userGet');
-      return ok(Object.fromEntries([...this.security.users.values()].map((u) => [u.username, this.userBody(u.username)])));
+      return ok(
+        Object.fromEntries([...this.security.users.values()].map((u) => [u.username, this.userBody(u.username)])),
+      );
     });
     on('GET', '/_security/user/{name}', (req, auth) => {
       need(auth, 'userGet');
@@ -677,7 +752,11 @@ export class SimulatedCluster {
       const result = this.settings.update(body(req));
       await this.remotes.sync(this.settings.remotes(), result.changedAliases);
       const flat = req.query.get('flat_settings') === 'true';
-      return ok({ acknowledged: true, persistent: flat ? result.persistent : nest(result.persistent), transient: flat ? result.transient : nest(result.transient) });
+      return ok({
+        acknowledged: true,
+        persistent: flat ? result.persistent : nest(result.persistent),
+        transient: flat ? result.transient : nest(result.transient),
+      });
     });
     on('GET', '/_remote/info', (_req, auth) => {
       need(auth, 'remoteInfo');
@@ -715,7 +794,15 @@ export class SimulatedCluster {
       const idx = this.store.indices.get(req.params.index!);
       if (!idx) throw indexNotFound(req.params.index!);
       const doc = idx.docs.get(req.params.id!);
-      return ok({ _index: idx.name, _id: req.params.id, found: !!doc, ...(doc ? { _version: 1, _seq_no: 0, _primary_term: 1, _source: doc } : {}) }, doc ? 200 : 404);
+      return ok(
+        {
+          _index: idx.name,
+          _id: req.params.id,
+          found: !!doc,
+          ...(doc ? { _version: 1, _seq_no: 0, _primary_term: 1, _source: doc } : {}),
+        },
+        doc ? 200 : 404,
+      );
     });
     on('PUT', '/{index}', (req, auth) => {
       this.guardIndexName(req);
@@ -727,7 +814,18 @@ export class SimulatedCluster {
       this.guardIndexName(req);
       const names = this.store.resolve(req.params.index!.split(','));
       this.security.requireIndex(auth, 'resolve', names);
-      return ok(Object.fromEntries(names.map((n) => [n, { aliases: {}, mappings: this.store.indices.get(n)!.mappings, settings: { index: { uuid: this.store.indices.get(n)!.uuid } } }])));
+      return ok(
+        Object.fromEntries(
+          names.map((n) => [
+            n,
+            {
+              aliases: {},
+              mappings: this.store.indices.get(n)!.mappings,
+              settings: { index: { uuid: this.store.indices.get(n)!.uuid } },
+            },
+          ]),
+        ),
+      );
     });
     on('DELETE', '/{index}', (req, auth) => {
       this.guardIndexName(req);
@@ -749,7 +847,8 @@ export class SimulatedCluster {
   }
 
   private requireApiKeyModelApi(req: Request): void {
-    if (!supportsApiKeyModel(this.config.version)) throw new EsError(400, 'no_handler', `no handler found for uri [${req.path}] and method [${req.method}]`);
+    if (!supportsApiKeyModel(this.config.version))
+      throw new EsError(400, 'no_handler', `no handler found for uri [${req.path}] and method [${req.method}]`);
   }
 
   private rootInfo(): Record<string, unknown> {
@@ -779,11 +878,16 @@ export class SimulatedCluster {
     return {
       license: {
         status: 'active',
-        uid: createHash('md5').update(this.config.clusterUuid).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'),
+        uid: createHash('md5')
+          .update(this.config.clusterUuid)
+          .digest('hex')
+          .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'),
         type: this.license,
         issue_date: new Date(issue).toISOString(),
         issue_date_in_millis: issue,
-        ...(this.license !== 'basic' ? { expiry_date: new Date(expiry).toISOString(), expiry_date_in_millis: expiry } : {}),
+        ...(this.license !== 'basic'
+          ? { expiry_date: new Date(expiry).toISOString(), expiry_date_in_millis: expiry }
+          : {}),
         max_nodes: this.license === 'enterprise' ? null : 1000,
         max_resource_units: this.license === 'enterprise' ? 100 : null,
         issued_to: this.config.clusterName,
@@ -824,7 +928,14 @@ export class SimulatedCluster {
 
   private userBody(name: string): Record<string, unknown> {
     const u = this.security.users.get(name)!;
-    return { username: u.username, roles: u.roles, full_name: u.full_name, email: u.email, metadata: u.metadata, enabled: u.enabled };
+    return {
+      username: u.username,
+      roles: u.roles,
+      full_name: u.full_name,
+      email: u.email,
+      metadata: u.metadata,
+      enabled: u.enabled,
+    };
   }
 
   private hasPrivileges(auth: Authentication, b: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -837,7 +948,8 @@ export class SimulatedCluster {
         for (const p of entry.privileges) index[name][p] = this.security.hasIndexPrivilege(auth, name, p);
       }
     }
-    const all = Object.values(cluster).every(Boolean) && Object.values(index).every((i) => Object.values(i).every(Boolean));
+    const all =
+      Object.values(cluster).every(Boolean) && Object.values(index).every((i) => Object.values(i).every(Boolean));
     return { username: auth.username, has_all_requested: all, cluster, index, application: {} };
   }
 
@@ -871,7 +983,8 @@ export class SimulatedCluster {
     if (rt) {
       out.push(entry(rt.transport.certPath, rt.transport.certPem, true));
       for (const ca of rt.transport.cas) out.push(entry(ca.path, ca.pem, false));
-      if (rt.remoteClusterServer.enabled && rt.remoteClusterServer.ssl) out.push(entry(rt.remoteClusterServer.certPath, rt.remoteClusterServer.certPem, true));
+      if (rt.remoteClusterServer.enabled && rt.remoteClusterServer.ssl)
+        out.push(entry(rt.remoteClusterServer.certPath, rt.remoteClusterServer.certPem, true));
     }
     return out;
   }
@@ -890,7 +1003,9 @@ export class SimulatedCluster {
             name: this.nodeName,
             secure_setting_names: ['keystore.seed', ...[...this.keystore.keys()].sort()],
             keystore_path: '/app/config/elasticsearch.keystore',
-            keystore_digest: createHash('sha256').update(JSON.stringify([...this.keystore.keys()].sort())).digest('hex'),
+            keystore_digest: createHash('sha256')
+              .update(JSON.stringify([...this.keystore.keys()].sort()))
+              .digest('hex'),
             keystore_last_modified_time: this.keystoreModified.toISOString(),
           },
         },
@@ -909,7 +1024,15 @@ export class SimulatedCluster {
     const r = this.store.put(index, id, req.json<Record<string, unknown>>() ?? {});
     return {
       status: r.result === 'created' ? 201 : 200,
-      body: { _index: index, _id: r.id, _version: r.version, result: r.result, _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: 0, _primary_term: 1 },
+      body: {
+        _index: index,
+        _id: r.id,
+        _version: r.version,
+        result: r.result,
+        _shards: { total: 1, successful: 1, failed: 0 },
+        _seq_no: 0,
+        _primary_term: 1,
+      },
     };
   }
 
@@ -929,8 +1052,21 @@ export class SimulatedCluster {
       const source = JSON.parse(lines[++i] ?? '{}') as Record<string, unknown>;
       try {
         this.security.requireIndex(auth, 'index', [index]);
-        const r = this.store.put(index, meta._id, op === 'update' ? ((source.doc as Record<string, unknown>) ?? {}) : source);
-        items.push({ [op]: { _index: index, _id: r.id, _version: 1, result: r.result, status: r.result === 'created' ? 201 : 200, _shards: { total: 1, successful: 1, failed: 0 } } });
+        const r = this.store.put(
+          index,
+          meta._id,
+          op === 'update' ? ((source.doc as Record<string, unknown>) ?? {}) : source,
+        );
+        items.push({
+          [op]: {
+            _index: index,
+            _id: r.id,
+            _version: 1,
+            result: r.result,
+            status: r.result === 'created' ? 201 : 200,
+            _shards: { total: 1, successful: 1, failed: 0 },
+          },
+        });
       } catch (e) {
         errors = true;
         const err = e instanceof EsError ? e : new EsError(500, 'exception', String(e));
@@ -946,15 +1082,21 @@ export class SimulatedCluster {
   private aliasesFor(pattern: string): string[] {
     const configured = [...this.remotes.connections.keys()];
     if (pattern.includes('*') || pattern.includes('?')) return configured.filter((a) => wildcardMatch(pattern, a));
-    if (!configured.includes(pattern)) throw new EsError(404, 'no_such_remote_cluster_exception', `no such remote cluster: [${pattern}]`);
+    if (!configured.includes(pattern))
+      throw new EsError(404, 'no_such_remote_cluster_exception', `no such remote cluster: [${pattern}]`);
     return [pattern];
   }
 
-  private remoteUser(auth: Authentication, conn: RemoteConnection, action: string): { username: string; roles: string[]; remoteIndices?: unknown } {
+  private remoteUser(
+    auth: Authentication,
+    conn: RemoteConnection,
+    action: string,
+  ): { username: string; roles: string[]; remoteIndices?: unknown } {
     const roles = auth.apiKey ? Object.keys(auth.apiKey.limited_by ?? {}) : auth.roles;
     if (conn.credentials === undefined) return { username: auth.username, roles };
     const sets = this.security.remoteIndicesFor(auth, conn.alias);
-    if (sets.some((s) => s.length === 0)) throw new RemoteError(failures.noRemoteIndicesPrivileges(action, conn.alias, auth.username, roles));
+    if (sets.some((s) => s.length === 0))
+      throw new RemoteError(failures.noRemoteIndicesPrivileges(action, conn.alias, auth.username, roles));
     return { username: auth.username, roles, remoteIndices: sets };
   }
 
@@ -969,11 +1111,22 @@ export class SimulatedCluster {
     }
     const { local, remote } = splitExpression(target);
     const ignoreUnavailable = req.query.get('ignore_unavailable') === 'true';
-    const localIndices = local.length ? this.store.resolve(local, ignoreUnavailable).filter((n) => !local.some((e) => e.includes('*')) || this.security.canOnIndex(auth, 'search', n)) : [];
+    const localIndices = local.length
+      ? this.store
+          .resolve(local, ignoreUnavailable)
+          .filter((n) => !local.some((e) => e.includes('*')) || this.security.canOnIndex(auth, 'search', n))
+      : [];
     const concreteLocal = local.filter((e) => !e.includes('*') && !e.startsWith('-'));
-    if (concreteLocal.length) this.security.requireIndex(auth, 'search', concreteLocal.filter((e) => localIndices.includes(e)));
+    if (concreteLocal.length)
+      this.security.requireIndex(
+        auth,
+        'search',
+        concreteLocal.filter((e) => localIndices.includes(e)),
+      );
     const byAlias = new Map<string, string[]>();
-    for (const r of remote) for (const alias of this.aliasesFor(r.clusterPattern)) byAlias.set(alias, [...(byAlias.get(alias) ?? []), r.index]);
+    for (const r of remote)
+      for (const alias of this.aliasesFor(r.clusterPattern))
+        byAlias.set(alias, [...(byAlias.get(alias) ?? []), r.index]);
     const localResult = this.store.search(localIndices, { ...b, from: 0, size: 10_000 });
     let total = localResult.total;
     const hits: Hit[] = [...localResult.hits];
@@ -982,7 +1135,13 @@ export class SimulatedCluster {
     let successful = 0;
     let shards = localIndices.length;
     if (local.length && byAlias.size) {
-      details['(local)'] = { status: 'successful', indices: local.join(','), took: Date.now() - started, timed_out: false, _shards: { total: localIndices.length, successful: localIndices.length, skipped: 0, failed: 0 } };
+      details['(local)'] = {
+        status: 'successful',
+        indices: local.join(','),
+        took: Date.now() - started,
+        timed_out: false,
+        _shards: { total: localIndices.length, successful: localIndices.length, skipped: 0, failed: 0 },
+      };
       successful++;
     }
     const timeoutMs = 30_000;
@@ -991,17 +1150,32 @@ export class SimulatedCluster {
         const conn = this.remotes.connections.get(alias)!;
         try {
           const user = this.remoteUser(auth, conn, INDEX_ACTIONS.search[0]);
-          const result = (await conn.request('search', { indices, body: { ...b, from: 0, size: 10_000 }, user }, timeoutMs)) as { total: number; hits: Hit[]; shards: number };
+          const result = (await conn.request(
+            'search',
+            { indices, body: { ...b, from: 0, size: 10_000 }, user },
+            timeoutMs,
+          )) as { total: number; hits: Hit[]; shards: number };
           total += result.total;
           hits.push(...result.hits.map((h) => ({ ...h, _index: `${alias}:${h._index}` })));
           shards += result.shards;
           successful++;
-          details[alias] = { status: 'successful', indices: indices.join(','), took: Date.now() - started, timed_out: false, _shards: { total: result.shards, successful: result.shards, skipped: 0, failed: 0 } };
+          details[alias] = {
+            status: 'successful',
+            indices: indices.join(','),
+            took: Date.now() - started,
+            timed_out: false,
+            _shards: { total: result.shards, successful: result.shards, skipped: 0, failed: 0 },
+          };
         } catch (e) {
           if (!(e instanceof RemoteError)) throw e;
           if (!conn.settings.skipUnavailable) throw e.toEsError();
           skipped++;
-          details[alias] = { status: 'skipped', indices: indices.join(','), timed_out: false, failures: [{ shard: -1, index: null, reason: { type: e.failure.type, reason: e.failure.reason } }] };
+          details[alias] = {
+            status: 'skipped',
+            indices: indices.join(','),
+            timed_out: false,
+            failures: [{ shard: -1, index: null, reason: { type: e.failure.type, reason: e.failure.reason } }],
+          };
         }
       }),
     );
@@ -1013,14 +1187,32 @@ export class SimulatedCluster {
       ...(byAlias.size ? { num_reduce_phases: 1 + byAlias.size } : {}),
       _shards: { total: shards, successful: shards, skipped: 0, failed: 0 },
       ...(byAlias.size
-        ? { _clusters: { total: byAlias.size + (local.length ? 1 : 0), successful, skipped, running: 0, partial: 0, failed: 0, details } }
+        ? {
+            _clusters: {
+              total: byAlias.size + (local.length ? 1 : 0),
+              successful,
+              skipped,
+              running: 0,
+              partial: 0,
+              failed: 0,
+              details,
+            },
+          }
         : {}),
-      hits: { total: { value: total, relation: 'eq' }, max_score: hits.length && size > 0 ? 1.0 : null, hits: hits.slice(from, from + size) },
+      hits: {
+        total: { value: total, relation: 'eq' },
+        max_score: hits.length && size > 0 ? 1.0 : null,
+        hits: hits.slice(from, from + size),
+      },
     };
     return { status: 200, body: responseBody };
   }
 
-  private async resolveCluster(auth: Authentication, expression: string | undefined, query: URLSearchParams): Promise<Reply> {
+  private async resolveCluster(
+    auth: Authentication,
+    expression: string | undefined,
+    query: URLSearchParams,
+  ): Promise<Reply> {
     const timeoutMs = query.has('timeout') ? parseTimeout(query.get('timeout')!) : 30_000;
     const out: Record<string, unknown> = {};
     const ownVersion = {
@@ -1037,12 +1229,23 @@ export class SimulatedCluster {
       if (local.length) {
         try {
           const names = this.store.resolve(local);
-          out['(local)'] = { connected: true, skip_unavailable: false, matching_indices: names.length > 0, version: ownVersion };
+          out['(local)'] = {
+            connected: true,
+            skip_unavailable: false,
+            matching_indices: names.length > 0,
+            version: ownVersion,
+          };
         } catch (e) {
-          out['(local)'] = { connected: true, skip_unavailable: false, error: e instanceof EsError ? e.reason : String(e) };
+          out['(local)'] = {
+            connected: true,
+            skip_unavailable: false,
+            error: e instanceof EsError ? e.reason : String(e),
+          };
         }
       }
-      for (const r of remote) for (const alias of this.aliasesFor(r.clusterPattern)) byAlias.set(alias, [...(byAlias.get(alias) ?? []), r.index]);
+      for (const r of remote)
+        for (const alias of this.aliasesFor(r.clusterPattern))
+          byAlias.set(alias, [...(byAlias.get(alias) ?? []), r.index]);
     }
     await Promise.all(
       [...byAlias].map(async ([alias, indices]) => {
@@ -1061,8 +1264,16 @@ export class SimulatedCluster {
         }
         try {
           const user = this.remoteUser(auth, conn, INDEX_ACTIONS.resolve[0]);
-          const result = (await conn.request('resolve', { indices, user }, timeoutMs)) as { matching_indices: boolean; version: unknown };
-          out[alias] = { connected: true, skip_unavailable: skip, matching_indices: result.matching_indices, version: result.version };
+          const result = (await conn.request('resolve', { indices, user }, timeoutMs)) as {
+            matching_indices: boolean;
+            version: unknown;
+          };
+          out[alias] = {
+            connected: true,
+            skip_unavailable: skip,
+            matching_indices: result.matching_indices,
+            version: result.version,
+          };
         } catch (e) {
           if (!(e instanceof RemoteError)) throw e;
           out[alias] = { connected: conn.connected, skip_unavailable: skip, error: e.failure.reason };
@@ -1094,7 +1305,10 @@ class NoRoute extends EsError {
 
 function parseTimeout(v: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(v);
-  if (!m) throw badRequest(`failed to parse setting [timeout] with value [${v}] as a time value: unit is missing or unrecognized`);
+  if (!m)
+    throw badRequest(
+      `failed to parse setting [timeout] with value [${v}] as a time value: unit is missing or unrecognized`,
+    );
   return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
 }
 

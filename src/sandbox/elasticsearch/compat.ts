@@ -68,7 +68,10 @@ const COMPAT_RE = /application\/vnd\.elasticsearch\+(?:json|x-ndjson)\s*;\s*comp
  * Accept=..." (RestCompatibleVersionHelper / RestRequest.MediaTypeHeaderException). Plain application/json always works.
  * Returns the compatible-with version requested, if any.
  */
-export function checkCompatibilityHeaders(version: string, headers: Record<string, string | string[] | undefined>): number | undefined {
+export function checkCompatibilityHeaders(
+  version: string,
+  headers: Record<string, string | string[] | undefined>,
+): number | undefined {
   const own = major(version);
   let requested: number | undefined;
   const failed: string[] = [];
@@ -89,9 +92,14 @@ export function checkCompatibilityHeaders(version: string, headers: Record<strin
     } else requested = n;
   }
   if (firstMessage) {
-    throw new EsError(400, 'media_type_header_exception', `Invalid media-type value on headers [${failed.join(', ')}]`, {
-      caused_by: { type: 'status_exception', reason: firstMessage },
-    });
+    throw new EsError(
+      400,
+      'media_type_header_exception',
+      `Invalid media-type value on headers [${failed.join(', ')}]`,
+      {
+        caused_by: { type: 'status_exception', reason: firstMessage },
+      },
+    );
   }
   return requested;
 }

@@ -35,7 +35,11 @@ export class EsError extends Error {
 export const badRequest = (reason: string, type = 'illegal_argument_exception') => new EsError(400, type, reason);
 
 export const validationError = (...problems: string[]) =>
-  new EsError(400, 'action_request_validation_exception', `Validation Failed: ${problems.map((p, i) => `${i + 1}: ${p};`).join('')}`);
+  new EsError(
+    400,
+    'action_request_validation_exception',
+    `Validation Failed: ${problems.map((p, i) => `${i + 1}: ${p};`).join('')}`,
+  );
 
 export const securityError = (status: 401 | 403, reason: string, extra: Record<string, unknown> = {}) =>
   new EsError(status, 'security_exception', reason, extra);
@@ -56,6 +60,9 @@ export function noHandler(method: string, path: string): Reply {
 export function wrongMethod(method: string, path: string, allowed: string[]): Reply {
   return {
     status: 405,
-    body: { error: `Incorrect HTTP method for uri [${path}] and method [${method}], allowed: [${allowed.join(', ')}]`, status: 405 },
+    body: {
+      error: `Incorrect HTTP method for uri [${path}] and method [${method}], allowed: [${allowed.join(', ')}]`,
+      status: 405,
+    },
   };
 }

@@ -46,7 +46,14 @@ export class NodeStartupError extends Error {
 
 /** What the running node uses, resolved from effective settings and files at (re)start. */
 export interface NodeRuntime {
-  remoteClusterServer: { enabled: boolean; ssl: boolean; certPem: string; keyPem: string; certPath: string; clientAuthentication: string };
+  remoteClusterServer: {
+    enabled: boolean;
+    ssl: boolean;
+    certPem: string;
+    keyPem: string;
+    certPath: string;
+    clientAuthentication: string;
+  };
   transport: {
     certPem: string;
     keyPem: string;
@@ -98,7 +105,13 @@ export function parseTrustRestrictions(content: string): string[] {
       found = true;
       const rest = head[1]!.trim();
       if (rest.startsWith('[')) {
-        patterns.push(...rest.replace(/^\[|\]$/g, '').split(',').map(unquote).filter(Boolean));
+        patterns.push(
+          ...rest
+            .replace(/^\[|\]$/g, '')
+            .split(',')
+            .map(unquote)
+            .filter(Boolean),
+        );
         inList = false;
       } else if (rest) {
         patterns.push(unquote(rest));
@@ -167,7 +180,12 @@ export class NodeConfig {
           'Remote Access settings should not be configured using the [_remote_cluster] profile. Use the [remote_cluster.] settings instead.',
         );
       }
-      if ((key.startsWith('remote_cluster_server.') || key.startsWith('remote_cluster.') || key.startsWith('xpack.security.remote_cluster_server.')) && !versionAtLeast(this.version, '8.14.0')) {
+      if (
+        (key.startsWith('remote_cluster_server.') ||
+          key.startsWith('remote_cluster.') ||
+          key.startsWith('xpack.security.remote_cluster_server.')) &&
+        !versionAtLeast(this.version, '8.14.0')
+      ) {
         throw new NodeStartupError(
           `unknown setting [${key}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings`,
         );
@@ -186,9 +204,13 @@ export class NodeConfig {
       clientAuthentication: String(settings[SETTING.rcsClientAuthentication] ?? 'none'),
     };
     const tCertPath = String(settings[SETTING.transportCertificate] ?? FILE.transportCertificate);
-    const caPaths = settings[SETTING.transportCas] === undefined ? [FILE.transportCa] : asList(settings[SETTING.transportCas]);
+    const caPaths =
+      settings[SETTING.transportCas] === undefined ? [FILE.transportCa] : asList(settings[SETTING.transportCas]);
     const restrictionsPath = settings[SETTING.trustRestrictionsPath];
-    const fields = settings[SETTING.trustRestrictionsFields] === undefined ? [X509_FIELD_OTHER_NAME] : asList(settings[SETTING.trustRestrictionsFields]);
+    const fields =
+      settings[SETTING.trustRestrictionsFields] === undefined
+        ? [X509_FIELD_OTHER_NAME]
+        : asList(settings[SETTING.trustRestrictionsFields]);
     for (const f of fields) {
       if (f !== X509_FIELD_OTHER_NAME && f !== X509_FIELD_DNS_NAME) {
         throw new NodeStartupError(
@@ -201,7 +223,9 @@ export class NodeConfig {
       const p = String(restrictionsPath);
       const content = this.files[p] ?? this.files[`certs/${p}`];
       if (content === undefined) {
-        throw new NodeStartupError(`failed to load SSL configuration [xpack.security.transport.ssl] - cannot read trust restrictions file [${p}] because the file does not exist`);
+        throw new NodeStartupError(
+          `failed to load SSL configuration [xpack.security.transport.ssl] - cannot read trust restrictions file [${p}] because the file does not exist`,
+        );
       }
       trustRestrictions = parseTrustRestrictions(content);
     }

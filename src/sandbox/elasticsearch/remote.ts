@@ -19,7 +19,13 @@ import type { ApiKey, IndicesPrivileges, SecurityRealm } from './security';
 import { wildcardMatch, INDEX_ACTIONS } from './security';
 import type { IndexStore } from './search';
 import { expandIndexPattern } from './search';
-import { minimumWireCompatibilityVersion, minimumIndexCompatibilityVersion, wireCompatible, supportsApiKeyModel, versionAtLeast } from './compat';
+import {
+  minimumWireCompatibilityVersion,
+  minimumIndexCompatibilityVersion,
+  wireCompatible,
+  supportsApiKeyModel,
+  versionAtLeast,
+} from './compat';
 import { X509_FIELD_DNS_NAME, X509_FIELD_OTHER_NAME } from './nodeConfig';
 
 export type License = 'basic' | 'gold' | 'platinum' | 'enterprise' | 'trial';
@@ -47,7 +53,11 @@ export const failures = {
     type: 'connect_transport_exception',
     reason: `failed to open any proxy connections to cluster [${alias}]: [][${addr}] connect_timeout[${timeout}]`,
   }),
-  unknownHost: (host: string): RemoteFailure => ({ status: 400, type: 'illegal_argument_exception', reason: `unknown host [${host}]` }),
+  unknownHost: (host: string): RemoteFailure => ({
+    status: 400,
+    type: 'illegal_argument_exception',
+    reason: `unknown host [${host}]`,
+  }),
   closedByRemote: (addr: string): RemoteFailure => ({
     status: 500,
     type: 'node_disconnected_exception',
@@ -66,7 +76,7 @@ export const failures = {
           ].join(', ')}] issued by [${peer.issuer}]; `
         : '') +
       detail,
-    remoteLog: 'client did not trust this server\'s certificate, closing connection',
+    remoteLog: "client did not trust this server's certificate, closing connection",
   }),
   fatalAlert: (alert: string, remoteLog: string): RemoteFailure => ({
     status: 500,
@@ -108,7 +118,9 @@ export const failures = {
   }),
   /** The side whose minimum wire version is not met rejects the other (TransportHandshaker). */
   incompatibleVersion: (remote: string, local: string): RemoteFailure => {
-    const [older, newer] = versionAtLeast(local, minimumWireCompatibilityVersion(remote)) ? [remote, local] : [local, remote];
+    const [older, newer] = versionAtLeast(local, minimumWireCompatibilityVersion(remote))
+      ? [remote, local]
+      : [local, remote];
     return {
       status: 500,
       type: 'illegal_state_exception',
@@ -118,25 +130,47 @@ export const failures = {
   anonymousUnauthorized: (): RemoteFailure => ({
     status: 403,
     type: 'security_exception',
-    reason: 'action [cluster:internal/remote_cluster/handshake] is unauthorized for user [_anonymous] with effective roles [], this action is granted by the cluster privileges [cross_cluster_search,cross_cluster_replication,all]',
+    reason:
+      'action [cluster:internal/remote_cluster/handshake] is unauthorized for user [_anonymous] with effective roles [], this action is granted by the cluster privileges [cross_cluster_search,cross_cluster_replication,all]',
   }),
   noRemoteIndicesPrivileges: (action: string, alias: string, username: string, roles: string[]): RemoteFailure => ({
     status: 403,
     type: 'security_exception',
     reason: `action [${action}] towards remote cluster [${alias}] is unauthorized for user [${username}] with effective roles [${roles.join(',')}] because no remote indices privileges apply for the target cluster`,
   }),
-  keyIntersectionUnauthorized: (action: string, username: string, roles: string[], key: ApiKey, indices: string[], privileges: readonly string[]): RemoteFailure => ({
+  keyIntersectionUnauthorized: (
+    action: string,
+    username: string,
+    roles: string[],
+    key: ApiKey,
+    indices: string[],
+    privileges: readonly string[],
+  ): RemoteFailure => ({
     status: 403,
     type: 'security_exception',
     reason: `action [${action}] towards remote cluster is unauthorized for user [${username}] with assigned roles [${roles.join(',')}] authenticated by API key id [${key.id}] of user [${key.username}] on indices [${indices.join(',')}], this action is granted by the index privileges [${privileges.join(',')}]`,
   }),
-  tlsModelUnauthorized: (action: string, username: string, roles: string[], indices: string[], privileges: readonly string[]): RemoteFailure => ({
+  tlsModelUnauthorized: (
+    action: string,
+    username: string,
+    roles: string[],
+    indices: string[],
+    privileges: readonly string[],
+  ): RemoteFailure => ({
     status: 403,
     type: 'security_exception',
     reason: `action [${action}] is unauthorized for user [${username}] with effective roles [${roles.join(',')}] on indices [${indices.join(',')}], this action is granted by the index privileges [${privileges.join(',')}]`,
   }),
-  indexNotFound: (index: string): RemoteFailure => ({ status: 404, type: 'index_not_found_exception', reason: `no such index [${index}]` }),
-  timeout: (): RemoteFailure => ({ status: 500, type: 'receive_timeout_transport_exception', reason: 'Request timed out before receiving a response from the remote cluster' }),
+  indexNotFound: (index: string): RemoteFailure => ({
+    status: 404,
+    type: 'index_not_found_exception',
+    reason: `no such index [${index}]`,
+  }),
+  timeout: (): RemoteFailure => ({
+    status: 500,
+    type: 'receive_timeout_transport_exception',
+    reason: 'Request timed out before receiving a response from the remote cluster',
+  }),
 };
 
 export class RemoteError extends Error {
@@ -233,7 +267,14 @@ export interface RemoteSideHost {
   faults: FaultInjector;
   faultTarget: FaultTarget;
   /** Called after every handshake attempt (read-back and logs). */
-  recordInbound(event: { profile: string; ok: boolean; apiKeyId?: string; peer?: string; reason?: string; remoteLog?: string }): void;
+  recordInbound(event: {
+    profile: string;
+    ok: boolean;
+    apiKeyId?: string;
+    peer?: string;
+    reason?: string;
+    remoteLog?: string;
+  }): void;
 }
 
 type ChannelContext = { kind: 'api_key'; apiKey: ApiKey } | { kind: 'certificate'; peerNames: string[] };
@@ -306,7 +347,10 @@ export class RemoteListener {
         this.host.recordInbound({
           profile: this.profile,
           ok: false,
-          reason: err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE' ? 'Empty client certificate chain' : `client certificate rejected: ${err.message}`,
+          reason:
+            err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'
+              ? 'Empty client certificate chain'
+              : `client certificate rejected: ${err.message}`,
         }),
       );
     } else {
@@ -333,7 +377,11 @@ export class RemoteListener {
   }
 
   private accept(socket: net.Socket, config: ListenerTls): void {
-    const decision = this.host.faults.decide(this.host.faultTarget, 'CONNECT', this.profile === 'default' ? '/_transport' : '/_remote_cluster');
+    const decision = this.host.faults.decide(
+      this.host.faultTarget,
+      'CONNECT',
+      this.profile === 'default' ? '/_transport' : '/_remote_cluster',
+    );
     if (decision.kind === 'hang') return;
     if (decision.kind === 'reset' || decision.kind === 'status') {
       socket.destroy();
@@ -379,7 +427,12 @@ export class RemoteListener {
         } catch (e) {
           const failure = e instanceof RemoteError ? e.failure : { status: 500, type: 'exception', reason: String(e) };
           if (frame.type === 'handshake') {
-            this.host.recordInbound({ profile: this.profile, ok: false, reason: failure.reason, ...(failure.remoteLog ? { remoteLog: failure.remoteLog } : {}) });
+            this.host.recordInbound({
+              profile: this.profile,
+              ok: false,
+              reason: failure.reason,
+              ...(failure.remoteLog ? { remoteLog: failure.remoteLog } : {}),
+            });
           }
           reply({ ok: false, error: failure });
         }
@@ -392,7 +445,8 @@ export class RemoteListener {
     if (this.profile === 'default') {
       if (credentials) throw new RemoteError(failures.wrongProfile());
       const localVersion = String(frame.version ?? '');
-      if (!wireCompatible(this.host.version, localVersion)) throw new RemoteError(failures.incompatibleVersion(this.host.version, localVersion));
+      if (!wireCompatible(this.host.version, localVersion))
+        throw new RemoteError(failures.incompatibleVersion(this.host.version, localVersion));
       return context ?? { kind: 'certificate', peerNames: [] };
     }
     if (!credentials) throw new RemoteError(failures.missingCredentials());
@@ -409,7 +463,12 @@ export class RemoteListener {
     if (context.kind === 'api_key') {
       const current = this.host.security.apiKeys.get(context.apiKey.id);
       if (!current || current.invalidated || (current.expiration !== undefined && current.expiration <= Date.now())) {
-        throw new RemoteError(failures.badKey(context.apiKey.id, current?.invalidated ? 'api key has been invalidated' : 'api key is expired'));
+        throw new RemoteError(
+          failures.badKey(
+            context.apiKey.id,
+            current?.invalidated ? 'api key has been invalidated' : 'api key is expired',
+          ),
+        );
       }
       if (!licenseAllowsApiKeyModel(this.host.license())) throw new RemoteError(failures.license());
       context = { kind: 'api_key', apiKey: current };
@@ -419,7 +478,8 @@ export class RemoteListener {
     const action = frame.type === 'resolve' ? 'resolve' : 'search';
     const [actionName, privileges] = INDEX_ACTIONS[action];
     const privilege = action === 'resolve' ? 'view_index_metadata' : 'read';
-    const allowed = (index: string): { ok: boolean; dls: unknown[] } => this.authorizeIndex(context, user, index, privilege);
+    const allowed = (index: string): { ok: boolean; dls: unknown[] } =>
+      this.authorizeIndex(context, user, index, privilege);
     const names = [...this.host.store.indices.keys()].sort();
     const concrete = new Set<string>();
     const denied: string[] = [];
@@ -440,7 +500,14 @@ export class RemoteListener {
     if (denied.length) {
       throw new RemoteError(
         context.kind === 'api_key'
-          ? failures.keyIntersectionUnauthorized(actionName, user.username, user.roles, context.apiKey, denied, privileges)
+          ? failures.keyIntersectionUnauthorized(
+              actionName,
+              user.username,
+              user.roles,
+              context.apiKey,
+              denied,
+              privileges,
+            )
           : failures.tlsModelUnauthorized(actionName, user.username, user.roles, denied, privileges),
       );
     }
@@ -467,26 +534,42 @@ export class RemoteListener {
     return { total, hits, shards: concrete.size };
   }
 
-  private authorizeIndex(context: ChannelContext, user: RemoteUser, index: string, privilege: string): { ok: boolean; dls: unknown[] } {
+  private authorizeIndex(
+    context: ChannelContext,
+    user: RemoteUser,
+    index: string,
+    privilege: string,
+  ): { ok: boolean; dls: unknown[] } {
     const grants = (p: IndicesPrivileges) =>
-      p.names.some((n) => wildcardMatch(n, index)) && p.privileges.some((held) => held === privilege || held === 'all' || (privilege === 'view_index_metadata' && held === 'manage'));
+      p.names.some((n) => wildcardMatch(n, index)) &&
+      p.privileges.some(
+        (held) => held === privilege || held === 'all' || (privilege === 'view_index_metadata' && held === 'manage'),
+      );
     if (context.kind === 'api_key') {
       const keyIndices = Object.values(context.apiKey.role_descriptors).flatMap((d) => d.indices ?? []);
       const keyGrant = keyIndices.filter(grants);
       if (keyGrant.length === 0) return { ok: false, dls: [] };
       const dls: unknown[] = [];
       // DLS of the key: a document is visible if any granting entry's query matches (no query = all).
-      if (keyGrant.every((g) => g.query !== undefined)) dls.push({ bool: { should: keyGrant.map((g) => parseQuery(g.query)) } });
+      if (keyGrant.every((g) => g.query !== undefined))
+        dls.push({ bool: { should: keyGrant.map((g) => parseQuery(g.query)) } });
       for (const set of user.remoteIndices ?? [[]]) {
         const userGrant = set.filter(grants);
         if (userGrant.length === 0) return { ok: false, dls: [] };
-        if (userGrant.every((g) => g.query !== undefined)) dls.push({ bool: { should: userGrant.map((g) => parseQuery(g.query)) } });
+        if (userGrant.every((g) => g.query !== undefined))
+          dls.push({ bool: { should: userGrant.map((g) => parseQuery(g.query)) } });
       }
       return { ok: true, dls };
     }
     const roles = user.roles.map((r) => this.host.security.roleDescriptor(r)).filter((r) => !!r);
     const grant = roles.flatMap((r) => r!.indices ?? []).filter(grants);
-    return { ok: grant.length > 0, dls: grant.length && grant.every((g) => g.query !== undefined) ? [{ bool: { should: grant.map((g) => parseQuery(g.query)) } }] : [] };
+    return {
+      ok: grant.length > 0,
+      dls:
+        grant.length && grant.every((g) => g.query !== undefined)
+          ? [{ bool: { should: grant.map((g) => parseQuery(g.query)) } }]
+          : [],
+    };
   }
 }
 
@@ -526,12 +609,18 @@ export interface RemoteClusterInfo {
 }
 
 const TRUST_ERROR_DETAIL: Record<string, string> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate is issued by a CA that is not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the certificate is issued by a CA that is not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
-  SELF_SIGNED_CERT_IN_CHAIN: 'the certificate chain ends in a self-signed CA that is not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed and not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
-  CERT_HAS_EXPIRED: 'the certificate is expired; PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed',
-  CERT_NOT_YET_VALID: 'the certificate is not yet valid; PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    'the certificate is issued by a CA that is not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    'the certificate is issued by a CA that is not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
+  SELF_SIGNED_CERT_IN_CHAIN:
+    'the certificate chain ends in a self-signed CA that is not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
+  DEPTH_ZERO_SELF_SIGNED_CERT:
+    'the certificate is self-signed and not trusted by this node; PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
+  CERT_HAS_EXPIRED:
+    'the certificate is expired; PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed',
+  CERT_NOT_YET_VALID:
+    'the certificate is not yet valid; PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed',
 };
 
 export class RemoteConnection {
@@ -575,15 +664,22 @@ export class RemoteConnection {
 
   private async doConnect(timeoutMs: number): Promise<void> {
     this.closedByUs = false;
-    const wanted = this.settings.mode === 'proxy' ? this.settings.proxySocketConnections : this.settings.nodeConnections;
+    const wanted =
+      this.settings.mode === 'proxy' ? this.settings.proxySocketConnections : this.settings.nodeConnections;
     try {
       const first = await this.openChannel(timeoutMs);
       this.channels = this.channels.filter((c) => !c.closed);
       this.channels.push(first);
-      const rest = await Promise.allSettled(Array.from({ length: Math.max(0, wanted - this.connectedSockets) }, () => this.openChannel(timeoutMs)));
+      const rest = await Promise.allSettled(
+        Array.from({ length: Math.max(0, wanted - this.connectedSockets) }, () => this.openChannel(timeoutMs)),
+      );
       for (const r of rest) if (r.status === 'fulfilled') this.channels.push(r.value);
       this.lastFailure = undefined;
-      this.local.recordOutbound({ alias: this.alias, ok: true, ...(this.authenticatedApiKeyId ? { apiKeyId: this.authenticatedApiKeyId } : {}) });
+      this.local.recordOutbound({
+        alias: this.alias,
+        ok: true,
+        ...(this.authenticatedApiKeyId ? { apiKeyId: this.authenticatedApiKeyId } : {}),
+      });
     } catch (e) {
       this.lastFailure = e instanceof RemoteError ? e.failure : { status: 500, type: 'exception', reason: String(e) };
       this.local.recordOutbound({ alias: this.alias, ok: false, reason: this.lastFailure.reason });
@@ -617,7 +713,9 @@ export class RemoteConnection {
           host: ip,
           port,
           ca: transportTrust.cas,
-          ...this.local.transportCertificate().certPem ? { cert: this.local.transportCertificate().certPem, key: this.local.transportCertificate().keyPem } : {},
+          ...(this.local.transportCertificate().certPem
+            ? { cert: this.local.transportCertificate().certPem, key: this.local.transportCertificate().keyPem }
+            : {}),
           ...(serverName ? { servername: serverName } : {}),
           // Certificate model: the chain is verified against the transport CAs; instead of a host name, the peer's
           // node names must match the trusted environments (verification_mode: certificate + trust restrictions).
@@ -647,27 +745,45 @@ export class RemoteConnection {
     const channel = new Channel(socket);
     channel.onFrame = (frame) => {
       if (frame.type === 'alert') {
-        channel.closeError = Object.assign(new Error(String(frame.alert)), { alert: frame.alert, remoteLog: frame.remoteLog });
+        channel.closeError = Object.assign(new Error(String(frame.alert)), {
+          alert: frame.alert,
+          remoteLog: frame.remoteLog,
+        });
       }
     };
     let reply: Frame;
     try {
-      reply = await channel.request({ type: 'handshake', version: this.local.version, ...(this.credentials ? { credentials: this.credentials } : {}) }, timeoutMs);
+      reply = await channel.request(
+        {
+          type: 'handshake',
+          version: this.local.version,
+          ...(this.credentials ? { credentials: this.credentials } : {}),
+        },
+        timeoutMs,
+      );
     } catch (e) {
       socket.destroy();
       if (e instanceof RemoteError) throw e;
       if (!apiKeyModel && !channel.closeError) {
         // Node's TLS server drops a client whose certificate it does not trust without sending an alert; Elasticsearch's
         // client would report the alert, so say what it would say.
-        throw new RemoteError(failures.fatalAlert('certificate_unknown', 'client certificate is not trusted by the transport CAs'));
+        throw new RemoteError(
+          failures.fatalAlert('certificate_unknown', 'client certificate is not trusted by the transport CAs'),
+        );
       }
-      throw new RemoteError(this.mapTlsError(channel.closeError ?? (e as Error), addr, verifyName, peer, nodeNameMismatch));
+      throw new RemoteError(
+        this.mapTlsError(channel.closeError ?? (e as Error), addr, verifyName, peer, nodeNameMismatch),
+      );
     }
     if (!reply.ok) {
       socket.destroy();
       throw new RemoteError(reply.error as RemoteFailure);
     }
-    this.remote = { clusterName: String(reply.cluster_name), clusterUuid: String(reply.cluster_uuid), version: String(reply.version) };
+    this.remote = {
+      clusterName: String(reply.cluster_name),
+      clusterUuid: String(reply.cluster_uuid),
+      version: String(reply.version),
+    };
     if (typeof reply.apiKeyId === 'string') this.authenticatedApiKeyId = reply.apiKeyId;
     socket.on('close', () => {
       // No background reconnect: _remote/info stays as stale as Elasticsearch's until a request reconnects.
@@ -676,23 +792,39 @@ export class RemoteConnection {
     return channel;
   }
 
-  private mapTlsError(err: Error & { code?: string; alert?: unknown; remoteLog?: unknown }, addr: string, target: string, peer: PeerIdentity | undefined, nodeNameMismatch: string | undefined): RemoteFailure {
+  private mapTlsError(
+    err: Error & { code?: string; alert?: unknown; remoteLog?: unknown },
+    addr: string,
+    target: string,
+    peer: PeerIdentity | undefined,
+    nodeNameMismatch: string | undefined,
+  ): RemoteFailure {
     const code = err.code ?? '';
     if (typeof err.alert === 'string') return failures.fatalAlert(err.alert, String(err.remoteLog ?? ''));
     if (code === 'ECONNREFUSED') return failures.connectRefused(this.alias, addr);
     if (nodeNameMismatch) return failures.untrustedServer(target, peer, nodeNameMismatch);
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return failures.untrustedServer(target, peer, `the certificate does not have any subject alternative names that match the server name; No subject alternative DNS name matching ${target} found.`);
+      return failures.untrustedServer(
+        target,
+        peer,
+        `the certificate does not have any subject alternative names that match the server name; No subject alternative DNS name matching ${target} found.`,
+      );
     }
     const detail = TRUST_ERROR_DETAIL[code];
     if (detail) return failures.untrustedServer(target, peer, detail);
     if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE') {
       return failures.fatalAlert('bad_certificate', 'Empty client certificate chain');
     }
-    if (code.includes('ALERT_UNKNOWN_CA') || code.includes('CERTIFICATE_UNKNOWN')) return failures.fatalAlert('certificate_unknown', 'client certificate is not trusted');
-    if (code === 'EPROTO' || code.includes('WRONG_VERSION_NUMBER') || code.includes('PACKET_LENGTH_TOO_LONG')) return failures.notTls(addr);
+    if (code.includes('ALERT_UNKNOWN_CA') || code.includes('CERTIFICATE_UNKNOWN'))
+      return failures.fatalAlert('certificate_unknown', 'client certificate is not trusted');
+    if (code === 'EPROTO' || code.includes('WRONG_VERSION_NUMBER') || code.includes('PACKET_LENGTH_TOO_LONG'))
+      return failures.notTls(addr);
     if (code === 'ECONNRESET' || err.message === 'closed') return failures.closedByRemote(addr);
-    return { status: 500, type: 'connect_transport_exception', reason: `[][${addr}] connect_exception: ${err.message}` };
+    return {
+      status: 500,
+      type: 'connect_transport_exception',
+      reason: `[][${addr}] connect_exception: ${err.message}`,
+    };
   }
 
   /** Send a search/resolve request over an open socket (connecting first if needed). */
@@ -779,7 +911,10 @@ export class RemoteClusters {
 
   /** Keystore credentials changed (reload): rebuild those aliases' connections. */
   async credentialsChanged(aliases: string[], remotes: RemoteClusterSettings[]): Promise<void> {
-    await this.sync(remotes, aliases.filter((a) => this.connections.has(a)));
+    await this.sync(
+      remotes,
+      aliases.filter((a) => this.connections.has(a)),
+    );
   }
 
   closeAll(): void {

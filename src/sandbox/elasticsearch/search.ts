@@ -55,7 +55,8 @@ export function matches(query: unknown, doc: Record<string, unknown>, id: string
     }
   }
   const entries = Object.entries(query as Record<string, unknown>);
-  if (entries.length !== 1) throw new EsError(400, 'parsing_exception', '[_na] query malformed, must start with start_object');
+  if (entries.length !== 1)
+    throw new EsError(400, 'parsing_exception', '[_na] query malformed, must start with start_object');
   const [kind, clause] = entries[0]!;
   switch (kind) {
     case 'match_all':
@@ -110,14 +111,22 @@ export function matches(query: unknown, doc: Record<string, unknown>, id: string
 
 /** Index names an expression entry resolves to (wildcards expand; exclusions handled by the caller). */
 export function expandIndexPattern(pattern: string, names: string[]): string[] {
-  return pattern.includes('*') || pattern.includes('?') ? names.filter((n) => !n.startsWith('.') && wildcardMatch(pattern, n)) : names.filter((n) => n === pattern);
+  return pattern.includes('*') || pattern.includes('?')
+    ? names.filter((n) => !n.startsWith('.') && wildcardMatch(pattern, n))
+    : names.filter((n) => n === pattern);
 }
 
 /** Split a multi-target expression into local entries and remote entries per cluster alias pattern. */
-export function splitExpression(expression: string): { local: string[]; remote: { clusterPattern: string; index: string }[] } {
+export function splitExpression(expression: string): {
+  local: string[];
+  remote: { clusterPattern: string; index: string }[];
+} {
   const local: string[] = [];
   const remote: { clusterPattern: string; index: string }[] = [];
-  for (const raw of expression.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of expression
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const colon = raw.indexOf(':');
     if (colon > 0) remote.push({ clusterPattern: raw.slice(0, colon), index: raw.slice(colon + 1) });
     else local.push(raw);
@@ -130,13 +139,21 @@ export class IndexStore {
 
   static validateName(name: string): void {
     if (name !== name.toLowerCase()) {
-      throw new EsError(400, 'invalid_index_name_exception', `Invalid index name [${name}], must be lowercase`, { index: name, index_uuid: '_na_' });
-    }
-    if (name.startsWith('_') || name.startsWith('-') || name.startsWith('+')) {
-      throw new EsError(400, 'invalid_index_name_exception', `Invalid index name [${name}], must not start with '_', '-', or '+'`, {
+      throw new EsError(400, 'invalid_index_name_exception', `Invalid index name [${name}], must be lowercase`, {
         index: name,
         index_uuid: '_na_',
       });
+    }
+    if (name.startsWith('_') || name.startsWith('-') || name.startsWith('+')) {
+      throw new EsError(
+        400,
+        'invalid_index_name_exception',
+        `Invalid index name [${name}], must not start with '_', '-', or '+'`,
+        {
+          index: name,
+          index_uuid: '_na_',
+        },
+      );
     }
   }
 
@@ -144,7 +161,10 @@ export class IndexStore {
     IndexStore.validateName(name);
     if (this.indices.has(name)) {
       const idx = this.indices.get(name)!;
-      throw new EsError(400, 'resource_already_exists_exception', `index [${name}/${idx.uuid}] already exists`, { index_uuid: idx.uuid, index: name });
+      throw new EsError(400, 'resource_already_exists_exception', `index [${name}/${idx.uuid}] already exists`, {
+        index_uuid: idx.uuid,
+        index: name,
+      });
     }
     const idx: StoredIndex = {
       name,
@@ -158,7 +178,11 @@ export class IndexStore {
   }
 
   /** Index a document, auto-creating the index as Elasticsearch does by default. */
-  put(index: string, id: string | undefined, source: Record<string, unknown>): { result: 'created' | 'updated'; id: string; version: number } {
+  put(
+    index: string,
+    id: string | undefined,
+    source: Record<string, unknown>,
+  ): { result: 'created' | 'updated'; id: string; version: number } {
     const idx = this.indices.get(index) ?? this.create(index);
     const docId = id ?? randomBytes(15).toString('base64url').slice(0, 20);
     const existed = idx.docs.has(docId);
@@ -190,7 +214,12 @@ export class IndexStore {
   }
 
   /** Run a search over concrete indices; `filters` are extra queries every hit must match (DLS). */
-  search(indices: string[], body: Record<string, unknown> | undefined, filters: unknown[] = [], indexPrefix = ''): { total: number; hits: Hit[] } {
+  search(
+    indices: string[],
+    body: Record<string, unknown> | undefined,
+    filters: unknown[] = [],
+    indexPrefix = '',
+  ): { total: number; hits: Hit[] } {
     const query = body?.query;
     const all: Hit[] = [];
     for (const name of indices) {

@@ -100,7 +100,12 @@ export function wildcardMatch(pattern: string, value: string): boolean {
   if (pattern.startsWith('/') && pattern.endsWith('/') && pattern.length > 1) {
     return new RegExp(`^${pattern.slice(1, -1)}$`).test(value);
   }
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(value);
 }
 
@@ -115,7 +120,11 @@ export const SUPERUSER: RoleDescriptor = {
 const RESERVED_ROLES: Record<string, RoleDescriptor> = {
   superuser: SUPERUSER,
   monitoring_user: { cluster: ['monitor'], metadata: { _reserved: true } },
-  viewer: { cluster: ['monitor'], indices: [{ names: ['*'], privileges: ['read', 'view_index_metadata'] }], metadata: { _reserved: true } },
+  viewer: {
+    cluster: ['monitor'],
+    indices: [{ names: ['*'], privileges: ['read', 'view_index_metadata'] }],
+    metadata: { _reserved: true },
+  },
 };
 
 /** Cluster action name → privileges that grant it, in Elasticsearch's order for error messages. */
@@ -129,9 +138,18 @@ export const CLUSTER_ACTIONS = {
   reloadSecureSettings: ['cluster:admin/nodes/reload_secure_settings', ['manage', 'all']],
   crossClusterKeyCreate: ['cluster:admin/xpack/security/cross_cluster/api_key/create', ['manage_security', 'all']],
   crossClusterKeyUpdate: ['cluster:admin/xpack/security/cross_cluster/api_key/update', ['manage_security', 'all']],
-  apiKeyCreate: ['cluster:admin/xpack/security/api_key/create', ['manage_own_api_key', 'manage_api_key', 'manage_security', 'all']],
-  apiKeyGet: ['cluster:admin/xpack/security/api_key/get', ['manage_own_api_key', 'manage_api_key', 'manage_security', 'all']],
-  apiKeyInvalidate: ['cluster:admin/xpack/security/api_key/invalidate', ['manage_own_api_key', 'manage_api_key', 'manage_security', 'all']],
+  apiKeyCreate: [
+    'cluster:admin/xpack/security/api_key/create',
+    ['manage_own_api_key', 'manage_api_key', 'manage_security', 'all'],
+  ],
+  apiKeyGet: [
+    'cluster:admin/xpack/security/api_key/get',
+    ['manage_own_api_key', 'manage_api_key', 'manage_security', 'all'],
+  ],
+  apiKeyInvalidate: [
+    'cluster:admin/xpack/security/api_key/invalidate',
+    ['manage_own_api_key', 'manage_api_key', 'manage_security', 'all'],
+  ],
   rolePut: ['cluster:admin/xpack/security/role/put', ['manage_security', 'all']],
   roleGet: ['cluster:admin/xpack/security/role/get', ['read_security', 'manage_security', 'all']],
   roleDelete: ['cluster:admin/xpack/security/role/delete', ['manage_security', 'all']],
@@ -226,17 +244,24 @@ export class SecurityRealm {
       return {
         username,
         roles: user.roles,
-        realm: user.realm === 'reserved' ? { name: 'reserved', type: 'reserved' } : { name: 'default_native', type: 'native' },
+        realm:
+          user.realm === 'reserved'
+            ? { name: 'reserved', type: 'reserved' }
+            : { name: 'default_native', type: 'native' },
         user,
       };
     }
     if (scheme?.toLowerCase() === 'apikey') {
       const key = this.verifyApiKey(token);
       if ('failure' in key) {
-        throw securityError(401, 'unable to authenticate with provided credentials and anonymous access is not allowed for this request', {
-          additional_unsuccessful_credentials: `API key: ${key.failure}`,
-          ...challenge,
-        });
+        throw securityError(
+          401,
+          'unable to authenticate with provided credentials and anonymous access is not allowed for this request',
+          {
+            additional_unsuccessful_credentials: `API key: ${key.failure}`,
+            ...challenge,
+          },
+        );
       }
       if (key.apiKey.type !== 'rest') {
         throw securityError(
@@ -269,7 +294,8 @@ export class SecurityRealm {
     if (!apiKey) return { failure: `unable to find apikey with id ${id}`, id };
     if (!sameHash(apiKey.secretHash, hash(secret))) return { failure: `invalid credentials for API key [${id}]`, id };
     if (apiKey.invalidated) return { failure: 'api key has been invalidated', id };
-    if (apiKey.expiration !== undefined && apiKey.expiration <= this.now()) return { failure: 'api key is expired', id };
+    if (apiKey.expiration !== undefined && apiKey.expiration <= this.now())
+      return { failure: 'api key is expired', id };
     return { apiKey };
   }
 
@@ -291,14 +317,18 @@ export class SecurityRealm {
   }
 
   hasClusterPrivilege(auth: Authentication, privilege: string): boolean {
-    return this.roleSets(auth).every((set) => set.some((r) => (r.cluster ?? []).some((held) => implies(CLUSTER_IMPLIES, held, privilege))));
+    return this.roleSets(auth).every((set) =>
+      set.some((r) => (r.cluster ?? []).some((held) => implies(CLUSTER_IMPLIES, held, privilege))),
+    );
   }
 
   hasIndexPrivilege(auth: Authentication, index: string, privilege: string): boolean {
     return this.roleSets(auth).every((set) =>
       set.some((r) =>
         (r.indices ?? []).some(
-          (ip) => ip.names.some((n) => wildcardMatch(n, index)) && ip.privileges.some((held) => implies(INDEX_IMPLIES, held, privilege)),
+          (ip) =>
+            ip.names.some((n) => wildcardMatch(n, index)) &&
+            ip.privileges.some((held) => implies(INDEX_IMPLIES, held, privilege)),
         ),
       ),
     );
@@ -348,9 +378,21 @@ export class SecurityRealm {
 
   putRole(name: string, body: unknown): { created: boolean } {
     if (RESERVED_ROLES[name]) throw badRequest(`Role [${name}] is reserved and may not be used.`);
-    if (!body || typeof body !== 'object') throw new EsError(400, 'parse_exception', `failed to parse role [${name}]. expected an object`);
+    if (!body || typeof body !== 'object')
+      throw new EsError(400, 'parse_exception', `failed to parse role [${name}]. expected an object`);
     const role = body as RoleDescriptor & Record<string, unknown>;
-    const known = ['cluster', 'indices', 'applications', 'run_as', 'metadata', 'transient_metadata', 'global', 'description', 'remote_indices', 'remote_cluster'];
+    const known = [
+      'cluster',
+      'indices',
+      'applications',
+      'run_as',
+      'metadata',
+      'transient_metadata',
+      'global',
+      'description',
+      'remote_indices',
+      'remote_cluster',
+    ];
     for (const field of Object.keys(role)) {
       const gated =
         (field === 'remote_indices' && !supportsRemoteIndicesRoleField(this.version)) ||
@@ -368,7 +410,9 @@ export class SecurityRealm {
       const allowed = ['monitor_enrich', ...(versionAtLeast(this.version, '8.17.0') ? ['monitor_stats'] : [])];
       const bad = (rc.privileges ?? []).filter((p) => !allowed.includes(p));
       if (bad.length) {
-        throw badRequest(`Invalid remote_cluster permissions found. Please remove the following: [${bad.join(', ')}] Only [${allowed.join(', ')}] are allowed`);
+        throw badRequest(
+          `Invalid remote_cluster permissions found. Please remove the following: [${bad.join(', ')}] Only [${allowed.join(', ')}] are allowed`,
+        );
       }
     }
     const created = !this.roles.has(name);
@@ -379,7 +423,9 @@ export class SecurityRealm {
       run_as: role.run_as ?? [],
       metadata: role.metadata ?? {},
       transient_metadata: { enabled: true },
-      ...(role.remote_indices ? { remote_indices: role.remote_indices.map((i) => ({ allow_restricted_indices: false, ...i })) } : {}),
+      ...(role.remote_indices
+        ? { remote_indices: role.remote_indices.map((i) => ({ allow_restricted_indices: false, ...i })) }
+        : {}),
       ...(role.remote_cluster ? { remote_cluster: role.remote_cluster } : {}),
       ...(role.description !== undefined ? { description: role.description } : {}),
     });
@@ -425,7 +471,10 @@ export class SecurityRealm {
   createRestKey(auth: Authentication, body: Record<string, unknown> | undefined): Record<string, unknown> {
     const b = body ?? {};
     if (typeof b.name !== 'string' || !b.name) throw validationError('api key name is required');
-    const expiration = b.expiration === undefined || b.expiration === null ? undefined : this.now() + parseTimeValue(b.expiration, 'expiration');
+    const expiration =
+      b.expiration === undefined || b.expiration === null
+        ? undefined
+        : this.now() + parseTimeValue(b.expiration, 'expiration');
     const secret = randomId(16);
     const key: ApiKey = {
       id: randomId(15),
@@ -513,18 +562,30 @@ export class SecurityRealm {
     };
     return {
       access: cleanAccess,
-      descriptor: { cluster, indices, applications: [], run_as: [], metadata: {}, transient_metadata: { enabled: true } },
+      descriptor: {
+        cluster,
+        indices,
+        applications: [],
+        run_as: [],
+        metadata: {},
+        transient_metadata: { enabled: true },
+      },
     };
   }
 
   createCrossClusterKey(auth: Authentication, body: Record<string, unknown> | undefined): Record<string, unknown> {
     if (auth.apiKey) {
-      throw badRequest('authentication via API key not supported: An API key cannot be used to create a cross-cluster API key');
+      throw badRequest(
+        'authentication via API key not supported: An API key cannot be used to create a cross-cluster API key',
+      );
     }
     const b = body ?? {};
     if (typeof b.name !== 'string' || !b.name) throw validationError('api key name is required');
     const { access, descriptor } = SecurityRealm.crossClusterRoleDescriptor(b.access);
-    const expiration = b.expiration === undefined || b.expiration === null ? undefined : this.now() + parseTimeValue(b.expiration, 'expiration');
+    const expiration =
+      b.expiration === undefined || b.expiration === null
+        ? undefined
+        : this.now() + parseTimeValue(b.expiration, 'expiration');
     const secret = randomId(16);
     const key: ApiKey = {
       id: randomId(15),
@@ -548,13 +609,22 @@ export class SecurityRealm {
   private ownedKey(auth: Authentication, id: string): ApiKey {
     const key = this.apiKeys.get(id);
     if (!key || key.username !== auth.username) {
-      throw new EsError(404, 'resource_not_found_exception', `no API key owned by requesting user found for ID [${id}]`);
+      throw new EsError(
+        404,
+        'resource_not_found_exception',
+        `no API key owned by requesting user found for ID [${id}]`,
+      );
     }
     return key;
   }
 
   /** `PUT /_security/cross_cluster/api_key/{id}` (expectedType cross_cluster) and `PUT /_security/api_key/{id}` (rest). */
-  updateKey(auth: Authentication, id: string, body: Record<string, unknown> | undefined, expectedType: 'rest' | 'cross_cluster'): { updated: boolean } {
+  updateKey(
+    auth: Authentication,
+    id: string,
+    body: Record<string, unknown> | undefined,
+    expectedType: 'rest' | 'cross_cluster',
+  ): { updated: boolean } {
     if (auth.apiKey) {
       throw badRequest(
         expectedType === 'cross_cluster'
@@ -567,7 +637,8 @@ export class SecurityRealm {
       throw badRequest(`cannot update API key of type [${key.type}] while expected type is [${expectedType}]`);
     }
     if (key.invalidated) throw badRequest(`cannot update invalidated API key [${id}]`);
-    if (key.expiration !== undefined && key.expiration <= this.now()) throw badRequest(`cannot update expired API key [${id}]`);
+    if (key.expiration !== undefined && key.expiration <= this.now())
+      throw badRequest(`cannot update expired API key [${id}]`);
     const b = body ?? {};
     const before = JSON.stringify([key.access, key.role_descriptors, key.metadata, key.expiration, key.limited_by]);
     if (expectedType === 'cross_cluster' && b.access !== undefined) {
@@ -584,7 +655,10 @@ export class SecurityRealm {
       if (b.expiration === null) delete key.expiration;
       else key.expiration = this.now() + parseTimeValue(b.expiration, 'expiration');
     }
-    return { updated: before !== JSON.stringify([key.access, key.role_descriptors, key.metadata, key.expiration, key.limited_by]) };
+    return {
+      updated:
+        before !== JSON.stringify([key.access, key.role_descriptors, key.metadata, key.expiration, key.limited_by]),
+    };
   }
 
   /** Whether the caller may see/invalidate keys other than its own. */
@@ -641,7 +715,9 @@ export class SecurityRealm {
     const owner = b.owner === true || !this.manageAll(auth);
     const username = typeof b.username === 'string' ? b.username : undefined;
     if (!ids && !name && !owner && !username && !b.realm_name) {
-      throw validationError('One of [api key id(s), api key name, username, realm name] must be specified if [owner] flag is false');
+      throw validationError(
+        'One of [api key id(s), api key name, username, realm name] must be specified if [owner] flag is false',
+      );
     }
     const matches = [...this.apiKeys.values()].filter(
       (k) =>
@@ -659,7 +735,10 @@ export class SecurityRealm {
         errors.push({
           type: 'exception',
           reason: 'error occurred while invalidating api keys',
-          caused_by: { type: 'security_exception', reason: `action [cluster:admin/xpack/security/api_key/invalidate] is unauthorized for API key [${k.id}] of type [cross_cluster]; it requires the [manage_security] cluster privilege` },
+          caused_by: {
+            type: 'security_exception',
+            reason: `action [cluster:admin/xpack/security/api_key/invalidate] is unauthorized for API key [${k.id}] of type [cross_cluster]; it requires the [manage_security] cluster privilege`,
+          },
         });
         continue;
       }

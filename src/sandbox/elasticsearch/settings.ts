@@ -31,7 +31,16 @@ const REMOTE_KEYS = [
   'transport.ping_schedule',
 ];
 /** Dynamic settings outside cluster.remote.* that the simulator accepts without interpreting them. */
-const OTHER_DYNAMIC_PREFIXES = ['cluster.routing.', 'cluster.max_shards_per_node', 'indices.', 'search.', 'action.', 'logger.', 'xpack.monitoring.', 'cluster.indices.'];
+const OTHER_DYNAMIC_PREFIXES = [
+  'cluster.routing.',
+  'cluster.max_shards_per_node',
+  'indices.',
+  'search.',
+  'action.',
+  'logger.',
+  'xpack.monitoring.',
+  'cluster.indices.',
+];
 const REMOTE_KEY_RE = /^cluster\.remote\.([^.]+)\.(.+)$/;
 
 /** Flatten `{ cluster: { remote: { a: { mode: 'proxy' } } } }` and flat keys alike into `cluster.remote.a.mode`. */
@@ -79,7 +88,8 @@ export function parseHostPort(address: string): { host: string; port: number } {
 
 function toSettingString(key: string, value: unknown): string | string[] {
   if (Array.isArray(value)) return value.map((v) => String(v));
-  if (value !== null && typeof value === 'object') throw badRequest(`setting [${key}] must be a value, found an object`);
+  if (value !== null && typeof value === 'object')
+    throw badRequest(`setting [${key}] must be a value, found an object`);
   return String(value);
 }
 
@@ -100,7 +110,12 @@ function parseIntSetting(key: string, value: string | string[] | undefined, def:
 
 function asList(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
-  return Array.isArray(value) ? value : value.split(',').map((s) => s.trim()).filter(Boolean);
+  return Array.isArray(value)
+    ? value
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 export class ClusterSettings {
@@ -118,11 +133,18 @@ export class ClusterSettings {
     const m = REMOTE_KEY_RE.exec(key);
     if (m) {
       if (m[2] === 'credentials') {
-        throw badRequest(`setting [${key}], not dynamically updateable; it is a secure setting, set it in the keystore`);
+        throw badRequest(
+          `setting [${key}], not dynamically updateable; it is a secure setting, set it in the keystore`,
+        );
       }
       if (REMOTE_KEYS.includes(m[2]!)) return;
     }
-    if (key === 'cluster.remote.initial_connect_timeout' || key === 'cluster.remote.node.attr' || key === 'cluster.remote.connect') return;
+    if (
+      key === 'cluster.remote.initial_connect_timeout' ||
+      key === 'cluster.remote.node.attr' ||
+      key === 'cluster.remote.connect'
+    )
+      return;
     if (key.startsWith('cluster.metadata.') && key.length > 'cluster.metadata.'.length) return;
     if (OTHER_DYNAMIC_PREFIXES.some((p) => key.startsWith(p))) return;
     // The scope word is replaced by the caller ("persistent" | "transient").
@@ -137,10 +159,17 @@ export class ClusterSettings {
     const b = (body ?? {}) as Record<string, unknown>;
     for (const k of Object.keys(b)) {
       if (k !== 'persistent' && k !== 'transient') {
-        throw new EsError(400, 'x_content_parse_exception', `[1:2] [cluster_update_settings_request] unknown field [${k}]`);
+        throw new EsError(
+          400,
+          'x_content_parse_exception',
+          `[1:2] [cluster_update_settings_request] unknown field [${k}]`,
+        );
       }
     }
-    const next: Record<'persistent' | 'transient', FlatSettings> = { persistent: { ...this.persistent }, transient: { ...this.transient } };
+    const next: Record<'persistent' | 'transient', FlatSettings> = {
+      persistent: { ...this.persistent },
+      transient: { ...this.transient },
+    };
     const accepted: Record<'persistent' | 'transient', FlatSettings> = { persistent: {}, transient: {} };
     for (const scope of ['persistent', 'transient'] as const) {
       const flat = flatten(b[scope] ?? {});
@@ -178,7 +207,11 @@ export class ClusterSettings {
     const changed = new Set<string>();
     for (const alias of new Set([...aliasesOf(before), ...aliasesOf(merged)])) {
       const pick = (s: FlatSettings) =>
-        JSON.stringify(Object.entries(s).filter(([k]) => k.startsWith(`cluster.remote.${alias}.`)).sort());
+        JSON.stringify(
+          Object.entries(s)
+            .filter(([k]) => k.startsWith(`cluster.remote.${alias}.`))
+            .sort(),
+        );
       if (pick(before) !== pick(merged)) changed.add(alias);
     }
     this.persistent = next.persistent;
@@ -214,13 +247,19 @@ export function aliasesOf(settings: FlatSettings): string[] {
 }
 
 /** Parse and validate one alias's settings; throws the 400 Elasticsearch gives on `PUT _cluster/settings`. */
-export function remoteSettingsOf(settings: FlatSettings, alias: string, skipUnavailableDefault: boolean): RemoteClusterSettings {
+export function remoteSettingsOf(
+  settings: FlatSettings,
+  alias: string,
+  skipUnavailableDefault: boolean,
+): RemoteClusterSettings {
   const key = (s: string) => `cluster.remote.${alias}.${s}`;
   const get = (s: string) => settings[key(s)];
   const modeRaw = get('mode');
   const modeText = (typeof modeRaw === 'string' ? modeRaw : 'sniff').toLowerCase();
   if (modeText !== 'proxy' && modeText !== 'sniff') {
-    throw badRequest(`No enum constant org.elasticsearch.transport.RemoteConnectionStrategy.ConnectionStrategy.${modeText.toUpperCase()}`);
+    throw badRequest(
+      `No enum constant org.elasticsearch.transport.RemoteConnectionStrategy.ConnectionStrategy.${modeText.toUpperCase()}`,
+    );
   }
   const mode = modeText;
   const configured = mode.toUpperCase();
@@ -238,13 +277,17 @@ export function remoteSettingsOf(settings: FlatSettings, alias: string, skipUnav
   for (const s of seeds) parseHostPort(s);
   const compress = get('transport.compress');
   if (compress !== undefined && !['true', 'false', 'indexing_data'].includes(String(compress))) {
-    throw badRequest(`No enum constant org.elasticsearch.transport.Compression.Enabled.${String(compress).toUpperCase()}`);
+    throw badRequest(
+      `No enum constant org.elasticsearch.transport.Compression.Enabled.${String(compress).toUpperCase()}`,
+    );
   }
   return {
     alias,
     mode,
     ...(typeof proxyAddress === 'string' && proxyAddress ? { proxyAddress } : {}),
-    ...(typeof get('server_name') === 'string' && get('server_name') ? { serverName: get('server_name') as string } : {}),
+    ...(typeof get('server_name') === 'string' && get('server_name')
+      ? { serverName: get('server_name') as string }
+      : {}),
     proxySocketConnections: parseIntSetting(key('proxy_socket_connections'), get('proxy_socket_connections'), 18, 1),
     seeds,
     nodeConnections: parseIntSetting(key('node_connections'), get('node_connections'), 3, 1),
