@@ -32,7 +32,7 @@ let uiPort: number;
 before(async () => {
   port = await freePort();
   uiPort = await freePort();
-  const env = { ...process.env, ECH_REMOTE_CACHE_DIR: cwd };
+  const env: NodeJS.ProcessEnv = { ...process.env, ECH_REMOTE_CACHE_DIR: cwd };
   delete env.NODE_EXTRA_CA_CERTS; // dev sets up its own trust, as on a fresh machine
   delete env.TEMPORAL_ADDRESS;
   dev = spawn(
