@@ -381,7 +381,8 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     if (!put.existed) {
       compensations.push({
         label: `cluster settings cluster.remote.${r.alias}.*`,
-        undo: () => activity('Remove the remote cluster').removeRemoteCluster({ target: local, alias: r.alias, workflowId }),
+        undo: () =>
+          activity('Remove the remote cluster').removeRemoteCluster({ target: local, alias: r.alias, workflowId }),
       });
     }
     state.step('connect', 'done', `proxy_address ${r.remote.proxyAddress}`);
