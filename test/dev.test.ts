@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { connectStartOptions } from '../src/client';
 import type { ConnectResult, ConnectStatus } from '../src/contract/status';
 
 const root = path.resolve(__dirname, '..');
@@ -78,11 +79,14 @@ it('a connection started with the printed sample request completes after approva
   try {
     const client = new Client({ connection });
     const request = JSON.parse(fs.readFileSync(path.join(root, 'examples/dev/connect-api-key-public.json'), 'utf8'));
-    const handle = await client.workflow.start('connectRemoteCluster', {
-      taskQueue: 'ech-remote-clusters',
-      workflowId: `dev-test-${Date.now()}`,
-      args: [request],
-    });
+    const handle = await client.workflow.start('connectRemoteCluster', connectStartOptions(request));
+    const description = await handle.describe();
+    assert.equal(description.workflowId, `connect-${request.local.deploymentId}-${request.alias}`);
+    assert.match((await description.staticSummary()) ?? '', /Connect ECH .* as "onprem-logs" \(api-key\)/);
+    assert.match(
+      (await description.staticDetails()) ?? '',
+      request.remote.elasticsearch ? /key:\*\* created by this tool/ : /key:\*\* handed over by the self-managed org/,
+    );
     const deadline = Date.now() + 60_000;
     for (;;) {
       const status = await handle.query<ConnectStatus>('status');

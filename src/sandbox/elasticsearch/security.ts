@@ -113,8 +113,10 @@ export const SUPERUSER: RoleDescriptor = {
   cluster: ['all'],
   indices: [{ names: ['*'], privileges: ['all'], allow_restricted_indices: true }],
   remote_indices: [{ clusters: ['*'], names: ['*'], privileges: ['all'], allow_restricted_indices: false }],
+  applications: [{ application: '*', privileges: ['*'], resources: ['*'] }],
   run_as: ['*'],
   metadata: { _reserved: true },
+  transient_metadata: { enabled: true },
 };
 
 const RESERVED_ROLES: Record<string, RoleDescriptor> = {
