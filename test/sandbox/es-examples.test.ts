@@ -5,7 +5,6 @@
  * elements; objects keyed by dynamic names (cluster aliases, node ids, role names) compare one entry to one entry;
  * free-form user metadata is only checked to be an object.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies: the assertions check their shape */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -259,7 +258,9 @@ describe('Elasticsearch responses match the official response examples', () => {
   for (const file of FILES) {
     const name = path.basename(file);
     const c = CASES[name];
-    it(path.relative(SPECS, file), { skip: c?.skip }, async () => {
+    // The defective example is not compared (its own case documents why); the real response is checked separately.
+    if (c?.skip) continue;
+    it(path.relative(SPECS, file), async () => {
       assert.ok(c, `no case for ${name}`);
       const body = await c.request();
       assert.deepEqual(shapeDiff(loadExample(file), body, c), [], JSON.stringify(body));

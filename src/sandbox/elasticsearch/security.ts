@@ -703,7 +703,21 @@ export class SecurityRealm {
       realm: k.realm,
       realm_type: k.realm_type,
       metadata: k.metadata,
-      role_descriptors: k.role_descriptors,
+      // ES stores API key role descriptors as full RoleDescriptors: the defaults appear in the read-back.
+      role_descriptors: Object.fromEntries(
+        Object.entries(k.role_descriptors).map(([n, d]) => [
+          n,
+          {
+            cluster: [],
+            applications: [],
+            run_as: [],
+            metadata: {},
+            transient_metadata: { enabled: true },
+            ...d,
+            indices: (d.indices ?? []).map((i) => ({ allow_restricted_indices: false, ...i })),
+          },
+        ]),
+      ),
       ...(k.access ? { access: k.access } : {}),
       ...(withLimitedBy && k.limited_by ? { limited_by: [k.limited_by] } : {}),
     };
