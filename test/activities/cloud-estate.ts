@@ -3,10 +3,7 @@
  * through what the contract gives any client — `info` (sandbox.json), the `/_sandbox` control API (reset, faults,
  * plans) and the Cloud API itself for read-backs.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { start, type Sandbox, type SandboxInfo } from '../../src/sandbox';
-import type { PemPair } from '../../src/sandbox/pki';
 import type { FaultRule } from '../../src/sandbox/faults';
 import type { PlanSettings } from '../../src/sandbox/cloud';
 import type { CloudSchemas } from '../../src/clients/cloud';
@@ -34,19 +31,9 @@ export interface CloudEstate {
   stop(): Promise<void>;
 }
 
-/** Under `npm test` every process trusts one public root (NODE_EXTRA_CA_CERTS); the sandbox reuses it when present. */
-function sharedPublicRoot(): PemPair | undefined {
-  const dir = process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR;
-  if (!dir) return undefined;
-  const cert = path.join(dir, 'sandbox-public-root.pem');
-  const key = path.join(dir, 'sandbox-public-root.key');
-  if (!fs.existsSync(cert) || !fs.existsSync(key)) return undefined;
-  return { certPem: fs.readFileSync(cert, 'utf8'), keyPem: fs.readFileSync(key, 'utf8') };
-}
-
 export async function startCloudEstate(): Promise<CloudEstate> {
-  const publicRoot = sharedPublicRoot();
-  const sandbox: Sandbox = await start({ planPendingMs: PLAN_PENDING_MS, ...(publicRoot ? { publicRoot } : {}) });
+  // start() reuses the run's shared public root under `npm test`.
+  const sandbox: Sandbox = await start({ planPendingMs: PLAN_PENDING_MS });
   const { info } = sandbox;
   const auth = { authorization: `ApiKey ${info.cloud.apiKey}` };
   const ca = info.ca.publicRoot;

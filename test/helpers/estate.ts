@@ -3,22 +3,9 @@
  * this process already trusts through NODE_EXTRA_CA_CERTS), the worker's secrets in the environment as a real worker
  * has them, and read-backs through the public APIs (Cloud API, Elasticsearch), the way a user would check the result.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { start, type Sandbox, type ScenarioName } from '../../src/sandbox';
-import type { PemPair } from '../../src/sandbox/pki';
 import type { FaultRule } from '../../src/sandbox/faults';
 import { httpsJson } from '../sandbox/cloud-helpers';
-
-/** Under `npm test` every process trusts one public root (NODE_EXTRA_CA_CERTS); the sandbox reuses it. */
-export function sharedPublicRoot(): PemPair | undefined {
-  const dir = process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR;
-  if (!dir) return undefined;
-  const cert = path.join(dir, 'sandbox-public-root.pem');
-  const key = path.join(dir, 'sandbox-public-root.key');
-  if (!fs.existsSync(cert) || !fs.existsSync(key)) return undefined;
-  return { certPem: fs.readFileSync(cert, 'utf8'), keyPem: fs.readFileSync(key, 'utf8') };
-}
 
 export interface EstateView {
   keystore: string[];
@@ -33,9 +20,9 @@ export class Estate {
   private constructor(readonly sandbox: Sandbox) {}
 
   static async start(scenario: ScenarioName = 'api-key-public'): Promise<Estate> {
-    const publicRoot = sharedPublicRoot();
-    if (!publicRoot) throw new Error('run the workflow tests with `npm test` (it shares the sandbox public root)');
-    const sandbox = await start({ scenario, publicRoot, planPendingMs: 150 });
+    // start() reuses the run's shared public root, which this process trusts through NODE_EXTRA_CA_CERTS.
+    if (!process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR) throw new Error('run the workflow tests with `npm test`');
+    const sandbox = await start({ scenario, planPendingMs: 150 });
     for (const [k, v] of Object.entries(sandbox.info.env)) if (k !== 'NODE_EXTRA_CA_CERTS') process.env[k] = String(v);
     return new Estate(sandbox);
   }
