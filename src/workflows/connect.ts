@@ -500,7 +500,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
 
   async function cleanUp(err: unknown): Promise<void> {
     if (status.phase === 'rejected' || status.phase === 'timed-out') return; // already ended cleanly
-    const type = err instanceof ApplicationFailure && err.type ? err.type : 'Failed';
+    const type = failureType(err);
     if (compensations.length === 0) {
       status.error = { type, message: failureMessage(err) };
       state.setPhase('failed');
@@ -523,6 +523,12 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     status.error = { type, message: `${failureMessage(err)}\nRolled back: ${items.join('; ')}` };
     state.setPhase('failed');
   }
+}
+
+/** The classified type of what failed: an activity's ApplicationFailure type travels as the ActivityFailure's cause. */
+function failureType(err: unknown): string {
+  const failure = err instanceof wf.ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure && failure.type ? failure.type : 'Failed';
 }
 
 function failureMessage(err: unknown): string {

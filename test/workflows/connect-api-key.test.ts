@@ -306,6 +306,7 @@ describe('failure after changes', () => {
     const handle = await startRun(request('api-key-private'));
     await approve(handle);
     const failure = await failureOf(handle);
+    assert.equal(failure.type, 'ValidationFailed', "the failed step's classified type, not a generic one");
     assert.match(failure.message, /Rolled back/);
     await estate.control('DELETE', '/faults');
     assert.deepEqual(await estate.view(), before);
