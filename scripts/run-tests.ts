@@ -13,7 +13,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
 import { ensureTemporalCli } from '../src/dev/temporalCli';
-import { createPublicRoot } from '../src/sandbox/pki';
+import { loadOrCreatePublicRoot } from '../src/sandbox/pki';
 import { bundleWorkflows } from './bundle-workflows';
 
 function findTests(dir: string): string[] {
@@ -38,10 +38,8 @@ async function main(): Promise<number> {
   const t0 = Date.now();
 
   const temporal = ensureTemporalCli();
-  const publicRoot = await createPublicRoot();
-  const rootCertFile = path.join(work, 'sandbox-public-root.pem');
-  fs.writeFileSync(rootCertFile, publicRoot.certPem);
-  fs.writeFileSync(path.join(work, 'sandbox-public-root.key'), publicRoot.keyPem, { mode: 0o600 });
+  // Every test process trusts this root (NODE_EXTRA_CA_CERTS); sandboxes they start reuse it from the same folder.
+  const { certFile: rootCertFile } = await loadOrCreatePublicRoot(work);
   const bundle = path.join(work, 'workflow-bundle.js');
   const [env] = await Promise.all([
     TestWorkflowEnvironment.createLocal({

@@ -25,7 +25,7 @@
  */
 import type { Reply, Request } from './http';
 import type { FaultInjector, FaultRule, FaultTarget } from './faults';
-import { cloudErrorReply } from './cloud/errors';
+import { CloudError, cloudErrorReply } from './cloud/errors';
 import type { PlanSettings } from './cloud';
 import { SCENARIOS, isScenarioName, scenarioSpec, validVersion, type ScenarioName, type Versions } from './scenarios';
 import { BadJson, Router } from './http';
@@ -70,19 +70,8 @@ export const CONTROL_ENDPOINTS = [
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-class ControlError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly fields?: string[],
-  ) {
-    super(message);
-  }
-}
-
 const invalid = (message: string, field?: string) =>
-  new ControlError(400, 'sandbox.invalid_request', message, field ? [field] : undefined);
+  new CloudError(400, 'sandbox.invalid_request', message, field ? [field] : undefined);
 
 const TARGETS: FaultTarget[] = ['cloud', 'ech', 'self-managed'];
 
@@ -274,7 +263,7 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
       req.params = match.params;
       return await match.handler(req);
     } catch (e) {
-      if (e instanceof ControlError) return cloudErrorReply(e.status, e.code, e.message, e.fields);
+      if (e instanceof CloudError) return cloudErrorReply(e.status, e.code, e.message, e.fields);
       const err = e as Error;
       // The node refused to start (NodeStartupError): the admin's change was wrong, as Elasticsearch would say.
       if (err?.name === 'NodeStartupError') return cloudErrorReply(409, 'sandbox.node_startup_failed', err.message);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { FaultInjector } from './faults';
-import { createPki, type PemPair, type SandboxPki } from './pki';
+import { createPki, loadOrCreatePublicRoot, type PemPair, type SandboxPki } from './pki';
 import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
@@ -574,16 +574,6 @@ function lastRemoteConnection(ech: Record<string, unknown>, selfManaged: Record<
   };
 }
 
-/** The public root `npm test` (scripts/run-tests.ts) made and every test process trusts, when present. */
-function publicRootFromTestEnv(): PemPair | undefined {
-  const dir = process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR;
-  if (!dir) return undefined;
-  const cert = path.join(dir, 'sandbox-public-root.pem');
-  const key = path.join(dir, 'sandbox-public-root.key');
-  if (!fs.existsSync(cert) || !fs.existsSync(key)) return undefined;
-  return { certPem: fs.readFileSync(cert, 'utf8'), keyPem: fs.readFileSync(key, 'utf8') };
-}
-
 /** Start the sandbox on random free loopback ports. */
 export async function start(options: StartOptions = {}): Promise<Sandbox> {
   const host = options.host ?? '127.0.0.1';
@@ -609,7 +599,9 @@ export async function start(options: StartOptions = {}): Promise<Sandbox> {
       selfManaged: { http: p.selfManaged, remoteClusterServer: p.remoteClusterServer, transport: p.transport },
     };
   }
-  const publicRoot = options.publicRoot ?? publicRootFromTestEnv();
+  // Under `npm test`, the root scripts/run-tests.ts made and every test process trusts (NODE_EXTRA_CA_CERTS).
+  const testRootDir = process.env.ECH_REMOTE_TEST_PUBLIC_ROOT_DIR;
+  const publicRoot = options.publicRoot ?? (testRootDir ? await loadOrCreatePublicRoot(testRootDir) : undefined);
   const pki = await createPki(publicRoot ? { publicRoot } : {});
   const sandbox = new SandboxImpl(pki, id, options);
   try {

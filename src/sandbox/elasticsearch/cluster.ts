@@ -22,14 +22,14 @@ import {
   supportsResolveClusterWithoutExpression,
 } from './compat';
 import { SecurityRealm, wildcardMatch, INDEX_ACTIONS } from './security';
-import type { Authentication, ClusterAction } from './security';
+import type { Authentication, ClusterAction, User } from './security';
 import { ClusterSettings, nest } from './settings';
 import { IndexStore, splitExpression } from './search';
 import type { Hit } from './search';
 import { FILE, NodeConfig, NodeStartupError, SETTING } from './nodeConfig';
 import type { NodeRuntime } from './nodeConfig';
 import { RemoteClusters, RemoteError, RemoteListener, failures } from './remote';
-import type { License, LocalSideHost, RemoteConnection, RemoteFailure, RemoteSideHost } from './remote';
+import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteFailure, RemoteSideHost } from './remote';
 
 export interface TrustConfig {
   /** CA PEMs of the deployment's trusted environments (settings.trust.direct[].certificates[].pem). */
@@ -103,15 +103,7 @@ export class SimulatedCluster {
   /** Self-managed node refused to start (last startup error) and is down. */
   startupError?: string;
   lastRemoteAuthentication?: { alias: string; apiKeyId: string; at: string };
-  readonly inboundLog: {
-    at: string;
-    profile: string;
-    ok: boolean;
-    apiKeyId?: string;
-    peer?: string;
-    reason?: string;
-    remoteLog?: string;
-  }[] = [];
+  readonly inboundLog: (InboundEvent & { at: string })[] = [];
   readonly outboundLog: { at: string; alias: string; ok: boolean; apiKeyId?: string; reason?: string }[] = [];
 
   private http?: RunningServer;
@@ -912,14 +904,8 @@ export class SimulatedCluster {
         api_key: { id: auth.apiKey.id, name: auth.apiKey.name, managed_by: 'elasticsearch' },
       };
     }
-    const u = auth.user!;
     return {
-      username: u.username,
-      roles: u.roles,
-      full_name: u.full_name,
-      email: u.email,
-      metadata: u.metadata,
-      enabled: u.enabled,
+      ...userFields(auth.user!),
       authentication_realm: auth.realm,
       lookup_realm: auth.realm,
       authentication_type: 'realm',
@@ -927,15 +913,7 @@ export class SimulatedCluster {
   }
 
   private userBody(name: string): Record<string, unknown> {
-    const u = this.security.users.get(name)!;
-    return {
-      username: u.username,
-      roles: u.roles,
-      full_name: u.full_name,
-      email: u.email,
-      metadata: u.metadata,
-      enabled: u.enabled,
-    };
+    return userFields(this.security.users.get(name)!);
   }
 
   private hasPrivileges(auth: Authentication, b: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -1315,4 +1293,16 @@ function parseTimeout(v: string): number {
 export { NodeStartupError };
 export function randomClusterUuid(): string {
   return randomBytes(16).toString('base64url').slice(0, 22);
+}
+
+/** A user as GET /_security/user and _authenticate show it (never the password). */
+function userFields(u: User): Record<string, unknown> {
+  return {
+    username: u.username,
+    roles: u.roles,
+    full_name: u.full_name,
+    email: u.email,
+    metadata: u.metadata,
+    enabled: u.enabled,
+  };
 }

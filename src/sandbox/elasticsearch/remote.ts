@@ -257,6 +257,16 @@ class Channel {
 // ---------------------------------------------------------------------------------------------------------------
 // Remote side: what a cluster exposes to others.
 
+/** One handshake attempt as the receiving (remote) node saw it. */
+export interface InboundEvent {
+  profile: string;
+  ok: boolean;
+  apiKeyId?: string;
+  peer?: string;
+  reason?: string;
+  remoteLog?: string;
+}
+
 export interface RemoteSideHost {
   clusterName: string;
   clusterUuid: string;
@@ -267,14 +277,7 @@ export interface RemoteSideHost {
   faults: FaultInjector;
   faultTarget: FaultTarget;
   /** Called after every handshake attempt (read-back and logs). */
-  recordInbound(event: {
-    profile: string;
-    ok: boolean;
-    apiKeyId?: string;
-    peer?: string;
-    reason?: string;
-    remoteLog?: string;
-  }): void;
+  recordInbound(event: InboundEvent): void;
 }
 
 type ChannelContext = { kind: 'api_key'; apiKey: ApiKey } | { kind: 'certificate'; peerNames: string[] };

@@ -472,7 +472,23 @@ export class SecurityRealm {
 
   createRestKey(auth: Authentication, body: Record<string, unknown> | undefined): Record<string, unknown> {
     const b = body ?? {};
-    if (typeof b.name !== 'string' || !b.name) throw validationError('api key name is required');
+    const name = requireKeyName(b);
+    return this.storeNewKey(auth, b, name, {
+      type: 'rest',
+      realm: auth.apiKey ? auth.apiKey.realm : auth.realm.name,
+      realm_type: auth.apiKey ? auth.apiKey.realm_type : auth.realm.type,
+      role_descriptors: (b.role_descriptors as Record<string, RoleDescriptor> | undefined) ?? {},
+      limited_by: this.ownerRoles(auth),
+    });
+  }
+
+  /** What every new key shares (id, secret, expiration, owner, metadata), stored; answers the create response. */
+  private storeNewKey(
+    auth: Authentication,
+    b: Record<string, unknown>,
+    name: string,
+    kind: Pick<ApiKey, 'type' | 'realm' | 'realm_type' | 'role_descriptors' | 'limited_by' | 'access'>,
+  ): Record<string, unknown> {
     const expiration =
       b.expiration === undefined || b.expiration === null
         ? undefined
@@ -480,18 +496,14 @@ export class SecurityRealm {
     const secret = randomId(16);
     const key: ApiKey = {
       id: randomId(15),
-      name: b.name,
-      type: 'rest',
+      name,
       secretHash: hash(secret),
       creation: this.now(),
       ...(expiration !== undefined ? { expiration } : {}),
       invalidated: false,
       username: auth.username,
-      realm: auth.apiKey ? auth.apiKey.realm : auth.realm.name,
-      realm_type: auth.apiKey ? auth.apiKey.realm_type : auth.realm.type,
       metadata: (b.metadata as Record<string, unknown> | undefined) ?? {},
-      role_descriptors: (b.role_descriptors as Record<string, RoleDescriptor> | undefined) ?? {},
-      limited_by: this.ownerRoles(auth),
+      ...kind,
     };
     this.apiKeys.set(key.id, key);
     return this.createdResponse(key, secret);
@@ -582,30 +594,15 @@ export class SecurityRealm {
       );
     }
     const b = body ?? {};
-    if (typeof b.name !== 'string' || !b.name) throw validationError('api key name is required');
+    const name = requireKeyName(b);
     const { access, descriptor } = SecurityRealm.crossClusterRoleDescriptor(b.access);
-    const expiration =
-      b.expiration === undefined || b.expiration === null
-        ? undefined
-        : this.now() + parseTimeValue(b.expiration, 'expiration');
-    const secret = randomId(16);
-    const key: ApiKey = {
-      id: randomId(15),
-      name: b.name,
+    return this.storeNewKey(auth, b, name, {
       type: 'cross_cluster',
-      secretHash: hash(secret),
-      creation: this.now(),
-      ...(expiration !== undefined ? { expiration } : {}),
-      invalidated: false,
-      username: auth.username,
       realm: auth.realm.name,
       realm_type: auth.realm.type,
-      metadata: (b.metadata as Record<string, unknown> | undefined) ?? {},
       role_descriptors: { cross_cluster: descriptor },
       access,
-    };
-    this.apiKeys.set(key.id, key);
-    return this.createdResponse(key, secret);
+    });
   }
 
   private ownedKey(auth: Authentication, id: string): ApiKey {
@@ -781,4 +778,9 @@ export class SecurityRealm {
       apiKeys: [...this.apiKeys.values()].map((k) => this.keyInfo(k)),
     };
   }
+}
+
+function requireKeyName(b: Record<string, unknown>): string {
+  if (typeof b.name !== 'string' || !b.name) throw validationError('api key name is required');
+  return b.name;
 }

@@ -174,19 +174,10 @@ export class ClusterSettings {
     for (const scope of ['persistent', 'transient'] as const) {
       const flat = flatten(b[scope] ?? {});
       for (const [key, value] of Object.entries(flat)) {
-        if (value === null || value === undefined) {
-          if (key.endsWith('*')) {
-            const prefix = key.slice(0, -1);
-            for (const k of Object.keys(next[scope])) if (k.startsWith(prefix)) delete next[scope][k];
-            continue;
-          }
-          try {
-            ClusterSettings.validateKey(key);
-          } catch (e) {
-            if (e instanceof EsError) throw badRequest(e.reason.replace(/^persistent/, scope));
-            throw e;
-          }
-          delete next[scope][key];
+        const remove = value === null || value === undefined;
+        if (remove && key.endsWith('*')) {
+          const prefix = key.slice(0, -1);
+          for (const k of Object.keys(next[scope])) if (k.startsWith(prefix)) delete next[scope][k];
           continue;
         }
         try {
@@ -194,6 +185,10 @@ export class ClusterSettings {
         } catch (e) {
           if (e instanceof EsError) throw badRequest(e.reason.replace(/^persistent/, scope));
           throw e;
+        }
+        if (remove) {
+          delete next[scope][key];
+          continue;
         }
         const v = toSettingString(key, value);
         next[scope][key] = v;
