@@ -1,5 +1,4 @@
 /** Test helpers for the sandbox: an HTTPS JSON client that verifies TLS against a given CA (never disabled). */
-/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies: the assertions check their shape */
 import https from 'node:https';
 import assert from 'node:assert/strict';
 import { cloudSwagger } from './swagger';

@@ -3,7 +3,6 @@
  * self-managed admin, plans, seeded faults, state read-back), Cloud → ECH trust and keystore propagation, and plain
  * `curl --cacert` against both clusters.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any -- JSON response bodies: the assertions check their shape */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
