@@ -512,21 +512,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     },
 
     async removeRole({ target, name }) {
-      return withCluster(target, async (conn) => {
-        const existing = await getManaged(conn, 'role', name);
-        if (!existing.exists) return { removed: false };
-        if (!isOurs(existing.metadata)) {
-          logWarn(`not deleting role ${name}: it was not created by ${MANAGED_BY}`);
-          return { removed: false };
-        }
-        const res = await conn.requestWithStatus<{ found?: boolean }>(
-          `delete role ${name}`,
-          { method: 'DELETE', path: `/_security/role/${encodeURIComponent(name)}` },
-          [404],
-        );
-        logInfo(`deleted role ${name}`);
-        return { removed: res.status !== 404 && res.body?.found !== false };
-      });
+      return withCluster(target, (conn) => removeManaged(conn, 'role', name));
     },
 
     async ensureUser({ target, username, body, passwordSecret }) {
@@ -547,23 +533,26 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     },
 
     async removeUser({ target, username }) {
-      return withCluster(target, async (conn) => {
-        const existing = await getManaged(conn, 'user', username);
-        if (!existing.exists) return { removed: false };
-        if (!isOurs(existing.metadata)) {
-          logWarn(`not deleting user ${username}: it was not created by ${MANAGED_BY}`);
-          return { removed: false };
-        }
-        const res = await conn.requestWithStatus<{ found?: boolean }>(
-          `delete user ${username}`,
-          { method: 'DELETE', path: `/_security/user/${encodeURIComponent(username)}` },
-          [404],
-        );
-        logInfo(`deleted user ${username}`);
-        return { removed: res.status !== 404 && res.body?.found !== false };
-      });
+      return withCluster(target, (conn) => removeManaged(conn, 'user', username));
     },
   };
+  /** Delete a role or user only when its metadata says this tool made it. */
+  async function removeManaged(conn: EsConnection, kind: 'role' | 'user', name: string): Promise<{ removed: boolean }> {
+    const existing = await getManaged(conn, kind, name);
+    if (!existing.exists) return { removed: false };
+    if (!isOurs(existing.metadata)) {
+      logWarn(`not deleting ${kind} ${name}: it was not created by ${MANAGED_BY}`);
+      return { removed: false };
+    }
+    const res = await conn.requestWithStatus<{ found?: boolean }>(
+      `delete ${kind} ${name}`,
+      { method: 'DELETE', path: `/_security/${kind}/${encodeURIComponent(name)}` },
+      [404],
+    );
+    logInfo(`deleted ${kind} ${name}`);
+    return { removed: res.status !== 404 && res.body?.found !== false };
+  }
+
   return activities;
 }
 
