@@ -38,7 +38,16 @@ before(async () => {
   delete env.TEMPORAL_ADDRESS;
   dev = spawn(
     process.execPath,
-    [path.join(root, 'bin/ech-remote.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort)],
+    [
+      path.join(root, 'bin/ech-remote.js'),
+      'dev',
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--sandbox-ports',
+      'random',
+    ],
     {
       cwd,
       env,

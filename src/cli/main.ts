@@ -1,5 +1,5 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { runDev } from '../dev/dev';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
@@ -38,8 +38,18 @@ program
   .option('--scenario <name>', 'sandbox scenario', 'api-key-public')
   .option('--port <port>', 'Temporal frontend port', '7233')
   .option('--ui-port <port>', 'Temporal Web UI port', '8233')
-  .action(async (opts: { scenario: string; port: string; uiPort: string }) => {
-    await runDev({ scenario: opts.scenario, port: Number(opts.port), uiPort: Number(opts.uiPort) });
+  .addOption(
+    new Option('--sandbox-ports <mode>', 'fixed: the ports examples/ use; random: free ports (parallel runs)')
+      .choices(['fixed', 'random'])
+      .default('fixed'),
+  )
+  .action(async (opts: { scenario: string; port: string; uiPort: string; sandboxPorts: 'fixed' | 'random' }) => {
+    await runDev({
+      scenario: opts.scenario,
+      port: Number(opts.port),
+      uiPort: Number(opts.uiPort),
+      sandboxPorts: opts.sandboxPorts,
+    });
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

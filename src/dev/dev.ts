@@ -48,7 +48,13 @@ export function startWorkflowLink(uiPort: number, workflowId: string): string {
   return `http://127.0.0.1:${uiPort}/namespaces/default/workflows/start-workflow?${q.toString()}`;
 }
 
-export async function runDev(opts: { scenario: string; port: number; uiPort: number }): Promise<void> {
+export async function runDev(opts: {
+  scenario: string;
+  port: number;
+  uiPort: number;
+  /** `fixed` (default): DEV_PORTS, which the committed examples use; `random`: free ports, for parallel runs. */
+  sandboxPorts?: 'fixed' | 'random';
+}): Promise<void> {
   fs.mkdirSync(DEV_HOME, { recursive: true });
   const root = await loadOrCreatePublicRoot(DEV_HOME);
   // A worker trusts public CAs through the process trust store; the sandbox's public root joins it the same way.
@@ -89,7 +95,7 @@ export async function runDev(opts: { scenario: string; port: number; uiPort: num
   const sandbox = await start({
     scenario: opts.scenario as ScenarioName,
     publicRoot: root,
-    ports: DEV_PORTS,
+    ...(opts.sandboxPorts === 'random' ? {} : { ports: DEV_PORTS }),
     deploymentId: DEV_DEPLOYMENT_ID,
     outFile: path.resolve('sandbox.json'),
   });
