@@ -20,10 +20,14 @@ import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { Context } from '@temporalio/activity';
 import { AsnConvert } from '@peculiar/asn1-schema';
+// @peculiar/x509 (through tsyringe) needs a Reflect metadata polyfill loaded before it.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { Certificate, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import type { Activities, CertSummary, Finding, TlsProbeReport } from './types';
+import type { CaCheck } from '../domain/preflight';
 
-export type TlsActivities = Pick<Activities, 'probeRemoteClusterServer'>;
+export type TlsActivities = Pick<Activities, 'probeRemoteClusterServer' | 'inspectCaCertificate'>;
 
 export interface TlsActivityDeps {
   /**
@@ -380,6 +384,10 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
   const warnDays = deps.expiryWarningDays ?? 30;
 
   return {
+    async inspectCaCertificate({ pem }) {
+      return checkCaCertificate(pem);
+    },
+
     async probeRemoteClusterServer({ proxyAddress, serverName, ca, expect }): Promise<TlsProbeReport> {
       const { host, port } = parseHostPort(proxyAddress);
       const identityName = serverName ?? host;
@@ -475,7 +483,9 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
           findings.push(untrustedFinding(where, ca, chain, chainDer, errText));
         }
       }
-      if (!unreachable && !notTls && leaf && !hostnameMatches) {
+      // The certificate model does not verify host names (verification_mode certificate + node names), so only the
+      // remote cluster server's name matters.
+      if (expect === 'remote-cluster-server' && !unreachable && !notTls && leaf && !hostnameMatches) {
         const names = [...(chain[0]?.dnsNames ?? []), ...(chain[0]?.ipAddresses ?? [])];
         findings.push({
           level: 'error',
@@ -609,4 +619,41 @@ function untrustedFinding(
       ? 'configure the remote cluster server to send the full chain (leaf + intermediates), or give the intermediate CA'
       : `give the CA that signed the remote cluster server certificate (${issuer}) in remote.ca.pem`,
   };
+}
+
+/**
+ * Is `pem` usable as a CA to trust: PEM certificate(s) only (no private key), each a CA (basicConstraints cA), none
+ * expired or not yet valid. Every problem is listed, for the person who provided it.
+ */
+export function checkCaCertificate(pem: string): CaCheck {
+  const problems: string[] = [];
+  if (/PRIVATE KEY-----/.test(pem))
+    problems.push('it contains a private key: send the certificate only, never its key');
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    problems.push('it has no PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)');
+  const now = Date.now();
+  let first: x509.X509Certificate | undefined;
+  for (const [i, block] of blocks.entries()) {
+    const which = blocks.length > 1 ? `certificate ${i + 1}` : 'the certificate';
+    let cert: x509.X509Certificate;
+    try {
+      cert = new x509.X509Certificate(block);
+    } catch (e) {
+      problems.push(`${which} cannot be parsed (${(e as Error).message})`);
+      continue;
+    }
+    first ??= cert;
+    const bc = cert.getExtension(x509.BasicConstraintsExtension);
+    if (!bc?.ca)
+      problems.push(
+        `${which} (${cert.subject}) is not a CA certificate (basicConstraints cA is not set): send the CA that signs the transport certificates, not a node certificate`,
+      );
+    if (cert.notAfter.getTime() < now)
+      problems.push(`${which} (${cert.subject}) expired on ${cert.notAfter.toISOString()}`);
+    if (cert.notBefore.getTime() > now)
+      problems.push(`${which} (${cert.subject}) is not valid before ${cert.notBefore.toISOString()}`);
+  }
+  if (problems.length > 0 || !first) return { ok: false, problems };
+  return { ok: true, subject: first.subject, validTo: first.notAfter.toISOString() };
 }

@@ -5,6 +5,7 @@
  * payloads between the step that obtains it and the step that installs it.
  */
 import type { Access } from '../contract/request';
+import type { CaCheck } from '../domain/preflight';
 import type { DirectTrustEntry } from '../domain/requests';
 
 /** The ECH deployment as the Cloud API addresses it. */
@@ -182,6 +183,8 @@ export interface Activities {
   removeUser(i: { target: EsTarget; username: string }): Promise<{ removed: boolean }>;
 
   // ---- TLS (tls.ts)
+  /** Read-only: is this PEM a CA certificate (no private key, not expired)? Problems are listed, never thrown. */
+  inspectCaCertificate(i: { pem: string }): Promise<CaCheck>;
   /** From the worker: connect to proxy_address with SNI, verify the chain and names, detect a transport port. */
   probeRemoteClusterServer(i: {
     proxyAddress: string;

@@ -125,6 +125,14 @@ export const connectRequestSchema = z
           .object({ url: httpsUrl, credentialsSecret: secretName, caPem: pemCertificate.optional() })
           .strict()
           .optional(),
+        /**
+         * TLS model: the self-managed node names, for the instances.yml of a certificate re-issue (default: the name in
+         * the transport certificate the worker sees).
+         */
+        nodeNames: z
+          .array(z.string().regex(/^[A-Za-z0-9_.-]{1,255}$/, 'node names use letters, digits, _ . -'))
+          .min(1)
+          .optional(),
       })
       .strict(),
     access: access.optional(),
@@ -149,6 +157,13 @@ export const connectRequestSchema = z
   .strict()
   .superRefine((r, ctx) => {
     if (r.securityModel === 'api-key') {
+      if (r.remote.nodeNames) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['remote', 'nodeNames'],
+          message: 'only for securityModel "tls-certificate"',
+        });
+      }
       const search = r.access?.search ?? [];
       const replication = r.access?.replication ?? [];
       if (search.length === 0 && replication.length === 0) {

@@ -50,6 +50,8 @@ export interface ConnectResult {
     trustEntry?: string;
     clusterSettings: string[];
     roles: string[];
+    /** TLS model: roles of the same names created on the self-managed cluster. */
+    remoteRoles?: string[];
     users?: string[];
   };
   warnings: string[];

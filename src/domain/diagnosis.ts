@@ -15,6 +15,7 @@ export interface Diagnosis {
     | 'tls-name-mismatch'
     | 'tls-expired'
     | 'transport-port'
+    | 'tls-handshake-rejected'
     | 'credentials-missing'
     | 'credentials-on-tls-model'
     | 'rest-api-key'
@@ -36,6 +37,8 @@ export interface Diagnosis {
 
 interface Rule {
   test: RegExp;
+  /** Only for this security model (the same text means something else in the other). */
+  only?: DiagnosisContext['securityModel'];
   make: (ctx: DiagnosisContext, text: string) => Diagnosis;
 }
 
@@ -63,6 +66,17 @@ function transportPort(ctx: DiagnosisContext): Diagnosis {
 
 // Order matters: the more specific patterns first.
 const RULES: Rule[] = [
+  {
+    // TLS model: the self-managed node ends the handshake because it does not accept ECH's node certificate.
+    test: /Received fatal alert: (?:certificate_unknown|bad_certificate)|does not match trust restrictions/i,
+    only: 'tls-certificate',
+    make: (ctx) => ({
+      code: 'tls-handshake-rejected',
+      cause: `the self-managed cluster rejected ECH's transport certificate in the TLS handshake: its trust restrictions (trust.subject_name) do not list the ECH deployment's nodes, or it does not trust the ECH CA`,
+      fix: `on every self-managed node list the ECH deployment's pattern (recommended_trust_restriction of GET /deployments/{id}/certificate-authority) in the trust restrictions file and the ECH CA(s) in xpack.security.transport.ssl.certificate_authorities, then restart; ${ctx.proxyAddress ?? 'proxy_address'} must be the transport port`,
+      transient: false,
+    }),
+  },
   {
     test: /current license is non-compliant for \[advanced-remote-cluster-security\]|license.*non-compliant/i,
     make: () => ({
@@ -231,7 +245,10 @@ const RULES: Rule[] = [
 
 /** Map an error text to the failure table's cause and fix. */
 export function diagnoseRemoteError(text: string, ctx: DiagnosisContext): Diagnosis {
-  for (const rule of RULES) if (rule.test.test(text)) return rule.make(ctx, text);
+  for (const rule of RULES) {
+    if (rule.only && rule.only !== ctx.securityModel) continue;
+    if (rule.test.test(text)) return rule.make(ctx, text);
+  }
   return {
     code: 'unknown',
     cause: `unrecognised error: ${text.slice(0, 500)}`,

@@ -5,7 +5,15 @@
  */
 import type { Artifacts } from '../contract/status';
 import type { ConnectRequest } from '../contract/request';
-import { crossClusterApiKeyRequest } from './requests';
+import { crossClusterApiKeyRequest, remoteRoleRequest } from './requests';
+import {
+  TLS_FILES,
+  TRANSPORT_SETTINGS,
+  instancesYml,
+  reissueCommands,
+  trustRestrictionsFile,
+  type SelfManagedIdentity,
+} from './tlsCertificate';
 
 export interface HumanInstructions {
   instructions: string;
@@ -116,4 +124,138 @@ export function approvalInstructions(
     `- ech-remote: \`ech-remote approve ${workflowId} --step approve-local-changes --as you@example.com\``,
   ].join('\n');
   return { instructions };
+}
+
+/** Step `remote-ca-certificate` (C1b): the self-managed org hands over its transport CA (PEM, no key). */
+export function remoteCaCertificateInstructions(workflowId: string, rejected?: string[]): HumanInstructions {
+  const instructions = [
+    '### Self-managed org: hand over your transport CA certificate',
+    ...(rejected?.length
+      ? ['**The certificate provided was not accepted:**', ...rejected.map((p) => `- ${p}`), '']
+      : []),
+    'ECH must trust the CA that signs the **transport** certificates of your nodes (PEM, the certificate only: never its key).',
+    'From a PKCS#12 file: `openssl pkcs12 -in elastic-stack-ca.p12 -out transport-ca.crt.pem -clcerts -nokeys`.',
+    '',
+    answerHelp(
+      workflowId,
+      'provideRemoteCaCertificate',
+      '{"pem":"-----BEGIN CERTIFICATE-----\\n…\\n-----END CERTIFICATE-----"}',
+      `temporal workflow signal --workflow-id ${workflowId} --name provideRemoteCaCertificate --input "$(jq -Rs '{pem: .}' transport-ca.crt.pem)"`,
+    ),
+  ].join('\n');
+  return { instructions };
+}
+
+export interface RemoteTrustContext {
+  deploymentId: string;
+  /** Every ECH transport CA (rotation: past and future ones too). */
+  echCaPems: string[];
+  /** The trust-restriction pattern of the ECH deployment's nodes. */
+  echPattern: string;
+  selfManagedCaPem: string;
+  identity: SelfManagedIdentity;
+  /** Create the remote roles by hand (the tool has no credentials for the self-managed cluster). */
+  remoteRolesByHand: boolean;
+}
+
+/** The files and settings of step `remote-trust` (C2, C4, C5), as configuration management applies them. */
+export function remoteTrustArtifacts(r: ConnectRequest, workflowId: string, c: RemoteTrustContext): Artifacts {
+  const reissue = c.identity.reissue === 'required';
+  const settings: Record<string, unknown> = {
+    [TRANSPORT_SETTINGS.certificateAuthorities]: [TLS_FILES.selfManagedCa, TLS_FILES.echCa],
+    [TRANSPORT_SETTINGS.trustRestrictionsPath]: TLS_FILES.trustRestrictions,
+    ...(reissue
+      ? { [TRANSPORT_SETTINGS.certificate]: TLS_FILES.nodeCertificate, [TRANSPORT_SETTINGS.key]: TLS_FILES.nodeKey }
+      : {}),
+  };
+  const files: Record<string, string> = {
+    [TLS_FILES.echCa]: `${c.echCaPems.map((p) => p.trim()).join('\n')}\n`,
+    [TLS_FILES.selfManagedCa]: `${c.selfManagedCaPem.trim()}\n`,
+    [TLS_FILES.trustRestrictions]: trustRestrictionsFile(c.echPattern, c.identity, c.deploymentId),
+    ...(c.identity.kind === 'cloud-pattern' && c.identity.reissue !== 'no'
+      ? { [TLS_FILES.instances]: instancesYml(c.identity.instances) }
+      : {}),
+  };
+  const o = { workflowId, alias: r.alias };
+  const requests = c.remoteRolesByHand
+    ? r.roles.flatMap((role) => {
+        const req = remoteRoleRequest(role, o);
+        return req ? [req] : [];
+      })
+    : [];
+  return { settings, files, ...(requests.length ? { requests } : {}), restartRequired: true };
+}
+
+/** Step `remote-trust`: everything the self-managed org does for path C, complete and copy-pasteable. */
+export function remoteTrustInstructions(
+  r: ConnectRequest,
+  workflowId: string,
+  c: RemoteTrustContext,
+): HumanInstructions {
+  const artifacts = remoteTrustArtifacts(r, workflowId, c);
+  const yml = Object.entries(artifacts.settings ?? {})
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n');
+  const file = (name: string, lang = '') => [
+    `\`config/${name}\`:`,
+    `\`\`\`${lang}`,
+    (artifacts.files?.[name] ?? '').trimEnd(),
+    '```',
+  ];
+  const id = c.identity;
+  const reissue =
+    id.kind === 'cloud-pattern' && id.reissue !== 'no'
+      ? [
+          id.reissue === 'required'
+            ? '#### 1. Re-issue the transport certificates (they have no `otherName` SAN)'
+            : '#### 1. Only if your transport certificates have no `otherName` SAN: re-issue them',
+          id.reissue === 'unknown'
+            ? `The worker could not reach ${r.remote.proxyAddress} to look. Check with \`openssl x509 -noout -ext subjectAltName -in <transport certificate>\`: without \`othername\` follow this step and also set \`${TRANSPORT_SETTINGS.certificate}: ${TLS_FILES.nodeCertificate}\` and \`${TRANSPORT_SETTINGS.key}: ${TLS_FILES.nodeKey}\`.`
+            : 'ECH identifies your nodes by the `otherName` of their transport certificates, following the Cloud pattern `<node>.node.<cluster>.cluster.<scope>.account`.',
+          id.instances.length === 0 || id.reissue === 'unknown'
+            ? 'List **every** node in `instances.yml` (one entry per node, `name` = node name, `cn` as shown).'
+            : 'One entry per node: add any node missing below the same way.',
+          ...file(TLS_FILES.instances, 'yaml'),
+          'With the CA that signs your transport certificates (PEM form shown; `--ca elastic-stack-ca.p12` for a PKCS#12 CA):',
+          '```sh',
+          ...reissueCommands(id.instances),
+          '```',
+          'Alternative when you cannot re-issue: ECH can match DNS names instead (ECH user setting `xpack.security.transport.ssl.trust_restrictions.x509_fields`), ask the ECH org.',
+          '',
+        ]
+      : [];
+  const roles = artifacts.requests?.length
+    ? [
+        `#### ${reissue.length ? 3 : 2}. Roles of the same name (the TLS model checks them on your cluster)`,
+        'Run on the **self-managed** cluster as a user with `manage_security`:',
+        '```',
+        ...artifacts.requests.flatMap((q) => [`${q.method} ${q.path}`, JSON.stringify(q.body, null, 2)]),
+        '```',
+        '',
+      ]
+    : [];
+  const instructions = [
+    '### Self-managed org: trust the ECH deployment on the transport layer',
+    `ECH deployment \`${c.deploymentId}\` connects to your transport port (${r.remote.proxyAddress}) with mutual TLS. Every ECH deployment of its region is signed by the same CA, so trust is restricted to this deployment's nodes (\`${c.echPattern}\`) and your own.`,
+    '',
+    ...reissue,
+    `#### ${reissue.length ? 2 : 1}. On **every** node: files and \`elasticsearch.yml\`, then a rolling restart`,
+    ...file(TLS_FILES.echCa),
+    ...file(TLS_FILES.selfManagedCa),
+    ...file(TLS_FILES.trustRestrictions, 'yaml'),
+    '`elasticsearch.yml` (if you use a truststore instead of PEM CAs, import `ech-ca.crt` into it with `keytool -importcert` and keep your truststore setting):',
+    '```yaml',
+    yml,
+    '```',
+    `Restart every node, and allow inbound TCP ${port(r.remote.proxyAddress)} from the ECH egress IPs (https://ips.cld.elstc.co/).`,
+    '',
+    ...roles,
+    answerHelp(
+      workflowId,
+      'confirmRemoteStep',
+      '{"step":"remote-trust","by":"you@corp.example"}',
+      `ech-remote confirm ${workflowId} --step remote-trust --as you@corp.example`,
+    ),
+  ].join('\n');
+  return { instructions, artifacts };
 }

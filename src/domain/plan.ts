@@ -8,13 +8,16 @@ import {
   keystorePatchBody,
   keystoreSecretName,
   privateCaTrustEntry,
+  remoteRoleRequest,
   roleRequest,
+  tlsCertificateTrustEntry,
   userRequest,
 } from './requests';
+import type { SelfManagedIdentity } from './tlsCertificate';
 
 export function buildPlan(
   r: ConnectRequest,
-  ctx: { workflowId: string; refId: string; remoteClusterServerProven: boolean },
+  ctx: { workflowId: string; refId: string; remoteClusterServerProven: boolean; identity?: SelfManagedIdentity },
 ): PlanStep[] {
   const o = { workflowId: ctx.workflowId, alias: r.alias };
   const deploymentPath = `/api/v1/deployments/${r.local.deploymentId}`;
@@ -50,6 +53,23 @@ export function buildPlan(
           },
     );
   }
+  if (r.securityModel === 'tls-certificate') {
+    if (r.remote.ca.kind !== 'private') {
+      plan.push({
+        step: HUMAN_STEPS.remoteCaCertificate,
+        who: 'self-managed-org',
+        action: 'Hand over the transport CA certificate (provideRemoteCaCertificate)',
+      });
+    }
+    plan.push({
+      step: HUMAN_STEPS.remoteTrust,
+      who: 'self-managed-org',
+      action:
+        `Trust the ECH CA(s) (GET ${deploymentPath}/certificate-authority), restrict trust to this deployment and the own nodes` +
+        `${ctx.identity?.reissue === 'no' ? '' : ', re-issue transport certificates with otherName if they lack it'}` +
+        `${r.remote.elasticsearch ? '' : ', create the same-named roles'}; restart, confirm (confirmRemoteStep)`,
+    });
+  }
   if (r.approvals.beforeLocalChanges) {
     plan.push({
       step: HUMAN_STEPS.approveLocalChanges,
@@ -57,7 +77,32 @@ export function buildPlan(
       action: 'Approve the changes to the ECH deployment',
     });
   }
-  if (r.remote.ca.kind === 'private') {
+  if (r.securityModel === 'tls-certificate' && ctx.identity) {
+    const pem = r.remote.ca.kind === 'private' ? r.remote.ca.pem : '<the transport CA from provideRemoteCaCertificate>';
+    plan.push({
+      step: 'ech-trust',
+      who: 'workflow',
+      action:
+        'Trust the self-managed transport CA for its nodes only (settings.trust.direct, type generic, whole trust object re-sent), wait for the plan',
+      request: {
+        system: 'cloud-api',
+        method: 'PUT',
+        path: deploymentPath,
+        body: {
+          resources: {
+            elasticsearch: [
+              {
+                ref_id: ctx.refId,
+                settings: {
+                  trust: { direct: ['…existing entries…', tlsCertificateTrustEntry(r.alias, pem, ctx.identity)] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    });
+  } else if (r.securityModel === 'api-key' && r.remote.ca.kind === 'private') {
     plan.push({
       step: 'ech-trust',
       who: 'workflow',
@@ -105,6 +150,15 @@ export function buildPlan(
     action: `Check _remote/info, _resolve/cluster${r.verify.searchIndex ? ` and search ${r.alias}:${r.verify.searchIndex}` : ''}`,
   });
   for (const role of r.roles) {
+    const remoteRole = r.securityModel === 'tls-certificate' ? remoteRoleRequest(role, o) : undefined;
+    if (remoteRole && r.remote.elasticsearch) {
+      plan.push({
+        step: 'roles-and-users',
+        who: 'workflow',
+        action: `Create or update role ${role.name} on the self-managed cluster (same name as on ECH)`,
+        request: { system: 'self-managed-elasticsearch', ...remoteRole },
+      });
+    }
     plan.push({
       step: 'roles-and-users',
       who: 'workflow',

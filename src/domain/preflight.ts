@@ -4,7 +4,13 @@
  */
 import type { ClusterFacts, DeploymentFacts, Finding, TlsProbeReport } from '../activities/types';
 import type { ConnectRequest } from '../contract/request';
-import { API_KEY_MODEL_LICENSES, API_KEY_MODEL_MIN_VERSION, atLeast } from './versions';
+import {
+  API_KEY_MODEL_LICENSES,
+  API_KEY_MODEL_MIN_VERSION,
+  TLS_MODEL_DEPRECATED_VERSION,
+  atLeast,
+  transportCompatible,
+} from './versions';
 
 export const LOCAL_REQUIRED_PRIVILEGES = ['manage', 'manage_security'];
 export const REMOTE_REQUIRED_PRIVILEGES = ['manage_security'];
@@ -14,7 +20,12 @@ export interface PreflightFacts {
   local: ClusterFacts;
   remote?: ClusterFacts;
   probe: TlsProbeReport;
+  /** TLS model: the check of the self-managed transport CA given in the request. */
+  caCheck?: CaCheck;
 }
+
+/** Result of checking a CA certificate (PEM, a CA, no private key, not expired). */
+export type CaCheck = { ok: true; subject: string; validTo: string } | { ok: false; problems: string[] };
 
 /** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
 export function preflightFailureType(errors: Finding[]): string {
@@ -32,6 +43,7 @@ const CODE_TYPES: Record<string, string> = {
   'privileges-local': 'MissingPrivileges',
   'privileges-remote': 'MissingPrivileges',
   'remote-credentials-api-key': 'MissingPrivileges',
+  'remote-ca-invalid': 'InvalidRequest',
   'deployment-unhealthy': 'DeploymentNotHealthy',
   'alias-in-use': 'AliasInUse',
   TLS_TRANSPORT_PORT: 'WrongPort',
@@ -86,6 +98,7 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
       });
     }
   }
+  if (r.securityModel === 'tls-certificate') out.push(...tlsModelFindings(r, f));
   if (local.missingPrivileges.length > 0) {
     out.push({
       level: 'error',
@@ -122,13 +135,86 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
       fix: 'Choose another alias, or remove the existing remote first (disconnectRemoteCluster for ours; by hand otherwise).',
     });
   }
-  // A transport port explains every other TLS finding on it (its own CA, its node names): report the root cause.
   const tls = probe.findings.filter((x) => x.level !== 'info');
+  if (r.securityModel === 'tls-certificate') {
+    // Without the self-managed CA yet (it comes by signal) the chain cannot be judged; it is checked once it is given.
+    out.push(...tls.filter((x) => r.remote.ca.kind === 'private' || x.code !== 'TLS_UNTRUSTED_CHAIN'));
+    return out;
+  }
+  // A transport port explains every other TLS finding on it (its own CA, its node names): report the root cause.
   out.push(
     ...(probe.looksLikeTransportPort
       ? tls.filter((x) => x.code === 'TLS_TRANSPORT_PORT' || x.level === 'warning')
       : tls),
   );
+  return out;
+}
+
+/** Path C: transport wire compatibility, deprecation, the CA given, what cannot be seen. */
+function tlsModelFindings(r: ConnectRequest, f: PreflightFacts): Finding[] {
+  const out: Finding[] = [];
+  const { local, remote, probe, caCheck } = f;
+  if (remote && !transportCompatible(local.version, remote.version)) {
+    out.push({
+      level: 'error',
+      code: 'version-remote',
+      message: `The ECH deployment (${local.version}) and the self-managed cluster (${remote.version}) cannot talk over the transport protocol: the certificate model needs compatible versions (same major; 7.17 with 8.x; 8.18 with 9.0; 8.19 with 9.x).`,
+      fix: 'Upgrade the self-managed cluster (8.19 talks to every 9.x), or the ECH deployment, to a compatible version.',
+    });
+  }
+  const both814 =
+    atLeast(local.version, API_KEY_MODEL_MIN_VERSION) &&
+    (!remote || atLeast(remote.version, API_KEY_MODEL_MIN_VERSION));
+  const deprecated =
+    atLeast(local.version, TLS_MODEL_DEPRECATED_VERSION) ||
+    (remote && atLeast(remote.version, TLS_MODEL_DEPRECATED_VERSION));
+  out.push({
+    level: 'warning',
+    code: 'tls-model-deprecated',
+    message: `The TLS-certificate model is deprecated since Elasticsearch ${TLS_MODEL_DEPRECATED_VERSION}${deprecated ? ' (this estate runs it)' : ''}; it gives the ECH superuser full read access to the self-managed cluster.`,
+    fix: both814
+      ? `Prefer securityModel "api-key": both sides are ${API_KEY_MODEL_MIN_VERSION}+${remote ? '' : ' (the ECH side at least; check the self-managed one)'}.`
+      : 'Plan a move to securityModel "api-key" once both sides run 8.14+.',
+  });
+  if (!remote) {
+    out.push({
+      level: 'warning',
+      code: 'remote-unchecked',
+      message:
+        "remote.elasticsearch is absent, so the self-managed cluster's version (transport compatibility with ECH) cannot be checked from here.",
+      fix: 'The self-managed org must confirm it; the connection check at the end proves it.',
+    });
+  }
+  if (caCheck && !caCheck.ok) {
+    out.push({
+      level: 'error',
+      code: 'remote-ca-invalid',
+      message: `remote.ca.pem is not usable as the self-managed transport CA: ${caCheck.problems.join('; ')}.`,
+      fix: 'Give the CA certificate (PEM, no private key, not expired) that signs the self-managed transport certificates.',
+    });
+  }
+  const leaf = probe.chain[0];
+  if (probe.reachable && leaf) {
+    out.push({
+      level: leaf.otherNames.length ? 'info' : 'warning',
+      code: leaf.otherNames.length ? 'transport-othername' : 'transport-no-othername',
+      message: leaf.otherNames.length
+        ? `The transport certificate at ${r.remote.proxyAddress} (${leaf.subject}) carries otherName ${leaf.otherNames.join(', ')}.`
+        : `The transport certificate at ${r.remote.proxyAddress} (${leaf.subject}) has no otherName SAN; ECH identifies self-managed nodes by it.`,
+      ...(leaf.otherNames.length
+        ? {}
+        : {
+            fix: 'The instructions for the self-managed org include an instances.yml and the elasticsearch-certutil commands to re-issue them.',
+          }),
+    });
+  } else if (!probe.reachable) {
+    out.push({
+      level: 'warning',
+      code: 'transport-unseen',
+      message: `The worker cannot see the transport certificate at ${r.remote.proxyAddress} (chain, SANs, otherName): only the mutual-TLS connection from ECH can prove them.`,
+      fix: 'The instructions ask the self-managed org to check for otherName and re-issue if needed.',
+    });
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Access, ConnectRequest, RoleSpec, UserSpec } from '../contract/request';
 import { MANAGED_BY } from '../contract/steps';
+import type { SelfManagedIdentity } from './tlsCertificate';
 
 export interface Ownership {
   workflowId: string;
@@ -148,6 +149,31 @@ export interface DirectTrustEntry {
 /** Path B: ECH trusts the private CA of the self-managed remote cluster server (a `proxy` direct trust entry). */
 export function privateCaTrustEntry(alias: string, pem: string): DirectTrustEntry {
   return { type: 'proxy', name: trustEntryName(alias), certificates: [{ pem }], trust_all: false };
+}
+
+/**
+ * Path C: ECH trusts the self-managed transport CA for the self-managed nodes only (a `generic` direct entry): by
+ * scope and cluster id when their certificates follow the Cloud pattern, else by their exact node names (no wildcards).
+ */
+export function tlsCertificateTrustEntry(alias: string, pem: string, id: SelfManagedIdentity): DirectTrustEntry {
+  const base = { type: 'generic' as const, name: trustEntryName(alias), certificates: [{ pem }], trust_all: false };
+  return id.kind === 'cloud-pattern'
+    ? { ...base, scope_id: id.scopeId, trust_allowlist: [id.clusterId] }
+    : { ...base, additional_node_names: id.nodeNames };
+}
+
+/** Path C: the role of the same name on the self-managed cluster (roles are checked there by name). */
+export function remoteRoleRequest(role: RoleSpec, o: Ownership) {
+  if (!role.remote) return undefined;
+  return {
+    method: 'PUT' as const,
+    path: `/_security/role/${encodeURIComponent(role.name)}`,
+    body: {
+      ...(role.remote.cluster ? { cluster: role.remote.cluster } : {}),
+      indices: role.remote.indices,
+      metadata: managedMetadata(o),
+    },
+  };
 }
 
 /** PUT /_security/role/{name} body; `remote_indices` default to this alias. */

@@ -4,14 +4,15 @@
  * activity; every body comes from src/domain/requests.ts.
  */
 import * as wf from '@temporalio/workflow';
-import { ApplicationFailure, type ActivityOptions } from '@temporalio/workflow';
-import type { Activities, CloudTarget, EsTarget, Finding } from '../activities/types';
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { CloudTarget, EsTarget, Finding } from '../activities/types';
 import { durationToMs } from '../contract/duration';
 import {
   HANDLER_DESCRIPTIONS,
   approveSignal,
   confirmRemoteStepSignal,
   provideCrossClusterApiKeySignal,
+  provideRemoteCaCertificateSignal,
   rejectSignal,
   statusQuery,
   type ApproveInput,
@@ -35,29 +36,12 @@ import {
   preflightFailureType,
   remoteClusterServerProven,
 } from '../domain/preflight';
-import {
-  connectRequest,
-  keystoreSecretName,
-  privateCaTrustEntry,
-  roleRequest,
-  trustEntryName,
-  userRequest,
-} from '../domain/requests';
+import { connectRequest, keystoreSecretName, privateCaTrustEntry, roleRequest, userRequest } from '../domain/requests';
+import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
+import { LONG, RETRY, activity, trustOnEch, type Compensation } from './activity';
 import { RunState } from './humanSteps';
-
-const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 } as const;
-
-/** One proxy per call site, so each activity carries a summary the Temporal UI shows. */
-function activity(summary: string, options: Partial<ActivityOptions> = {}): Activities {
-  return wf.proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: RETRY, summary, ...options });
-}
-const LONG = { startToCloseTimeout: '45m', heartbeatTimeout: '1m' } as const;
-
-interface Compensation {
-  label: string;
-  undo: () => Promise<unknown>;
-}
+import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 
 export async function connectRemoteCluster(input: unknown): Promise<ConnectResult | DryRunResult> {
   const started = Date.now();
@@ -69,6 +53,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   let approval:
     { decision: 'approved'; input: ApproveInput } | { decision: 'rejected'; input: RejectInput } | undefined;
   let providedKey: string | undefined;
+  let providedCaPem: string | undefined;
   const confirmed = new Set<string>();
   wf.setHandler(statusQuery, () => status, { description: HANDLER_DESCRIPTIONS.status });
   wf.setHandler(
@@ -112,6 +97,15 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     { description: HANDLER_DESCRIPTIONS.provideCrossClusterApiKey },
   );
   wf.setHandler(
+    provideRemoteCaCertificateSignal,
+    (c) => {
+      // Checked by an activity (@peculiar/x509) before use; a size bound keeps history small.
+      if (typeof c?.pem === 'string' && c.pem.length < 64_000) providedCaPem = c.pem.trim();
+      else wf.log.warn('provideRemoteCaCertificate ignored: the payload has no "pem" string');
+    },
+    { description: HANDLER_DESCRIPTIONS.provideRemoteCaCertificate },
+  );
+  wf.setHandler(
     confirmRemoteStepSignal,
     (c) => {
       if (c?.step) confirmed.add(c.step);
@@ -141,14 +135,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     { key: RemoteClusterAlias, value: r.alias },
     { key: SecurityModel, value: r.securityModel },
   ]);
-  if (r.securityModel !== 'api-key') {
-    throw ApplicationFailure.create({
-      type: 'NotImplemented',
-      message:
-        'securityModel "tls-certificate" (path C) is not available yet in this version; use "api-key" (both sides 8.14+).',
-      nonRetryable: true,
-    });
-  }
+  const tlsModel = r.securityModel === 'tls-certificate';
 
   // 2. Preflight: read-only.
   state.setPhase('preflight');
@@ -177,7 +164,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     credentialsSecret: r.remote.elasticsearch.credentialsSecret,
     caPem: r.remote.elasticsearch.caPem,
   };
-  const [localFacts, remoteFacts, probe] = await Promise.all([
+  const [localFacts, remoteFacts, probe, caCheck] = await Promise.all([
     activity('Inspect the ECH cluster').inspectCluster({
       target: local,
       required: { cluster: LOCAL_REQUIRED_PRIVILEGES },
@@ -189,16 +176,25 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
           required: { cluster: REMOTE_REQUIRED_PRIVILEGES },
         })
       : Promise.resolve(undefined),
-    activity('Probe the remote cluster server over TLS').probeRemoteClusterServer({
+    activity(
+      tlsModel ? 'Probe the transport port over TLS' : 'Probe the remote cluster server over TLS',
+    ).probeRemoteClusterServer({
       proxyAddress: r.remote.proxyAddress,
       serverName: r.remote.serverName,
       ca: r.remote.ca,
-      expect: 'remote-cluster-server',
+      expect: tlsModel ? 'transport' : 'remote-cluster-server',
     }),
+    tlsModel && r.remote.ca.kind === 'private'
+      ? activity('Check the self-managed transport CA').inspectCaCertificate({ pem: r.remote.ca.pem })
+      : Promise.resolve(undefined),
   ]);
   local.version = localFacts.version;
   if (remote && remoteFacts) remote.version = remoteFacts.version;
-  const findings = evaluatePreflight(r, { deployment, local: localFacts, remote: remoteFacts, probe }, workflowId);
+  const findings = evaluatePreflight(
+    r,
+    { deployment, local: localFacts, remote: remoteFacts, probe, ...(caCheck ? { caCheck } : {}) },
+    workflowId,
+  );
   const errors = findings.filter((f) => f.level === 'error');
   const warnings = findings.filter((f) => f.level === 'warning').map((f) => `${f.message}${f.fix ? ` ${f.fix}` : ''}`);
   if (errors.length > 0) {
@@ -210,8 +206,22 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [errors] });
   }
   state.step('preflight', 'done', warnings.length ? `${warnings.length} warning(s)` : 'all checks passed');
-  const rcsProven = remoteClusterServerProven(probe);
-  const plan = buildPlan(r, { workflowId, refId: deployment.refId, remoteClusterServerProven: rcsProven });
+  const rcsProven = !tlsModel && remoteClusterServerProven(probe);
+  // Path C: how ECH will identify the self-managed nodes, from the transport certificate the probe saw.
+  const identity: SelfManagedIdentity | undefined = tlsModel
+    ? selfManagedIdentity({
+        ...(probe.reachable && probe.chain[0] ? { leaf: probe.chain[0] } : {}),
+        clusterName: remoteFacts?.clusterName,
+        nodeNames: r.remote.nodeNames,
+        alias: r.alias,
+      })
+    : undefined;
+  const plan = buildPlan(r, {
+    workflowId,
+    refId: deployment.refId,
+    remoteClusterServerProven: rcsProven,
+    ...(identity ? { identity } : {}),
+  });
   status.plan = plan;
 
   if (r.dryRun) {
@@ -225,11 +235,37 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   const created: ConnectResult['created'] = { clusterSettings: [], roles: [], users: [] };
   const humanTimeoutMs = durationToMs(r.humanStepTimeout);
   let current: StepId = 'preflight';
+  const tls: TlsPathContext | undefined = identity && {
+    r,
+    workflowId,
+    state,
+    cloud,
+    deployment,
+    ...(remote ? { remote } : {}),
+    ...(remoteFacts ? { remoteClusterName: remoteFacts.clusterName } : {}),
+    identity,
+    humanTimeoutMs,
+    compensations,
+    created,
+    setCurrent: (step) => (current = step),
+    endWithoutChanges: (outcome, step) => endWithoutChanges(outcome, step),
+  };
 
   try {
     // 3. Remote side.
     state.setPhase('remote-side');
-    if (!rcsProven) {
+    let tlsTrust: Awaited<ReturnType<typeof tlsRemoteSide>> | undefined;
+    if (tls) {
+      tlsTrust = await tlsRemoteSide(tls, {
+        hasCaPem: () => providedCaPem !== undefined,
+        takeCaPem: () => {
+          const pem = providedCaPem;
+          providedCaPem = undefined;
+          return pem;
+        },
+        confirmed: (step) => confirmed.has(step),
+      });
+    } else if (!rcsProven) {
       current = HUMAN_STEPS.remoteClusterServer;
       const why = probe.reachable
         ? 'The worker reached the address but could not verify a remote cluster server there.'
@@ -265,9 +301,9 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
       state.step(HUMAN_STEPS.remoteClusterServer, 'skipped', 'proven by the TLS probe');
     }
 
-    let encoded: string;
-    current = HUMAN_STEPS.crossClusterApiKey;
-    if (remote) {
+    let encoded = '';
+    if (!tls) current = HUMAN_STEPS.crossClusterApiKey;
+    if (!tls && remote) {
       state.step(HUMAN_STEPS.crossClusterApiKey, 'running', 'creating the key on the self-managed cluster');
       const key = await activity('Create the cross-cluster API key').findOrCreateCrossClusterApiKey({
         target: remote,
@@ -284,7 +320,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
           activity('Invalidate the cross-cluster API key').invalidateCrossClusterApiKey({ target: remote, id: key.id }),
       });
       state.step(HUMAN_STEPS.crossClusterApiKey, 'done', `key ${key.id}${key.created ? ' created' : ''}`);
-    } else {
+    } else if (!tls) {
       const ok = await state.waitForHuman(
         HUMAN_STEPS.crossClusterApiKey,
         'self-managed-org',
@@ -320,51 +356,39 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
 
     // 5. ECH side.
     state.setPhase('ech-side');
-    if (r.remote.ca.kind === 'private') {
+    if (tls && tlsTrust) {
+      await tlsEchTrust(tls, tlsTrust.selfManagedCaPem, tlsTrust.identity);
+    } else if (r.remote.ca.kind === 'private') {
       current = 'ech-trust';
-      state.step('ech-trust', 'running', 'adding the private CA to the deployment trust');
-      const name = trustEntryName(r.alias);
-      const existed = deployment.directTrustNames.includes(name);
-      await activity('Trust the private CA on ECH').ensureDirectTrust({
-        target: cloud,
-        entry: privateCaTrustEntry(r.alias, r.remote.ca.pem),
-      });
-      if (!existed) {
-        created.trustEntry = name;
-        compensations.push({
-          label: `trust entry "${name}" on the ECH deployment`,
-          undo: async () => {
-            await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name });
-            await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud });
-          },
-        });
-      }
-      await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud });
-      state.step('ech-trust', 'done', name);
+      const entry = privateCaTrustEntry(r.alias, r.remote.ca.pem);
+      const trust = { state, cloud, existingTrustNames: deployment.directTrustNames, compensations };
+      if ((await trustOnEch(trust, entry, 'the private CA')).created) created.trustEntry = entry.name;
     } else {
       state.step('ech-trust', 'skipped', 'public CA: ECH trusts it already');
     }
 
-    current = 'ech-keystore';
-    state.step('ech-keystore', 'running');
-    const ks = await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
-      target: cloud,
-      alias: r.alias,
-      encoded,
-    });
-    created.keystoreEntry = keystoreSecretName(r.alias);
-    if (!ks.existed) {
-      compensations.push({
-        label: `keystore entry ${keystoreSecretName(r.alias)}`,
-        undo: () =>
-          activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
+    if (!tls) {
+      current = 'ech-keystore';
+      state.step('ech-keystore', 'running');
+      const ks = await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
+        target: cloud,
+        alias: r.alias,
+        encoded,
       });
+      created.keystoreEntry = keystoreSecretName(r.alias);
+      if (!ks.existed) {
+        compensations.push({
+          label: `keystore entry ${keystoreSecretName(r.alias)}`,
+          undo: () =>
+            activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
+        });
+      }
+      if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
+        await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
+        await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud });
+      }
+      state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
     }
-    if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
-      await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
-      await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud });
-    }
-    state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
 
     // 6. Connect.
     state.setPhase('connecting');
@@ -415,6 +439,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     if (r.roles.length + r.users.length > 0) state.step('roles-and-users', 'running');
     const o = { workflowId, alias: r.alias };
     for (const role of r.roles) {
+      if (tls) await ensureRemoteRole(tls, role);
       const res = await activity(`Create role ${role.name}`).ensureRole({
         target: local,
         name: role.name,

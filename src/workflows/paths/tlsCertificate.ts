@@ -1,0 +1,185 @@
+/**
+ * Path C (TLS-certificate model), the steps that differ from the API-key model: the two CAs, the self-managed org's
+ * trust configuration (a human step with generated files), ECH's `generic` trust entry for the self-managed nodes,
+ * and same-named roles on the self-managed cluster. Orchestration only; bodies and files come from src/domain.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { CloudTarget, DeploymentFacts, EsTarget, Finding } from '../../activities/types';
+import type { ConnectRequest, RoleSpec } from '../../contract/request';
+import type { ConnectResult } from '../../contract/status';
+import { HUMAN_STEPS, type StepId } from '../../contract/steps';
+import { remoteCaCertificateInstructions, remoteTrustInstructions } from '../../domain/instructions';
+import { formatFindings, preflightFailureType } from '../../domain/preflight';
+import { remoteRoleRequest, tlsCertificateTrustEntry } from '../../domain/requests';
+import {
+  certificateMatchesIdentity,
+  cloudNodePattern,
+  ownNodePatterns,
+  selfManagedIdentity,
+  type SelfManagedIdentity,
+} from '../../domain/tlsCertificate';
+import { activity, trustOnEch, type Compensation } from '../activity';
+import type { RunState } from '../humanSteps';
+
+export interface TlsPathContext {
+  r: ConnectRequest;
+  workflowId: string;
+  state: RunState;
+  cloud: CloudTarget;
+  deployment: DeploymentFacts;
+  remote?: EsTarget;
+  remoteClusterName?: string;
+  identity: SelfManagedIdentity;
+  humanTimeoutMs: number;
+  compensations: Compensation[];
+  created: ConnectResult['created'];
+  setCurrent(step: StepId): void;
+  endWithoutChanges(outcome: 'timed-out', step: StepId): Promise<never>;
+}
+
+export interface TlsSignals {
+  hasCaPem(): boolean;
+  /** The last PEM received by `provideRemoteCaCertificate` (cleared, so a rejected one is not checked twice). */
+  takeCaPem(): string | undefined;
+  confirmed(step: string): boolean;
+}
+
+/** C1–C5 up to the self-managed org's confirmation. Returns the CA and identity ECH is to trust. */
+export async function tlsRemoteSide(
+  ctx: TlsPathContext,
+  signals: TlsSignals,
+): Promise<{ selfManagedCaPem: string; identity: SelfManagedIdentity }> {
+  const { r, state, workflowId } = ctx;
+  const caStep = HUMAN_STEPS.remoteCaCertificate;
+  const trustStep = HUMAN_STEPS.remoteTrust;
+
+  // C1b: the self-managed transport CA, from the request (checked in preflight) or from the self-managed org.
+  ctx.setCurrent(caStep);
+  let caPem: string;
+  if (r.remote.ca.kind === 'private') {
+    caPem = r.remote.ca.pem;
+    state.step(caStep, 'skipped', 'given in the request');
+  } else {
+    let rejected: string[] | undefined;
+    for (;;) {
+      const ok = await state.waitForHuman(
+        caStep,
+        'self-managed-org',
+        remoteCaCertificateInstructions(workflowId, rejected),
+        ctx.humanTimeoutMs,
+        signals.hasCaPem,
+      );
+      if (!ok) return ctx.endWithoutChanges('timed-out', caStep);
+      const pem = signals.takeCaPem() ?? '';
+      const check = await activity('Check the self-managed transport CA').inspectCaCertificate({ pem });
+      if (check.ok) {
+        caPem = pem;
+        state.step(caStep, 'done', `${check.subject}, valid until ${check.validTo}`);
+        break;
+      }
+      rejected = check.problems;
+    }
+  }
+
+  // C1a: every ECH transport CA (rotation) and the pattern of this deployment's nodes.
+  ctx.setCurrent(trustStep);
+  state.step(trustStep, 'running', 'reading the ECH transport CA(s)');
+  const echCa = await activity('Read the ECH transport CA').getCertificateAuthority({ target: ctx.cloud });
+  const echPattern = echCa.recommendedTrustRestriction ?? cloudNodePattern(ctx.deployment.clusterId, '*');
+
+  // C2, C4, C5 (+ same-named roles without remote credentials): done by the self-managed org.
+  const ok = await state.waitForHuman(
+    trustStep,
+    'self-managed-org',
+    remoteTrustInstructions(r, workflowId, {
+      deploymentId: r.local.deploymentId,
+      echCaPems: echCa.pems,
+      echPattern,
+      selfManagedCaPem: caPem,
+      identity: ctx.identity,
+      remoteRolesByHand: !ctx.remote,
+    }),
+    ctx.humanTimeoutMs,
+    () => signals.confirmed(trustStep),
+  );
+  if (!ok) return ctx.endWithoutChanges('timed-out', trustStep);
+
+  // What the worker can check: the transport port presents a chain of that CA with the node names ECH will trust.
+  // The mutual part (the self-managed side trusting ECH) only the connection from ECH proves.
+  const again = await activity('Probe the transport port again').probeRemoteClusterServer({
+    proxyAddress: r.remote.proxyAddress,
+    serverName: r.remote.serverName,
+    ca: { kind: 'private', pem: caPem },
+    expect: 'transport',
+  });
+  let identity = ctx.identity;
+  const leaf = again.chain[0];
+  if (again.reachable && leaf && identity.reissue === 'unknown' && leaf.otherNames.length > 0) {
+    // Seen for the first time: trust what the certificates carry.
+    identity = selfManagedIdentity({
+      leaf,
+      clusterName: ctx.remoteClusterName,
+      nodeNames: r.remote.nodeNames,
+      alias: r.alias,
+    });
+  }
+  if (again.reachable) {
+    const problems: Finding[] = again.findings.filter((f) => f.level === 'error');
+    if (problems.length === 0 && !certificateMatchesIdentity(leaf, identity)) {
+      problems.push({
+        level: 'error',
+        code: 'TLS_NODE_NAMES',
+        message: `The transport certificate at ${r.remote.proxyAddress} (${leaf?.subject ?? 'unreadable'}) carries otherName [${leaf?.otherNames.join(', ') ?? ''}], which matches none of ${ownNodePatterns(identity).join(', ')}.`,
+        fix: 'Re-issue the transport certificates with the instances.yml of the remote-trust instructions, install them on every node and restart, then start again.',
+      });
+    }
+    if (problems.length > 0) {
+      throw ApplicationFailure.create({
+        type: preflightFailureType(problems),
+        message: `The self-managed transport port is not ready although ${trustStep} was confirmed; nothing was changed on ECH:\n${formatFindings(problems)}`,
+        nonRetryable: true,
+      });
+    }
+  }
+  state.step(
+    trustStep,
+    'done',
+    again.reachable ? 'transport chain and node names verified by a TLS probe' : 'confirmed by the self-managed org',
+  );
+  return { selfManagedCaPem: caPem, identity };
+}
+
+/** C3: a `generic` direct trust entry for the self-managed CA, limited to its nodes; waits for the plan. */
+export async function tlsEchTrust(ctx: TlsPathContext, caPem: string, identity: SelfManagedIdentity): Promise<void> {
+  ctx.setCurrent('ech-trust');
+  const { created } = await trustOnEch(
+    {
+      state: ctx.state,
+      cloud: ctx.cloud,
+      existingTrustNames: ctx.deployment.directTrustNames,
+      compensations: ctx.compensations,
+    },
+    tlsCertificateTrustEntry(ctx.r.alias, caPem, identity),
+    'the self-managed transport CA',
+  );
+  if (created) ctx.created.trustEntry = tlsCertificateTrustEntry(ctx.r.alias, caPem, identity).name;
+}
+
+/** §5 TLS model: the role of the same name on the self-managed cluster, when the tool may call it. */
+export async function ensureRemoteRole(ctx: TlsPathContext, role: RoleSpec): Promise<void> {
+  const req = remoteRoleRequest(role, { workflowId: ctx.workflowId, alias: ctx.r.alias });
+  const remote = ctx.remote;
+  if (!req || !remote) return;
+  const res = await activity(`Create role ${role.name} on the self-managed cluster`).ensureRole({
+    target: remote,
+    name: role.name,
+    body: req.body,
+  });
+  (ctx.created.remoteRoles ??= []).push(role.name);
+  if (res.created) {
+    ctx.compensations.push({
+      label: `role ${role.name} on the self-managed cluster`,
+      undo: () => activity('Remove the self-managed role').removeRole({ target: remote, name: role.name }),
+    });
+  }
+}
