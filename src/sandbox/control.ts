@@ -14,6 +14,7 @@
  * | `GET /_sandbox/self-managed/config`  | –                                                          | `{ effective, pending, files, pendingRestart }` (elasticsearch.yml view) |
  * | `POST /_sandbox/self-managed/apply`  | `{ settings?: {key: value\|null}, files?: {name: content\|null}, restart?: boolean }` | applies a step's `artifacts` as the admin would; `{ restarted, pendingRestart, effective, pending, files }`; a node that refuses to start → 409 `sandbox.node_startup_failed` with Elasticsearch's message |
  * | `POST /_sandbox/self-managed/restart`| –                                                          | restarts the self-managed node (pending settings take effect); as apply |
+ * | `POST /_sandbox/self-managed/certutil` | `{ instances: "<instances.yml>", certificate, key }`     | plays `elasticsearch-certutil cert --in instances.yml` with the self-managed transport CA and copies this node's certificate and key to the given config paths (takes effect at restart); `{ name, otherNames, certificate, key }` |
  * | `GET /_sandbox/faults`               | –                                                          | `{ seed, rules, history }` (history: every request a rule matched, in order, with its outcome) |
  * | `POST /_sandbox/faults`              | `{ seed?: number, rules: FaultRule[] }`                    | replaces the rules and restarts the seeded PRNG; `{ seed, rules }` |
  * | `DELETE /_sandbox/faults`            | –                                                          | removes all rules; answers the history recorded until then |
@@ -49,6 +50,7 @@ export interface ControlTarget {
     restart?: boolean;
   }): Promise<Record<string, unknown>>;
   selfManagedRestart(): Promise<Record<string, unknown>>;
+  selfManagedCertutil(input: { instances: string; certificate: string; key: string }): Promise<Record<string, unknown>>;
 }
 
 export const CONTROL_ENDPOINTS = [
@@ -61,6 +63,7 @@ export const CONTROL_ENDPOINTS = [
   'GET /_sandbox/self-managed/config',
   'POST /_sandbox/self-managed/apply {settings?, files?, restart?}',
   'POST /_sandbox/self-managed/restart',
+  'POST /_sandbox/self-managed/certutil {instances, certificate, key}',
   'GET /_sandbox/faults',
   'POST /_sandbox/faults {seed?, rules}',
   'DELETE /_sandbox/faults',
@@ -211,6 +214,19 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
       );
     })
     .on('POST', '/_sandbox/self-managed/restart', async () => ok(await target.selfManagedRestart()))
+    .on('POST', '/_sandbox/self-managed/certutil', async (req) => {
+      const b = body(req);
+      for (const k of ['instances', 'certificate', 'key'] as const) {
+        if (typeof b[k] !== 'string' || !b[k]) throw invalid(`${k} must be a non-empty string`, k);
+      }
+      return ok(
+        await target.selfManagedCertutil({
+          instances: b.instances as string,
+          certificate: b.certificate as string,
+          key: b.key as string,
+        }),
+      );
+    })
     .on('GET', '/_sandbox/faults', () =>
       ok({ seed: target.faultSeed, rules: target.faults.activeRules, history: target.faults.history }),
     )

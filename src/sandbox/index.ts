@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
+import yaml from 'js-yaml';
 import { FaultInjector } from './faults';
+import { CloudError } from './cloud/errors';
 import { createPki, loadOrCreatePublicRoot, type PemPair, type SandboxPki } from './pki';
 import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
@@ -258,8 +260,8 @@ function buildRequests(
       securityModel: 'tls-certificate',
       local,
       remote: {
+        // The transport port; the certificate model verifies node names (otherName), not host names.
         proxyAddress: info.selfManaged.transport,
-        serverName: info.selfManaged.serverName,
         ca: { kind: 'private', pem: info.ca.selfManagedTransport },
         elasticsearch: remoteEs,
       },
@@ -550,6 +552,48 @@ class SandboxImpl implements Sandbox, ControlTarget {
   async selfManagedRestart(): Promise<Record<string, unknown>> {
     await this.selfManaged.restart();
     return { restarted: true, ...this.selfManagedConfig() };
+  }
+
+  /**
+   * The self-managed admin runs `elasticsearch-certutil cert --in instances.yml` (the CA key is theirs: the sandbox's
+   * self-managed transport CA) and copies this node's certificate and key into place. `cn` entries become otherName
+   * SANs, as certutil makes them.
+   */
+  async selfManagedCertutil(input: {
+    instances: string;
+    certificate: string;
+    key: string;
+  }): Promise<Record<string, unknown>> {
+    let doc: unknown;
+    try {
+      doc = yaml.load(input.instances);
+    } catch (e) {
+      throw new CloudError(400, 'sandbox.invalid_request', `instances.yml is not valid YAML: ${(e as Error).message}`, [
+        'instances',
+      ]);
+    }
+    const instances = (doc as { instances?: unknown } | null)?.instances;
+    if (!Array.isArray(instances)) {
+      throw new CloudError(400, 'sandbox.invalid_request', 'ERROR: instances.yml has no "instances" list', [
+        'instances',
+      ]);
+    }
+    const node = this.selfManaged.nodeName;
+    const mine = instances.find((i: { name?: unknown }) => i?.name === node) as { cn?: unknown } | undefined;
+    if (!mine) {
+      throw new CloudError(
+        400,
+        'sandbox.invalid_request',
+        `instances.yml has no instance named [${node}] (the self-managed node)`,
+        ['instances'],
+      );
+    }
+    const cn = Array.isArray(mine.cn) ? mine.cn.map(String) : typeof mine.cn === 'string' ? [mine.cn] : [];
+    await this.selfManaged.reissueTransportCertificates({
+      otherName: cn.length ? cn : undefined,
+      paths: { certificate: input.certificate, key: input.key },
+    });
+    return { name: node, otherNames: cn, certificate: input.certificate, key: input.key };
   }
 
   async stop(): Promise<void> {

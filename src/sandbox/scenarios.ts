@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'api-key-public',
   'api-key-private',
   'tls-certificate',
+  'tls-certificate-no-othername',
   'old-version',
   'basic-license',
   'rcs-disabled',
@@ -49,6 +50,8 @@ const DESCRIPTIONS: Record<ScenarioName, string> = {
     'API-key model; the remote cluster server certificate is signed by the self-managed private CA (Path B).',
   'tls-certificate':
     'TLS-certificate model: remote cluster server off, transport mTLS; self-managed transport certificates carry otherName; self-managed 8.19 by default (wire-compatible with ECH 9.x) (Path C).',
+  'tls-certificate-no-othername':
+    'Path C with out-of-the-box self-managed transport certificates (no otherName SAN): they must be re-issued (instances.yml + elasticsearch-certutil, see POST /_sandbox/self-managed/certutil).',
   'old-version':
     'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
   'basic-license': 'Self-managed on a basic license: API-key cross-cluster requests fail with the license error.',
@@ -84,6 +87,15 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
         versions: { ...v, selfManaged: versions.selfManaged ?? '8.19.3' },
         selfManaged: { ...base.selfManaged, rcsEnabled: false },
       };
+    case 'tls-certificate-no-othername': {
+      const tlsModel = scenarioSpec('tls-certificate', versions);
+      return {
+        ...tlsModel,
+        name,
+        description: DESCRIPTIONS[name],
+        selfManaged: { ...tlsModel.selfManaged, transportOtherName: false },
+      };
+    }
     case 'old-version':
       return {
         ...base,

@@ -14,6 +14,7 @@ export interface EstateView {
   activeCrossClusterKeys: string[];
   echRoles: string[];
   echUsers: string[];
+  selfManagedRoles: string[];
 }
 
 export class Estate {
@@ -83,6 +84,7 @@ export class Estate {
     const keys = await this.es('self-managed', 'GET', '/_security/api_key?active_only=true');
     const roles = await this.es('ech', 'GET', '/_security/role');
     const users = await this.es('ech', 'GET', '/_security/user');
+    const remoteRoles = await this.es('self-managed', 'GET', '/_security/role');
     const persistent = settings.body.persistent as Record<string, unknown>;
     return {
       keystore: Object.keys(keystore.secrets ?? {}).sort(),
@@ -98,6 +100,7 @@ export class Estate {
         .sort(),
       echRoles: Object.keys(roles.body).sort(),
       echUsers: Object.keys(users.body).sort(),
+      selfManagedRoles: Object.keys(remoteRoles.body).sort(),
     };
   }
 

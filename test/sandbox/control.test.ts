@@ -173,7 +173,7 @@ describe('control API', () => {
     const info = await control('GET', '/info');
     assert.deepEqual(info.body, JSON.parse(JSON.stringify(sandbox.info)));
     const scenarios = await control('GET', '/scenarios');
-    assert.equal(scenarios.body.scenarios.length, 6);
+    assert.equal(scenarios.body.scenarios.length, 7);
   });
 
   it('rejects bad bodies with the envelope', async () => {

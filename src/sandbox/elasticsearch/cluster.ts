@@ -330,15 +330,21 @@ export class SimulatedCluster {
    * would), with or without otherName CNs, and write it to the configured files. Takes effect at restart.
    */
   async reissueTransportCertificates(
-    opts: { otherName?: string[] | undefined; ca?: CertificateAuthority } = {},
+    opts: {
+      otherName?: string[] | undefined;
+      ca?: CertificateAuthority;
+      /** Write here instead of over the configured transport certificate and key files. */
+      paths?: { certificate: string; key: string };
+    } = {},
   ): Promise<IssuedCertificate> {
     const cert = await this.issueTransportCertificate(opts.otherName, opts.ca);
     const eff = this.nodeConfigStore.pending;
     this.nodeConfigStore.apply(
       {},
       {
-        [String(eff[SETTING.transportCertificate] ?? FILE.transportCertificate)]: cert.certPem,
-        [String(eff[SETTING.transportKey] ?? FILE.transportKey)]: cert.keyPem,
+        [opts.paths?.certificate ?? String(eff[SETTING.transportCertificate] ?? FILE.transportCertificate)]:
+          cert.certPem,
+        [opts.paths?.key ?? String(eff[SETTING.transportKey] ?? FILE.transportKey)]: cert.keyPem,
       },
     );
     return cert;
