@@ -1,0 +1,289 @@
+/**
+ * connectRemoteCluster, TLS-certificate model (path C), end to end: a real Temporal dev server, the real activities
+ * and the sandbox estate. The self-managed org's part is played through the sandbox control API with exactly what the
+ * run published (status `waitingFor.artifacts`), never a hand-written copy.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../src/activities';
+import type { ConnectRequestInput } from '../../src/contract/request';
+import type { Artifacts, ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
+import { Estate } from '../helpers/estate';
+import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+
+let estate: Estate;
+let client: Client;
+let worker: RunningWorker;
+let seq = 0;
+
+before(async () => {
+  estate = await Estate.start('tls-certificate');
+  client = await testClient();
+  worker = await startWorker({ activities: createActivities() });
+});
+after(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await estate?.stop();
+});
+
+type Req = ConnectRequestInput & Record<string, unknown>;
+
+const TRUST_FILE = 'trust-restrictions.yml';
+const INSTANCES = 'instances.yml';
+const CERT_SETTING = 'xpack.security.transport.ssl.certificate';
+const KEY_SETTING = 'xpack.security.transport.ssl.key';
+
+/** The sandbox's tls-certificate request; without remote credentials and/or without the CA when asked. */
+function request(over: Partial<Req> = {}, opts: { remoteCredentials?: boolean; caInRequest?: boolean } = {}): Req {
+  const base = structuredClone(estate.info.requests['tls-certificate']) as Req;
+  if (opts.remoteCredentials === false) delete (base.remote as Record<string, unknown>).elasticsearch;
+  if (opts.caInRequest === false) base.remote = { ...base.remote, ca: { kind: 'public' } };
+  return { ...base, verify: { searchIndex: 'logs-*', timeout: '10s' }, humanStepTimeout: '2m', ...over };
+}
+
+async function startRun(req: Req): Promise<WorkflowHandle> {
+  return client.workflow.start('connectRemoteCluster', {
+    taskQueue: worker.taskQueue,
+    workflowId: `connect-tls-${req.alias}-${Date.now()}-${++seq}`,
+    args: [req],
+  });
+}
+
+async function waitFor(handle: WorkflowHandle, step: string, timeoutMs = 30_000): Promise<ConnectStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await handle.query<ConnectStatus>('status');
+    if (status.waitingFor?.step === step) return status;
+    if (['failed', 'completed', 'rejected', 'timed-out'].includes(status.phase)) {
+      assert.fail(`run ended in phase ${status.phase} before waiting on ${step}: ${status.error?.message}`);
+    }
+    if (Date.now() > deadline) assert.fail(`not waiting on ${step} after ${timeoutMs} ms (phase ${status.phase})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => assert.fail('the run must fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError, String(err));
+  assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
+  return err.cause;
+}
+
+async function approve(handle: WorkflowHandle): Promise<void> {
+  const status = await waitFor(handle, 'approve-local-changes');
+  assert.equal(status.waitingFor?.who, 'ech-org');
+  await handle.signal('approve', { step: 'approve-local-changes', approver: 'sre@example.com' });
+}
+
+/**
+ * The self-managed admin follows step `remote-trust` literally: runs certutil with the generated instances.yml when
+ * there is one, runs the published role requests, applies files + elasticsearch.yml settings, restarts, confirms.
+ * `edit` lets a test apply a deliberately wrong variant of the generated files.
+ */
+async function doRemoteTrust(
+  handle: WorkflowHandle,
+  edit: (a: Artifacts) => Artifacts = (a) => a,
+): Promise<{ status: ConnectStatus; artifacts: Artifacts }> {
+  const status = await waitFor(handle, 'remote-trust');
+  assert.equal(status.waitingFor?.who, 'self-managed-org');
+  const artifacts = edit(structuredClone(status.waitingFor!.artifacts!));
+  const instances = artifacts.files?.[INSTANCES];
+  if (instances) {
+    await estate.control('POST', '/self-managed/certutil', {
+      instances,
+      certificate: artifacts.settings?.[CERT_SETTING],
+      key: artifacts.settings?.[KEY_SETTING],
+    });
+  }
+  for (const req of artifacts.requests ?? []) {
+    const res = await estate.es('self-managed', req.method, req.path, req.body);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  // The artifacts object as is: `restartRequired` makes the sandbox restart the node.
+  const applied = await estate.control('POST', '/self-managed/apply', artifacts);
+  assert.equal(applied.restarted, true);
+  await handle.signal('confirmRemoteStep', { step: 'remote-trust', by: 'admin@corp.example' });
+  return { status, artifacts };
+}
+
+async function expectConnected(result: ConnectResult, alias: string): Promise<void> {
+  assert.equal(result.connected, true);
+  assert.equal(result.securityModel, 'tls-certificate');
+  assert.equal(result.evidence.searchHits, estate.info.seededIndex.documents);
+  const info = (await estate.es('ech', 'GET', '/_remote/info')).body[alias];
+  assert.equal(info.connected, true);
+  assert.equal(info.proxy_address, estate.info.selfManaged.transport);
+  assert.equal(info.cluster_credentials, undefined, 'the certificate model has no cluster credentials');
+  // The run's user searches the remote: its role name decides there (same name on both clusters).
+  const search = await estate.es(
+    'ech',
+    'GET',
+    `/${alias}:logs-*/_search`,
+    undefined,
+    `cross-search-user:${process.env.CROSS_SEARCH_USER_PASSWORD}`,
+  );
+  assert.equal(search.status, 200, JSON.stringify(search.body));
+  assert.equal(search.body.hits.total.value, estate.info.seededIndex.documents);
+}
+
+async function echTrustEntry(name: string): Promise<any> {
+  const dep = await estate.cloud('GET', `/deployments/${estate.info.cloud.deploymentId}?show_settings=true`);
+  return (dep.resources.elasticsearch[0].info.settings?.trust?.direct ?? []).find((d: any) => d.name === name);
+}
+
+describe('path C end to end', () => {
+  it('with remote credentials: the generated files applied literally make it work', async () => {
+    await estate.scenario('tls-certificate');
+    const req = request();
+    const handle = await startRun(req);
+    const { status, artifacts } = await doRemoteTrust(handle);
+    // Every ECH CA and this deployment's pattern from the Cloud API, and the self-managed nodes' own pattern.
+    const ca = await estate.cloud('GET', `/deployments/${estate.info.cloud.deploymentId}/certificate-authority`);
+    for (const c of ca.public_certificates) assert.ok(artifacts.files!['certs/ech-ca.crt']!.includes(c.pem.trim()));
+    assert.ok(artifacts.files![TRUST_FILE]!.includes(JSON.stringify(ca.recommended_trust_restriction)));
+    assert.ok(artifacts.files![TRUST_FILE]!.includes('"*.node.onprem-cluster.cluster.selfmanaged.account"'));
+    assert.equal(artifacts.files![INSTANCES], undefined, 'certificates with otherName need no re-issue');
+    assert.equal(artifacts.requests, undefined, 'the run creates the remote role itself');
+    assert.match(status.waitingFor!.instructions, /xpack\.security\.transport\.ssl\.trust_restrictions\.path/);
+    await approve(handle);
+    const result = (await handle.result()) as ConnectResult;
+    await expectConnected(result, req.alias);
+    assert.deepEqual(result.created.remoteRoles, ['remote-search']);
+    assert.ok(result.warnings.some((w) => /deprecated/.test(w)));
+    const entry = await echTrustEntry(`ech-remote-clusters/${req.alias}`);
+    assert.equal(entry.type, 'generic');
+    assert.equal(entry.trust_all, false);
+    assert.equal(entry.scope_id, 'selfmanaged');
+    assert.deepEqual(entry.trust_allowlist, ['onprem-cluster']);
+    assert.equal(entry.certificates[0].pem.trim(), estate.info.ca.selfManagedTransport.trim());
+    const role = await estate.es('self-managed', 'GET', '/_security/role/remote-search');
+    assert.equal(role.body['remote-search'].metadata.managed_by, 'ech-remote-clusters');
+  });
+
+  it('by hand: the CA comes by signal (a node certificate is refused), roles are in the instructions', async () => {
+    await estate.scenario('tls-certificate');
+    const req = request({}, { remoteCredentials: false, caInRequest: false });
+    const handle = await startRun(req);
+    await waitFor(handle, 'remote-ca-certificate');
+    const nodeCert = (await estate.control('GET', '/self-managed/config')).files['certs/transport.crt'];
+    await handle.signal('provideRemoteCaCertificate', { pem: nodeCert });
+    const deadline = Date.now() + 15_000;
+    let again: ConnectStatus;
+    do {
+      again = await waitFor(handle, 'remote-ca-certificate');
+      if (/not a CA certificate/.test(again.waitingFor!.instructions)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < deadline);
+    assert.match(again.waitingFor!.instructions, /not a CA certificate/);
+    await handle.signal('provideRemoteCaCertificate', { pem: estate.info.ca.selfManagedTransport });
+    const { artifacts } = await doRemoteTrust(handle);
+    assert.equal(artifacts.requests?.[0]?.path, '/_security/role/remote-search');
+    await approve(handle);
+    const result = (await handle.result()) as ConnectResult;
+    await expectConnected(result, req.alias);
+    assert.equal(result.created.remoteRoles, undefined, 'the run did not touch the self-managed cluster');
+  });
+
+  it('a trust-restrictions file without the ECH pattern fails with the handshake error, diagnosed, rolled back', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    const ca = await estate.cloud('GET', `/deployments/${estate.info.cloud.deploymentId}/certificate-authority`);
+    const echLine = `  - ${JSON.stringify(ca.recommended_trust_restriction)}`;
+    const handle = await startRun(request());
+    await doRemoteTrust(handle, (a) => {
+      const lines = a.files![TRUST_FILE]!.split('\n');
+      assert.ok(lines.includes(echLine));
+      a.files![TRUST_FILE] = lines.filter((l) => l !== echLine).join('\n');
+      return a;
+    });
+    await approve(handle);
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'RemoteConnectionFailed', failure.message);
+    assert.match(failure.message, /Received fatal alert: certificate_unknown/);
+    assert.match(failure.message, /trust restrictions .*do not list the ECH deployment's nodes/);
+    assert.match(failure.message, /Rolled back/);
+    assert.deepEqual(await estate.view(), before);
+  });
+
+  it('certificates without otherName: instances.yml + certutil re-issue, followed in the sandbox, make it work', async () => {
+    await estate.scenario('tls-certificate-no-othername');
+    const req = request();
+    const handle = await startRun(req);
+    const status = await waitFor(handle, 'remote-trust');
+    assert.match(status.waitingFor!.instructions, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
+    const instances = status.waitingFor!.artifacts!.files![INSTANCES]!;
+    assert.match(instances, /- name: "node-1"/);
+    assert.match(instances, /cn: \["node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account"\]/);
+    await doRemoteTrust(handle);
+    await approve(handle);
+    await expectConnected((await handle.result()) as ConnectResult, req.alias);
+  });
+});
+
+describe('path C: nothing left behind', () => {
+  it('rollback after the trust entry, the remote and the remote role: the estate is as before', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    await estate.faults([{ target: 'ech', method: 'PUT', path: '^/_security/role/', statusRates: { '400': 1 } }]);
+    const handle = await startRun(request());
+    await doRemoteTrust(handle);
+    await approve(handle);
+    const failure = await failureOf(handle);
+    await estate.control('DELETE', '/faults');
+    assert.match(failure.message, /Rolled back/);
+    const cleanup = (await handle.query<ConnectStatus>('status')).cleanup!;
+    assert.equal(cleanup.mode, 'rollback');
+    for (const what of [/trust entry/, /cluster settings/, /role remote-search on the self-managed cluster/]) {
+      assert.ok(
+        cleanup.items.some((i) => what.test(i)),
+        `${what} rolled back: ${cleanup.items.join('; ')}`,
+      );
+    }
+    assert.deepEqual(await estate.view(), before);
+  });
+
+  it('rejection ends the run with nothing changed', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    const handle = await startRun(request());
+    await doRemoteTrust(handle);
+    await waitFor(handle, 'approve-local-changes');
+    await handle.signal('reject', { step: 'approve-local-changes', approver: 'lead@example.com', reason: 'no' });
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'Rejected');
+    assert.deepEqual(await estate.view(), before);
+  });
+
+  it('an approval that never comes times out with nothing changed', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    const handle = await startRun(request({ approvals: { beforeLocalChanges: true, timeout: '2s' } }));
+    await doRemoteTrust(handle);
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'HumanStepTimedOut');
+    assert.match(failure.message, /approve-local-changes/);
+    assert.deepEqual(await estate.view(), before);
+  });
+
+  it('dry run: the plan names both organisations and the generic trust entry, nothing changes', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    const result = (await (await startRun(request({ dryRun: true }))).result()) as DryRunResult;
+    const steps = result.plan.map((p) => `${p.step}/${p.who}`);
+    for (const s of ['remote-trust/self-managed-org', 'approve-local-changes/ech-org', 'ech-trust/workflow']) {
+      assert.ok(steps.includes(s), `plan has ${s}: ${steps.join(', ')}`);
+    }
+    assert.ok(!steps.some((s) => s.startsWith('ech-keystore') || s.startsWith('cross-cluster-api-key')));
+    const trust = result.plan.find((p) => p.step === 'ech-trust')?.request?.body as any;
+    const entry = trust.resources.elasticsearch[0].settings.trust.direct[1];
+    assert.equal(entry.type, 'generic');
+    assert.deepEqual(entry.trust_allowlist, ['onprem-cluster']);
+    assert.deepEqual(await estate.view(), before);
+  });
+});
