@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -50,6 +52,13 @@ const request = (over: Record<string, unknown> = {}): ConnectRequest => {
   assert.ok(v.ok, JSON.stringify(!v.ok && v.problems));
   return v.request;
 };
+
+it('examples/connect-tls-certificate.json is a valid request', () => {
+  const file = path.resolve(__dirname, '../../examples/connect-tls-certificate.json');
+  const v = validateConnectRequest(JSON.parse(fs.readFileSync(file, 'utf8')));
+  assert.ok(v.ok, JSON.stringify(!v.ok && v.problems));
+  assert.equal(v.request.securityModel, 'tls-certificate');
+});
 
 describe('transport wire compatibility (domain §3)', () => {
   for (const [a, b, ok] of [

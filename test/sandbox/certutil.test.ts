@@ -1,0 +1,66 @@
+/**
+ * The sandbox plays the self-managed admin re-issuing transport certificates (domain step C2): it runs
+ * `elasticsearch-certutil cert --in instances.yml` with its transport CA, turning `cn` entries into otherName SANs,
+ * and the node presents them after a restart. Mistakes in instances.yml are refused as certutil would.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { start, type Sandbox } from '../../src/sandbox';
+import { peerIdentity } from '../../src/sandbox/pki';
+import { CloudTestClient } from './cloud-helpers';
+
+let sandbox: Sandbox;
+let client: CloudTestClient;
+const control = (method: string, p: string, body?: unknown) => client.call(method, `/_sandbox${p}`, body);
+
+before(async () => {
+  sandbox = await start({ scenario: 'tls-certificate-no-othername', planPendingMs: 50 });
+  client = new CloudTestClient(sandbox.info.cloud.endpoint, sandbox.info.cloud.apiKey, sandbox.info.ca.publicRoot);
+});
+after(() => sandbox?.stop());
+
+describe('POST /_sandbox/self-managed/certutil', () => {
+  it('the scenario starts with out-of-the-box transport certificates (no otherName)', async () => {
+    const config = (await control('GET', '/self-managed/config')).body;
+    assert.deepEqual(peerIdentity(config.files['certs/transport.crt']).otherNameCommonNames, []);
+    assert.equal(sandbox.info.recommendedRequest, 'tls-certificate');
+  });
+
+  it('refuses instances.yml that is not YAML, has no instances, or does not list this node', async () => {
+    const out = { certificate: 'certs/new.crt', key: 'certs/new.key' };
+    for (const [instances, message] of [
+      ['instances: [', /not valid YAML/],
+      ['nodes: []', /no "instances" list/],
+      ['instances:\n  - name: "other-node"\n    cn: ["x.node.c.cluster.s.account"]\n', /no instance named \[node-1\]/],
+    ] as const) {
+      const res = await control('POST', '/self-managed/certutil', { instances, ...out });
+      assert.equal(res.status, 400);
+      assert.match(res.body.errors[0].message, message);
+    }
+    assert.equal((await control('POST', '/self-managed/certutil', { instances: 'instances: []' })).status, 400);
+  });
+
+  it('issues the node certificate with the cn as otherName, signed by the transport CA; used after restart', async () => {
+    const cn = 'node-1.node.onprem-cluster.cluster.selfmanaged.account';
+    const res = await control('POST', '/self-managed/certutil', {
+      instances: `instances:\n  - name: "node-1"\n    cn: ["${cn}"]\n`,
+      certificate: 'certs/transport-node.crt',
+      key: 'certs/transport-node.key',
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const config = (await control('GET', '/self-managed/config')).body;
+    const cert = config.files['certs/transport-node.crt'];
+    assert.deepEqual(peerIdentity(cert).otherNameCommonNames, [cn]);
+    assert.equal(peerIdentity(cert).issuer, sandbox.pki.selfManagedTransport.subject);
+    assert.equal(sandbox.selfManaged.transportNodeNames.length, 0, 'not in use before the settings and a restart');
+    const applied = await control('POST', '/self-managed/apply', {
+      settings: {
+        'xpack.security.transport.ssl.certificate': 'certs/transport-node.crt',
+        'xpack.security.transport.ssl.key': 'certs/transport-node.key',
+      },
+      restart: true,
+    });
+    assert.equal(applied.status, 200, JSON.stringify(applied.body));
+    assert.deepEqual(sandbox.selfManaged.transportNodeNames, [cn]);
+  });
+});
