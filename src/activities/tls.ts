@@ -480,7 +480,7 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
             fix: 're-issue the certificate (elasticsearch-certutil cert …) with a valid period, install it on every node and reload it',
           });
         } else {
-          findings.push(untrustedFinding(where, ca, chain, chainDer, errText));
+          findings.push(untrustedFinding(where, ca, chain, chainDer, errText, expect));
         }
       }
       // The certificate model does not verify host names (verification_mode certificate + node names), so only the
@@ -584,6 +584,7 @@ function untrustedFinding(
   chain: CertSummary[],
   chainDer: Buffer[],
   errText: string,
+  expect: 'remote-cluster-server' | 'transport',
 ): Finding {
   const issuer = chain[0]?.issuer ?? 'an unknown issuer';
   const top = chain[chain.length - 1];
@@ -617,7 +618,7 @@ function untrustedFinding(
       ` against ${given}${signedByGiven ? ' although it names it as issuer (intermediate missing from the chain?)' : ''} (${errText.trim()}).`,
     fix: signedByGiven
       ? 'configure the remote cluster server to send the full chain (leaf + intermediates), or give the intermediate CA'
-      : `give the CA that signed the remote cluster server certificate (${issuer}) in remote.ca.pem`,
+      : `give the CA that signed the ${expect === 'transport' ? 'transport' : 'remote cluster server'} certificate (${issuer}) in remote.ca.pem`,
   };
 }
 

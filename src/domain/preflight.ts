@@ -193,6 +193,14 @@ function tlsModelFindings(r: ConnectRequest, f: PreflightFacts): Finding[] {
       fix: 'Give the CA certificate (PEM, no private key, not expired) that signs the self-managed transport certificates.',
     });
   }
+  for (const role of r.roles.filter((x) => !x.remote)) {
+    out.push({
+      level: 'warning',
+      code: 'tls-role-without-remote',
+      message: `Role "${role.name}" has no "remote" definition: in the TLS-certificate model the self-managed role of the same name decides what its users may read there.`,
+      fix: `Add "remote": {"indices": [...]} to role "${role.name}", or make sure the self-managed cluster has a role "${role.name}".`,
+    });
+  }
   const leaf = probe.chain[0];
   if (probe.reachable && leaf) {
     out.push({

@@ -287,3 +287,25 @@ describe('path C: nothing left behind', () => {
     assert.deepEqual(await estate.view(), before);
   });
 });
+
+describe('path C preflight: a clear error and no change', () => {
+  it('a CA in the request that did not sign the transport certificate', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    const req = request();
+    req.remote = { ...req.remote, ca: { kind: 'private', pem: estate.info.ca.remotePrivate } };
+    const failure = await failureOf(await startRun(req));
+    assert.equal(failure.type, 'TlsTrustFailed', failure.message);
+    assert.match(failure.message, /give the CA that signed the transport certificate/);
+    assert.match(failure.message, /nothing was changed/i);
+    assert.deepEqual(await estate.view(), before);
+  });
+
+  it('a self-managed 8.17 cluster cannot talk to ECH 9.1 over transport', async () => {
+    await estate.control('POST', '/scenario', { name: 'tls-certificate', versions: { selfManaged: '8.17.4' } });
+    await estate.control('POST', '/plans', { pendingMs: 150 });
+    const failure = await failureOf(await startRun(request()));
+    assert.equal(failure.type, 'VersionNotSupported', failure.message);
+    assert.match(failure.message, /9\.1\.3.*8\.17\.4.*8\.19 with 9\.x/);
+  });
+});
