@@ -205,7 +205,13 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     state.setPhase('failed');
     throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [errors] });
   }
-  state.step('preflight', 'done', warnings.length ? `${warnings.length} warning(s)` : 'all checks passed');
+  // What the checks saw (e.g. the TLS chain, a transport certificate's otherName) stays visible in the step.
+  const seen = findings.filter((f) => f.level === 'info').map((f) => f.message);
+  state.step(
+    'preflight',
+    'done',
+    [warnings.length ? `${warnings.length} warning(s)` : 'all checks passed', ...seen].join('; '),
+  );
   const rcsProven = !tlsModel && remoteClusterServerProven(probe);
   // Path C: how ECH will identify the self-managed nodes, from the transport certificate the probe saw.
   const identity: SelfManagedIdentity | undefined = tlsModel

@@ -151,6 +151,11 @@ describe('path C end to end', () => {
     assert.equal(artifacts.files![INSTANCES], undefined, 'certificates with otherName need no re-issue');
     assert.equal(artifacts.requests, undefined, 'the run creates the remote role itself');
     assert.match(status.waitingFor!.instructions, /xpack\.security\.transport\.ssl\.trust_restrictions\.path/);
+    // The probe reports what an anonymous client can see of a mutual-TLS port: the certificate and its otherName.
+    assert.match(
+      status.steps.find((x) => x.id === 'preflight')!.detail!,
+      /carries otherName node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account/,
+    );
     await approve(handle);
     const result = (await handle.result()) as ConnectResult;
     await expectConnected(result, req.alias);
