@@ -193,11 +193,20 @@ export function remoteTrustInstructions(
   c: RemoteTrustContext,
 ): HumanInstructions {
   const artifacts = remoteTrustArtifacts(r, workflowId, c);
-  const yml = Object.entries(artifacts.settings ?? {})
-    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
-    .join('\n');
-  const file = (name: string, lang = '') => [
-    `\`config/${name}\`:`,
+  const certificateKeys: string[] = [TRANSPORT_SETTINGS.certificate, TRANSPORT_SETTINGS.key];
+  const yamlLines = (keep: (key: string) => boolean) =>
+    Object.entries(artifacts.settings ?? {})
+      .filter(([k]) => keep(k))
+      .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+      .join('\n');
+  // The re-issued certificates go in first (step 1), the trust settings after (step 2): see the rollout note.
+  const yml = yamlLines((k) => !certificateKeys.includes(k));
+  const certificateYml = [
+    `${TRANSPORT_SETTINGS.certificate}: ${JSON.stringify(TLS_FILES.nodeCertificate)}`,
+    `${TRANSPORT_SETTINGS.key}: ${JSON.stringify(TLS_FILES.nodeKey)}`,
+  ].join('\n');
+  const file = (name: string, lang = '', where = 'config/') => [
+    `\`${where}${name}\`:`,
     `\`\`\`${lang}`,
     (artifacts.files?.[name] ?? '').trimEnd(),
     '```',
@@ -210,16 +219,21 @@ export function remoteTrustInstructions(
             ? '#### 1. Re-issue the transport certificates (they have no `otherName` SAN)'
             : '#### 1. Only if your transport certificates have no `otherName` SAN: re-issue them',
           id.reissue === 'unknown'
-            ? `The worker could not reach ${r.remote.proxyAddress} to look. Check with \`openssl x509 -noout -ext subjectAltName -in <transport certificate>\`: without \`othername\` follow this step and also set \`${TRANSPORT_SETTINGS.certificate}: ${TLS_FILES.nodeCertificate}\` and \`${TRANSPORT_SETTINGS.key}: ${TLS_FILES.nodeKey}\`.`
+            ? `The worker could not reach ${r.remote.proxyAddress} to look. Check with \`openssl x509 -noout -ext subjectAltName -in <transport certificate>\`: without \`othername\`, follow this step.`
             : 'ECH identifies your nodes by the `otherName` of their transport certificates, following the Cloud pattern `<node>.node.<cluster>.cluster.<scope>.account`.',
           id.instances.length === 0 || id.reissue === 'unknown'
             ? 'List **every** node in `instances.yml` (one entry per node, `name` = node name, `cn` as shown).'
             : 'One entry per node: add any node missing below the same way.',
-          ...file(TLS_FILES.instances, 'yaml'),
+          ...file(TLS_FILES.instances, 'yaml', ''),
           'With the CA that signs your transport certificates (PEM form shown; `--ca elastic-stack-ca.p12` for a PKCS#12 CA):',
           '```sh',
           ...reissueCommands(id.instances),
           '```',
+          'Then, on every node, point `elasticsearch.yml` at them:',
+          '```yaml',
+          certificateYml,
+          '```',
+          'Roll the new certificates out to **every** node (rolling restart) before step 2 turns on trust restrictions: a restarted node with restrictions refuses nodes still on the old certificates.',
           'Alternative when you cannot re-issue: ECH can match DNS names instead (ECH user setting `xpack.security.transport.ssl.trust_restrictions.x509_fields`), ask the ECH org.',
           '',
         ]

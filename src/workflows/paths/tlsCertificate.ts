@@ -152,6 +152,7 @@ export async function tlsRemoteSide(
 /** C3: a `generic` direct trust entry for the self-managed CA, limited to its nodes; waits for the plan. */
 export async function tlsEchTrust(ctx: TlsPathContext, caPem: string, identity: SelfManagedIdentity): Promise<void> {
   ctx.setCurrent('ech-trust');
+  const entry = tlsCertificateTrustEntry(ctx.r.alias, caPem, identity);
   const { created } = await trustOnEch(
     {
       state: ctx.state,
@@ -159,10 +160,10 @@ export async function tlsEchTrust(ctx: TlsPathContext, caPem: string, identity: 
       existingTrustNames: ctx.deployment.directTrustNames,
       compensations: ctx.compensations,
     },
-    tlsCertificateTrustEntry(ctx.r.alias, caPem, identity),
+    entry,
     'the self-managed transport CA',
   );
-  if (created) ctx.created.trustEntry = tlsCertificateTrustEntry(ctx.r.alias, caPem, identity).name;
+  if (created) ctx.created.trustEntry = entry.name;
 }
 
 /** §5 TLS model: the role of the same name on the self-managed cluster, when the tool may call it. */
