@@ -151,6 +151,10 @@ describe('path C end to end', () => {
     assert.equal(artifacts.files![INSTANCES], undefined, 'certificates with otherName need no re-issue');
     assert.equal(artifacts.requests, undefined, 'the run creates the remote role itself');
     assert.match(status.waitingFor!.instructions, /xpack\.security\.transport\.ssl\.trust_restrictions\.path/);
+    // The markdown for people shows exactly the files configuration management applies.
+    for (const [name, content] of Object.entries(artifacts.files!)) {
+      assert.ok(status.waitingFor!.instructions.includes(content.trimEnd()), `instructions show ${name}`);
+    }
     // The probe reports what an anonymous client can see of a mutual-TLS port: the certificate and its otherName.
     assert.match(
       status.steps.find((x) => x.id === 'preflight')!.detail!,
