@@ -105,8 +105,9 @@ export async function runDev(opts: {
 
   const worker = await createWorker();
   const running = worker.run();
-  // Ready requests for this sandbox (its private CA is made anew at each start), beside the committed examples.
-  const examples = path.resolve(__dirname, '../../examples/dev');
+  // Ready requests for this sandbox (its private CA is made anew at each start), in examples/dev/ of the working
+  // directory like sandbox.json (from the repository root: beside the committed examples), so runs never share them.
+  const examples = path.resolve('examples', 'dev');
   fs.mkdirSync(examples, { recursive: true });
   for (const [name, req] of Object.entries(sandbox.info.requests)) {
     fs.writeFileSync(path.join(examples, `connect-${name}.json`), JSON.stringify(req, null, 2) + '\n');
