@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { connectWorkflowId } from '../client';
 import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
 import { start, type ScenarioName } from '../sandbox';
@@ -121,7 +122,8 @@ export async function runDev(opts: {
       `  Sandbox             ${sandbox.info.cloud.endpoint} (scenario ${opts.scenario}; details in sandbox.json)`,
       '',
       'Start a connection in the UI: open this link, paste a request from examples/dev/ as the input, Start:',
-      `  ${startWorkflowLink(opts.uiPort, 'connect-onprem-logs')}`,
+      // The id `ech-remote connect` derives for the sample requests, so both ways of starting meet the same run.
+      `  ${startWorkflowLink(opts.uiPort, connectWorkflowId({ alias: 'onprem-logs', local: { deploymentId: DEV_DEPLOYMENT_ID } }))}`,
       '',
       `Sample requests for this sandbox: ${path.relative(process.cwd(), examples)}/connect-{api-key-public,api-key-private,tls-certificate}.json`,
       'Stop with Ctrl-C.',

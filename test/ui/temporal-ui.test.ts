@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { connectWorkflowId } from '../../src/client';
 import { HANDLER_DESCRIPTIONS } from '../../src/contract/messages';
 import { startDev, type DevEnvironment } from '../helpers/dev';
 
@@ -97,6 +98,8 @@ it('a person starts a connection in the Temporal UI, sees what it waits for, app
   const request = dev.sampleRequest('api-key-public');
   const link = new URL(dev.startWorkflowLink());
   const workflowId = link.searchParams.get('workflowId')!;
+  // Started from the UI or by `ech-remote connect`, a connection is the same run.
+  assert.equal(workflowId, connectWorkflowId(request));
 
   await stage('start-workflow-form', async () => {
     await page.goto(link.href);
