@@ -15,6 +15,7 @@ import addFormats from 'ajv-formats';
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json';
 import yaml from 'js-yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/searchAttributes';
+import { filesUnder } from '../helpers/files';
 
 const root = path.resolve(__dirname, '../..');
 const composeText = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
@@ -62,16 +63,10 @@ const env = (s: Service) => Object.fromEntries(Object.entries(s.environment ?? {
 const secretNames = (s: Service) => (s.secrets ?? []).map((x) => (typeof x === 'string' ? x : x.source));
 const asList = (v: string[] | string | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function walk(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
 /** Environment variables our code reads: src/, and @temporalio/envconfig, which src/ hands the environment to. */
 function variablesOurCodeReads(): Set<string> {
   const names = new Set<string>();
-  const sources = walk(path.join(root, 'src')).filter((f) => f.endsWith('.ts') && !f.includes('/sandbox/'));
+  const sources = filesUnder(path.join(root, 'src')).filter((f) => f.endsWith('.ts') && !f.includes('/sandbox/'));
   let usesEnvconfig = false;
   for (const file of sources) {
     const text = fs.readFileSync(file, 'utf8');
@@ -84,7 +79,7 @@ function variablesOurCodeReads(): Set<string> {
   }
   if (usesEnvconfig) {
     const lib = path.dirname(require.resolve('@temporalio/envconfig'));
-    for (const file of walk(lib).filter((f) => f.endsWith('.js'))) {
+    for (const file of filesUnder(lib).filter((f) => f.endsWith('.js'))) {
       for (const m of fs.readFileSync(file, 'utf8').matchAll(/['"`](TEMPORAL_[A-Z0-9_]*[A-Z0-9])['"`]/g)) {
         names.add(m[1]!);
       }

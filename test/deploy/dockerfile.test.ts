@@ -11,6 +11,7 @@ import { builtinModules } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { filesUnder } from '../helpers/files';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -62,12 +63,6 @@ function replay(stage: Stage, dir: string, earlier: Record<string, string>): str
   return commands;
 }
 
-function walk(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-docker-'));
 const dirs = { build: path.join(work, 'build'), runtime: path.join(work, 'runtime') };
 const [build, runtime] = stages(fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8'));
@@ -89,10 +84,10 @@ describe('Dockerfile', () => {
     assert.ok(buildCommands.includes('npm run build'), JSON.stringify(buildCommands));
     const lib = path.join(dirs.build, 'lib');
     for (const f of ['cli/main.js', 'worker.js', 'workflow-bundle.js']) assert.ok(fs.existsSync(path.join(lib, f)), f);
-    const sources = walk(path.join(root, 'src'))
+    const sources = filesUnder(path.join(root, 'src'))
       .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
       .map((f) => path.relative(path.join(root, 'src'), f).replace(/\.ts$/, '.js'));
-    const compiled = new Set(walk(lib).map((f) => path.relative(lib, f)));
+    const compiled = new Set(filesUnder(lib).map((f) => path.relative(lib, f)));
     assert.deepEqual(
       sources.filter((s) => !compiled.has(s)),
       [],
@@ -108,7 +103,7 @@ describe('Dockerfile', () => {
     const production = new Set(Object.keys(pkg.dependencies));
     const lib = path.join(dirs.runtime, 'lib');
     const missing = new Set<string>();
-    for (const file of walk(lib).filter((f) => f.endsWith('.js') && !f.endsWith('workflow-bundle.js'))) {
+    for (const file of filesUnder(lib).filter((f) => f.endsWith('.js') && !f.endsWith('workflow-bundle.js'))) {
       for (const m of fs.readFileSync(file, 'utf8').matchAll(/require\("([^".][^"]*)"\)/g)) {
         const spec = m[1]!;
         if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
