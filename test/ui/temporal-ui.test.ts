@@ -60,6 +60,11 @@ function currentDetails() {
   return page.locator('iframe#user-metadata-current-details').contentFrame();
 }
 
+async function reloadCurrentDetails(): Promise<void> {
+  await page.reload();
+  await page.getByRole('tab', { name: 'User Metadata' }).click();
+}
+
 /** The run's status badge beside its id. */
 function runStatus(status: 'Running' | 'Completed') {
   return page.getByTestId('execution-status').getByText(status, { exact: true });
@@ -120,10 +125,7 @@ it('a person starts a connection in the Temporal UI, sees what it waits for, app
 
   await stage('waiting-for-approval', async () => {
     await page.getByRole('tab', { name: 'User Metadata' }).click();
-    await untilVisible(currentDetails().getByText('Waiting for ech-org'), 60_000, async () => {
-      await page.reload();
-      await page.getByRole('tab', { name: 'User Metadata' }).click();
-    });
+    await untilVisible(currentDetails().getByText('Waiting for ech-org'), 60_000, reloadCurrentDetails);
     // The current details name the pending step by its id and say what the approval changes.
     await currentDetails()
       .getByRole('heading', { name: /Waiting for ech-org .*\(step approve-local-changes\)/ })
@@ -159,8 +161,9 @@ it('a person starts a connection in the Temporal UI, sees what it waits for, app
     await dialog.getByRole('button', { name: 'Submit' }).click();
     await dialog.waitFor({ state: 'hidden' });
     await untilVisible(runStatus('Completed'), 60_000, () => page.reload().then(() => undefined));
+    // The status badge refreshes by itself; the current details when the page is reloaded.
     await page.getByRole('tab', { name: 'User Metadata' }).click();
-    await currentDetails().getByText('Phase: completed').waitFor();
+    await untilVisible(currentDetails().getByText('Phase: completed'), 30_000, reloadCurrentDetails);
   });
 
   await stage('status-query', async () => {
