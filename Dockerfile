@@ -1,4 +1,6 @@
-# The worker image: build (compile + prebuilt workflow bundle) in one stage, run as non-root in the next.
+# The ech-remote image (worker and codec server). Build stage: the same `npm ci` + `npm run build` as a developer's
+# machine (lib/ and the prebuilt lib/workflow-bundle.js). Runtime stage: production dependencies only, non-root.
+# test/deploy/dockerfile.test.ts replays the build stage outside Docker and checks the artifacts.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -6,15 +8,16 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/lib ./lib
-COPY --from=build /app/package.json ./package.json
 COPY bin ./bin
+# The node image's unprivileged user; nothing in /app is writable by it.
 USER node
 ENTRYPOINT ["node", "bin/ech-remote.js"]
 CMD ["worker"]

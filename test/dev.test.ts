@@ -3,91 +3,42 @@
  * worker, prints a Start Workflow link, and a connection started against it with a printed sample request completes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { connectStartOptions } from '../src/client';
 import type { ConnectResult, ConnectStatus } from '../src/contract/status';
+import { startDev, type DevEnvironment } from './helpers/dev';
 
-const root = path.resolve(__dirname, '..');
-let dev: ChildProcess;
-let output = '';
-const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-dev-'));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-let port: number;
-let uiPort: number;
+let dev: DevEnvironment;
 
 before(async () => {
-  port = await freePort();
-  uiPort = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, ECH_REMOTE_CACHE_DIR: cwd };
-  delete env.NODE_EXTRA_CA_CERTS; // dev sets up its own trust, as on a fresh machine
-  delete env.TEMPORAL_ADDRESS;
-  dev = spawn(
-    process.execPath,
-    [
-      path.join(root, 'bin/ech-remote.js'),
-      'dev',
-      '--port',
-      String(port),
-      '--ui-port',
-      String(uiPort),
-      '--sandbox-ports',
-      'random',
-    ],
-    {
-      cwd,
-      env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  dev.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  dev.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 90_000;
-  while (!output.includes('Stop with Ctrl-C')) {
-    if (dev.exitCode !== null || Date.now() > deadline) assert.fail(`dev did not come up:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  dev = await startDev();
 });
 
 after(async () => {
-  if (dev.pid) process.kill(-dev.pid, 'SIGINT');
-  await new Promise((r) => setTimeout(r, 1500));
-  if (dev.pid && dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL');
+  await dev?.stop();
 });
 
 it('prints the UI and a prefilled Start Workflow link that the UI serves', async () => {
-  const link = /(http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/start-workflow\?\S+)/.exec(output)?.[1];
-  assert.ok(link, output);
+  const link = dev.startWorkflowLink();
   const url = new URL(link);
-  assert.equal(url.port, String(uiPort));
+  assert.equal(url.port, String(dev.uiPort));
   assert.equal(url.searchParams.get('workflowType'), 'connectRemoteCluster');
   assert.equal(url.searchParams.get('taskQueue'), 'ech-remote-clusters');
   const page = await fetch(link);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<html/i);
-  assert.ok(fs.existsSync(path.join(cwd, 'sandbox.json')));
+  assert.ok(fs.existsSync(path.join(dev.cwd, 'sandbox.json')));
+  assert.match(dev.output(), /Sample requests for this sandbox: examples\/dev\/connect-/);
 });
 
 it('a connection started with the printed sample request completes after approval', async () => {
-  const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+  const connection = await Connection.connect({ address: `127.0.0.1:${dev.port}` });
   try {
     const client = new Client({ connection });
-    const request = JSON.parse(fs.readFileSync(path.join(root, 'examples/dev/connect-api-key-public.json'), 'utf8'));
+    const request = dev.sampleRequest('api-key-public');
     const handle = await client.workflow.start('connectRemoteCluster', connectStartOptions(request));
     const description = await handle.describe();
     assert.equal(description.workflowId, `connect-${request.local.deploymentId}-${request.alias}`);

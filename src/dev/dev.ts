@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { connectWorkflowId } from '../client';
 import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
 import { start, type ScenarioName } from '../sandbox';
@@ -105,8 +106,9 @@ export async function runDev(opts: {
 
   const worker = await createWorker();
   const running = worker.run();
-  // Ready requests for this sandbox (its private CA is made anew at each start), beside the committed examples.
-  const examples = path.resolve(__dirname, '../../examples/dev');
+  // Ready requests for this sandbox (its private CA is made anew at each start), in examples/dev/ of the working
+  // directory like sandbox.json (from the repository root: beside the committed examples), so runs never share them.
+  const examples = path.resolve('examples', 'dev');
   fs.mkdirSync(examples, { recursive: true });
   for (const [name, req] of Object.entries(sandbox.info.requests)) {
     fs.writeFileSync(path.join(examples, `connect-${name}.json`), JSON.stringify(req, null, 2) + '\n');
@@ -120,7 +122,8 @@ export async function runDev(opts: {
       `  Sandbox             ${sandbox.info.cloud.endpoint} (scenario ${opts.scenario}; details in sandbox.json)`,
       '',
       'Start a connection in the UI: open this link, paste a request from examples/dev/ as the input, Start:',
-      `  ${startWorkflowLink(opts.uiPort, 'connect-onprem-logs')}`,
+      // The id `ech-remote connect` derives for the sample requests, so both ways of starting meet the same run.
+      `  ${startWorkflowLink(opts.uiPort, connectWorkflowId({ alias: 'onprem-logs', local: { deploymentId: DEV_DEPLOYMENT_ID } }))}`,
       '',
       `Sample requests for this sandbox: ${path.relative(process.cwd(), examples)}/connect-{api-key-public,api-key-private,tls-certificate}.json`,
       'Stop with Ctrl-C.',

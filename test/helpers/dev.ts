@@ -1,0 +1,95 @@
+/**
+ * `ech-remote dev` as a user runs it: the built CLI as a subprocess in a fresh working directory (where it writes
+ * sandbox.json and examples/dev/), on free ports, with the sandbox on random ports so test files can run side by side.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnectRequestInput } from '../../src/contract/request';
+
+const root = path.resolve(__dirname, '../..');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DevEnvironment {
+  /** Temporal frontend port. */
+  port: number;
+  uiPort: number;
+  /** The working directory dev ran in: sandbox.json and examples/dev/ are here. */
+  cwd: string;
+  /** Everything dev printed so far (stdout and stderr). */
+  output(): string;
+  /** The prefilled Start Workflow link dev printed. */
+  startWorkflowLink(): string;
+  /** A ready request dev wrote for its sandbox, e.g. `api-key-public`. */
+  sampleRequest(name: string): ConnectRequestInput;
+  stop(): Promise<void>;
+}
+
+export async function startDev(readyTimeoutMs = 90_000): Promise<DevEnvironment> {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-dev-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, ECH_REMOTE_CACHE_DIR: cwd };
+  delete env.NODE_EXTRA_CA_CERTS; // dev sets up its own trust, as on a fresh machine
+  delete env.TEMPORAL_ADDRESS;
+  const args = ['dev', '--port', String(port), '--ui-port', String(uiPort), '--sandbox-ports', 'random'];
+  // detached: dev and the Temporal server it starts form one process group, stopped together.
+  const dev: ChildProcess = spawn(process.execPath, [path.join(root, 'bin/ech-remote.js'), ...args], {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  dev.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  dev.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+
+  const stop = async () => {
+    if (!dev.pid) return;
+    const exited = dev.exitCode === null ? new Promise((r) => dev.once('exit', r)) : Promise.resolve();
+    if (dev.exitCode === null) process.kill(-dev.pid, 'SIGINT');
+    const timer = new Promise((r) => setTimeout(r, 5000));
+    await Promise.race([exited, timer]);
+    try {
+      process.kill(-dev.pid, 'SIGKILL'); // whatever of the group outlived Ctrl-C
+    } catch {
+      // the whole group is gone
+    }
+    fs.rmSync(cwd, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!output.includes('Stop with Ctrl-C')) {
+    if (dev.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      assert.fail(`ech-remote dev did not come up:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  return {
+    port,
+    uiPort,
+    cwd,
+    output: () => output,
+    startWorkflowLink() {
+      const link = /(http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/start-workflow\?\S+)/.exec(output)?.[1];
+      assert.ok(link, `no Start Workflow link in:\n${output}`);
+      return link;
+    },
+    sampleRequest(name: string) {
+      return JSON.parse(fs.readFileSync(path.join(cwd, 'examples', 'dev', `connect-${name}.json`), 'utf8'));
+    },
+    stop,
+  };
+}

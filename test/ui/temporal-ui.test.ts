@@ -1,0 +1,175 @@
+/**
+ * The Temporal Web UI as a person uses it, in a real browser (Debian Chromium driven by playwright-core), against
+ * `ech-remote dev`: open the printed Start Workflow link, paste a sample request, start; read in the current details
+ * which approval the run waits for; approve from the signal dialog (its handler descriptions guide the person); see
+ * the run complete; run the `status` query. Every stage leaves a screenshot in $ECH_REMOTE_TEST_ARTIFACTS/ui/.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, it } from 'node:test';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { connectWorkflowId } from '../../src/client';
+import { HANDLER_DESCRIPTIONS } from '../../src/contract/messages';
+import { startDev, type DevEnvironment } from '../helpers/dev';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Without the background-networking flags Chromium keeps calling home, and this machine has no network.
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const artifacts = path.join(process.env.ECH_REMOTE_TEST_ARTIFACTS ?? path.resolve('test-artifacts'), 'ui');
+const approver = 'ui-approver@example.com';
+
+let dev: DevEnvironment;
+let profile: string;
+let browser: BrowserContext;
+let page: Page;
+
+before(async () => {
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  fs.rmSync(artifacts, { recursive: true, force: true });
+  fs.mkdirSync(artifacts, { recursive: true });
+  dev = await startDev();
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+  });
+  browser.setDefaultTimeout(20_000);
+  page = browser.pages()[0] ?? (await browser.newPage());
+});
+
+after(async () => {
+  await browser?.close();
+  await dev?.stop();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+/** The UI renders the workflow's current details (markdown) in a frame of its own. */
+function currentDetails() {
+  return page.locator('iframe#user-metadata-current-details').contentFrame();
+}
+
+async function reloadCurrentDetails(): Promise<void> {
+  await page.reload();
+  await page.getByRole('tab', { name: 'User Metadata' }).click();
+}
+
+/** The run's status badge beside its id. */
+function runStatus(status: 'Running' | 'Completed') {
+  return page.getByTestId('execution-status').getByText(status, { exact: true });
+}
+
+let stageNumber = 0;
+
+/** One stage a person goes through: a screenshot when it is done, a screenshot and the page's HTML when it fails. */
+async function stage(name: string, run: () => Promise<void>): Promise<void> {
+  const file = path.join(artifacts, `${String(++stageNumber).padStart(2, '0')}-${name}`);
+  try {
+    await run();
+  } catch (err) {
+    await page.screenshot({ path: `${file}-failed.png`, fullPage: true }).catch(() => undefined);
+    fs.writeFileSync(`${file}-failed.html`, await page.content().catch(() => ''));
+    throw err;
+  }
+  await page.screenshot({ path: `${file}.png`, fullPage: true });
+}
+
+/** Waits for something that appears once the run gets there, refreshing the page the way a person would. */
+async function untilVisible(target: Locator, timeoutMs: number, refresh: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await target.first().waitFor({ state: 'visible', timeout: 3000 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await refresh();
+    }
+  }
+}
+
+it('a person starts a connection in the Temporal UI, sees what it waits for, approves it and queries its status', async () => {
+  const request = dev.sampleRequest('api-key-public');
+  const link = new URL(dev.startWorkflowLink());
+  const workflowId = link.searchParams.get('workflowId')!;
+  // Started from the UI or by `ech-remote connect`, a connection is the same run.
+  assert.equal(workflowId, connectWorkflowId(request));
+
+  await stage('start-workflow-form', async () => {
+    await page.goto(link.href);
+    // The link prefills everything but the input.
+    assert.equal(await page.getByRole('textbox', { name: 'Workflow ID' }).inputValue(), workflowId);
+    assert.equal(await page.getByRole('textbox', { name: 'Task Queue' }).inputValue(), 'ech-remote-clusters');
+    assert.equal(await page.getByRole('textbox', { name: 'Workflow Type' }).inputValue(), 'connectRemoteCluster');
+    await page.getByText('Task Queue is Active').waitFor();
+    await page.getByRole('textbox', { name: 'Data' }).fill(JSON.stringify(request, null, 2));
+  });
+
+  await stage('workflow-started', async () => {
+    await page.getByRole('button', { name: 'Start Workflow' }).click();
+    await page.getByRole('link', { name: 'Workflow started successfully' }).click();
+    await page.getByRole('heading', { name: workflowId }).waitFor();
+    await runStatus('Running').waitFor();
+  });
+
+  await stage('waiting-for-approval', async () => {
+    await page.getByRole('tab', { name: 'User Metadata' }).click();
+    await untilVisible(currentDetails().getByText('Waiting for ech-org'), 60_000, reloadCurrentDetails);
+    // The current details name the pending step by its id and say what the approval changes.
+    await currentDetails()
+      .getByRole('heading', { name: /Waiting for ech-org .*\(step approve-local-changes\)/ })
+      .waitFor();
+    await currentDetails()
+      .getByRole('heading', { name: /approve the changes to deployment/ })
+      .waitFor();
+  });
+
+  await stage('signal-dialog', async () => {
+    await page.getByRole('button', { name: 'More Actions' }).click();
+    await page.getByRole('menuitem', { name: 'Send a Signal' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
+    await dialog.getByTestId('signal-select-button').click();
+    const approve = dialog.getByRole('option', { name: /^approve/ });
+    await approve.getByText(HANDLER_DESCRIPTIONS.approve, { exact: true }).waitFor();
+    await dialog
+      .getByRole('option', { name: /^reject/ })
+      .getByText(HANDLER_DESCRIPTIONS.reject)
+      .waitFor();
+  });
+
+  await stage('approve-filled', async () => {
+    const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
+    await dialog.getByRole('option', { name: /^approve/ }).click();
+    await dialog
+      .getByRole('textbox', { name: 'Data' })
+      .fill(JSON.stringify({ step: 'approve-local-changes', approver }));
+  });
+
+  await stage('completed', async () => {
+    const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
+    await dialog.getByRole('button', { name: 'Submit' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await untilVisible(runStatus('Completed'), 60_000, () => page.reload().then(() => undefined));
+    // The status badge refreshes by itself; the current details when the page is reloaded.
+    await page.getByRole('tab', { name: 'User Metadata' }).click();
+    await untilVisible(currentDetails().getByText('Phase: completed'), 30_000, reloadCurrentDetails);
+  });
+
+  await stage('status-query', async () => {
+    await page.getByRole('tab', { name: 'Queries' }).click();
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    await page.getByText(/"phase": "completed"/).waitFor();
+    await page.getByText(`"detail": "approved by ${approver}"`).waitFor();
+  });
+});
