@@ -56,7 +56,7 @@ function newDeployment(version = '9.1.3'): void {
     endpoint: { host: '127.0.0.1', httpsPort: 9243, transportPort: 9400 },
     caCertificates: [{ pem: pki.echTransport.certPem, active: true }],
     ech,
-    plans: { pendingMs: 60 },
+    plans: { pendingMs: 500 }, // long enough to observe "pending" on a loaded machine
   });
   api.addDeployment(dep);
 }
