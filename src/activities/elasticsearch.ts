@@ -26,6 +26,7 @@ import {
 } from '../domain/requests';
 import {
   redact,
+  registerEncodedApiKey,
   registerSecret,
   resolveCredentials as defaultResolveCredentials,
   resolveSecret as defaultResolveSecret,
@@ -328,7 +329,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           encoded: string;
           expiration?: number;
         }>('create cross-cluster API key', { method: request.method, path: request.path, body: request.body });
-        registerSecret(created.encoded);
+        registerEncodedApiKey(created.encoded);
         registerSecret(created.api_key);
         logInfo(`created cross-cluster API key ${created.id} (${name})`, { id: created.id });
         return {
