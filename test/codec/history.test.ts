@@ -9,6 +9,7 @@ import { ActivityFailure, WorkflowFailedError, type Client } from '@temporalio/c
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { connectStartOptions } from '../../src/client';
+import type { ConnectRequestInput } from '../../src/contract/request';
 import {
   AesGcmPayloadCodec,
   ENCRYPTED_ENCODING,
@@ -43,7 +44,7 @@ after(async () => {
 
 describe('what the history holds (real Temporal dev server, read without the codec)', () => {
   it('input, static summary/details, activity summary, failure messages and the status query are encrypted', async () => {
-    const request = { ...example, alias: 'codec-history' };
+    const request = { ...example, alias: 'codec-history' } as ConnectRequestInput;
     const options = connectStartOptions(request);
     const handle = await client.workflow.start('connectRemoteCluster', {
       ...options,
