@@ -1,0 +1,68 @@
+/** `ech-remote worker` outside dev: no key, no start — unless plaintext is asked for by its loud name. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+const bin = path.resolve(__dirname, '../../bin/ech-remote.js');
+
+/** Runs `ech-remote worker` until it exits or prints `until`; returns its exit code (null: still running) and stderr. */
+function runWorker(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  until: RegExp,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [bin, 'worker', ...args], {
+    env: { ...env, ECH_REMOTE_TASK_QUEUE: `worker-start-${Date.now()}` },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (until.test(stderr)) {
+        child.once('exit', () => resolve({ code: null, stderr }));
+        child.kill('SIGTERM');
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+function envWithoutKeys(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.ECH_REMOTE_ENCRYPTION_KEYS;
+  delete env.ECH_REMOTE_ENCRYPTION_KEYS_FILE;
+  delete env.ECH_REMOTE_INSECURE_PLAINTEXT_PAYLOADS;
+  return env;
+}
+
+describe('ech-remote worker and the encryption key', () => {
+  it('refuses to start without a key, saying how to set one and what the opt-out is', async () => {
+    const { code, stderr } = await runWorker([], envWithoutKeys(), /task queue/);
+    assert.equal(code, 1);
+    assert.match(stderr, /No payload encryption key: set ECH_REMOTE_ENCRYPTION_KEYS=/);
+    assert.match(stderr, /--insecure-plaintext-payloads/);
+  });
+
+  for (const [how, args, extraEnv] of [
+    ['flag', ['--insecure-plaintext-payloads'], {}],
+    ['environment', [], { ECH_REMOTE_INSECURE_PLAINTEXT_PAYLOADS: 'true' }],
+  ] as const) {
+    it(`starts in plaintext only when asked by ${how}, and says so loudly`, async () => {
+      const { code, stderr } = await runWorker([...args], { ...envWithoutKeys(), ...extraEnv }, /task queue/);
+      assert.equal(code, null, stderr);
+      assert.match(stderr, /INSECURE: payloads are NOT encrypted/);
+    });
+  }
+
+  it('starts quietly with a key', async () => {
+    const { code, stderr } = await runWorker([], process.env, /task queue/);
+    assert.equal(code, null, stderr);
+    assert.doesNotMatch(stderr, /INSECURE/);
+  });
+});
