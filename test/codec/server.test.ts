@@ -4,13 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmPayloadCodec, loadEncryptionKeys } from '../../src/codec';
-import { startCodecServer, type CodecServer } from '../../src/codec/server';
+import { codecServerSettingsFromEnv, startCodecServer, type CodecServer } from '../../src/codec/server';
 import { testClient } from '../helpers/temporal';
 
 const UI_ORIGIN = 'http://127.0.0.1:8233';
@@ -169,5 +172,22 @@ describe('the temporal CLI with --codec-endpoint', () => {
     } finally {
       await handle.terminate();
     }
+  });
+});
+
+describe('codec server settings', () => {
+  it('refuses to run without a token, and reads listen address, token file and UI origins from the environment', () => {
+    assert.throws(() => codecServerSettingsFromEnv({}), /decrypts for whoever calls it: set ECH_REMOTE_CODEC_TOKEN/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codec-token-'));
+    fs.writeFileSync(path.join(dir, 'token'), `${token}\n`);
+    assert.deepEqual(
+      codecServerSettingsFromEnv({
+        ECH_REMOTE_CODEC_LISTEN: '0.0.0.0:9999',
+        ECH_REMOTE_CODEC_TOKEN_FILE: path.join(dir, 'token'),
+        ECH_REMOTE_CODEC_CORS_ORIGINS: 'http://localhost:8233, https://temporal.corp.example',
+      }),
+      { host: '0.0.0.0', port: 9999, token, corsOrigins: ['http://localhost:8233', 'https://temporal.corp.example'] },
+    );
+    assert.equal(codecServerSettingsFromEnv({ ECH_REMOTE_CODEC_TOKEN: token }).port, 8888);
   });
 });
