@@ -11,10 +11,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
+import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { AesGcmPayloadCodec, loadDataConverter, loadEncryptionKeys } from '../../src/codec';
 import { startCodecServer, type CodecServer } from '../../src/codec/server';
+import { SEARCH_ATTRIBUTES } from '../../src/contract/searchAttributes';
+import example from '../../examples/connect-api-key-public.json';
+import { startWorker } from '../helpers/temporal';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -64,6 +68,7 @@ before(async () => {
       codecServer.browserUrl,
       '--log-level',
       'error',
+      ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=Keyword`]),
     ],
     { stdio: 'ignore' },
   );
@@ -79,42 +84,86 @@ after(async () => {
   if (profile) fs.rmSync(profile, { recursive: true, force: true });
 });
 
-it('the workflow page shows the decrypted input', async () => {
+async function connectToDevServer(): Promise<Connection> {
   const deadline = Date.now() + 30_000;
-  let connection: Connection | undefined;
-  while (!connection) {
-    connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 }).catch(
+  for (;;) {
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 }).catch(
       () => undefined,
     );
-    if (!connection && Date.now() > deadline) assert.fail('the Temporal dev server did not start');
+    if (connection) return connection;
+    if (Date.now() > deadline) assert.fail('the Temporal dev server did not start');
   }
+}
+
+it('the workflow page shows decrypted values, and a key handed over in the UI is stored encrypted', async () => {
+  const connection = await connectToDevServer();
   const client = new Client({ connection, dataConverter: loadDataConverter() });
-  const marker = `ui-decoded-${Date.now()}`;
+  // A run that waits in its first activity, so its signal handlers are registered and the UI can list them.
+  const worker = await startWorker({
+    address: `127.0.0.1:${port}`,
+    shutdownGraceTime: '100ms',
+    activities: { describeDeployment: () => Context.current().sleep(60_000) as Promise<never> },
+  });
+  const workflowId = `ui-decoded-${Date.now()}`;
+  const proxyAddress = `${workflowId}.example:9443`;
   const handle = await client.workflow.start('connectRemoteCluster', {
-    taskQueue: 'nobody',
-    workflowId: marker,
-    args: [{ alias: marker }],
+    taskQueue: worker.taskQueue,
+    workflowId,
+    args: [{ ...example, remote: { ...example.remote, proxyAddress } }],
   });
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('response', (res) => {
-    if (res.url().startsWith(codecServer.url))
-      requests.push({
-        origin: res.request().headers().origin,
-        path: new URL(res.url()).pathname.replace(/^\/[^/]+/, '/<token>'),
-        status: res.status(),
-      });
-  });
-  await page.goto(
-    `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${marker}/${handle.firstExecutionRunId}/history`,
-  );
-  await page.waitForTimeout(5000);
-  await page.screenshot({ path: '/tmp/secrets-ui.png', fullPage: true });
-  fs.writeFileSync('/tmp/secrets-ui.txt', await page.locator('body').innerText());
-  page.on('console', (m) => console.log('console', m.text()));
-  assert.ok(
-    requests.some((r) => r.path === '/<token>/decode' && r.status === 200),
-    JSON.stringify(requests),
-  );
-  await handle.terminate();
-  await connection.close();
+  try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('response', (res) => {
+      if (!res.url().startsWith(codecServer.url)) return;
+      void res
+        .request()
+        .allHeaders()
+        .then((headers) =>
+          requests.push({
+            origin: headers.origin,
+            path: new URL(res.url()).pathname.replace(/^\/[^/]+/, '/<token>'),
+            status: res.status(),
+          }),
+        );
+    });
+    await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${workflowId}`);
+    // The input card shows the decrypted request (the proxy address appears nowhere else).
+    await page.getByText(proxyAddress).first().waitFor();
+    const origin = `http://127.0.0.1:${uiPort}`;
+    assert.ok(
+      requests.some((r) => r.path === '/<token>/decode' && r.status === 200 && r.origin === origin),
+      `the page decoded through the codec server, cross-origin: ${JSON.stringify(requests)}`,
+    );
+
+    // The remote org hands the key over in the UI: the UI encrypts the signal's input through the codec server.
+    const encoded = Buffer.from(`${workflowId}:handed-over-in-the-ui`).toString('base64');
+    await page.getByRole('button', { name: 'More Actions' }).click();
+    await page.getByRole('menuitem', { name: 'Send a Signal' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
+    await dialog.getByTestId('signal-select-button').click();
+    await dialog.getByRole('option', { name: /^provideCrossClusterApiKey/ }).click();
+    await dialog.getByRole('textbox', { name: 'Data' }).fill(JSON.stringify({ encoded }));
+    await dialog.getByRole('textbox', { name: 'Data' }).blur(); // the editor commits its text on blur
+    await dialog.getByRole('button', { name: 'Submit' }).click();
+
+    await dialog.waitFor({ state: 'hidden' });
+    assert.ok(
+      requests.some((r) => r.path === '/<token>/encode' && r.status === 200),
+      JSON.stringify(requests),
+    );
+    const events = (await handle.fetchHistory()).events ?? [];
+    const signal = events.find(
+      (e) => e.workflowExecutionSignaledEventAttributes,
+    )!.workflowExecutionSignaledEventAttributes!;
+    assert.equal(signal.signalName, 'provideCrossClusterApiKey');
+    const stored = signal.input!.payloads![0]!;
+    assert.equal(Buffer.from(stored.metadata!.encoding!).toString(), 'binary/encrypted');
+    assert.ok(!Buffer.from(stored.data!).toString('latin1').includes(encoded));
+    const [decoded] = await loadDataConverter().payloadCodecs![0]!.decode([stored]);
+    assert.deepEqual(JSON.parse(Buffer.from(decoded!.data!).toString()), { encoded });
+  } finally {
+    await handle.terminate();
+    await worker.stop();
+    await connection.close();
+  }
 });

@@ -38,10 +38,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** A worker on a fresh task queue, running until stop(). */
-export async function startWorker(
-  options: Partial<WorkerOptions> & Pick<WorkerOptions, 'activities'>,
-): Promise<RunningWorker> {
+/** A worker on a fresh task queue, running until stop(); on the run's server unless `address` names another. */
+export async function startWorker({
+  address: serverAddress,
+  ...options
+}: Partial<WorkerOptions> & Pick<WorkerOptions, 'activities'> & { address?: string }): Promise<RunningWorker> {
   if (!installedRuntime) {
     // Quiet the SDK's default console logger (failures are asserted by the tests, not read from logs), but keep
     // every line so tests can check what a worker's log would show.
@@ -63,7 +64,7 @@ export async function startWorker(
     });
     installedRuntime = true;
   }
-  const connection = await NativeConnection.connect({ address: address() });
+  const connection = await NativeConnection.connect({ address: serverAddress ?? address() });
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const worker = await createWorker({ connection, namespace: 'default', ...options, taskQueue });
   const running = worker.run();
