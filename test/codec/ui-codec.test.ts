@@ -1,7 +1,8 @@
 /**
  * The Temporal Web UI (of `temporal server start-dev --ui-codec-endpoint`, as `ech-remote dev` runs it) shows
  * decrypted values in a real browser (Debian Chromium driven by playwright-core): the page calls the codec server
- * cross-origin, authenticated by the token in the endpoint path, allowed by CORS for the UI's origin only.
+ * cross-origin, authenticated by the token in the endpoint path, allowed by CORS for the UI's origin only; and what
+ * a person types into the signal dialog (the remote org handing over its key) is encrypted before it is stored.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
