@@ -36,6 +36,7 @@ export function loadDataConverter(opts: LoadDataConverterOptions = {}): DataConv
 
 export { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA } from './aesGcmCodec';
 export {
+  createPrivateFileOnce,
   EncryptionKeyError,
   ENCRYPTION_KEYS_ENV,
   ENCRYPTION_KEYS_FILE_ENV,

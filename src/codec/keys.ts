@@ -82,13 +82,18 @@ export function generateEncryptionKey(id = `k${new Date().toISOString().slice(0,
  * afterwards so that histories of earlier dev runs still decode.
  */
 export function loadOrCreateKeyFile(dir: string): string {
-  const file = path.join(dir, 'encryption-keys');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = createPrivateFileOnce(path.join(dir, 'encryption-keys'), () => generateEncryptionKey('dev1'));
+  parseEncryptionKeys(fs.readFileSync(file, 'utf8'), file); // fail now, not at the first payload
+  return file;
+}
+
+/** Writes `make()` to `file` (mode 0600, folder 0700) unless the file exists; never overwrites. Returns `file`. */
+export function createPrivateFileOnce(file: string, make: () => string): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   try {
-    fs.writeFileSync(file, generateEncryptionKey('dev1') + '\n', { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(file, make() + '\n', { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  parseEncryptionKeys(fs.readFileSync(file, 'utf8'), file); // fail now, not at the first payload
   return file;
 }

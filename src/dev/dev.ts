@@ -13,7 +13,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AesGcmPayloadCodec, ENCRYPTION_KEYS_FILE_ENV, loadEncryptionKeys, loadOrCreateKeyFile } from '../codec';
+import {
+  AesGcmPayloadCodec,
+  createPrivateFileOnce,
+  ENCRYPTION_KEYS_FILE_ENV,
+  loadEncryptionKeys,
+  loadOrCreateKeyFile,
+} from '../codec';
 import { startCodecServer } from '../codec/server';
 import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
@@ -163,11 +169,5 @@ export async function runDev(opts: {
 
 /** The dev codec server's token: made once (mode 0600), so the UI's configured endpoint stays valid across runs. */
 export function loadOrCreateCodecToken(dir: string): string {
-  const file = path.join(dir, 'codec-token');
-  try {
-    fs.writeFileSync(file, randomBytes(24).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  return file;
+  return createPrivateFileOnce(path.join(dir, 'codec-token'), () => randomBytes(24).toString('hex'));
 }
