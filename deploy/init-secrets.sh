@@ -18,7 +18,14 @@ create() { # name, content
 create temporal-db-password "$(random 24)"
 # ECH_REMOTE_ENCRYPTION_KEYS format: keyId=base64(32 bytes); the first key encrypts, every listed key decrypts.
 create encryption-keys "k$(date -u +%Y%m%d)=$(random 32)"
-create codec-token "$(random 32)"
+# Hex: the token is also a path segment of the UI's codec endpoint.
+create codec-token "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# docker compose reads .env for interpolation: the UI's codec endpoint carries the same token (git ignores .env).
+env_file="$(dirname "$dir")/../.env"
+if ! grep -qs '^ECH_REMOTE_CODEC_TOKEN=' "$env_file"; then
+  (umask 077 && printf 'ECH_REMOTE_CODEC_TOKEN=%s\n' "$(cat "$dir/codec-token")" >>"$env_file")
+  echo "wrote   ECH_REMOTE_CODEC_TOKEN to .env"
+fi
 create elastic-password "$(random 18)"
 
 # The worker reads the secrets requests name (EC_API_KEY, ECH_ES_CREDENTIALS, ...) from deploy/secrets/worker/<NAME>.

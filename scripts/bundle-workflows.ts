@@ -2,10 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../src/codec';
 
 export async function bundleWorkflows(outFile: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../src/workflows'),
+    // Workflow failures are encrypted like activity failures: the bundle carries the codec's failure converter.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: quietLogger,
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });

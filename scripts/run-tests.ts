@@ -1,7 +1,8 @@
 /**
  * `npm test`: one Temporal dev server for the whole run (the real CLI binary, never a download), one prebuilt
  * workflow bundle, one sandbox public root that every test process trusts through NODE_EXTRA_CA_CERTS (as a real
- * worker trusts a public CA), then node's test runner over test/ with those in the environment.
+ * worker trusts a public CA), one throwaway payload encryption key (ECH_REMOTE_ENCRYPTION_KEYS, shared by every
+ * worker and client of the run), then node's test runner over test/ with those in the environment.
  *
  *   npm test                      all tests
  *   npm test -- test/workflows    only files under a path
@@ -11,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { generateEncryptionKey } from '../src/codec';
 import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
 import { ensureTemporalCli } from '../src/dev/temporalCli';
 import { loadOrCreatePublicRoot } from '../src/sandbox/pki';
@@ -67,6 +69,7 @@ async function main(): Promise<number> {
           TEMPORAL_ADDRESS: address,
           TEMPORAL_NAMESPACE: 'default',
           ECH_REMOTE_WORKFLOW_BUNDLE: bundle,
+          ECH_REMOTE_ENCRYPTION_KEYS: generateEncryptionKey('test-run'),
           ECH_REMOTE_TEST_PUBLIC_ROOT_DIR: work,
           NODE_EXTRA_CA_CERTS: rootCertFile,
           ECH_REMOTE_TEST_ARTIFACTS: path.join(root, 'test-artifacts'),

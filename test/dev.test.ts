@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { connectStartOptions } from '../src/client';
+import { loadDataConverter } from '../src/codec';
 import type { ConnectResult, ConnectStatus } from '../src/contract/status';
 import { startDev, type DevEnvironment } from './helpers/dev';
 
@@ -37,7 +39,7 @@ it('prints the UI and a prefilled Start Workflow link that the UI serves', async
 it('a connection started with the printed sample request completes after approval', async () => {
   const connection = await Connection.connect({ address: `127.0.0.1:${dev.port}` });
   try {
-    const client = new Client({ connection });
+    const client = new Client({ connection, dataConverter: devDataConverter() });
     const request = dev.sampleRequest('api-key-public');
     const handle = await client.workflow.start('connectRemoteCluster', connectStartOptions(request));
     const description = await handle.describe();
@@ -59,6 +61,41 @@ it('a connection started with the printed sample request completes after approva
     const result = (await handle.result()) as ConnectResult;
     assert.equal(result.connected, true);
     assert.ok((result.evidence.searchHits ?? 0) > 0);
+  } finally {
+    await connection.close();
+  }
+});
+
+/** A client of the dev environment uses the key dev made in its home (ECH_REMOTE_CACHE_DIR/dev). */
+function devDataConverter() {
+  return loadDataConverter({ env: { ECH_REMOTE_ENCRYPTION_KEYS_FILE: path.join(dev.cwd, 'dev', 'encryption-keys') } });
+}
+
+it('payloads are encrypted with a private key dev made outside the repo; the printed CLI command decrypts them', async () => {
+  const keyFile = path.join(dev.cwd, 'dev', 'encryption-keys');
+  assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+  assert.match(dev.output(), /Codec server\s+http:\/\/127\.0\.0\.1:\d+/);
+  const printed = /^\s*(temporal workflow show .*--codec-auth .*)$/m.exec(dev.output())?.[1];
+  assert.ok(printed, dev.output());
+  const connection = await Connection.connect({ address: `127.0.0.1:${dev.port}` });
+  try {
+    const client = new Client({ connection, dataConverter: devDataConverter() });
+    const workflowId = `dev-codec-${Date.now()}`;
+    await client.workflow.start('connectRemoteCluster', {
+      taskQueue: 'nobody',
+      workflowId,
+      args: [{ alias: workflowId }],
+    });
+    const command = printed
+      .replace(/^temporal /, `'${process.env.TEMPORAL_CLI_PATH}' `)
+      .replace(/--workflow-id \S+/, `--workflow-id ${workflowId} --output json`);
+    const show = (cmd: string) => JSON.parse(execFileSync('bash', ['-c', cmd], { encoding: 'utf8' }));
+    const input = (history: any) => history.events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
+    const decoded = input(show(command));
+    assert.deepEqual(JSON.parse(Buffer.from(decoded.data, 'base64').toString()), { alias: workflowId });
+    const raw = input(show(command.replace(/--codec-endpoint .*$/, '')));
+    assert.equal(Buffer.from(raw.metadata.encoding, 'base64').toString(), 'binary/encrypted');
+    await client.workflow.getHandle(workflowId).terminate();
   } finally {
     await connection.close();
   }

@@ -18,7 +18,7 @@ import {
 } from '../clients/cloud';
 import { FAILURE_TYPES, permanent } from '../clients/errors';
 import { keystorePatchBody, keystoreSecretName, trustEntryName, type DirectTrustEntry } from '../domain/requests';
-import { registerSecret, resolveSecret } from './secrets';
+import { registerEncodedApiKey, resolveSecret } from './secrets';
 import type { Activities, CloudTarget, DeploymentFacts } from './types';
 
 export type CloudActivities = Pick<
@@ -263,7 +263,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
     },
 
     async putRemoteClusterCredentials({ target, alias, encoded }) {
-      registerSecret(encoded);
+      registerEncodedApiKey(encoded);
       const c = client(target);
       const refId = await refIdOf(c, target);
       const entry = keystoreSecretName(alias);

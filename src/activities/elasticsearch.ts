@@ -26,6 +26,7 @@ import {
 } from '../domain/requests';
 import {
   redact,
+  registerEncodedApiKey,
   registerSecret,
   resolveCredentials as defaultResolveCredentials,
   resolveSecret as defaultResolveSecret,
@@ -213,6 +214,33 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     // ------------------------------------------------------------ inspect (read-only)
     async inspectCluster({ target, required, alias }): Promise<ClusterFacts> {
       return withCluster(target, async (conn) => {
+        // Privileges first: `_authenticate` and `_has_privileges` work for any user, so a user lacking one is told
+        // which, by name, instead of meeting a 403 on the first call that needs it.
+        const auth = await conn.request<{ username?: string; authentication_type?: string }>('authenticate', {
+          method: 'GET',
+          path: '/_security/_authenticate',
+        });
+        const principal = { username: auth.username ?? '', authenticationType: auth.authentication_type ?? 'unknown' };
+        const missingPrivileges: string[] = [];
+        if (required.cluster.length > 0) {
+          const has = await conn.request<{ cluster?: Record<string, boolean> }>('check privileges', {
+            method: 'POST',
+            path: '/_security/user/_has_privileges',
+            body: { cluster: required.cluster },
+          });
+          for (const p of required.cluster) if (has.cluster?.[p] !== true) missingPrivileges.push(`cluster:${p}`);
+        }
+        if (missingPrivileges.length > 0) {
+          const unknown = { type: 'unknown', status: 'unknown' };
+          return {
+            version: conn.version ?? 'unknown',
+            clusterName: conn.clusterName ?? '',
+            clusterUuid: conn.clusterUuid ?? '',
+            license: unknown,
+            principal,
+            missingPrivileges,
+          };
+        }
         let version = conn.version;
         let clusterName = conn.clusterName;
         let clusterUuid = conn.clusterUuid;
@@ -231,25 +259,12 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           method: 'GET',
           path: '/_license',
         });
-        const auth = await conn.request<{ username?: string; authentication_type?: string }>('authenticate', {
-          method: 'GET',
-          path: '/_security/_authenticate',
-        });
-        const missingPrivileges: string[] = [];
-        if (required.cluster.length > 0) {
-          const has = await conn.request<{ cluster?: Record<string, boolean> }>('check privileges', {
-            method: 'POST',
-            path: '/_security/user/_has_privileges',
-            body: { cluster: required.cluster },
-          });
-          for (const p of required.cluster) if (has.cluster?.[p] !== true) missingPrivileges.push(`cluster:${p}`);
-        }
         const facts: ClusterFacts = {
           version,
           clusterName: clusterName ?? '',
           clusterUuid: clusterUuid ?? '',
           license: { type: license.license?.type ?? 'unknown', status: license.license?.status ?? 'unknown' },
-          principal: { username: auth.username ?? '', authenticationType: auth.authentication_type ?? 'unknown' },
+          principal,
           missingPrivileges,
         };
         if (alias) {
@@ -328,7 +343,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           encoded: string;
           expiration?: number;
         }>('create cross-cluster API key', { method: request.method, path: request.path, body: request.body });
-        registerSecret(created.encoded);
+        registerEncodedApiKey(created.encoded);
         registerSecret(created.api_key);
         logInfo(`created cross-cluster API key ${created.id} (${name})`, { id: created.id });
         return {

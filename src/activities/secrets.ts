@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
 const known = new Set<string>();
 
@@ -16,6 +17,17 @@ export function registerSecret(value: string | undefined): void {
   known.add(Buffer.from(value).toString('base64'));
   const colon = value.indexOf(':');
   if (colon > 0) known.add(value.slice(colon + 1)); // the password of user:password
+}
+
+/**
+ * An encoded API key is base64 of `id:api_key`: the encoded form, the decoded pair and the `api_key` alone are all
+ * secrets (Elasticsearch echoes the id, never the key, so the id stays readable).
+ */
+export function registerEncodedApiKey(encoded: string | undefined): void {
+  if (!encoded) return;
+  registerSecret(encoded);
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  if (/^[^:\s]+:\S+$/.test(decoded)) registerSecret(decoded);
 }
 
 export function redact(text: string): string {
@@ -56,3 +68,28 @@ export function resolveCredentials(name: string): Credentials {
   if (colon > 0) return { username: value.slice(0, colon), password: value.slice(colon + 1) };
   return { apiKey: value };
 }
+
+/** Redacts an error's message and stack, and its causes', in place (the SDK logs and serializes exactly these). */
+export function redactError<E>(err: E): E {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    e.message = redact(e.message);
+    if (e.stack) e.stack = redact(e.stack);
+  }
+  return err;
+}
+
+/**
+ * The worker's safety net: whatever an activity throws is redacted before the SDK logs it or writes it to the
+ * history, even where a message was built from a value the activity did not mean to echo.
+ */
+export const redactActivityErrors: ActivityInterceptorsFactory = () => ({
+  inbound: {
+    async execute(input, next) {
+      try {
+        return await next(input);
+      } catch (err) {
+        throw redactError(err);
+      }
+    },
+  },
+});

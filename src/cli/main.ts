@@ -1,5 +1,6 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
 import { Command, Option } from 'commander';
+import { runCodecServer } from '../codec/server';
 import { runDev } from '../dev/dev';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
@@ -13,8 +14,23 @@ const program = new Command()
 program
   .command('worker')
   .description('Run a worker (Temporal connection from TEMPORAL_* / profiles; task queue ECH_REMOTE_TASK_QUEUE)')
-  .action(async () => {
-    await runWorker();
+  .option(
+    '--insecure-plaintext-payloads',
+    'without ECH_REMOTE_ENCRYPTION_KEYS, store payloads (including handed-over API keys) UNENCRYPTED in Temporal',
+  )
+  .action(async (opts: { insecurePlaintextPayloads?: boolean }) => {
+    await runWorker({ insecurePlaintextPayloads: opts.insecurePlaintextPayloads === true });
+  });
+
+program
+  .command('codec-server')
+  .description(
+    'Decrypt payloads for the Temporal Web UI and CLI (POST /encode, /decode); keys ECH_REMOTE_ENCRYPTION_KEYS, ' +
+      'token ECH_REMOTE_CODEC_TOKEN[_FILE], UI origins ECH_REMOTE_CODEC_CORS_ORIGINS',
+  )
+  .option('--listen <host:port>', 'address to listen on (default ECH_REMOTE_CODEC_LISTEN or 127.0.0.1:8888)')
+  .action(async (opts: { listen?: string }) => {
+    await runCodecServer(opts);
   });
 
 program

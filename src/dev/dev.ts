@@ -2,13 +2,26 @@
  * `ech-remote dev` / `npm run dev`: the embedded default. A Temporal dev server with its Web UI (custom search
  * attributes registered), the sandbox on fixed loopback ports (so examples/ requests work as committed), and a worker;
  * then prints the UI and a prefilled Start Workflow link. Ctrl-C stops everything.
+ *
+ * Payloads are encrypted as in production: a local key made on first run in DEV_HOME (outside the repository, mode
+ * 0600) unless ECH_REMOTE_ENCRYPTION_KEYS(_FILE) is set, and a codec server the dev server's Web UI is pointed at, so
+ * the UI shows decrypted values.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { connectWorkflowId } from '../client';
+import {
+  AesGcmPayloadCodec,
+  createPrivateFileOnce,
+  ENCRYPTION_KEYS_FILE_ENV,
+  loadEncryptionKeys,
+  loadOrCreateKeyFile,
+} from '../codec';
+import { startCodecServer } from '../codec/server';
 import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
 import { start, type ScenarioName } from '../sandbox';
@@ -24,6 +37,8 @@ export const DEV_HOME = path.join(
 /** Fixed sandbox ports of the dev environment; examples/*.json use them. */
 export const DEV_PORTS = { cloud: 19243, ech: 19200, selfManaged: 19201, remoteClusterServer: 19443, transport: 19300 };
 export const DEV_DEPLOYMENT_ID = '0123456789abcdef0123456789abcdef';
+/** The dev codec server's port with fixed sandbox ports (the contract's default ECH_REMOTE_CODEC_LISTEN port). */
+export const DEV_CODEC_PORT = 8888;
 
 function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,6 +84,17 @@ export async function runDev(opts: {
     return;
   }
 
+  // A key made once and kept (histories of earlier dev runs stay readable), unless the user brought their own.
+  if (!loadEncryptionKeys()) process.env[ENCRYPTION_KEYS_FILE_ENV] = loadOrCreateKeyFile(DEV_HOME);
+  const keys = loadEncryptionKeys()!;
+  const tokenFile = loadOrCreateCodecToken(DEV_HOME);
+  const codecServer = await startCodecServer({
+    codec: new AesGcmPayloadCodec(keys),
+    token: fs.readFileSync(tokenFile, 'utf8').trim(),
+    corsOrigins: [`http://127.0.0.1:${opts.uiPort}`, `http://localhost:${opts.uiPort}`],
+    port: opts.sandboxPorts === 'random' ? 0 : DEV_CODEC_PORT,
+  });
+
   const temporal = ensureTemporalCli();
   const server: ChildProcess = spawn(
     temporal,
@@ -85,6 +111,9 @@ export async function runDev(opts: {
       path.join(DEV_HOME, 'temporal.db'),
       '--log-level',
       'error',
+      // The browser calls the codec server with the token in the endpoint path (see src/codec/server.ts).
+      '--ui-codec-endpoint',
+      codecServer.browserUrl,
       ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=Keyword`]),
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
@@ -113,6 +142,8 @@ export async function runDev(opts: {
   for (const [name, req] of Object.entries(sandbox.info.requests)) {
     fs.writeFileSync(path.join(examples, `connect-${name}.json`), JSON.stringify(req, null, 2) + '\n');
   }
+  // The id `ech-remote connect` derives for the sample requests, so both ways of starting meet the same run.
+  const sampleWorkflowId = connectWorkflowId({ alias: 'onprem-logs', local: { deploymentId: DEV_DEPLOYMENT_ID } });
   console.log(
     [
       '',
@@ -120,12 +151,14 @@ export async function runDev(opts: {
       `  Temporal Web UI     http://127.0.0.1:${opts.uiPort}`,
       `  Temporal frontend   127.0.0.1:${opts.port}   (task queue "${DEFAULT_TASK_QUEUE}")`,
       `  Sandbox             ${sandbox.info.cloud.endpoint} (scenario ${opts.scenario}; details in sandbox.json)`,
+      `  Codec server        ${codecServer.url}   (payloads encrypted with key "${keys.current.id}"; the UI decrypts through it)`,
       '',
       'Start a connection in the UI: open this link, paste a request from examples/dev/ as the input, Start:',
-      // The id `ech-remote connect` derives for the sample requests, so both ways of starting meet the same run.
-      `  ${startWorkflowLink(opts.uiPort, connectWorkflowId({ alias: 'onprem-logs', local: { deploymentId: DEV_DEPLOYMENT_ID } }))}`,
+      `  ${startWorkflowLink(opts.uiPort, sampleWorkflowId)}`,
       '',
       `Sample requests for this sandbox: ${path.relative(process.cwd(), examples)}/connect-{api-key-public,api-key-private,tls-certificate}.json`,
+      'Read a run with the temporal CLI, decrypted:',
+      `  temporal workflow show --workflow-id ${sampleWorkflowId} --address 127.0.0.1:${opts.port} --codec-endpoint ${codecServer.url} --codec-auth "Bearer $(cat ${tokenFile})"`,
       'Stop with Ctrl-C.',
     ].join('\n'),
   );
@@ -134,5 +167,11 @@ export async function runDev(opts: {
   process.once('SIGTERM', shutdown);
   await running;
   await sandbox.stop();
+  await codecServer.close();
   stopServer();
+}
+
+/** The dev codec server's token: made once (mode 0600), so the UI's configured endpoint stays valid across runs. */
+export function loadOrCreateCodecToken(dir: string): string {
+  return createPrivateFileOnce(path.join(dir, 'codec-token'), () => randomBytes(24).toString('hex'));
 }

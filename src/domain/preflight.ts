@@ -12,8 +12,10 @@ import {
   transportCompatible,
 } from './versions';
 
+/** ECH: `manage` (cluster settings, remote info; includes `monitor`), `manage_security` (roles and users). */
 export const LOCAL_REQUIRED_PRIVILEGES = ['manage', 'manage_security'];
-export const REMOTE_REQUIRED_PRIVILEGES = ['manage_security'];
+/** Self-managed: `monitor` (version and license), `manage_security` (create and invalidate cross-cluster API keys). */
+export const REMOTE_REQUIRED_PRIVILEGES = ['monitor', 'manage_security'];
 
 export interface PreflightFacts {
   deployment: DeploymentFacts;
@@ -66,7 +68,8 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
       ['local', local],
       ['remote', remote],
     ] as const) {
-      if (!facts) continue;
+      // Credentials that lack privileges could not read version and license: the privileges finding says why.
+      if (!facts || facts.missingPrivileges.length > 0) continue;
       const who = side === 'local' ? `ECH deployment` : `self-managed cluster`;
       if (!atLeast(facts.version, API_KEY_MODEL_MIN_VERSION)) {
         out.push({
@@ -113,7 +116,7 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
         level: 'error',
         code: 'privileges-remote',
         message: `The self-managed credentials (user "${remote.principal.username}") lack the cluster privileges: ${remote.missingPrivileges.join(', ')}.`,
-        fix: `Give the user of secret ${r.remote.elasticsearch?.credentialsSecret} a role with cluster privilege [${remote.missingPrivileges.join(', ')}] (cross-cluster API keys need manage_security).`,
+        fix: `Give the user of secret ${r.remote.elasticsearch?.credentialsSecret} a role with cluster privilege [${remote.missingPrivileges.join(', ')}] (reading version and license needs monitor, cross-cluster API keys need manage_security).`,
       });
     }
     if (r.securityModel === 'api-key' && remote.principal.authenticationType === 'api_key') {

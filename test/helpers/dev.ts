@@ -42,6 +42,7 @@ export async function startDev(readyTimeoutMs = 90_000): Promise<DevEnvironment>
   const env: NodeJS.ProcessEnv = { ...process.env, ECH_REMOTE_CACHE_DIR: cwd };
   delete env.NODE_EXTRA_CA_CERTS; // dev sets up its own trust, as on a fresh machine
   delete env.TEMPORAL_ADDRESS;
+  delete env.ECH_REMOTE_ENCRYPTION_KEYS; // dev makes its own key, as on a fresh machine
   const args = ['dev', '--port', String(port), '--ui-port', String(uiPort), '--sandbox-ports', 'random'];
   // detached: dev and the Temporal server it starts form one process group, stopped together.
   const dev: ChildProcess = spawn(process.execPath, [path.join(root, 'bin/ech-remote.js'), ...args], {

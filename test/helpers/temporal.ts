@@ -1,11 +1,14 @@
 /**
  * Test access to the one Temporal dev server of the run (started by scripts/run-tests.ts) and workers on their own
- * task queues, using the prebuilt workflow bundle.
+ * task queues, built as the production worker is (createWorker: prebuilt bundle, encrypted payloads with the run's
+ * key ECH_REMOTE_ENCRYPTION_KEYS, redacted activity errors).
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { workflowSource } from '../../src/workflowBundle';
+import type { DataConverter } from '@temporalio/common';
+import { NativeConnection, Runtime, type Worker, type WorkerOptions } from '@temporalio/worker';
+import { loadDataConverter } from '../../src/codec';
+import { createWorker } from '../../src/worker';
 
 let installedRuntime = false;
 
@@ -16,10 +19,18 @@ function address(): string {
   return a;
 }
 
-export async function testClient(): Promise<Client> {
+/** A client with the workers' data converter (or another one, e.g. the plaintext control of the security test). */
+export async function testClient(opts: { dataConverter?: DataConverter } = {}): Promise<Client> {
   const connection = await Connection.connect({ address: address() });
-  return new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+  return new Client({
+    connection,
+    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    dataConverter: opts.dataConverter ?? loadDataConverter(),
+  });
 }
+
+/** Everything the SDK's runtime logger received in this process (workers' logs), one line per entry. */
+export const workerLogLines: string[] = [];
 
 export interface RunningWorker {
   worker: Worker;
@@ -27,27 +38,35 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** A worker on a fresh task queue, running until stop(). */
-export async function startWorker(
-  options: Partial<WorkerOptions> & Pick<WorkerOptions, 'activities'>,
-): Promise<RunningWorker> {
+/** A worker on a fresh task queue, running until stop(); on the run's server unless `address` names another. */
+export async function startWorker({
+  address: serverAddress,
+  ...options
+}: Partial<WorkerOptions> & Pick<WorkerOptions, 'activities'> & { address?: string }): Promise<RunningWorker> {
   if (!installedRuntime) {
-    // Quiet the SDK's default console logger: failures are asserted by the tests, not read from logs.
+    // Quiet the SDK's default console logger (failures are asserted by the tests, not read from logs), but keep
+    // every line so tests can check what a worker's log would show.
+    const keep =
+      (level: string) =>
+      (m: string, meta?: Record<string, unknown>): void => {
+        workerLogLines.push(`${level} ${m} ${logMeta(meta)}`);
+        if (level === 'ERROR') console.error(m);
+      };
     Runtime.install({
       logger: {
-        log: () => undefined,
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: () => undefined,
-        error: (m: string) => console.error(m),
+        log: (level, m, meta) => keep(level)(m, meta),
+        trace: keep('TRACE'),
+        debug: keep('DEBUG'),
+        info: keep('INFO'),
+        warn: keep('WARN'),
+        error: keep('ERROR'),
       },
     });
     installedRuntime = true;
   }
-  const connection = await NativeConnection.connect({ address: address() });
+  const connection = await NativeConnection.connect({ address: serverAddress ?? address() });
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
-  const worker = await Worker.create({ connection, namespace: 'default', ...workflowSource(), ...options, taskQueue });
+  const worker = await createWorker({ connection, namespace: 'default', ...options, taskQueue });
   const running = worker.run();
   return {
     worker,
@@ -58,4 +77,11 @@ export async function startWorker(
       await connection.close();
     },
   };
+}
+
+/** Log metadata as a worker's structured log would print it, errors with message and stack. */
+function logMeta(meta: Record<string, unknown> | undefined): string {
+  return JSON.stringify(meta ?? {}, (_k, v: unknown) =>
+    v instanceof Error ? { name: v.name, message: v.message, stack: v.stack, cause: v.cause } : v,
+  );
 }

@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
-import type { ConnectRequestInput } from '../../src/contract/request';
 import type { ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
+import { approve, connectRequest, handOverKeyByHand as handOverByHand, waitForStep, type Req } from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 let estate: Estate;
@@ -28,27 +28,8 @@ after(async () => {
   await estate?.stop();
 });
 
-type Req = ConnectRequestInput & Record<string, unknown>;
-
-function request(
-  path: 'api-key-public' | 'api-key-private',
-  over: Partial<Req> = {},
-  withRemoteCredentials = true,
-): Req {
-  const base = structuredClone(estate.info.requests[path]) as Req;
-  if (withRemoteCredentials) {
-    base.remote = {
-      ...base.remote,
-      elasticsearch: {
-        url: estate.info.selfManaged.url,
-        credentialsSecret: 'ONPREM_ES_CREDENTIALS',
-        caPem: estate.info.selfManaged.httpCa,
-      },
-    };
-  } else {
-    delete (base.remote as Record<string, unknown>).elasticsearch;
-  }
-  return { ...base, verify: { searchIndex: 'logs-*', timeout: '20s' }, humanStepTimeout: '2m', ...over };
+function request(path: 'api-key-public' | 'api-key-private', over: Partial<Req> = {}, withRemoteCredentials = true) {
+  return connectRequest(estate, path, over, withRemoteCredentials);
 }
 
 async function startRun(req: Req): Promise<WorkflowHandle> {
@@ -57,19 +38,6 @@ async function startRun(req: Req): Promise<WorkflowHandle> {
     workflowId: `connect-${req.alias}-${Date.now()}-${++seq}`,
     args: [req],
   });
-}
-
-async function waitFor(handle: WorkflowHandle, step: string, timeoutMs = 30_000): Promise<ConnectStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.query<ConnectStatus>('status');
-    if (status.waitingFor?.step === step) return status;
-    if (['failed', 'completed', 'rejected', 'timed-out'].includes(status.phase)) {
-      assert.fail(`run ended in phase ${status.phase} before waiting on ${step}: ${status.error?.message}`);
-    }
-    if (Date.now() > deadline) assert.fail(`not waiting on ${step} after ${timeoutMs} ms (phase ${status.phase})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
@@ -82,24 +50,8 @@ async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
   return err.cause;
 }
 
-async function approve(handle: WorkflowHandle): Promise<void> {
-  const status = await waitFor(handle, 'approve-local-changes');
-  assert.equal(status.waitingFor?.who, 'ech-org');
-  await handle.signal('approve', { step: 'approve-local-changes', approver: 'sre@example.com', comment: 'ok' });
-}
-
-/** The self-managed admin runs the published request by hand and hands over `encoded`. */
-async function handOverKeyByHand(handle: WorkflowHandle): Promise<string> {
-  const status = await waitFor(handle, 'cross-cluster-api-key');
-  assert.equal(status.waitingFor?.who, 'self-managed-org');
-  const req = status.waitingFor?.artifacts?.requests?.[0];
-  assert.ok(req, 'the step publishes the request to run');
-  assert.match(status.waitingFor!.instructions, /POST \/_security\/cross_cluster\/api_key/);
-  const created = await estate.es('self-managed', req.method, req.path, req.body);
-  assert.equal(created.status, 200, JSON.stringify(created.body));
-  await handle.signal('provideCrossClusterApiKey', { encoded: created.body.encoded });
-  return created.body.id as string;
-}
+const waitFor = waitForStep;
+const handOverKeyByHand = (handle: WorkflowHandle) => handOverByHand(estate, handle);
 
 async function expectConnected(result: ConnectResult, alias: string): Promise<void> {
   assert.equal(result.connected, true);

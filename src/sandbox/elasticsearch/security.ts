@@ -207,6 +207,8 @@ export class SecurityRealm {
   readonly users = new Map<string, User>();
   readonly roles = new Map<string, RoleDescriptor>();
   readonly apiKeys = new Map<string, ApiKey>();
+  /** Every API key secret handed out (Elasticsearch keeps only a hash): tests look for them where they must not be. */
+  readonly issuedApiKeySecrets: { id: string; apiKey: string; encoded: string }[] = [];
 
   constructor(
     private readonly version: string,
@@ -510,12 +512,14 @@ export class SecurityRealm {
   }
 
   private createdResponse(key: ApiKey, secret: string): Record<string, unknown> {
+    const encoded = Buffer.from(`${key.id}:${secret}`).toString('base64');
+    this.issuedApiKeySecrets.push({ id: key.id, apiKey: secret, encoded });
     return {
       id: key.id,
       name: key.name,
       ...(key.expiration !== undefined ? { expiration: key.expiration } : {}),
       api_key: secret,
-      encoded: Buffer.from(`${key.id}:${secret}`).toString('base64'),
+      encoded,
     };
   }
 

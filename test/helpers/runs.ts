@@ -1,0 +1,66 @@
+/**
+ * Driving connectRemoteCluster runs as the people of both organisations would: a request for a sandbox path, waiting
+ * for a human step, approving, and the self-managed admin creating and handing over the cross-cluster key by hand.
+ */
+import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { ConnectRequestInput } from '../../src/contract/request';
+import type { ConnectStatus } from '../../src/contract/status';
+import type { Estate } from './estate';
+
+export type Req = ConnectRequestInput & Record<string, unknown>;
+
+/** The sandbox's ready request for a path; with or without credentials for the self-managed cluster's API. */
+export function connectRequest(
+  estate: Estate,
+  path: 'api-key-public' | 'api-key-private',
+  over: Partial<Req> = {},
+  withRemoteCredentials = true,
+): Req {
+  const base = structuredClone(estate.info.requests[path]) as Req;
+  if (withRemoteCredentials) {
+    base.remote = {
+      ...base.remote,
+      elasticsearch: {
+        url: estate.info.selfManaged.url,
+        credentialsSecret: 'ONPREM_ES_CREDENTIALS',
+        caPem: estate.info.selfManaged.httpCa,
+      },
+    };
+  } else {
+    delete (base.remote as Record<string, unknown>).elasticsearch;
+  }
+  return { ...base, verify: { searchIndex: 'logs-*', timeout: '20s' }, humanStepTimeout: '2m', ...over };
+}
+
+export async function waitForStep(handle: WorkflowHandle, step: string, timeoutMs = 30_000): Promise<ConnectStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await handle.query<ConnectStatus>('status');
+    if (status.waitingFor?.step === step) return status;
+    if (['failed', 'completed', 'rejected', 'timed-out'].includes(status.phase)) {
+      assert.fail(`run ended in phase ${status.phase} before waiting on ${step}: ${status.error?.message}`);
+    }
+    if (Date.now() > deadline) assert.fail(`not waiting on ${step} after ${timeoutMs} ms (phase ${status.phase})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function approve(handle: WorkflowHandle): Promise<void> {
+  const status = await waitForStep(handle, 'approve-local-changes');
+  assert.equal(status.waitingFor?.who, 'ech-org');
+  await handle.signal('approve', { step: 'approve-local-changes', approver: 'sre@example.com', comment: 'ok' });
+}
+
+/** The self-managed admin runs the published request by hand and hands over `encoded`; returns the key id. */
+export async function handOverKeyByHand(estate: Estate, handle: WorkflowHandle): Promise<string> {
+  const status = await waitForStep(handle, 'cross-cluster-api-key');
+  assert.equal(status.waitingFor?.who, 'self-managed-org');
+  const req = status.waitingFor?.artifacts?.requests?.[0];
+  assert.ok(req, 'the step publishes the request to run');
+  assert.match(status.waitingFor!.instructions, /POST \/_security\/cross_cluster\/api_key/);
+  const created = await estate.es('self-managed', req.method, req.path, req.body);
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  await handle.signal('provideCrossClusterApiKey', { encoded: created.body.encoded });
+  return created.body.id as string;
+}
