@@ -511,11 +511,13 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
         !requestsClientCertificate &&
         (trusted || flight !== undefined)
       ) {
+        // An Elasticsearch transport port always asks (client_authentication required): this is another port, most
+        // likely the remote cluster server (9443) of the API-key model, where the certificate model cannot connect.
         findings.push({
-          level: 'warning',
+          level: 'error',
           code: 'TLS_NOT_TRANSPORT_PORT',
-          message: `${proxyAddress} does not ask for a client certificate, which an Elasticsearch transport port does (mutual TLS).`,
-          fix: 'for the TLS-certificate model use the transport port (default 9300); port 9443 is the remote cluster server of the API-key model',
+          message: `${proxyAddress} does not ask for a client certificate, which an Elasticsearch transport port does (mutual TLS): it is not the transport port${port === 9443 ? ' (9443 is the default remote cluster server port of the API-key model)' : ''}.`,
+          fix: 'for the TLS-certificate model use the transport port (default 9300) in remote.proxyAddress; port 9443 is the remote cluster server of the API-key model (securityModel "api-key")',
         });
       }
       if (expiresInDays !== undefined && expiresInDays >= 0 && expiresInDays < warnDays) {
@@ -545,7 +547,7 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
         findings.push({
           level: 'info',
           code: 'TLS_OK',
-          message: `${where}: chain trusted${ca.kind === 'private' ? ' by the private CA given' : ' by the public roots'}, name matches${expiresInDays !== undefined ? `, expires in ${expiresInDays} days` : ''}.`,
+          message: `${where}: chain trusted${ca.kind === 'private' ? ' by the private CA given' : ' by the public roots'}, ${expect === 'transport' ? 'host name not checked (the certificate model identifies nodes by otherName)' : 'name matches'}${expiresInDays !== undefined ? `, expires in ${expiresInDays} days` : ''}.`,
         });
       }
 

@@ -126,8 +126,9 @@ export const connectRequestSchema = z
           .strict()
           .optional(),
         /**
-         * TLS model: the self-managed node names, for the instances.yml of a certificate re-issue (default: the name in
-         * the transport certificate the worker sees).
+         * TLS model: the self-managed nodes. With transport certificates whose otherName is outside the Cloud pattern,
+         * the full otherName of every node (ECH's additional_node_names and the trust-restrictions file); for a
+         * certificate re-issue, the node names of instances.yml (default: the node the worker sees).
          */
         nodeNames: z
           .array(z.string().regex(/^[A-Za-z0-9_.-]{1,255}$/, 'node names use letters, digits, _ . -'))

@@ -11,11 +11,26 @@ export interface StepStatus {
   detail?: string;
 }
 
-/** Machine-readable form of a human step's instructions, to apply with configuration management. */
+/**
+ * Machine-readable form of a human step's instructions, to apply with configuration management. A setting whose value
+ * is `null` is a line to remove from elasticsearch.yml.
+ */
 export interface Artifacts {
   settings?: Record<string, unknown>;
   files?: Record<string, string>;
   requests?: { method: string; path: string; body?: unknown }[];
+  restartRequired?: boolean;
+  /**
+   * When the order matters (path C: re-issued certificates before trust restrictions): apply each phase on every node,
+   * restarting when it says so, before the next. `settings` and `files` are then inside the phases only.
+   */
+  phases?: ArtifactPhase[];
+}
+
+export interface ArtifactPhase {
+  title: string;
+  settings?: Record<string, unknown>;
+  files?: Record<string, string>;
   restartRequired?: boolean;
 }
 

@@ -7,9 +7,12 @@ import type { Artifacts } from '../contract/status';
 import type { ConnectRequest } from '../contract/request';
 import { crossClusterApiKeyRequest, remoteRoleRequest } from './requests';
 import {
+  NODE_PLACEHOLDER,
   TLS_FILES,
   TRANSPORT_SETTINGS,
+  cloudNodePattern,
   instancesYml,
+  ownNodePatterns,
   reissueCommands,
   trustRestrictionsFile,
   type SelfManagedIdentity,
@@ -158,23 +161,25 @@ export interface RemoteTrustContext {
   remoteRolesByHand: boolean;
 }
 
+/** The phases of step `remote-trust` when certificates are re-issued: certificates everywhere first, then trust. */
+export const REMOTE_TRUST_PHASES = {
+  reissue: 'Re-issued transport certificates (instances.yml is the elasticsearch-certutil input), rolling restart',
+  trust: 'ECH CA(s), own CA and trust restrictions, rolling restart',
+} as const;
+
 /** The files and settings of step `remote-trust` (C2, C4, C5), as configuration management applies them. */
 export function remoteTrustArtifacts(r: ConnectRequest, workflowId: string, c: RemoteTrustContext): Artifacts {
-  const reissue = c.identity.reissue === 'required';
-  const settings: Record<string, unknown> = {
+  const id = c.identity;
+  const trustSettings: Record<string, unknown> = {
     [TRANSPORT_SETTINGS.certificateAuthorities]: [TLS_FILES.selfManagedCa, TLS_FILES.echCa],
     [TRANSPORT_SETTINGS.trustRestrictionsPath]: TLS_FILES.trustRestrictions,
-    ...(reissue
-      ? { [TRANSPORT_SETTINGS.certificate]: TLS_FILES.nodeCertificate, [TRANSPORT_SETTINGS.key]: TLS_FILES.nodeKey }
-      : {}),
+    // Elasticsearch refuses certificate_authorities next to a truststore (8.x auto-configured security).
+    [TRANSPORT_SETTINGS.truststorePath]: null,
   };
-  const files: Record<string, string> = {
+  const trustFiles: Record<string, string> = {
     [TLS_FILES.echCa]: `${c.echCaPems.map((p) => p.trim()).join('\n')}\n`,
     [TLS_FILES.selfManagedCa]: `${c.selfManagedCaPem.trim()}\n`,
-    [TLS_FILES.trustRestrictions]: trustRestrictionsFile(c.echPattern, c.identity, c.deploymentId),
-    ...(c.identity.kind === 'cloud-pattern' && c.identity.reissue !== 'no'
-      ? { [TLS_FILES.instances]: instancesYml(c.identity.instances) }
-      : {}),
+    [TLS_FILES.trustRestrictions]: trustRestrictionsFile(c.echPattern, id, c.deploymentId),
   };
   const o = { workflowId, alias: r.alias };
   const requests = c.remoteRolesByHand
@@ -183,7 +188,35 @@ export function remoteTrustArtifacts(r: ConnectRequest, workflowId: string, c: R
         return req ? [req] : [];
       })
     : [];
-  return { settings, files, ...(requests.length ? { requests } : {}), restartRequired: true };
+  const extra = requests.length ? { requests } : {};
+  if (id.kind !== 'cloud-pattern' || id.reissue === 'no') {
+    return { settings: trustSettings, files: trustFiles, ...extra, restartRequired: true };
+  }
+  return {
+    ...extra,
+    restartRequired: true,
+    phases: [
+      {
+        title: REMOTE_TRUST_PHASES.reissue,
+        settings: {
+          [TRANSPORT_SETTINGS.certificate]: TLS_FILES.nodeCertificate,
+          [TRANSPORT_SETTINGS.key]: TLS_FILES.nodeKey,
+          // Elasticsearch refuses certificate/key next to a keystore (8.x auto-configured security).
+          [TRANSPORT_SETTINGS.keystorePath]: null,
+        },
+        files: { [TLS_FILES.instances]: instancesYml(id.instances) },
+        restartRequired: true,
+      },
+      { title: REMOTE_TRUST_PHASES.trust, settings: trustSettings, files: trustFiles, restartRequired: true },
+    ],
+  };
+}
+
+/** elasticsearch.yml lines of some artifact settings; `null` is a line to remove, shown as a comment. */
+function ymlLines(settings: Record<string, unknown> | undefined): string {
+  return Object.entries(settings ?? {})
+    .map(([k, v]) => (v === null ? `# remove this line if you have it: ${k}` : `${k}: ${JSON.stringify(v)}`))
+    .join('\n');
 }
 
 /** Step `remote-trust`: everything the self-managed org does for path C, complete and copy-pasteable. */
@@ -193,51 +226,82 @@ export function remoteTrustInstructions(
   c: RemoteTrustContext,
 ): HumanInstructions {
   const artifacts = remoteTrustArtifacts(r, workflowId, c);
-  const certificateKeys: string[] = [TRANSPORT_SETTINGS.certificate, TRANSPORT_SETTINGS.key];
-  const yamlLines = (keep: (key: string) => boolean) =>
-    Object.entries(artifacts.settings ?? {})
-      .filter(([k]) => keep(k))
-      .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
-      .join('\n');
-  // The re-issued certificates go in first (step 1), the trust settings after (step 2): see the rollout note.
-  const yml = yamlLines((k) => !certificateKeys.includes(k));
-  const certificateYml = [
-    `${TRANSPORT_SETTINGS.certificate}: ${JSON.stringify(TLS_FILES.nodeCertificate)}`,
-    `${TRANSPORT_SETTINGS.key}: ${JSON.stringify(TLS_FILES.nodeKey)}`,
-  ].join('\n');
-  const file = (name: string, lang = '', where = 'config/') => [
+  const [reissuePhase, trustPhase] = artifacts.phases ?? [undefined, artifacts];
+  const file = (files: Record<string, string> | undefined, name: string, lang = '', where = 'config/') => [
     `\`${where}${name}\`:`,
     `\`\`\`${lang}`,
-    (artifacts.files?.[name] ?? '').trimEnd(),
+    (files?.[name] ?? '').trimEnd(),
     '```',
   ];
   const id = c.identity;
-  const reissue =
-    id.kind === 'cloud-pattern' && id.reissue !== 'no'
+  const ownPatterns = ownNodePatterns(id);
+  const identityNote =
+    id.kind === 'node-names'
       ? [
-          id.reissue === 'required'
-            ? '#### 1. Re-issue the transport certificates (they have no `otherName` SAN)'
-            : '#### 1. Only if your transport certificates have no `otherName` SAN: re-issue them',
-          id.reissue === 'unknown'
-            ? `The worker could not reach ${r.remote.proxyAddress} to look. Check with \`openssl x509 -noout -ext subjectAltName -in <transport certificate>\`: without \`othername\`, follow this step.`
-            : 'ECH identifies your nodes by the `otherName` of their transport certificates, following the Cloud pattern `<node>.node.<cluster>.cluster.<scope>.account`.',
-          id.instances.length === 0 || id.reissue === 'unknown'
-            ? 'List **every** node in `instances.yml` (one entry per node, `name` = node name, `cn` as shown).'
-            : 'One entry per node: add any node missing below the same way.',
-          ...file(TLS_FILES.instances, 'yaml', ''),
-          'With the CA that signs your transport certificates (PEM form shown; `--ca elastic-stack-ca.p12` for a PKCS#12 CA):',
-          '```sh',
-          ...reissueCommands(id.instances),
-          '```',
-          'Then, on every node, point `elasticsearch.yml` at them:',
-          '```yaml',
-          certificateYml,
-          '```',
-          'Roll the new certificates out to **every** node (rolling restart) before step 2 turns on trust restrictions: a restarted node with restrictions refuses nodes still on the old certificates.',
-          'Alternative when you cannot re-issue: ECH can match DNS names instead (ECH user setting `xpack.security.transport.ssl.trust_restrictions.x509_fields`), ask the ECH org.',
+          id.complete
+            ? `ECH will trust exactly these node names (the \`otherName\` of your transport certificates, from \`remote.nodeNames\`): ${id.nodeNames.map((n) => `\`${n}\``).join(', ')}.`
+            : `**ECH trusts only the node names listed in its trust entry, never a wildcard: this run lists ${id.nodeNames.map((n) => `\`${n}\``).join(', ')}, the node the worker saw.** Nodes with any other name are refused when ECH connects to them. To trust every node, start again with \`remote.nodeNames\` listing the full \`otherName\` of every node's transport certificate (the ECH org does that; tell them the names). Your trust-restrictions file below matches your own nodes by ${ownPatterns.map((p) => `\`${p}\``).join(', ')}.`,
           '',
         ]
       : [];
+  // 8.x auto-configured security keeps the transport key and trust in certs/transport.p12: Elasticsearch refuses PEM
+  // settings next to those store paths, so the artifacts remove them (`null`) and the text says why and what else goes.
+  const autoConfigured = (store: 'keystore' | 'truststore') => {
+    const [pem, path, password] =
+      store === 'keystore'
+        ? [TRANSPORT_SETTINGS.certificate, TRANSPORT_SETTINGS.keystorePath, TRANSPORT_SETTINGS.keystorePassword]
+        : [
+            TRANSPORT_SETTINGS.certificateAuthorities,
+            TRANSPORT_SETTINGS.truststorePath,
+            TRANSPORT_SETTINGS.truststorePassword,
+          ];
+    return [
+      `**8.x auto-configured security** (\`${path}\`, usually \`certs/transport.p12\`): Elasticsearch refuses to start with it next to \`${pem}\` ("cannot specify both [${pem}] and [${path}]"). If you have it, remove that line (marked in the block below) and its keystore entry on every node:`,
+      '```sh',
+      `./bin/elasticsearch-keystore remove ${password}`,
+      '```',
+    ];
+  };
+
+  const reissue: string[] = [];
+  if (reissuePhase && id.kind === 'cloud-pattern') {
+    const pattern = cloudNodePattern(id.clusterId, id.scopeId);
+    const commands = reissueCommands(id.instances);
+    const instances = reissuePhase.files?.[TLS_FILES.instances] ?? '';
+    reissue.push(
+      id.reissue === 'required'
+        ? '#### 1. Re-issue the transport certificates (they have no `otherName` SAN)'
+        : `#### 1. Re-issue the transport certificates, unless they already carry \`otherName\` \`${pattern}\` exactly`,
+      id.reissue === 'unknown'
+        ? `The worker could not reach ${r.remote.proxyAddress} to look. Check with \`openssl x509 -noout -ext subjectAltName -in <transport certificate>\`: step 2's trust-restrictions file and ECH's trust entry expect otherName \`${pattern}\`, so certificates with no \`othername\`, or any other one, must be re-issued.`
+        : `ECH identifies your nodes by the \`otherName\` of their transport certificates, following the Cloud pattern \`${pattern}\`.`,
+      instances.includes(NODE_PLACEHOLDER)
+        ? `List **every** node in \`instances.yml\`: replace \`${NODE_PLACEHOLDER}\` with a node's name and repeat the entry for each node, \`cn\` following the pattern shown.`
+        : 'One entry per node: add any node missing below the same way.',
+      ...(/<DNS name of /.test(instances)
+        ? [
+            'Replace each `<DNS name of …>` with the host names the other nodes use to reach that node (add `ip: ["…"]` for IP addresses): with the default `verification_mode: full` your nodes check them.',
+          ]
+        : []),
+      ...file(reissuePhase.files, TLS_FILES.instances, 'yaml', ''),
+      'Where the CA key is, with the CA that signs your transport certificates (PEM form shown; `--ca elastic-stack-ca.p12` for a PKCS#12 CA):',
+      '```sh',
+      ...commands.certutil,
+      '```',
+      'Copy `transport-certs.zip` to every node and run there its line (from the directory holding the zip):',
+      '```sh',
+      ...commands.perNode.flatMap((n) => [`# on node ${n.node}`, n.command]),
+      '```',
+      ...autoConfigured('keystore'),
+      `Then, on every node, \`elasticsearch.yml\`:`,
+      '```yaml',
+      ymlLines(reissuePhase.settings),
+      '```',
+      'Roll the new certificates out to **every** node (rolling restart) **before** step 2 turns on trust restrictions: a restarted node with restrictions refuses nodes still on the old certificates.',
+      'Alternative when you cannot re-issue: ECH can match DNS names instead (ECH user setting `xpack.security.transport.ssl.trust_restrictions.x509_fields`), ask the ECH org.',
+      '',
+    );
+  }
   const roles = artifacts.requests?.length
     ? [
         `#### ${reissue.length ? 3 : 2}. Roles of the same name (the TLS model checks them on your cluster)`,
@@ -252,15 +316,18 @@ export function remoteTrustInstructions(
     '### Self-managed org: trust the ECH deployment on the transport layer',
     `ECH deployment \`${c.deploymentId}\` connects to your transport port (${r.remote.proxyAddress}) with mutual TLS. Every ECH deployment of its region is signed by the same CA, so trust is restricted to this deployment's nodes (\`${c.echPattern}\`) and your own.`,
     '',
+    ...identityNote,
     ...reissue,
     `#### ${reissue.length ? 2 : 1}. On **every** node: files and \`elasticsearch.yml\`, then a rolling restart`,
-    ...file(TLS_FILES.echCa),
-    ...file(TLS_FILES.selfManagedCa),
-    ...file(TLS_FILES.trustRestrictions, 'yaml'),
-    '`elasticsearch.yml` (if you use a truststore instead of PEM CAs, import `ech-ca.crt` into it with `keytool -importcert` and keep your truststore setting):',
+    ...file(trustPhase?.files, TLS_FILES.echCa),
+    ...file(trustPhase?.files, TLS_FILES.selfManagedCa),
+    ...file(trustPhase?.files, TLS_FILES.trustRestrictions, 'yaml'),
+    ...autoConfigured('truststore'),
+    '`elasticsearch.yml`:',
     '```yaml',
-    yml,
+    ymlLines(trustPhase?.settings),
     '```',
+    `Or keep your truststore instead: import both CA files into it (\`keytool -importcert -trustcacerts -noprompt -keystore <truststore.p12> -storepass <password> -alias ech-ca -file ech-ca.crt\`, likewise your own CA) and set only \`${TRANSPORT_SETTINGS.trustRestrictionsPath}\`.`,
     `Restart every node, and allow inbound TCP ${port(r.remote.proxyAddress)} from the ECH egress IPs (https://ips.cld.elstc.co/).`,
     '',
     ...roles,

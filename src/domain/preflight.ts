@@ -11,6 +11,7 @@ import {
   atLeast,
   transportCompatible,
 } from './versions';
+import { selfManagedIdentity } from './tlsCertificate';
 
 /** ECH: `manage` (cluster settings, remote info; includes `monitor`), `manage_security` (roles and users). */
 export const LOCAL_REQUIRED_PRIVILEGES = ['manage', 'manage_security'];
@@ -50,6 +51,8 @@ const CODE_TYPES: Record<string, string> = {
   'alias-in-use': 'AliasInUse',
   TLS_TRANSPORT_PORT: 'WrongPort',
   TLS_NOT_TLS: 'WrongPort',
+  TLS_NOT_TRANSPORT_PORT: 'WrongPort',
+  'remote-node-names': 'InvalidRequest',
 };
 
 export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflowId: string): Finding[] {
@@ -218,6 +221,23 @@ function tlsModelFindings(r: ConnectRequest, f: PreflightFacts): Finding[] {
             fix: 'The instructions for the self-managed org include an instances.yml and the elasticsearch-certutil commands to re-issue them.',
           }),
     });
+    const id = selfManagedIdentity({ leaf, nodeNames: r.remote.nodeNames, alias: r.alias });
+    const unlisted = r.remote.nodeNames ? leaf.otherNames.filter((n) => !r.remote.nodeNames?.includes(n)) : [];
+    if (id.kind === 'node-names' && unlisted.length > 0) {
+      out.push({
+        level: 'error',
+        code: 'remote-node-names',
+        message: `remote.nodeNames must list the full otherName of every node's transport certificate (ECH trusts exactly those names): the certificate at ${r.remote.proxyAddress} carries ${unlisted.join(', ')}, which is not listed.`,
+        fix: `List the otherName values (openssl x509 -noout -ext subjectAltName on each node's transport certificate), e.g. "nodeNames": ${JSON.stringify([...unlisted, '…'])}.`,
+      });
+    } else if (id.kind === 'node-names' && !id.complete) {
+      out.push({
+        level: 'warning',
+        code: 'tls-node-names-incomplete',
+        message: `The transport certificates carry otherNames outside the Cloud pattern, and ECH's trust entry takes exact names only: without remote.nodeNames it lists just ${id.nodeNames.join(', ')} (the node the worker saw), and ECH refuses the other nodes.`,
+        fix: "Give remote.nodeNames: the full otherName of every self-managed node's transport certificate.",
+      });
+    }
   } else if (!probe.reachable) {
     out.push({
       level: 'warning',

@@ -9,6 +9,12 @@ import type { CertSummary } from '../activities/types';
 export const SELF_MANAGED_SCOPE_ID = 'selfmanaged';
 const SCOPE_ID_RE = /^[a-z0-9]{1,32}$/;
 
+/**
+ * Failure type when the transport certificates, after the self-managed org confirmed step remote-trust, do not carry
+ * the node names its files and ECH's trust entry were generated for.
+ */
+export const NODE_IDENTITY_MISMATCH = 'NodeIdentityMismatch';
+
 /** File names, relative to the self-managed node's config directory. */
 export const TLS_FILES = {
   echCa: 'certs/ech-ca.crt',
@@ -25,6 +31,14 @@ export const TRANSPORT_SETTINGS = {
   trustRestrictionsPath: 'xpack.security.transport.ssl.trust_restrictions.path',
   certificate: 'xpack.security.transport.ssl.certificate',
   key: 'xpack.security.transport.ssl.key',
+  /**
+   * 8.x auto-configured security (`certs/transport.p12`): Elasticsearch refuses to start with `certificate` next to
+   * `keystore.path`, or `certificate_authorities` next to `truststore.path` ("cannot specify both …").
+   */
+  keystorePath: 'xpack.security.transport.ssl.keystore.path',
+  truststorePath: 'xpack.security.transport.ssl.truststore.path',
+  keystorePassword: 'xpack.security.transport.ssl.keystore.secure_password',
+  truststorePassword: 'xpack.security.transport.ssl.truststore.secure_password',
 } as const;
 
 /** `<node_id>.node.<cluster_id>.cluster.<scope_id>.account`, the Cloud pattern (the suffix is UNCONFIRMED, see C5). */
@@ -52,7 +66,9 @@ export interface InstanceSpec {
  * How ECH's trust entry identifies the self-managed nodes:
  * - `cloud-pattern`: by scope and cluster id (their certificates carry, or will carry after the re-issue, otherName
  *   `<node>.node.<cluster>.cluster.<scope>.account`);
- * - `node-names`: the exact otherNames their certificates already carry when they do not follow the pattern.
+ * - `node-names`: the exact otherNames their certificates already carry when they do not follow the pattern. ECH takes
+ *   no wildcard there (`nodeNames`, every node's full otherName: `remote.nodeNames` when given, else only what the probed
+ *   node carries, `complete: false`), while the trust-restrictions file may (`ownPatterns`).
  * `reissue`: `required` when the certificate seen has no otherName, `unknown` when the worker could not see it.
  */
 export type SelfManagedIdentity =
@@ -63,19 +79,46 @@ export type SelfManagedIdentity =
       reissue: 'no' | 'required' | 'unknown';
       instances: InstanceSpec[];
     }
-  | { kind: 'node-names'; nodeNames: string[]; reissue: 'no' };
+  | { kind: 'node-names'; nodeNames: string[]; ownPatterns: string[]; complete: boolean; reissue: 'no' };
 
 function commonName(subject: string | undefined): string | undefined {
   return subject ? /(?:^|,\s*)CN=([^,]+)/.exec(subject)?.[1]?.trim() : undefined;
 }
 
-function clusterIdFrom(name: string): string {
+/** A cluster id for `trust_allowlist`, lowercase alphanumeric like `scope_id` (C3), from the cluster name. */
+export function clusterIdFrom(name: string): string {
   return (
     name
       .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, '-')
-      .replace(/^-+|-+$/g, '') || 'selfmanaged'
+      .replace(/[^a-z0-9]+/g, '')
+      .slice(0, 32) || 'selfmanaged'
   );
+}
+
+/**
+ * A trust-restriction pattern for the nodes named like `name`: its first label wildcarded (`node-1.corp.example` →
+ * `*.corp.example`), else a trailing number (`node-1` → `node-*`), else the name itself.
+ */
+export function ownNodeWildcard(name: string): string {
+  const dot = name.indexOf('.');
+  if (dot > 0 && dot < name.length - 1) return `*${name.slice(dot)}`;
+  if (/[^\d]\d+$/.test(name)) return name.replace(/\d+$/, '*');
+  return name;
+}
+
+const unique = (xs: string[]) => [...new Set(xs)];
+
+/** The node name to replace when no node name is known (instances.yml and the copy commands). */
+export const NODE_PLACEHOLDER = '<node-name>';
+
+/** The host-name SAN to replace for a node the worker did not see. */
+export function hostPlaceholder(node: string): string {
+  return `<DNS name of ${node}>`;
+}
+
+/** True when a text still holds a placeholder of these files (`<…>`). */
+export function hasPlaceholder(text: string): boolean {
+  return /<[^<>\n]+>/.test(text);
 }
 
 /** Decide the identity from the transport certificate the worker saw (leaf), the cluster name and node names known. */
@@ -102,18 +145,32 @@ export function selfManagedIdentity(input: {
         instances: [],
       };
     }
-    return { kind: 'node-names', nodeNames: otherNames, reissue: 'no' };
+    // ECH lists exact names (every node: from the request), the file may use a wildcard for the nodes not known here.
+    return input.nodeNames?.length
+      ? { kind: 'node-names', nodeNames: input.nodeNames, ownPatterns: input.nodeNames, complete: true, reissue: 'no' }
+      : {
+          kind: 'node-names',
+          nodeNames: otherNames,
+          ownPatterns: unique(otherNames.map(ownNodeWildcard)),
+          complete: false,
+          reissue: 'no',
+        };
   }
   const clusterId = clusterIdFrom(input.clusterName ?? input.alias);
   const leafName = commonName(input.leaf?.subject);
-  const names = input.nodeNames?.length ? input.nodeNames : leafName ? [leafName] : [];
-  const instances = names.map((name) => ({
-    name,
-    cn: [cloudNodeName(name, clusterId, SELF_MANAGED_SCOPE_ID)],
-    // Keep the names the current certificate of that node carries, so hostname verification between nodes still works.
-    ...(name === leafName && input.leaf?.dnsNames.length ? { dns: input.leaf.dnsNames } : {}),
-    ...(name === leafName && input.leaf?.ipAddresses.length ? { ip: input.leaf.ipAddresses } : {}),
-  }));
+  const names = input.nodeNames?.length ? input.nodeNames : leafName ? [leafName] : [NODE_PLACEHOLDER];
+  const instances = names.map((name): InstanceSpec => {
+    const cn = [cloudNodeName(name, clusterId, SELF_MANAGED_SCOPE_ID)];
+    // The names the node's current certificate carries stay, so hostname verification between nodes (the default
+    // verification_mode full) still works; for nodes the worker did not see, a placeholder to replace.
+    if (name !== leafName) return { name, dns: [hostPlaceholder(name === NODE_PLACEHOLDER ? 'the node' : name)], cn };
+    return {
+      name,
+      ...(input.leaf?.dnsNames.length ? { dns: input.leaf.dnsNames } : {}),
+      ...(input.leaf?.ipAddresses.length ? { ip: input.leaf.ipAddresses } : {}),
+      cn,
+    };
+  });
   return {
     kind: 'cloud-pattern',
     scopeId: SELF_MANAGED_SCOPE_ID,
@@ -125,13 +182,30 @@ export function selfManagedIdentity(input: {
 
 /** The trust-restriction patterns that match the self-managed cluster's own nodes. */
 export function ownNodePatterns(id: SelfManagedIdentity): string[] {
+  return id.kind === 'cloud-pattern' ? [cloudNodePattern(id.clusterId, id.scopeId)] : id.ownPatterns;
+}
+
+/** What ECH's trust entry lets in: the Cloud pattern of scope and cluster, or exact node names. */
+export function echTrustedNames(id: SelfManagedIdentity): string[] {
   return id.kind === 'cloud-pattern' ? [cloudNodePattern(id.clusterId, id.scopeId)] : id.nodeNames;
 }
 
 /** True when a transport certificate's otherNames satisfy the identity ECH will trust. */
 export function certificateMatchesIdentity(leaf: CertSummary | undefined, id: SelfManagedIdentity): boolean {
   if (!leaf) return false;
-  return leaf.otherNames.some((n) => ownNodePatterns(id).some((p) => wildcard(p, n)));
+  return leaf.otherNames.some(
+    (n) => echTrustedNames(id).some((p) => wildcard(p, n)) && ownNodePatterns(id).some((p) => wildcard(p, n)),
+  );
+}
+
+/**
+ * True when two identities mean the same configuration: the same ECH trust (scope and cluster, or node names) and
+ * the same own-node patterns in the trust-restrictions file. Whether a re-issue was needed does not matter.
+ */
+export function sameIdentity(a: SelfManagedIdentity, b: SelfManagedIdentity): boolean {
+  const key = (x: SelfManagedIdentity) =>
+    JSON.stringify({ kind: x.kind, ech: echTrustedNames(x), own: ownNodePatterns(x) });
+  return key(a) === key(b);
 }
 
 function wildcard(pattern: string, value: string): boolean {
@@ -168,14 +242,27 @@ export function instancesYml(instances: InstanceSpec[]): string {
   ].join('\n');
 }
 
-/** The certutil run and copies of C2, for PEM files (the CA key never leaves the host that holds it). */
-export function reissueCommands(instances: InstanceSpec[]): string[] {
-  return [
-    `./bin/elasticsearch-certutil cert --pem --ca-cert ca/ca.crt --ca-key ca/ca.key --in ${TLS_FILES.instances} --out transport-certs.zip`,
-    'unzip transport-certs.zip',
-    ...(instances.length ? instances : [{ name: '<node-name>' }]).map(
-      (i) =>
-        `# on node ${i.name}: cp ${i.name}/${i.name}.crt config/${TLS_FILES.nodeCertificate} && cp ${i.name}/${i.name}.key config/${TLS_FILES.nodeKey}`,
-    ),
-  ];
+/**
+ * The certutil run (where the CA key is: it never leaves that host) and, for each node, one line to paste on that node
+ * to install its certificate and key (C2, PEM files). Each line is a complete command, nothing is commented out.
+ */
+export function reissueCommands(instances: InstanceSpec[]): {
+  certutil: string[];
+  perNode: { node: string; command: string }[];
+} {
+  const conf = '"${ES_PATH_CONF:-config}"';
+  return {
+    certutil: [
+      `./bin/elasticsearch-certutil cert --pem --ca-cert ca/ca.crt --ca-key ca/ca.key --in ${TLS_FILES.instances} --out transport-certs.zip`,
+    ],
+    perNode: (instances.length ? instances : [{ name: NODE_PLACEHOLDER }]).map((i) => ({
+      node: i.name,
+      command: [
+        `unzip -o transport-certs.zip '${i.name}/*' -d transport-certs`,
+        `mkdir -p ${conf}/certs`,
+        `cp 'transport-certs/${i.name}/${i.name}.crt' ${conf}/${TLS_FILES.nodeCertificate}`,
+        `cp 'transport-certs/${i.name}/${i.name}.key' ${conf}/${TLS_FILES.nodeKey}`,
+      ].join(' && '),
+    })),
+  };
 }

@@ -12,7 +12,7 @@
  * | `POST /_sandbox/scenario`            | `{ name, versions?: { ech?, selfManaged? } }`              | rebuilds the estate in place (same ports, CAs, credentials, deployment id); resets trust, keystore, plans, faults; answers the summary |
  * | `POST /_sandbox/reset`               | –                                                          | the same as re-selecting the current scenario with its versions |
  * | `GET /_sandbox/self-managed/config`  | –                                                          | `{ effective, pending, files, pendingRestart }` (elasticsearch.yml view) |
- * | `POST /_sandbox/self-managed/apply`  | `{ settings?: {key: value\|null}, files?: {name: content\|null}, restart?: boolean }` | applies a step's `artifacts` as the admin would; `{ restarted, pendingRestart, effective, pending, files }`; a node that refuses to start → 409 `sandbox.node_startup_failed` with Elasticsearch's message |
+ * | `POST /_sandbox/self-managed/apply`  | `{ settings?: {key: value\|null}, files?: {name: content\|null}, restart?: boolean }` | applies a step's `artifacts` (or one of its `phases`, in order) as the admin would; `{ restarted, pendingRestart, effective, pending, files }`; a node that refuses to start → 409 `sandbox.node_startup_failed` with Elasticsearch's message |
  * | `POST /_sandbox/self-managed/restart`| –                                                          | restarts the self-managed node (pending settings take effect); as apply |
  * | `POST /_sandbox/self-managed/certutil` | `{ instances: "<instances.yml>", certificate, key }`     | plays `elasticsearch-certutil cert --in instances.yml` with the self-managed transport CA and copies this node's certificate and key to the given config paths (takes effect at restart); `{ name, otherNames, certificate, key }` |
  * | `GET /_sandbox/faults`               | –                                                          | `{ seed, rules, history }` (history: every request a rule matched, in order, with its outcome) |
@@ -190,7 +190,8 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
     .on('POST', '/_sandbox/self-managed/apply', async (req) => {
       const b = body(req);
       for (const k of Object.keys(b)) {
-        if (!['settings', 'files', 'restart', 'restartRequired', 'requests'].includes(k))
+        // An artifacts object, or one of its `phases` (with its `title`), may be posted as is.
+        if (!['settings', 'files', 'restart', 'restartRequired', 'requests', 'title'].includes(k))
           throw invalid(`unknown field [${k}]`, k);
       }
       if (b.settings !== undefined && !isObject(b.settings)) throw invalid('settings must be an object', 'settings');

@@ -12,6 +12,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createTlsActivities, parseServerFirstFlight } from '../../src/activities/tls';
 import type { TlsProbeReport } from '../../src/activities/types';
+import { preflightFailureType } from '../../src/domain/preflight';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../src/sandbox/pki';
 import { start, type Sandbox } from '../../src/sandbox';
 
@@ -263,16 +264,21 @@ describe('probeRemoteClusterServer', () => {
     assert.ok(!codes(r).includes('TLS_UNTRUSTED_CHAIN'));
   });
 
-  it('expecting a transport port: mutual TLS is fine, the RCS gets a warning', async () => {
+  it('expecting a transport port: mutual TLS is fine (host name not claimed), the RCS is the wrong port', async () => {
     const t = await run(probe, {
       proxyAddress: transportPort.address,
       ca: { kind: 'private', pem: transportCa.certPem },
       expect: 'transport',
     });
     assert.ok(!codes(t).includes('TLS_TRANSPORT_PORT'));
-    assert.ok(codes(t).includes('TLS_OK'));
+    const ok = t.findings.find((f) => f.code === 'TLS_OK');
+    assert.ok(ok, JSON.stringify(t.findings));
+    assert.doesNotMatch(ok.message, /name matches/, 'the transport probe does not check the host name');
+    assert.match(ok.message, /host name not checked/);
     const rcs = await run(probe, { proxyAddress: publicRcs.address, ca: { kind: 'public' }, expect: 'transport' });
-    assert.ok(codes(rcs).includes('TLS_NOT_TRANSPORT_PORT'));
+    const wrong = rcs.findings.find((f) => f.code === 'TLS_NOT_TRANSPORT_PORT');
+    assert.equal(wrong?.level, 'error', JSON.stringify(rcs.findings));
+    assert.equal(preflightFailureType([wrong!]), 'WrongPort');
   });
 
   it('optional client authentication is not mistaken for a transport port', async () => {

@@ -15,10 +15,18 @@ import type { CertSummary, ClusterFacts, DeploymentFacts, TlsProbeReport } from 
 import { checkCaCertificate } from '../../src/activities/tls';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import { diagnoseRemoteError } from '../../src/domain/diagnosis';
-import { remoteTrustArtifacts } from '../../src/domain/instructions';
-import { evaluatePreflight } from '../../src/domain/preflight';
+import { remoteTrustArtifacts, remoteTrustInstructions } from '../../src/domain/instructions';
+import { evaluatePreflight, preflightFailureType } from '../../src/domain/preflight';
 import { tlsCertificateTrustEntry } from '../../src/domain/requests';
-import { instancesYml, selfManagedIdentity, trustRestrictionsFile } from '../../src/domain/tlsCertificate';
+import {
+  certificateMatchesIdentity,
+  instancesYml,
+  ownNodeWildcard,
+  sameIdentity,
+  selfManagedIdentity,
+  trustRestrictionsFile,
+  type SelfManagedIdentity,
+} from '../../src/domain/tlsCertificate';
 import { transportCompatible } from '../../src/domain/versions';
 import { parseTrustRestrictions } from '../../src/sandbox/elasticsearch/nodeConfig';
 import { createCertificateAuthority, issueCertificate } from '../../src/sandbox/pki';
@@ -109,7 +117,7 @@ describe('how ECH identifies the self-managed nodes', () => {
           name: 'node-1',
           dns: ['node-1.corp.example'],
           ip: ['10.0.0.1'],
-          cn: ['node-1.node.onprem-cluster.cluster.selfmanaged.account'],
+          cn: ['node-1.node.onpremcluster.cluster.selfmanaged.account'],
         },
       ],
     });
@@ -121,7 +129,162 @@ describe('how ECH identifies the self-managed nodes', () => {
     const parsed = yaml.load(instancesYml(id.kind === 'cloud-pattern' ? id.instances : [])) as any;
     assert.deepEqual(
       parsed.instances.map((i: any) => i.cn[0]),
-      ['es-a.node.onprem-logs.cluster.selfmanaged.account', 'es-b.node.onprem-logs.cluster.selfmanaged.account'],
+      ['es-a.node.onpremlogs.cluster.selfmanaged.account', 'es-b.node.onpremlogs.cluster.selfmanaged.account'],
+    );
+  });
+
+  it('cluster ids are lowercase alphanumeric, like scope_id', () => {
+    for (const [name, clusterId] of [
+      ['Onprem Cluster', 'onpremcluster'],
+      ['onprem_logs-2', 'onpremlogs2'],
+      ['---', 'selfmanaged'],
+    ]) {
+      const id = selfManagedIdentity({ leaf: leaf(), clusterName: name, alias: 'a' });
+      assert.equal(id.kind === 'cloud-pattern' && id.clusterId, clusterId);
+      assert.deepEqual(tlsCertificateTrustEntry('a', 'PEM', id).trust_allowlist, [clusterId]);
+    }
+  });
+
+  it('nodes the worker did not see get a host-name placeholder (verification_mode full checks it), the seen node its SANs', () => {
+    const id = selfManagedIdentity({ leaf: leaf(), nodeNames: ['node-1', 'node-2'], alias: 'a' });
+    const parsed = yaml.load(instancesYml(id.kind === 'cloud-pattern' ? id.instances : [])) as any;
+    assert.deepEqual(parsed.instances[0].dns, ['node-1.corp.example']);
+    assert.deepEqual(parsed.instances[0].ip, ['10.0.0.1']);
+    assert.deepEqual(parsed.instances[1].dns, ['<DNS name of node-2>']);
+    const text = remoteTrustInstructions(request(), 'wf', ctxFor(id)).instructions;
+    assert.match(text, /Replace each `<DNS name of …>` with the host names/);
+  });
+});
+
+const ctxFor = (identity: SelfManagedIdentity) => ({
+  deploymentId: 'dep',
+  echCaPems: ['-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----'],
+  echPattern: '*.node.abc.cluster.42.account',
+  selfManagedCaPem: '-----BEGIN CERTIFICATE-----\nS\n-----END CERTIFICATE-----',
+  identity,
+  remoteRolesByHand: false,
+});
+
+describe('exact node names (otherNames outside the Cloud pattern)', () => {
+  const seen = leaf({ otherNames: ['node-1.corp.example'] });
+
+  it('with remote.nodeNames: every node in the ECH entry and in the trust-restrictions file', () => {
+    const nodeNames = ['node-1.corp.example', 'node-2.corp.example', 'node-3.corp.example'];
+    const id = selfManagedIdentity({ leaf: seen, nodeNames, alias: 'a' });
+    assert.deepEqual(tlsCertificateTrustEntry('a', 'PEM', id).additional_node_names, nodeNames);
+    const file = remoteTrustArtifacts(request({ remote: { ...request().remote, nodeNames } }), 'wf', ctxFor(id)).files![
+      'trust-restrictions.yml'
+    ]!;
+    assert.deepEqual(parseTrustRestrictions(file), ['*.node.abc.cluster.42.account', ...nodeNames]);
+    assert.ok(certificateMatchesIdentity(seen, id));
+  });
+
+  it('without: ECH lists only the node seen, the file a wildcard for the own nodes, and the text says so', () => {
+    const id = selfManagedIdentity({ leaf: seen, alias: 'a' });
+    assert.deepEqual(tlsCertificateTrustEntry('a', 'PEM', id).additional_node_names, ['node-1.corp.example']);
+    const { instructions, artifacts } = remoteTrustInstructions(request(), 'wf', ctxFor(id));
+    assert.deepEqual(parseTrustRestrictions(artifacts!.files!['trust-restrictions.yml']!), [
+      '*.node.abc.cluster.42.account',
+      '*.corp.example',
+    ]);
+    assert.match(instructions, /ECH trusts only the node names listed in its trust entry, never a wildcard/);
+    assert.match(instructions, /start again with `remote\.nodeNames`/);
+    assert.equal(ownNodeWildcard('node-7'), 'node-*');
+  });
+});
+
+describe('re-issue: what the worker could not see, the order, 8.x auto-configured security', () => {
+  const unknown = selfManagedIdentity({ clusterName: 'onprem', alias: 'a' });
+
+  it('unseen certificates: re-issue unless they carry exactly the assumed pattern; a placeholder entry, as the text says', () => {
+    const { instructions, artifacts } = remoteTrustInstructions(request(), 'wf', ctxFor(unknown));
+    assert.match(
+      instructions,
+      /Re-issue the transport certificates, unless they already carry `otherName` `\*\.node\.onprem\.cluster\.selfmanaged\.account` exactly/,
+    );
+    assert.doesNotMatch(instructions, /Only if your transport certificates have no/);
+    const instances = artifacts!.phases![0]!.files!['instances.yml']!;
+    assert.deepEqual((yaml.load(instances) as any).instances, [
+      {
+        name: '<node-name>',
+        dns: ['<DNS name of the node>'],
+        cn: ['<node-name>.node.onprem.cluster.selfmanaged.account'],
+      },
+    ]);
+    assert.ok(instructions.includes(instances.trimEnd()));
+    assert.match(instructions, /replace `<node-name>` with a node's name and repeat the entry for each node/);
+  });
+
+  it('two ordered phases: certificates (keystore path removed) with a restart, then CAs and trust restrictions', () => {
+    const id = selfManagedIdentity({ leaf: leaf(), nodeNames: ['node-1', 'node-2'], alias: 'a' });
+    const a = remoteTrustArtifacts(request(), 'wf', ctxFor(id));
+    assert.equal(a.settings, undefined);
+    assert.equal(a.files, undefined);
+    assert.deepEqual(
+      a.phases!.map((p) => [Object.keys(p.settings!), Object.keys(p.files!), p.restartRequired]),
+      [
+        [
+          [
+            'xpack.security.transport.ssl.certificate',
+            'xpack.security.transport.ssl.key',
+            'xpack.security.transport.ssl.keystore.path',
+          ],
+          ['instances.yml'],
+          true,
+        ],
+        [
+          [
+            'xpack.security.transport.ssl.certificate_authorities',
+            'xpack.security.transport.ssl.trust_restrictions.path',
+            'xpack.security.transport.ssl.truststore.path',
+          ],
+          ['certs/ech-ca.crt', 'certs/self-managed-transport-ca.crt', 'trust-restrictions.yml'],
+          true,
+        ],
+      ],
+    );
+    assert.equal(a.phases![0]!.settings!['xpack.security.transport.ssl.keystore.path'], null);
+    assert.equal(a.phases![1]!.settings!['xpack.security.transport.ssl.truststore.path'], null);
+  });
+
+  it('the copy commands are commands, one complete line per node', () => {
+    const id = selfManagedIdentity({ leaf: leaf(), nodeNames: ['node-1', 'node-2'], alias: 'a' });
+    const text = remoteTrustInstructions(request(), 'wf', ctxFor(id)).instructions;
+    for (const n of ['node-1', 'node-2']) {
+      const line = text.split('\n').find((l) => l.startsWith(`unzip -o transport-certs.zip '${n}/*'`));
+      assert.ok(line, `a line for ${n}`);
+      assert.match(
+        line!,
+        new RegExp(`cp 'transport-certs/${n}/${n}\\.crt' "\\$\\{ES_PATH_CONF:-config\\}"/certs/transport-node\\.crt`),
+      );
+      assert.match(line!, /cp .*\.key' "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.key$/);
+    }
+    assert.doesNotMatch(text, /^# on node .*: cp /m);
+  });
+
+  it('tells how to remove the auto-configured keystore and truststore, with their keystore entries', () => {
+    const id = selfManagedIdentity({ leaf: leaf(), alias: 'a' });
+    const text = remoteTrustInstructions(request(), 'wf', ctxFor(id)).instructions;
+    assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.keystore\.path/);
+    assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.truststore\.path/);
+    assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.keystore\.secure_password/);
+    assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.truststore\.secure_password/);
+    assert.match(
+      text,
+      /cannot specify both \[xpack\.security\.transport\.ssl\.certificate_authorities\] and \[xpack\.security\.transport\.ssl\.truststore\.path\]/,
+    );
+  });
+
+  it('identities compare by what ECH and the trust file use, not by whether a re-issue was needed', () => {
+    const assumed = selfManagedIdentity({ clusterName: 'onprem-cluster', alias: 'a' });
+    const carried = (n: string) => selfManagedIdentity({ leaf: leaf({ otherNames: [n] }), alias: 'a' });
+    assert.ok(sameIdentity(assumed, carried('node-1.node.onpremcluster.cluster.selfmanaged.account')));
+    assert.ok(!sameIdentity(assumed, carried('node-1.node.onprem-cluster.cluster.selfmanaged.account')));
+    assert.ok(
+      !certificateMatchesIdentity(
+        leaf({ otherNames: ['node-1.node.onprem-cluster.cluster.selfmanaged.account'] }),
+        assumed,
+      ),
     );
   });
 });
@@ -258,6 +421,24 @@ describe('path C preflight', () => {
     const warnings = f.filter((x) => x.level === 'warning').map((x) => x.code);
     assert.ok(warnings.includes('tls-model-deprecated'));
     assert.ok(warnings.includes('transport-no-othername'));
+  });
+
+  it('preflight: a warning without remote.nodeNames, an error when they do not hold the otherName seen', () => {
+    const seen = leaf({ otherNames: ['node-1.corp.example'] });
+    const facts = {
+      deployment,
+      local: cluster('9.1.3'),
+      remote: cluster('8.19.3'),
+      probe: { ...probe, chain: [seen] },
+    };
+    const codes = (r: ConnectRequest) => evaluatePreflight(r, facts, 'wf').map((f) => `${f.level}:${f.code}`);
+    assert.ok(codes(request()).includes('warning:tls-node-names-incomplete'));
+    const short = request({ remote: { ...request().remote, nodeNames: ['node-1', 'node-2'] } });
+    const findings = evaluatePreflight(short, facts, 'wf');
+    const err = findings.find((f) => f.code === 'remote-node-names');
+    assert.equal(err?.level, 'error');
+    assert.match(err!.message, /full otherName.*node-1\.corp\.example/);
+    assert.equal(preflightFailureType([err!]), 'InvalidRequest');
   });
 
   it('8.17 self-managed with ECH 9.1: refused before anything changes', () => {

@@ -63,4 +63,47 @@ describe('POST /_sandbox/self-managed/certutil', () => {
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
     assert.deepEqual(sandbox.selfManaged.transportNodeNames, [cn]);
   });
+
+  it('8.x auto-configured keystore/truststore next to PEM settings: the node refuses to start, as Elasticsearch does', async () => {
+    const autoConfigured = {
+      'xpack.security.transport.ssl.certificate': null,
+      'xpack.security.transport.ssl.key': null,
+      'xpack.security.transport.ssl.certificate_authorities': null,
+      'xpack.security.transport.ssl.keystore.path': 'certs/transport.p12',
+      'xpack.security.transport.ssl.truststore.path': 'certs/transport.p12',
+    };
+    assert.equal(
+      (await control('POST', '/self-managed/apply', { settings: autoConfigured, restart: true })).status,
+      200,
+    );
+    for (const [settings, message] of [
+      [
+        { 'xpack.security.transport.ssl.certificate_authorities': ['certs/transport-ca.crt'] },
+        'cannot specify both [xpack.security.transport.ssl.certificate_authorities] and [xpack.security.transport.ssl.truststore.path]',
+      ],
+      [
+        {
+          'xpack.security.transport.ssl.certificate': 'certs/transport.crt',
+          'xpack.security.transport.ssl.key': 'certs/transport.key',
+        },
+        'cannot specify both [xpack.security.transport.ssl.certificate] and [xpack.security.transport.ssl.keystore.path]',
+      ],
+    ] as const) {
+      const refused = await control('POST', '/self-managed/apply', { settings, restart: true });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.ok(JSON.stringify(refused.body).includes(message), JSON.stringify(refused.body));
+      // Undo the pending edit so the next case starts from the auto-configured node.
+      const undo = Object.fromEntries(Object.keys(settings).map((k) => [k, null]));
+      await control('POST', '/self-managed/apply', { settings: undo });
+    }
+    // Removing the store paths, as the generated remote-trust artifacts do, lets it start.
+    const fixed = await control('POST', '/self-managed/apply', {
+      settings: {
+        'xpack.security.transport.ssl.certificate_authorities': ['certs/transport-ca.crt'],
+        'xpack.security.transport.ssl.truststore.path': null,
+      },
+      restart: true,
+    });
+    assert.equal(fixed.status, 200, JSON.stringify(fixed.body));
+  });
 });

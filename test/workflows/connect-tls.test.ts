@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import yaml from 'js-yaml';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
+import type { TlsProbeReport } from '../../src/activities/types';
 import type { ConnectRequestInput } from '../../src/contract/request';
 import type { Artifacts, ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
@@ -18,10 +20,23 @@ let client: Client;
 let worker: RunningWorker;
 let seq = 0;
 
+/** Probes of the transport port the worker cannot make (a firewall admitting only ECH), counted down by the tests. */
+let hiddenProbes = 0;
+
 before(async () => {
   estate = await Estate.start('tls-certificate');
   client = await testClient();
-  worker = await startWorker({ activities: createActivities() });
+  const real = createActivities();
+  worker = await startWorker({
+    activities: {
+      ...real,
+      async probeRemoteClusterServer(input: Parameters<typeof real.probeRemoteClusterServer>[0]) {
+        if (hiddenProbes === 0) return real.probeRemoteClusterServer(input);
+        hiddenProbes--;
+        return unreachable(input.proxyAddress);
+      },
+    },
+  });
 });
 after(async () => {
   await worker?.stop();
@@ -31,10 +46,33 @@ after(async () => {
 
 type Req = ConnectRequestInput & Record<string, unknown>;
 
+function unreachable(address: string): TlsProbeReport {
+  return {
+    address,
+    serverName: address.replace(/:\d+$/, ''),
+    reachable: false,
+    trusted: false,
+    hostnameMatches: false,
+    requestsClientCertificate: false,
+    looksLikeTransportPort: false,
+    chain: [],
+    findings: [
+      {
+        level: 'warning',
+        code: 'TLS_UNREACHABLE_FROM_WORKER',
+        message: `${address} is not reachable from the worker (ETIMEDOUT).`,
+      },
+    ],
+  };
+}
+
 const TRUST_FILE = 'trust-restrictions.yml';
 const INSTANCES = 'instances.yml';
 const CERT_SETTING = 'xpack.security.transport.ssl.certificate';
 const KEY_SETTING = 'xpack.security.transport.ssl.key';
+const CAS_SETTING = 'xpack.security.transport.ssl.certificate_authorities';
+const KEYSTORE_SETTING = 'xpack.security.transport.ssl.keystore.path';
+const TRUSTSTORE_SETTING = 'xpack.security.transport.ssl.truststore.path';
 
 /** The sandbox's tls-certificate request; without remote credentials and/or without the CA when asked. */
 function request(over: Partial<Req> = {}, opts: { remoteCredentials?: boolean; caInRequest?: boolean } = {}): Req {
@@ -82,8 +120,9 @@ async function approve(handle: WorkflowHandle): Promise<void> {
 }
 
 /**
- * The self-managed admin follows step `remote-trust` literally: runs certutil with the generated instances.yml when
- * there is one, runs the published role requests, applies files + elasticsearch.yml settings, restarts, confirms.
+ * The self-managed admin follows step `remote-trust` literally: runs the published role requests, then applies each
+ * phase in order (when there are phases: the re-issued certificates first, running certutil with the generated
+ * instances.yml, then the trust files), files + elasticsearch.yml settings and a restart each, and confirms.
  * `edit` lets a test apply a deliberately wrong variant of the generated files.
  */
 async function doRemoteTrust(
@@ -93,23 +132,32 @@ async function doRemoteTrust(
   const status = await waitFor(handle, 'remote-trust');
   assert.equal(status.waitingFor?.who, 'self-managed-org');
   const artifacts = edit(structuredClone(status.waitingFor!.artifacts!));
-  const instances = artifacts.files?.[INSTANCES];
-  if (instances) {
-    await estate.control('POST', '/self-managed/certutil', {
-      instances,
-      certificate: artifacts.settings?.[CERT_SETTING],
-      key: artifacts.settings?.[KEY_SETTING],
-    });
-  }
   for (const req of artifacts.requests ?? []) {
     const res = await estate.es('self-managed', req.method, req.path, req.body);
     assert.equal(res.status, 200, JSON.stringify(res.body));
   }
-  // The artifacts object as is: `restartRequired` makes the sandbox restart the node.
-  const applied = await estate.control('POST', '/self-managed/apply', artifacts);
-  assert.equal(applied.restarted, true);
+  const { phases, requests: _requests, ...flat } = artifacts;
+  for (const phase of phases ?? [flat]) {
+    const instances = phase.files?.[INSTANCES];
+    if (instances) {
+      const issued = await estate.control('POST', '/self-managed/certutil', {
+        instances,
+        certificate: phase.settings?.[CERT_SETTING],
+        key: phase.settings?.[KEY_SETTING],
+      });
+      assert.ok(issued.otherNames, JSON.stringify(issued));
+    }
+    // The phase as is: `restartRequired` makes the sandbox restart the node.
+    const applied = await estate.control('POST', '/self-managed/apply', phase);
+    assert.equal(applied.restarted, true, JSON.stringify(applied));
+  }
   await handle.signal('confirmRemoteStep', { step: 'remote-trust', by: 'admin@corp.example' });
   return { status, artifacts };
+}
+
+/** Every file of the artifacts, phases included. */
+function allFiles(a: Artifacts): Record<string, string> {
+  return Object.assign({}, a.files, ...(a.phases ?? []).map((p) => p.files ?? {}));
 }
 
 async function expectConnected(result: ConnectResult, alias: string): Promise<void> {
@@ -152,7 +200,7 @@ describe('path C end to end', () => {
     assert.equal(artifacts.requests, undefined, 'the run creates the remote role itself');
     assert.match(status.waitingFor!.instructions, /xpack\.security\.transport\.ssl\.trust_restrictions\.path/);
     // The markdown for people shows exactly the files configuration management applies.
-    for (const [name, content] of Object.entries(artifacts.files!)) {
+    for (const [name, content] of Object.entries(allFiles(artifacts))) {
       assert.ok(status.waitingFor!.instructions.includes(content.trimEnd()), `instructions show ${name}`);
     }
     // The probe reports what an anonymous client can see of a mutual-TLS port: the certificate and its otherName.
@@ -220,18 +268,87 @@ describe('path C end to end', () => {
     assert.deepEqual(await estate.view(), before);
   });
 
-  it('certificates without otherName: instances.yml + certutil re-issue, followed in the sandbox, make it work', async () => {
+  it('certificates without otherName on 8.x auto-configured security: the ordered phases, applied literally, make it work', async () => {
     await estate.scenario('tls-certificate-no-othername');
+    // The node as 8.x auto-configuration leaves it: keystore and truststore paths, no PEM settings (the sandbox's PEM
+    // files stand in for certs/transport.p12).
+    await estate.control('POST', '/self-managed/apply', {
+      settings: {
+        [CERT_SETTING]: null,
+        [KEY_SETTING]: null,
+        [CAS_SETTING]: null,
+        [KEYSTORE_SETTING]: 'certs/transport.p12',
+        [TRUSTSTORE_SETTING]: 'certs/transport.p12',
+      },
+      restart: true,
+    });
     const req = request();
     const handle = await startRun(req);
     const status = await waitFor(handle, 'remote-trust');
-    assert.match(status.waitingFor!.instructions, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
-    const instances = status.waitingFor!.artifacts!.files![INSTANCES]!;
+    const text = status.waitingFor!.instructions;
+    const artifacts = status.waitingFor!.artifacts!;
+    // Certificates everywhere first, trust restrictions second: two ordered phases, nothing outside them.
+    assert.equal(artifacts.settings, undefined);
+    assert.equal(artifacts.files, undefined);
+    const [reissue, trust] = artifacts.phases!;
+    assert.ok(reissue && trust && artifacts.phases!.length === 2);
+    assert.equal(reissue.settings![CERT_SETTING], 'certs/transport-node.crt');
+    assert.equal(
+      reissue.settings![KEYSTORE_SETTING],
+      null,
+      'the keystore path goes: ES refuses it next to a PEM certificate',
+    );
+    assert.equal(reissue.files![TRUST_FILE], undefined);
+    assert.ok(trust.files![TRUST_FILE]);
+    assert.equal(trust.settings![TRUSTSTORE_SETTING], null);
+    const instances = reissue.files![INSTANCES]!;
     assert.match(instances, /- name: "node-1"/);
-    assert.match(instances, /cn: \["node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account"\]/);
+    assert.match(instances, /cn: \["node-1\.node\.onpremcluster\.cluster\.selfmanaged\.account"\]/);
+    // The markdown: the same files, the certutil run, one uncommented copy line per node, the removals and keystore entries.
+    for (const content of Object.values(allFiles(artifacts))) assert.ok(text.includes(content.trimEnd()));
+    assert.match(text, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
+    assert.match(
+      text,
+      /^unzip -o transport-certs\.zip 'node-1\/\*' .*&& cp 'transport-certs\/node-1\/node-1\.crt' "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.crt/m,
+    );
+    assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.keystore\.path/);
+    assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.truststore\.secure_password/);
+    assert.ok(text.indexOf('#### 1. Re-issue') < text.indexOf('#### 2.'));
     await doRemoteTrust(handle);
     await approve(handle);
     await expectConnected((await handle.result()) as ConnectResult, req.alias);
+  });
+
+  it('the worker could not look, and the certificates carry another cluster id than the files: ECH untouched, a typed error', async () => {
+    await estate.scenario('tls-certificate');
+    const before = await estate.view();
+    hiddenProbes = 1; // the preflight probe: the identity is assumed (cluster name), the re-probe after confirmation sees
+    const handle = await startRun(request());
+    const status = await waitFor(handle, 'remote-trust');
+    const text = status.waitingFor!.instructions;
+    const { phases } = status.waitingFor!.artifacts!;
+    // Re-issue unless they carry exactly the assumed pattern; no node names known: a placeholder entry, as the text says.
+    assert.match(
+      text,
+      /Re-issue the transport certificates, unless they already carry `otherName` `\*\.node\.onpremcluster\.cluster\.selfmanaged\.account` exactly/,
+    );
+    const parsed = yaml.load(phases![0]!.files![INSTANCES]!) as { instances: { name: string; cn: string[] }[] };
+    assert.deepEqual(
+      parsed.instances.map((i) => [i.name, i.cn]),
+      [['<node-name>', ['<node-name>.node.onpremcluster.cluster.selfmanaged.account']]],
+    );
+    assert.match(text, /replace `<node-name>` with a node's name/);
+    // The admin believes the certificates fine (they carry node-1.node.onprem-cluster…) and applies the trust phase only.
+    const applied = await estate.control('POST', '/self-managed/apply', phases![1]);
+    assert.equal(applied.restarted, true);
+    await handle.signal('confirmRemoteStep', { step: 'remote-trust', by: 'admin@corp.example' });
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'NodeIdentityMismatch', failure.message);
+    assert.match(failure.message, /carries otherName \[node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account\]/);
+    assert.match(failure.message, /\*\.node\.onpremcluster\.cluster\.selfmanaged\.account/);
+    assert.match(failure.message, /nothing was changed on ECH/);
+    assert.match(failure.message, /start a new run.*\*\.node\.onprem-cluster\.cluster\.selfmanaged\.account/);
+    assert.deepEqual(await estate.view(), before);
   });
 });
 
@@ -307,6 +424,23 @@ describe('path C preflight: a clear error and no change', () => {
     assert.equal(failure.type, 'TlsTrustFailed', failure.message);
     assert.match(failure.message, /give the CA that signed the transport certificate/);
     assert.match(failure.message, /nothing was changed/i);
+    assert.deepEqual(await estate.view(), before);
+  });
+
+  it('pointed at the remote cluster server port (9443) instead of the transport port: WrongPort', async () => {
+    await estate.scenario('api-key-private');
+    const before = await estate.view();
+    // Without remote credentials: the port alone decides (this scenario's self-managed 8.17 is no transport peer of 9.1).
+    const req = request({}, { remoteCredentials: false });
+    req.remote = {
+      ...req.remote,
+      proxyAddress: estate.info.selfManaged.remoteClusterServer,
+      ca: { kind: 'private', pem: estate.info.ca.remotePrivate },
+    };
+    const failure = await failureOf(await startRun(req));
+    assert.equal(failure.type, 'WrongPort', failure.message);
+    assert.match(failure.message, /does not ask for a client certificate/);
+    assert.match(failure.message, /transport port \(default 9300\)/);
     assert.deepEqual(await estate.view(), before);
   });
 

@@ -203,6 +203,18 @@ export class NodeConfig {
       keyPem: rcsEnabled && rcsSsl ? this.file(rcsKeyPath, SETTING.rcsKey, 'key') : '',
       clientAuthentication: String(settings[SETTING.rcsClientAuthentication] ?? 'none'),
     };
+    // PEM settings next to a keystore/truststore (8.x auto-configured security uses certs/transport.p12): refused.
+    for (const prefix of ['xpack.security.transport.ssl.', 'xpack.security.remote_cluster_server.ssl.']) {
+      const set = (k: string) => ![undefined, null, ''].includes(settings[prefix + k] as string | null | undefined);
+      for (const [pem, store] of [
+        ['certificate', 'keystore.path'],
+        ['certificate_authorities', 'truststore.path'],
+      ] as const) {
+        if (set(pem) && set(store)) {
+          throw new NodeStartupError(`cannot specify both [${prefix}${pem}] and [${prefix}${store}]`);
+        }
+      }
+    }
     const tCertPath = String(settings[SETTING.transportCertificate] ?? FILE.transportCertificate);
     const caPaths =
       settings[SETTING.transportCas] === undefined ? [FILE.transportCa] : asList(settings[SETTING.transportCas]);

@@ -12,9 +12,12 @@ import { remoteCaCertificateInstructions, remoteTrustInstructions } from '../../
 import { formatFindings, preflightFailureType } from '../../domain/preflight';
 import { remoteRoleRequest, tlsCertificateTrustEntry } from '../../domain/requests';
 import {
+  NODE_IDENTITY_MISMATCH,
   certificateMatchesIdentity,
   cloudNodePattern,
+  echTrustedNames,
   ownNodePatterns,
+  sameIdentity,
   selfManagedIdentity,
   type SelfManagedIdentity,
 } from '../../domain/tlsCertificate';
@@ -112,31 +115,39 @@ export async function tlsRemoteSide(
     ca: { kind: 'private', pem: caPem },
     expect: 'transport',
   });
-  let identity = ctx.identity;
+  // ECH is configured for the identity the instructions were generated for (the files the admin installed): the
+  // certificates now served must carry it. Re-deriving the identity from them would only check them against themselves.
+  const identity = ctx.identity;
   const leaf = again.chain[0];
-  if (again.reachable && leaf && identity.reissue === 'unknown' && leaf.otherNames.length > 0) {
-    // Seen for the first time: trust what the certificates carry.
-    identity = selfManagedIdentity({
-      leaf,
-      clusterName: ctx.remoteClusterName,
-      nodeNames: r.remote.nodeNames,
-      alias: r.alias,
-    });
-  }
   if (again.reachable) {
     const problems: Finding[] = again.findings.filter((f) => f.level === 'error');
-    if (problems.length === 0 && !certificateMatchesIdentity(leaf, identity)) {
-      problems.push({
-        level: 'error',
-        code: 'TLS_NODE_NAMES',
-        message: `The transport certificate at ${r.remote.proxyAddress} (${leaf?.subject ?? 'unreadable'}) carries otherName [${leaf?.otherNames.join(', ') ?? ''}], which matches none of ${ownNodePatterns(identity).join(', ')}.`,
-        fix: 'Re-issue the transport certificates with the instances.yml of the remote-trust instructions, install them on every node and restart, then start again.',
-      });
-    }
     if (problems.length > 0) {
       throw ApplicationFailure.create({
         type: preflightFailureType(problems),
         message: `The self-managed transport port is not ready although ${trustStep} was confirmed; nothing was changed on ECH:\n${formatFindings(problems)}`,
+        nonRetryable: true,
+      });
+    }
+    if (!certificateMatchesIdentity(leaf, identity)) {
+      // What the certificates carry now, when they carry an otherName: a new run would configure for that.
+      const seen = leaf?.otherNames.length
+        ? selfManagedIdentity({
+            leaf,
+            clusterName: ctx.remoteClusterName,
+            nodeNames: r.remote.nodeNames,
+            alias: r.alias,
+          })
+        : undefined;
+      const changed = seen && !sameIdentity(seen, identity) ? seen : undefined;
+      throw ApplicationFailure.create({
+        type: NODE_IDENTITY_MISMATCH,
+        message:
+          `The transport certificate at ${r.remote.proxyAddress} (${leaf?.subject ?? 'unreadable'}) carries otherName [${leaf?.otherNames.join(', ') ?? ''}], ` +
+          `but the ${trustStep} files and the ECH trust entry of this run expect ${echTrustedNames(identity).join(', ')}` +
+          ` (own nodes in the trust-restrictions file: ${ownNodePatterns(identity).join(', ')}); nothing was changed on ECH.\n` +
+          (changed
+            ? `Fix: the certificates do not carry the names the instructions were generated for. Either re-issue them with the instances.yml of the ${trustStep} instructions, install them on every node and restart, or start a new run: it generates the trust-restrictions file and the ECH entry for the names they carry now (${echTrustedNames(changed).join(', ')}).`
+            : `Fix: re-issue the transport certificates with the instances.yml of the ${trustStep} instructions, install them on every node, restart, then start again.`),
         nonRetryable: true,
       });
     }
