@@ -7,42 +7,20 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { AesGcmPayloadCodec, loadDataConverter, loadEncryptionKeys } from '../../src/codec';
 import { startCodecServer, type CodecServer } from '../../src/codec/server';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/searchAttributes';
 import example from '../../examples/connect-api-key-public.json';
+import { launchChromium, type Browser } from '../helpers/browser';
+import { freePort } from '../helpers/dev';
 import { startWorker } from '../helpers/temporal';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let codecServer: CodecServer;
 let temporalServer: ChildProcess;
-let browser: BrowserContext;
-let profile: string;
+let browser: Browser;
 let port: number;
 let uiPort: number;
 const requests: { origin?: string; path: string; status: number }[] = [];
@@ -73,16 +51,13 @@ before(async () => {
     ],
     { stdio: 'ignore' },
   );
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  browser.setDefaultTimeout(20_000);
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   temporalServer?.kill('SIGTERM');
   await codecServer?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
 });
 
 async function connectToDevServer(): Promise<Connection> {
@@ -113,7 +88,7 @@ it('the workflow page shows decrypted values, and a key handed over in the UI is
     args: [{ ...example, remote: { ...example.remote, proxyAddress } }],
   });
   try {
-    const page = browser.pages()[0] ?? (await browser.newPage());
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.on('response', (res) => {
       if (!res.url().startsWith(codecServer.url)) return;
       void res

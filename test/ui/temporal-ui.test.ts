@@ -6,53 +6,32 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { connectWorkflowId } from '../../src/client';
 import { HANDLER_DESCRIPTIONS } from '../../src/contract/messages';
+import { launchChromium, type Browser } from '../helpers/browser';
 import { startDev, type DevEnvironment } from '../helpers/dev';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps calling home, and this machine has no network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const artifacts = path.join(process.env.ECH_REMOTE_TEST_ARTIFACTS ?? path.resolve('test-artifacts'), 'ui');
 const approver = 'ui-approver@example.com';
 
 let dev: DevEnvironment;
-let profile: string;
-let browser: BrowserContext;
+let browser: Browser;
 let page: Page;
 
 before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   fs.rmSync(artifacts, { recursive: true, force: true });
   fs.mkdirSync(artifacts, { recursive: true });
   dev = await startDev();
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  });
-  browser.setDefaultTimeout(20_000);
-  page = browser.pages()[0] ?? (await browser.newPage());
+  browser = await launchChromium();
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
 });
 
 after(async () => {
   await browser?.close();
   await dev?.stop();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
 });
 
 /** The UI renders the workflow's current details (markdown) in a frame of its own. */
