@@ -1,9 +1,11 @@
 /**
  * The worker: Temporal connection from @temporalio/envconfig, the contract's task queue, the prebuilt workflow bundle
- * when `npm run build` made one, graceful shutdown on SIGINT/SIGTERM (the SDK's default shutdown signals).
+ * when `npm run build` made one, graceful shutdown on SIGINT/SIGTERM (the SDK's default shutdown signals); runWorker
+ * adds the operations telemetry (JSON logs, Prometheus metrics; src/telemetry.ts).
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { installTelemetry } from './telemetry';
 import { taskQueue, temporalConnectConfig } from './temporal/connection';
 import { workflowSource } from './workflowBundle';
 
@@ -22,8 +24,16 @@ export async function createWorker(options: Partial<WorkerOptions> = {}): Promis
 }
 
 export async function runWorker(): Promise<void> {
+  // Before any connection: the Runtime (logger, metrics) is fixed by the first one made.
+  const logger = installTelemetry();
   const worker = await createWorker();
-  console.error(`ech-remote worker: task queue "${worker.options.taskQueue}", namespace "${worker.options.namespace}"`);
+  logger.info('ech-remote worker started', {
+    taskQueue: worker.options.taskQueue,
+    namespace: worker.options.namespace,
+    metrics: process.env.ECH_REMOTE_METRICS_ADDRESS
+      ? `http://${process.env.ECH_REMOTE_METRICS_ADDRESS}/metrics`
+      : 'off',
+  });
   await worker.run();
 }
 

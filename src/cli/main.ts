@@ -3,12 +3,19 @@ import { Command, Option } from 'commander';
 import { runDev } from '../dev/dev';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
+import { registerConnect } from './connect';
+import { registerSignals } from './signals';
+import { registerStatus } from './status';
 
 const program = new Command()
   .name('ech-remote')
   .description(
     'Connect Elastic Cloud Hosted deployments to self-managed Elasticsearch clusters, durably, with Temporal.',
   );
+
+registerConnect(program);
+registerStatus(program);
+registerSignals(program);
 
 program
   .command('worker')

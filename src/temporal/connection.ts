@@ -1,4 +1,5 @@
 /** Temporal connection settings from @temporalio/envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles). */
+import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
 
@@ -12,4 +13,11 @@ export function temporalConnectConfig() {
 
 export function taskQueue(): string {
   return process.env.ECH_REMOTE_TASK_QUEUE || DEFAULT_TASK_QUEUE;
+}
+
+/** The one place a Temporal client is made (the CLI, scripts), so every client gets the same connection and payload settings. */
+export async function connectClient(): Promise<Client> {
+  const { connectionOptions, namespace } = temporalConnectConfig();
+  const connection = await Connection.connect(connectionOptions);
+  return new Client({ connection, namespace });
 }
