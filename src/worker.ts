@@ -26,7 +26,9 @@ export async function createWorker(options: Partial<WorkerOptions> = {}): Promis
 export async function runWorker(): Promise<void> {
   // Before any connection: the Runtime (logger, metrics) is fixed by the first one made.
   const logger = installTelemetry();
-  const worker = await createWorker();
+  const { connectionOptions } = temporalConnectConfig();
+  const connection = await NativeConnection.connect(connectionOptions);
+  const worker = await createWorker({ connection });
   logger.info('ech-remote worker started', {
     taskQueue: worker.options.taskQueue,
     namespace: worker.options.namespace,
@@ -34,7 +36,12 @@ export async function runWorker(): Promise<void> {
       ? `http://${process.env.ECH_REMOTE_METRICS_ADDRESS}/metrics`
       : 'off',
   });
-  await worker.run();
+  try {
+    await worker.run();
+  } finally {
+    // The open connection would keep the process alive after a graceful shutdown (SIGTERM).
+    await connection.close();
+  }
 }
 
 if (require.main === module) {

@@ -5,27 +5,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { connectStartOptions } from '../src/client';
 import type { ConnectResult, ConnectStatus } from '../src/contract/status';
+import { freePort } from './helpers/cli';
 
 const root = path.resolve(__dirname, '..');
 let dev: ChildProcess;
 let output = '';
 const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-dev-'));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let port: number;
 let uiPort: number;

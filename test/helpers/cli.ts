@@ -1,5 +1,6 @@
 /** The built `ech-remote` (scripts/run-tests.ts compiles it once per run) as a subprocess, the way CI runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 
 export function cliPath(): string {
   const cli = process.env.ECH_REMOTE_TEST_CLI;
@@ -31,4 +32,14 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnCli(args, env).done;
+}
+
+/** A loopback port free right now, for servers a subprocess binds. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
