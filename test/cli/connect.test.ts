@@ -204,6 +204,34 @@ describe('ech-remote connect', () => {
     await client.workflow.getHandle(workflowId).terminate('test done');
   });
 
+  it('a failure after changes exits 3 and says they were rolled back', async () => {
+    const { file, workflowId } = requestFile('cli-fail');
+    const before = await estate.view();
+    await estate.faults([{ target: 'ech', method: 'PUT', path: '^/_cluster/settings$', statusRates: { '400': 1 } }]);
+    try {
+      const { code, stdout } = await runCli(
+        ['connect', '--request', file, '--approve', '--as', 'ci@example.com', '--timeout', '2m', '--json'],
+        env,
+      );
+      assert.equal(code, 3, stdout);
+      const report = json(stdout);
+      assert.equal(report.outcome, 'failed');
+      assert.equal(report.error.type, 'ValidationFailed');
+      assert.equal(report.cleanup.mode, 'rollback');
+      assert.ok(
+        report.cleanup.items.some((i: string) => /keystore entry cluster\.remote\.cli-fail/.test(i)),
+        stdout,
+      );
+    } finally {
+      await estate.control('DELETE', '/faults');
+    }
+    assert.deepEqual(await estate.view(), before, 'rolled back: the estate is as it was');
+    const status = await runCli(['status', workflowId], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /Failed \(ValidationFailed\)/);
+    assert.match(status.stdout, /Rolled back: .*keystore entry cluster\.remote\.cli-fail/);
+  });
+
   it('provide-key --from-env hands over the key without ever printing it', async () => {
     const { file, workflowId } = requestFile('cli-key', false);
     const connect = spawnCli(
