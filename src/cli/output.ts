@@ -30,14 +30,13 @@ export async function runCommand(json: boolean, body: () => Promise<never>): Pro
   } catch (err) {
     const e =
       err instanceof CliError ? err : new CliError(err instanceof Error ? err.message : String(err), EXIT.error);
-    if (json) return exitWith(e.exitCode, printJson({ outcome: 'error', exitCode: e.exitCode, error: errorOf(e) }));
+    if (json) {
+      const error = { type: e.type, message: e.message };
+      return exitWith(e.exitCode, printJson({ outcome: 'error', exitCode: e.exitCode, error }));
+    }
     process.stderr.write(`ech-remote: ${e.message}\n`);
     return exitWith(e.exitCode);
   }
-}
-
-function errorOf(e: CliError): { type: string; message: string } {
-  return { type: e.type, message: e.message };
 }
 
 const ICON: Record<StepStatus['state'], string> = {

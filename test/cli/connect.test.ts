@@ -138,6 +138,10 @@ describe('ech-remote connect', () => {
       assert.ok(human.stderr.includes(`- ${p}: `), human.stderr);
     }
     assert.match(human.stderr, /4 problems\); nothing was sent/);
+
+    const usage = await runCli(['approve', 'connect-x', '--as', 'me'], offline);
+    assert.equal(usage.code, 2, 'a usage error is an invalid request too');
+    assert.match(usage.stderr, /--step/);
   });
 
   it('a rejection sent by another CLI call exits 5, with the reason, and ECH unchanged', async () => {
