@@ -184,7 +184,9 @@ export function summary(r: RunReport): string {
       lines.push(`Still running: ${r.workflowId} is in phase ${r.phase ?? 'unknown'}.`);
       break;
     default:
-      lines.push(`${r.outcome === 'rejected' ? 'Rejected' : 'Failed'} (${r.error?.type}): ${r.error?.message}`);
+      lines.push(
+        r.outcome === 'rejected' ? `Rejected: ${r.error?.message}` : `Failed (${r.error?.type}): ${r.error?.message}`,
+      );
       if (r.cleanup?.mode === 'rollback') {
         lines.push(
           r.cleanup.items.length

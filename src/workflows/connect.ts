@@ -482,15 +482,16 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
         ? `Rejected by ${rejection?.approver} at step ${step}: ${rejection?.reason}. Nothing was changed on the ECH deployment.`
         : `Timed out waiting at step ${step}. Nothing was changed on the ECH deployment.`;
     state.step(step, 'failed', outcome);
+    const undone = await undoAll();
     // Clients (the CLI) read what was undone from the failure's details, as for any other failure.
-    status.cleanup = { mode: 'rollback', items: await undoAll() };
+    if (undone.length) status.cleanup = { mode: 'rollback', items: undone };
     status.error = { type: outcome === 'rejected' ? 'Rejected' : 'HumanStepTimedOut', message };
     state.setPhase(outcome === 'rejected' ? 'rejected' : 'timed-out');
     throw ApplicationFailure.create({
       type: status.error.type,
       message,
       nonRetryable: true,
-      details: [status.cleanup],
+      details: status.cleanup ? [status.cleanup] : undefined,
     });
   }
 
