@@ -3,8 +3,9 @@
  * task queues, using the prebuilt workflow bundle.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { connectClient } from '../../src/temporal/connection';
 import { workflowSource } from '../../src/workflowBundle';
 
 let installedRuntime = false;
@@ -16,9 +17,10 @@ function address(): string {
   return a;
 }
 
+/** A client the way the product makes one (connectClient: TEMPORAL_* from the run, the same payload settings). */
 export async function testClient(): Promise<Client> {
-  const connection = await Connection.connect({ address: address() });
-  return new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+  address(); // fail clearly outside `npm test`
+  return connectClient();
 }
 
 export interface RunningWorker {
