@@ -183,10 +183,13 @@ export function summary(r: RunReport): string {
     case 'running':
       lines.push(`Still running: ${r.workflowId} is in phase ${r.phase ?? 'unknown'}.`);
       break;
-    default:
-      lines.push(
-        r.outcome === 'rejected' ? `Rejected: ${r.error?.message}` : `Failed (${r.error?.type}): ${r.error?.message}`,
-      );
+    default: {
+      // The run's message ends with what it undid or kept; the cleanup line below says that once.
+      const message = (r.error?.message ?? '')
+        .split('\n')
+        .filter((l) => !/^(Rolled back|Left in place)\b/.test(l))
+        .join('\n');
+      lines.push(r.outcome === 'rejected' ? `Rejected: ${message}` : `Failed (${r.error?.type}): ${message}`);
       if (r.cleanup?.mode === 'rollback') {
         lines.push(
           r.cleanup.items.length
@@ -198,6 +201,7 @@ export function summary(r: RunReport): string {
       } else if (r.cleanup) {
         lines.push('Nothing had been changed.');
       }
+    }
   }
   lines.push(`Temporal UI: ${r.uiUrl}`);
   return `${lines.join('\n')}\n`;

@@ -234,6 +234,7 @@ describe('ech-remote connect', () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /Failed \(ValidationFailed\)/);
     assert.match(status.stdout, /Rolled back: .*keystore entry cluster\.remote\.cli-fail/);
+    assert.equal(status.stdout.match(/Rolled back/g)?.length, 1, 'said once');
   });
 
   it('provide-key --from-env hands over the key without ever printing it', async () => {
