@@ -1,16 +1,18 @@
 /**
  * `npm test`: one Temporal dev server for the whole run (the real CLI binary, never a download), one prebuilt
- * workflow bundle, one sandbox public root that every test process trusts through NODE_EXTRA_CA_CERTS (as a real
- * worker trusts a public CA), one throwaway payload encryption key (ECH_REMOTE_ENCRYPTION_KEYS, shared by every
- * worker and client of the run), then node's test runner over test/ with those in the environment.
+ * workflow bundle, one build of the `ech-remote` CLI (ECH_REMOTE_TEST_CLI), one sandbox public root that every test
+ * process trusts through NODE_EXTRA_CA_CERTS (as a real worker trusts a public CA), one throwaway payload encryption
+ * key (ECH_REMOTE_ENCRYPTION_KEYS, shared by every worker and client of the run), then node's test runner over test/
+ * with those in the environment.
  *
  *   npm test                      all tests
  *   npm test -- test/workflows    only files under a path
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateEncryptionKey } from '../src/codec';
 import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
@@ -28,6 +30,19 @@ function findTests(dir: string): string[] {
     .sort();
 }
 
+/**
+ * Compiles src/ the way `npm run build` does, into `<work>/lib` (never the repo's lib/, which could be stale), so the
+ * CLI tests run the built binary. A node_modules link beside it lets the output resolve its dependencies.
+ */
+async function buildCli(root: string, work: string): Promise<string> {
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
+  const tsc = require.resolve('typescript/bin/tsc');
+  // --noCheck: the same emit without a second type check (`npm run typecheck` does that), several times faster.
+  const args = [tsc, '-p', 'tsconfig.build.json', '--noCheck', '--outDir', path.join(work, 'lib')];
+  await promisify(execFile)(process.execPath, args, { cwd: root });
+  return path.join(work, 'lib', 'cli', 'main.js');
+}
+
 async function main(): Promise<number> {
   const root = path.resolve(__dirname, '..');
   const targets = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -43,7 +58,7 @@ async function main(): Promise<number> {
   // Every test process trusts this root (NODE_EXTRA_CA_CERTS); sandboxes they start reuse it from the same folder.
   const { certFile: rootCertFile } = await loadOrCreatePublicRoot(work);
   const bundle = path.join(work, 'workflow-bundle.js');
-  const [env] = await Promise.all([
+  const [env, , cli] = await Promise.all([
     TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: temporal },
@@ -53,9 +68,12 @@ async function main(): Promise<number> {
       },
     }),
     bundleWorkflows(bundle),
+    buildCli(root, work),
   ]);
   const address = env.connection.options.address as string;
-  console.log(`# Temporal dev server ${address} (${temporal}), bundle + PKI ready in ${Date.now() - t0} ms`);
+  console.log(
+    `# Temporal dev server ${address} (${temporal}), bundle + built CLI + PKI ready in ${Date.now() - t0} ms`,
+  );
 
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
@@ -70,6 +88,7 @@ async function main(): Promise<number> {
           TEMPORAL_NAMESPACE: 'default',
           ECH_REMOTE_WORKFLOW_BUNDLE: bundle,
           ECH_REMOTE_ENCRYPTION_KEYS: generateEncryptionKey('test-run'),
+          ECH_REMOTE_TEST_CLI: cli,
           ECH_REMOTE_TEST_PUBLIC_ROOT_DIR: work,
           NODE_EXTRA_CA_CERTS: rootCertFile,
           ECH_REMOTE_TEST_ARTIFACTS: path.join(root, 'test-artifacts'),

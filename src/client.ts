@@ -4,20 +4,29 @@
  * static summary and details of what was asked.
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
-import { formatProblems, validateConnectRequest, type ConnectRequestInput } from './contract/request';
+import {
+  formatProblems,
+  validateConnectRequest,
+  type ConnectRequestInput,
+  type ValidationProblem,
+} from './contract/request';
 import { taskQueue } from './temporal/connection';
 
 export function connectWorkflowId(r: { alias: string; local: { deploymentId: string } }): string {
   return `connect-${r.local.deploymentId}-${r.alias}`;
 }
 
-export class InvalidRequestError extends Error {}
+export class InvalidRequestError extends Error {
+  constructor(readonly problems: ValidationProblem[]) {
+    super(formatProblems(problems));
+  }
+}
 
 export function connectStartOptions(
   input: ConnectRequestInput,
 ): WorkflowStartOptions & { args: [ConnectRequestInput] } {
   const v = validateConnectRequest(input);
-  if (!v.ok) throw new InvalidRequestError(formatProblems(v.problems));
+  if (!v.ok) throw new InvalidRequestError(v.problems);
   const r = v.request;
   const remoteSide = r.remote.elasticsearch ? 'created by this tool' : 'handed over by the self-managed org';
   return {

@@ -1,12 +1,14 @@
 /**
  * The worker: Temporal connection from @temporalio/envconfig, the contract's task queue, the prebuilt workflow bundle
  * when `npm run build` made one, encrypted payloads (src/codec), activity errors redacted, graceful shutdown on
- * SIGINT/SIGTERM (the SDK's default shutdown signals).
+ * SIGINT/SIGTERM (the SDK's default shutdown signals); runWorker adds the operations telemetry (JSON logs, Prometheus
+ * metrics; src/telemetry.ts).
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
+import { installTelemetry } from './telemetry';
 import { taskQueue, temporalConnectConfig } from './temporal/connection';
 import { workflowSource } from './workflowBundle';
 
@@ -33,22 +35,36 @@ export interface RunWorkerOptions {
 }
 
 export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
+  // Before any connection: the Runtime (logger, metrics) is fixed by the first one made.
+  const logger = installTelemetry();
   const insecurePlaintextPayloads = opts.insecurePlaintextPayloads || insecurePlaintextRequested();
   const dataConverter = loadDataConverter({ insecurePlaintextPayloads });
   if (!dataConverter.payloadCodecs?.length) {
-    console.error(
-      [
-        '!'.repeat(100),
-        `!!! INSECURE: payloads are NOT encrypted (--insecure-plaintext-payloads / ${INSECURE_PLAINTEXT_ENV}=true).`,
-        '!!! Cross-cluster API keys handed between steps will be stored in the Temporal history in plaintext,',
-        '!!! readable by anyone with access to the Temporal UI or database. Set ECH_REMOTE_ENCRYPTION_KEYS instead.',
-        '!'.repeat(100),
-      ].join('\n'),
+    logger.warn(
+      `INSECURE: payloads are NOT encrypted (--insecure-plaintext-payloads / ${INSECURE_PLAINTEXT_ENV}=true). ` +
+        'Cross-cluster API keys handed between steps will be stored in the Temporal history in plaintext, readable ' +
+        'by anyone with access to the Temporal UI or database. Set ECH_REMOTE_ENCRYPTION_KEYS instead.',
     );
   }
-  const worker = await createWorker({ dataConverter });
-  console.error(`ech-remote worker: task queue "${worker.options.taskQueue}", namespace "${worker.options.namespace}"`);
-  await worker.run();
+  const { connectionOptions } = temporalConnectConfig();
+  const connection = await NativeConnection.connect(connectionOptions);
+  const worker = await createWorker({ connection, dataConverter });
+  logger.info(
+    `ech-remote worker started: task queue "${worker.options.taskQueue}", namespace "${worker.options.namespace}"`,
+    {
+      taskQueue: worker.options.taskQueue,
+      namespace: worker.options.namespace,
+      metrics: process.env.ECH_REMOTE_METRICS_ADDRESS
+        ? `http://${process.env.ECH_REMOTE_METRICS_ADDRESS}/metrics`
+        : 'off',
+    },
+  );
+  try {
+    await worker.run();
+  } finally {
+    // The open connection would keep the process alive after a graceful shutdown (SIGTERM).
+    await connection.close();
+  }
 }
 
 if (require.main === module) {

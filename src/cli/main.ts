@@ -1,15 +1,25 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { runCodecServer } from '../codec/server';
 import { runDev } from '../dev/dev';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
+import { registerConnect } from './connect';
+import { EXIT } from './exitCodes';
+import { registerSignals } from './signals';
+import { registerStatus } from './status';
 
 const program = new Command()
   .name('ech-remote')
   .description(
     'Connect Elastic Cloud Hosted deployments to self-managed Elasticsearch clusters, durably, with Temporal.',
-  );
+  )
+  // Usage errors (unknown option, missing --step…) exit 2 like an invalid request: nothing was sent.
+  .exitOverride();
+
+registerConnect(program);
+registerStatus(program);
+registerSignals(program);
 
 program
   .command('worker')
@@ -69,6 +79,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.done : EXIT.invalid); // already printed
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -20,6 +20,9 @@ export interface ProvideKeyInput {
   /** The `encoded` value of the cross-cluster API key created on the self-managed cluster. */
   encoded: string;
 }
+/** An encoded API key is base64 (or base64url) of "id:secret"; the workflow ignores anything else, the CLI refuses it. */
+export const ENCODED_API_KEY_RE = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
+
 export interface ProvideCaInput {
   pem: string;
 }

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { CloudTarget, EsTarget, Finding } from '../activities/types';
 import { durationToMs } from '../contract/duration';
 import {
+  ENCODED_API_KEY_RE,
   HANDLER_DESCRIPTIONS,
   approveSignal,
   confirmRemoteStepSignal,
@@ -90,8 +91,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     provideCrossClusterApiKeySignal,
     (k) => {
       // An encoded key is base64 of "id:secret"; anything else is ignored (and never echoed).
-      if (typeof k?.encoded === 'string' && /^[A-Za-z0-9+/_-]{16,}={0,2}$/.test(k.encoded.trim()))
-        providedKey = k.encoded.trim();
+      if (typeof k?.encoded === 'string' && ENCODED_API_KEY_RE.test(k.encoded.trim())) providedKey = k.encoded.trim();
       else wf.log.warn('provideCrossClusterApiKey ignored: the payload has no valid "encoded" value');
     },
     { description: HANDLER_DESCRIPTIONS.provideCrossClusterApiKey },
@@ -513,10 +513,17 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
         ? `Rejected by ${rejection?.approver} at step ${step}: ${rejection?.reason}. Nothing was changed on the ECH deployment.`
         : `Timed out waiting at step ${step}. Nothing was changed on the ECH deployment.`;
     state.step(step, 'failed', outcome);
-    await undoAll();
+    const undone = await undoAll();
+    // Clients (the CLI) read what was undone from the failure's details, as for any other failure.
+    if (undone.length) status.cleanup = { mode: 'rollback', items: undone };
     status.error = { type: outcome === 'rejected' ? 'Rejected' : 'HumanStepTimedOut', message };
     state.setPhase(outcome === 'rejected' ? 'rejected' : 'timed-out');
-    throw ApplicationFailure.create({ type: status.error.type, message, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: status.error.type,
+      message,
+      nonRetryable: true,
+      details: status.cleanup ? [status.cleanup] : undefined,
+    });
   }
 
   async function undoAll(): Promise<string[]> {

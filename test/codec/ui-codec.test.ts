@@ -15,7 +15,7 @@ import { startCodecServer, type CodecServer } from '../../src/codec/server';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/searchAttributes';
 import example from '../../examples/connect-api-key-public.json';
 import { launchChromium, type Browser } from '../helpers/browser';
-import { freePort } from '../helpers/dev';
+import { freePort } from '../helpers/cli';
 import { startWorker } from '../helpers/temporal';
 
 let codecServer: CodecServer;

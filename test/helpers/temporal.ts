@@ -4,10 +4,10 @@
  * key ECH_REMOTE_ENCRYPTION_KEYS, redacted activity errors).
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Runtime, type Worker, type WorkerOptions } from '@temporalio/worker';
-import { loadDataConverter } from '../../src/codec';
+import { connectClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
 
 let installedRuntime = false;
@@ -19,14 +19,13 @@ function address(): string {
   return a;
 }
 
-/** A client with the workers' data converter (or another one, e.g. the plaintext control of the security test). */
+/**
+ * A client the way the product makes one (connectClient: TEMPORAL_* of the run, the workers' data converter), or with
+ * another data converter (e.g. the plaintext control of the security test).
+ */
 export async function testClient(opts: { dataConverter?: DataConverter } = {}): Promise<Client> {
-  const connection = await Connection.connect({ address: address() });
-  return new Client({
-    connection,
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-    dataConverter: opts.dataConverter ?? loadDataConverter(),
-  });
+  address(); // fail clearly outside `npm test`
+  return connectClient(opts);
 }
 
 /** Everything the SDK's runtime logger received in this process (workers' logs), one line per entry. */

@@ -1,0 +1,231 @@
+/**
+ * Where a run stands, for `status` and for `connect --wait`: the `status` query while it runs, its end (result or
+ * classified failure, and whether its changes were rolled back or kept) once it is closed.
+ */
+import {
+  WorkflowFailedError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowNotFoundError,
+} from '@temporalio/common';
+import type { Command } from 'commander';
+import { statusQuery } from '../contract/messages';
+import type { ConnectResult, ConnectStatus, DryRunResult, StepStatus, WaitingFor } from '../contract/status';
+import type { Phase } from '../contract/steps';
+import { connectClient } from '../temporal/connection';
+import { CliError, EXIT, type ExitCode } from './exitCodes';
+import { Progress, exitWith, printJson, runCommand, workflowUiUrl } from './output';
+
+export type Outcome = 'completed' | 'failed' | 'rejected' | 'invalid' | 'waiting' | 'running';
+
+export interface Cleanup {
+  /** rollback: this run's changes were undone; keep: left in place (onFailure "keep"); none: nothing had changed. */
+  mode: 'rollback' | 'keep' | 'none';
+  items: string[];
+}
+
+/** The --json shape of `status` and `connect` (connect adds `attached`, `problems`). */
+export interface RunReport {
+  workflowId: string;
+  runId: string;
+  uiUrl: string;
+  outcome: Outcome;
+  exitCode: ExitCode;
+  phase?: Phase;
+  steps?: StepStatus[];
+  waitingFor?: WaitingFor;
+  result?: ConnectResult | DryRunResult;
+  error?: { type: string; message: string };
+  cleanup?: Cleanup;
+  approvals?: ConnectStatus['approvals'];
+}
+
+const EXIT_OF: Record<Outcome, ExitCode> = {
+  completed: EXIT.done,
+  failed: EXIT.failed,
+  rejected: EXIT.rejected,
+  invalid: EXIT.invalid,
+  waiting: EXIT.waiting,
+  running: EXIT.waiting,
+};
+
+type Handle = WorkflowHandle;
+
+/** The status query, bounded: a run with no worker polling must not hang the CLI. */
+async function queryStatus(client: Client, handle: Handle, withinMs = 5_000): Promise<ConnectStatus | undefined> {
+  try {
+    return await client.connection.withDeadline(Date.now() + withinMs, () => handle.query(statusQuery));
+  } catch {
+    return undefined;
+  }
+}
+
+function fromStatus(status: ConnectStatus | undefined): Partial<RunReport> {
+  if (!status) return {};
+  return {
+    phase: status.phase,
+    steps: status.steps,
+    ...(status.waitingFor ? { waitingFor: status.waitingFor } : {}),
+    approvals: status.approvals,
+  };
+}
+
+function isCleanup(v: unknown): v is Cleanup {
+  const c = v as Cleanup | undefined;
+  return !!c && (c.mode === 'rollback' || c.mode === 'keep') && Array.isArray(c.items);
+}
+
+/** A closed run's end: the result, or the failure's type, message and what became of the run's changes. */
+export function ending(settled: { ok: true; value: unknown } | { ok: false; err: unknown }): Partial<RunReport> {
+  if (settled.ok) {
+    return { outcome: 'completed', result: settled.value as ConnectResult | DryRunResult };
+  }
+  const err = settled.err;
+  if (!(err instanceof WorkflowFailedError)) throw err;
+  const cause = err.cause;
+  let type = 'Failed';
+  let cleanup: Cleanup = { mode: 'none', items: [] };
+  if (cause instanceof ApplicationFailure) {
+    type = cause.type ?? 'Failed';
+    const detail = cause.details?.[0];
+    if (isCleanup(detail)) cleanup = detail;
+  } else if (cause instanceof TerminatedFailure) type = 'Terminated';
+  else if (cause instanceof CancelledFailure) type = 'Cancelled';
+  else if (cause instanceof TimeoutFailure) type = 'WorkflowTimedOut';
+  const outcome: Outcome = type === 'Rejected' ? 'rejected' : type === 'InvalidRequest' ? 'invalid' : 'failed';
+  return { outcome, error: { type, message: cause?.message ?? err.message }, cleanup };
+}
+
+function finish(base: Pick<RunReport, 'workflowId' | 'runId' | 'uiUrl'>, parts: Partial<RunReport>): RunReport {
+  const outcome = parts.outcome ?? (parts.waitingFor ? 'waiting' : 'running');
+  return { ...base, ...parts, outcome, exitCode: EXIT_OF[outcome] };
+}
+
+export function reportBase(client: Client, workflowId: string, runId: string) {
+  return { workflowId, runId, uiUrl: workflowUiUrl(client.options.namespace, workflowId, runId) };
+}
+
+async function describe(handle: Handle): Promise<WorkflowExecutionDescription> {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new CliError(`no workflow "${handle.workflowId}" in this namespace`, EXIT.error, 'WorkflowNotFound');
+    }
+    throw err;
+  }
+}
+
+/** One look at a run, running or closed. */
+export async function reportRun(client: Client, workflowId: string): Promise<RunReport> {
+  const d = await describe(client.workflow.getHandle(workflowId));
+  const handle = client.workflow.getHandle(workflowId, d.runId);
+  const base = reportBase(client, workflowId, d.runId);
+  const status = await queryStatus(client, handle);
+  if (d.status.name === 'RUNNING') return finish(base, fromStatus(status));
+  const settled = await handle.result().then(
+    (value: unknown) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  return finish(base, { ...fromStatus(status), waitingFor: undefined, ...ending(settled) });
+}
+
+/** Follows a run until it ends or `timeoutMs` elapses, feeding each status snapshot to `onStatus`. */
+export async function followRun(
+  client: Client,
+  handle: Handle,
+  runId: string,
+  opts: { timeoutMs?: number; onStatus?: (s: ConnectStatus) => void },
+): Promise<RunReport> {
+  const base = reportBase(client, handle.workflowId, runId);
+  let settled: { ok: true; value: unknown } | { ok: false; err: unknown } | undefined;
+  const ended = handle.result().then(
+    (value: unknown) => (settled = { ok: true, value }),
+    (err: unknown) => (settled = { ok: false, err }),
+  );
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  let last: ConnectStatus | undefined;
+  while (!settled) {
+    const left = deadline - Date.now();
+    last = (await queryStatus(client, handle, Math.max(250, Math.min(5_000, left)))) ?? last;
+    if (last) opts.onStatus?.(last);
+    if (settled) break;
+    if (Date.now() >= deadline) return finish(base, fromStatus(last));
+    await Promise.race([ended, new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, left))))]);
+  }
+  // The last steps (verify, rollback…) as the run recorded them; the ending itself comes from the result.
+  const final = (await queryStatus(client, handle, 3_000)) ?? last;
+  if (final) opts.onStatus?.(final);
+  return finish(base, { ...fromStatus(final), waitingFor: undefined, ...ending(settled) });
+}
+
+/** The human summary of a report (stdout), after the progress lines (stderr). */
+export function summary(r: RunReport): string {
+  const lines: string[] = [];
+  switch (r.outcome) {
+    case 'completed':
+      lines.push(
+        r.result && 'plan' in r.result
+          ? `Dry run of ${r.workflowId} completed: ${r.result.plan.length} planned step(s), nothing changed.`
+          : `Connected: ${r.workflowId} completed${r.result && 'durationMs' in r.result ? ` in ${Math.round(r.result.durationMs / 1000)} s` : ''}.`,
+      );
+      break;
+    case 'waiting':
+      lines.push(`Still waiting: ${r.workflowId} waits for ${r.waitingFor?.who} at step ${r.waitingFor?.step}.`);
+      break;
+    case 'running':
+      lines.push(`Still running: ${r.workflowId} is in phase ${r.phase ?? 'unknown'}.`);
+      break;
+    default: {
+      // The run's message ends with what it undid or kept; the cleanup line below says that once.
+      const message = (r.error?.message ?? '')
+        .split('\n')
+        .filter((l) => !/^(Rolled back|Left in place)\b/.test(l))
+        .join('\n');
+      lines.push(r.outcome === 'rejected' ? `Rejected: ${message}` : `Failed (${r.error?.type}): ${message}`);
+      if (r.cleanup?.mode === 'rollback') {
+        lines.push(
+          r.cleanup.items.length
+            ? `Rolled back: ${r.cleanup.items.join('; ')}.`
+            : 'Rolled back: this run had created nothing.',
+        );
+      } else if (r.cleanup?.mode === 'keep') {
+        lines.push(`Kept in place (onFailure "keep"): ${r.cleanup.items.join('; ')}.`);
+      } else if (r.cleanup) {
+        lines.push('Nothing had been changed.');
+      }
+    }
+  }
+  lines.push(`Temporal UI: ${r.uiUrl}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('Where a connection stands: phase, steps, what it waits for and from whom, or how it ended')
+    .argument('<workflow-id>', 'e.g. connect-<deploymentId>-<alias>')
+    .option('--json', 'print one JSON object')
+    .action((workflowId: string, opts: { json?: boolean }) =>
+      runCommand(!!opts.json, async () => {
+        const client = await connectClient();
+        const report = await reportRun(client, workflowId);
+        if (opts.json) return exitWith(EXIT.done, printJson(report));
+        let text = `${report.workflowId} (run ${report.runId}): ${report.phase ?? report.outcome}\n`;
+        new Progress(workflowId, report.uiUrl, (t) => (text += t)).update({
+          phase: report.phase ?? 'validating',
+          steps: report.steps ?? [],
+          waitingFor: report.waitingFor,
+          approvals: report.approvals ?? [],
+        });
+        return exitWith(EXIT.done, text + summary(report));
+      }),
+    );
+}
