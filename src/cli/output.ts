@@ -2,7 +2,7 @@
  * What the CLI prints: exactly one JSON object on stdout with --json; otherwise a human summary on stdout and, while
  * waiting, progress on stderr (each step as it ends, who must act next, how, and the Temporal UI link).
  */
-import type { ConnectStatus, StepStatus, WaitingFor } from '../contract/status';
+import { STEP_STATE_ICON, type ConnectStatus, type WaitingFor } from '../contract/status';
 import { HUMAN_STEPS } from '../contract/steps';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
 
@@ -39,16 +39,6 @@ export async function runCommand(json: boolean, body: () => Promise<never>): Pro
   }
 }
 
-const ICON: Record<StepStatus['state'], string> = {
-  pending: '○',
-  running: '◐',
-  waiting: '⏳',
-  done: '✔',
-  skipped: '↷',
-  failed: '✖',
-  'rolled-back': '↶',
-};
-
 /** The command that answers a human step, for the "what next" line. */
 export function nextActions(workflowId: string, step: WaitingFor['step']): string[] {
   const id = /^[\w.-]+$/.test(workflowId) ? workflowId : `'${workflowId}'`;
@@ -81,7 +71,10 @@ export class Progress {
   update(status: ConnectStatus): void {
     for (const s of status.steps) {
       if (s.state === 'pending' || s.state === 'running' || s.state === 'waiting') continue;
-      this.once(`${s.id}:${s.state}`, () => `${ICON[s.state]} ${s.id} ${s.state}${s.detail ? ` — ${s.detail}` : ''}\n`);
+      this.once(
+        `${s.id}:${s.state}`,
+        () => `${STEP_STATE_ICON[s.state]} ${s.id} ${s.state}${s.detail ? ` — ${s.detail}` : ''}\n`,
+      );
     }
     const w = status.waitingFor;
     if (w) this.once(`wait:${w.step}:${w.since}`, () => this.waiting(w));
@@ -94,7 +87,7 @@ export class Progress {
         .map((l) => `    ${l}`)
         .join('\n');
     return [
-      `${ICON.waiting} ${w.step}: waiting for ${w.who} since ${w.since}`,
+      `${STEP_STATE_ICON.waiting} ${w.step}: waiting for ${w.who} since ${w.since}`,
       `  Next (${w.who}):`,
       ...nextActions(this.workflowId, w.step).map((a) => `    ${a}`),
       `  Temporal UI: ${this.uiUrl}`,

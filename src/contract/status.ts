@@ -3,6 +3,17 @@ import type { HumanStepId, Phase, StepId, Who } from './steps';
 
 export type StepState = 'pending' | 'running' | 'waiting' | 'done' | 'skipped' | 'failed' | 'rolled-back';
 
+/** How a step's state is shown to people (current details in the UI, the CLI's progress). */
+export const STEP_STATE_ICON: Record<StepState, string> = {
+  pending: '○',
+  running: '◐',
+  waiting: '⏳',
+  done: '✔',
+  skipped: '↷',
+  failed: '✖',
+  'rolled-back': '↶',
+};
+
 export interface StepStatus {
   id: StepId;
   state: StepState;

@@ -77,13 +77,30 @@ export function buildPlan(
       action: 'Approve the changes to the ECH deployment',
     });
   }
-  if (r.securityModel === 'tls-certificate' && ctx.identity) {
-    const pem = r.remote.ca.kind === 'private' ? r.remote.ca.pem : '<the transport CA from provideRemoteCaCertificate>';
+  // The ECH trust entry: the self-managed transport CA for its nodes only (path C), or the private CA (path B).
+  const trust =
+    r.securityModel === 'tls-certificate' && ctx.identity
+      ? {
+          action:
+            'Trust the self-managed transport CA for its nodes only (settings.trust.direct, type generic, whole trust object re-sent), wait for the plan',
+          entry: tlsCertificateTrustEntry(
+            r.alias,
+            r.remote.ca.kind === 'private' ? r.remote.ca.pem : '<the transport CA from provideRemoteCaCertificate>',
+            ctx.identity,
+          ),
+        }
+      : r.securityModel === 'api-key' && r.remote.ca.kind === 'private'
+        ? {
+            action:
+              'Trust the private CA on the ECH deployment (settings.trust.direct, whole trust object re-sent), wait for the plan',
+            entry: privateCaTrustEntry(r.alias, r.remote.ca.pem),
+          }
+        : undefined;
+  if (trust) {
     plan.push({
       step: 'ech-trust',
       who: 'workflow',
-      action:
-        'Trust the self-managed transport CA for its nodes only (settings.trust.direct, type generic, whole trust object re-sent), wait for the plan',
+      action: trust.action,
       request: {
         system: 'cloud-api',
         method: 'PUT',
@@ -91,34 +108,7 @@ export function buildPlan(
         body: {
           resources: {
             elasticsearch: [
-              {
-                ref_id: ctx.refId,
-                settings: {
-                  trust: { direct: ['…existing entries…', tlsCertificateTrustEntry(r.alias, pem, ctx.identity)] },
-                },
-              },
-            ],
-          },
-        },
-      },
-    });
-  } else if (r.securityModel === 'api-key' && r.remote.ca.kind === 'private') {
-    plan.push({
-      step: 'ech-trust',
-      who: 'workflow',
-      action:
-        'Trust the private CA on the ECH deployment (settings.trust.direct, whole trust object re-sent), wait for the plan',
-      request: {
-        system: 'cloud-api',
-        method: 'PUT',
-        path: deploymentPath,
-        body: {
-          resources: {
-            elasticsearch: [
-              {
-                ref_id: ctx.refId,
-                settings: { trust: { direct: ['…existing entries…', privateCaTrustEntry(r.alias, r.remote.ca.pem)] } },
-              },
+              { ref_id: ctx.refId, settings: { trust: { direct: ['…existing entries…', trust.entry] } } },
             ],
           },
         },

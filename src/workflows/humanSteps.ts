@@ -3,7 +3,7 @@
  * a person: a step waits for its signal or its timeout, while status and current details say who must do what.
  */
 import * as wf from '@temporalio/workflow';
-import type { ConnectStatus, StepState, WaitingFor } from '../contract/status';
+import { STEP_STATE_ICON, type ConnectStatus, type StepState, type WaitingFor } from '../contract/status';
 import type { HumanStepId, Phase as PhaseName, StepId, Who } from '../contract/steps';
 import { Phase } from '../contract/searchAttributes';
 import type { HumanInstructions } from '../domain/instructions';
@@ -37,7 +37,7 @@ export class RunState {
   publish(): void {
     const lines = [`## ${this.title}`, `**Phase:** ${this.status.phase}`, ''];
     for (const s of this.status.steps) {
-      lines.push(`- ${ICON[s.state]} \`${s.id}\` ${s.state}${s.detail ? ` — ${s.detail}` : ''}`);
+      lines.push(`- ${STEP_STATE_ICON[s.state]} \`${s.id}\` ${s.state}${s.detail ? ` — ${s.detail}` : ''}`);
     }
     const w = this.status.waitingFor;
     if (w) {
@@ -72,13 +72,3 @@ export class RunState {
     return ok;
   }
 }
-
-const ICON: Record<StepState, string> = {
-  pending: '○',
-  running: '◐',
-  waiting: '⏳',
-  done: '✔',
-  skipped: '↷',
-  failed: '✖',
-  'rolled-back': '↶',
-};
