@@ -199,6 +199,25 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     return { exists: entry !== undefined, metadata: entry?.metadata };
   }
 
+  /**
+   * The metadata a role or user is written with: ours, and which run first created it (kept on every update). "Created
+   * by this run" then survives a retried attempt whose first PUT created it but whose result was lost (Elasticsearch
+   * says `created: false` the second time), so a rollback still removes it, and never removes one an earlier run made.
+   */
+  function ownedMetadata(
+    body: Record<string, unknown>,
+    existing: { exists: boolean; metadata?: Record<string, unknown> },
+  ): { metadata: Record<string, unknown>; createdByThisRun: boolean } {
+    const runId = activityContext()?.info.workflowExecution?.runId;
+    const createdBy = existing.exists ? existing.metadata?.created_by_run : runId;
+    const metadata = {
+      ...((body.metadata as Record<string, unknown> | undefined) ?? {}),
+      managed_by: MANAGED_BY,
+      ...(typeof createdBy === 'string' ? { created_by_run: createdBy } : {}),
+    };
+    return { metadata, createdByThisRun: runId !== undefined && createdBy === runId };
+  }
+
   function refuseForeign(kind: 'role' | 'user', name: string, metadata: Record<string, unknown> | undefined): never {
     const reserved = metadata?._reserved === true;
     throw permanent(
@@ -514,15 +533,14 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       return withCluster(target, async (conn) => {
         const existing = await getManaged(conn, 'role', name);
         if (existing.exists && !isOurs(existing.metadata)) refuseForeign('role', name, existing.metadata);
-        const metadata = { ...((body.metadata as Record<string, unknown> | undefined) ?? {}), managed_by: MANAGED_BY };
+        const { metadata, createdByThisRun } = ownedMetadata(body, existing);
         const res = await conn.request<{ role?: { created?: boolean } }>(`put role ${name}`, {
           method: 'PUT',
           path: `/_security/role/${encodeURIComponent(name)}`,
           body: { ...body, metadata },
         });
-        const created = res.role?.created === true;
-        logInfo(`${created ? 'created' : 'updated'} role ${name}`);
-        return { created };
+        logInfo(`${res.role?.created === true ? 'created' : 'updated'} role ${name}`);
+        return { created: createdByThisRun };
       });
     },
 
@@ -535,15 +553,14 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       return withCluster(target, async (conn) => {
         const existing = await getManaged(conn, 'user', username);
         if (existing.exists && !isOurs(existing.metadata)) refuseForeign('user', username, existing.metadata);
-        const metadata = { ...((body.metadata as Record<string, unknown> | undefined) ?? {}), managed_by: MANAGED_BY };
+        const { metadata, createdByThisRun } = ownedMetadata(body, existing);
         const res = await conn.request<{ created?: boolean }>(`put user ${username}`, {
           method: 'PUT',
           path: `/_security/user/${encodeURIComponent(username)}`,
           body: { ...body, metadata, password },
         });
-        const created = res.created === true;
-        logInfo(`${created ? 'created' : 'updated'} user ${username}`);
-        return { created };
+        logInfo(`${res.created === true ? 'created' : 'updated'} user ${username}`);
+        return { created: createdByThisRun };
       });
     },
 

@@ -37,6 +37,14 @@ const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('
 function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
   return env.run(fn, ...args);
 }
+/** The same, as an activity of another workflow run. */
+const otherRun = new MockActivityEnvironment(
+  { workflowExecution: { workflowId: 'another-run', runId: 'another-run-id' } },
+  { logger: new DefaultLogger('ERROR') },
+);
+function inOtherRun<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
+  return otherRun.run(fn, ...args);
+}
 
 function failsWith(type: string, message?: RegExp) {
   return (err: unknown) => {
@@ -469,12 +477,12 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
 
     // roles and users on ECH, as the workflow's last step does: idempotent, tagged, only ours removed
     const role = roleRequest(request.roles[0]!, { workflowId: WF, alias });
-    assert.deepEqual(await run(acts.ensureRole, { target: ech, name: request.roles[0]!.name, body: role.body }), {
-      created: true,
-    });
-    assert.deepEqual(await run(acts.ensureRole, { target: ech, name: request.roles[0]!.name, body: role.body }), {
-      created: false,
-    });
+    const roleInput = { target: ech, name: request.roles[0]!.name, body: role.body };
+    assert.deepEqual(await run(acts.ensureRole, roleInput), { created: true });
+    // A retried attempt of the same run (its first result lost) still owns it, so a rollback would remove it;
+    // another run that finds it does not, so its rollback keeps it.
+    assert.deepEqual(await run(acts.ensureRole, roleInput), { created: true });
+    assert.deepEqual(await inOtherRun(acts.ensureRole, roleInput), { created: false });
     const user = userRequest(request.users[0]!, { workflowId: WF, alias });
     const userInput = {
       target: ech,
@@ -483,7 +491,8 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       passwordSecret: request.users[0]!.passwordSecret,
     };
     assert.deepEqual(await run(acts.ensureUser, userInput), { created: true });
-    assert.deepEqual(await run(acts.ensureUser, userInput), { created: false });
+    assert.deepEqual(await run(acts.ensureUser, userInput), { created: true });
+    assert.deepEqual(await inOtherRun(acts.ensureUser, userInput), { created: false });
     // the user authenticates with the password from the secret and can search the remote (its role's remote_indices)
     process.env.CROSS_USER_CREDS = `${request.users[0]!.username}:${process.env.CROSS_SEARCH_USER_PASSWORD}`;
     const asUser = await createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] }).connect({
