@@ -89,20 +89,42 @@ describe('AES-256-GCM payload codec', () => {
 });
 
 describe('encryption keys', () => {
-  it('rejects malformed key lines without echoing key material', () => {
+  it('rejects malformed key lines naming the entry by position, without echoing key material', () => {
     const material = 'c2hvcnQ='; // "short": 5 bytes
     for (const [line, message] of [
       ['', /empty/],
-      [`k1=${material}`, /key "k1" must be 32 random bytes/],
-      ['no-equals-sign', /entry 1 is not keyId=base64/],
-      [`${k1},${k1}`, /"k1" is listed twice/],
-      ['bad id!=' + Buffer.alloc(32).toString('base64'), /entry 1/],
+      [`k1=${material}`, /entry 1 of 1: the key must be 32 random bytes/],
+      ['no-equals-sign', /entry 1 of 1 is not keyId=base64/],
+      ['k1=', /entry 1 of 1 is not keyId=base64/],
+      [`${k1},k2=`, /entry 2 of 2 is not keyId=base64/],
+      [`${k1},${k1}`, /entry 2 of 2 has the same key id as entry 1/],
+      ['bad id!=' + Buffer.alloc(32).toString('base64'), /entry 1 of 1 is not/],
     ] as const) {
       assert.throws(
         () => parseEncryptionKeys(line),
         (err: unknown) =>
-          err instanceof EncryptionKeyError && message.test(err.message) && !err.message.includes(material),
+          err instanceof EncryptionKeyError &&
+          message.test(err.message) &&
+          !err.message.includes(material) &&
+          !err.message.includes(k1.slice(3)),
       );
+    }
+  });
+
+  it('a bare key (`openssl rand -base64 32`, no id) is refused as such, and never printed', () => {
+    // Its trailing "=" used to split it into an "id" (the key itself, printed in the error) and empty material.
+    for (let i = 0; i < 50; i++) {
+      const bare = generateEncryptionKey('x').slice(2);
+      for (const line of [bare, `${k1},${bare}`]) {
+        assert.throws(
+          () => parseEncryptionKeys(line),
+          (err: unknown) =>
+            err instanceof EncryptionKeyError &&
+            /entry \d of \d is a bare key without an id: write it as keyId=<key>/.test(err.message) &&
+            !err.message.includes(bare.slice(0, 16)),
+          line,
+        );
+      }
     }
   });
 
