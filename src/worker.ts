@@ -3,15 +3,27 @@
  * when `npm run build` made one, encrypted payloads (src/codec), activity errors redacted, graceful shutdown on
  * SIGINT/SIGTERM (the SDK's default shutdown signals).
  */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
 import { taskQueue, temporalConnectConfig } from './temporal/connection';
 import { workflowSource } from './workflowBundle';
 
+/**
+ * The worker's data converter: unencrypted workflow payloads (a human step answered without the codec) are let
+ * through with a warning in the worker's log; see src/codec/aesGcmCodec.ts.
+ */
+export function workerDataConverter(opts: { insecurePlaintextPayloads?: boolean } = {}) {
+  return loadDataConverter({
+    ...opts,
+    plaintext: 'warn',
+    warn: (message, meta) => Runtime.instance().logger.warn(message, meta),
+  });
+}
+
 export async function createWorker(options: Partial<WorkerOptions> = {}): Promise<Worker> {
-  const dataConverter = options.dataConverter ?? loadDataConverter();
+  const dataConverter = options.dataConverter ?? workerDataConverter();
   const { connectionOptions, namespace } = temporalConnectConfig();
   const connection = options.connection ?? (await NativeConnection.connect(connectionOptions));
   return Worker.create({
@@ -34,7 +46,7 @@ export interface RunWorkerOptions {
 
 export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   const insecurePlaintextPayloads = opts.insecurePlaintextPayloads || insecurePlaintextRequested();
-  const dataConverter = loadDataConverter({ insecurePlaintextPayloads });
+  const dataConverter = workerDataConverter({ insecurePlaintextPayloads });
   if (!dataConverter.payloadCodecs?.length) {
     console.error(
       [

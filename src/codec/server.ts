@@ -257,7 +257,7 @@ export async function runCodecServer(opts: { listen?: string } = {}): Promise<vo
       `The codec server needs the workers' keys: set ${ENCRYPTION_KEYS_ENV} or ${ENCRYPTION_KEYS_FILE_ENV} as on the worker.`,
     );
   }
-  const server = await startCodecServer({ codec: new AesGcmPayloadCodec(keys), ...settings });
+  const server = await startCodecServer({ codec: new AesGcmPayloadCodec(keys, { plaintext: 'allow' }), ...settings });
   console.error(
     [
       `ech-remote codec server on ${server.url} (keys: ${[...keys.byId.keys()].join(', ')}; encrypts with ${keys.current.id})`,
