@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../src/codec';
+import { BUNDLE_MARKER } from '../src/workflowBundle';
 
 export async function bundleWorkflows(outFile: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
@@ -12,7 +13,8 @@ export async function bundleWorkflows(outFile: string): Promise<void> {
     logger: quietLogger,
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, code);
+  // The marker on the first line, without a newline, so the inline source map's line numbers stay right.
+  fs.writeFileSync(outFile, BUNDLE_MARKER + code);
 }
 
 const noop = () => undefined;

@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM (the SDK's default shutdown signals); runWorker adds the operations telemetry (JSON logs, Prometheus
  * metrics; src/telemetry.ts).
  */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
@@ -12,8 +12,20 @@ import { installTelemetry } from './telemetry';
 import { taskQueue, temporalConnectConfig } from './temporal/connection';
 import { workflowSource } from './workflowBundle';
 
+/**
+ * The worker's data converter: unencrypted workflow payloads (a human step answered without the codec) are let
+ * through with a warning in the worker's log; see src/codec/aesGcmCodec.ts.
+ */
+export function workerDataConverter(opts: { insecurePlaintextPayloads?: boolean } = {}) {
+  return loadDataConverter({
+    ...opts,
+    plaintext: 'warn',
+    warn: (message, meta) => Runtime.instance().logger.warn(message, meta),
+  });
+}
+
 export async function createWorker(options: Partial<WorkerOptions> = {}): Promise<Worker> {
-  const dataConverter = options.dataConverter ?? loadDataConverter();
+  const dataConverter = options.dataConverter ?? workerDataConverter();
   const { connectionOptions, namespace } = temporalConnectConfig();
   const connection = options.connection ?? (await NativeConnection.connect(connectionOptions));
   return Worker.create({
@@ -38,7 +50,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   // Before any connection: the Runtime (logger, metrics) is fixed by the first one made.
   const logger = installTelemetry();
   const insecurePlaintextPayloads = opts.insecurePlaintextPayloads || insecurePlaintextRequested();
-  const dataConverter = loadDataConverter({ insecurePlaintextPayloads });
+  const dataConverter = workerDataConverter({ insecurePlaintextPayloads });
   if (!dataConverter.payloadCodecs?.length) {
     logger.warn(
       `INSECURE: payloads are NOT encrypted (--insecure-plaintext-payloads / ${INSECURE_PLAINTEXT_ENV}=true). ` +

@@ -1,7 +1,23 @@
-/** Where the workflow code comes from: the bundle `npm run build` prebuilt (or ECH_REMOTE_WORKFLOW_BUNDLE), else the sources. */
+/**
+ * Where the workflow code comes from: the bundle `npm run build` prebuilt (or ECH_REMOTE_WORKFLOW_BUNDLE), else the
+ * sources. A prebuilt bundle must carry BUNDLE_MARKER (scripts/bundle-workflows.ts writes it): one built before the
+ * bundle carried the codec's failure converter would make the worker write workflow failures in plaintext, so a
+ * bundle without the marker is refused.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkerOptions } from '@temporalio/worker';
+
+/**
+ * What the current bundle build guarantees (format 1: the failure converter with encoded attributes). Raise the
+ * number when a bundle must carry something new, so that older bundles are refused.
+ */
+export const BUNDLE_FORMAT = 1;
+export const BUNDLE_MARKER = `/*ech-remote-workflow-bundle:${BUNDLE_FORMAT}*/`;
+
+export class StaleWorkflowBundleError extends Error {
+  override name = 'StaleWorkflowBundleError';
+}
 
 export function workflowBundlePath(): string | undefined {
   const candidates = [
@@ -12,7 +28,30 @@ export function workflowBundlePath(): string | undefined {
   return candidates.find((p): p is string => !!p && fs.existsSync(p));
 }
 
+/** Throws, saying how to rebuild, unless the bundle at `file` starts with the current BUNDLE_MARKER. */
+export function assertCurrentBundle(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  const head = Buffer.alloc(BUNDLE_MARKER.length);
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (head.toString('utf8') !== BUNDLE_MARKER) {
+    throw new StaleWorkflowBundleError(
+      `The workflow bundle ${file} was not built by this version (it lacks ${BUNDLE_MARKER}): it may lack the ` +
+        'failure converter that encrypts workflow failures, which would then be stored in plaintext. Rebuild it with ' +
+        '`npm run build`' +
+        (process.env.ECH_REMOTE_WORKFLOW_BUNDLE === file
+          ? ', or unset ECH_REMOTE_WORKFLOW_BUNDLE to load the workflow sources.'
+          : ', or delete it to load the workflow sources.'),
+    );
+  }
+}
+
 export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   const bundle = workflowBundlePath();
-  return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('./workflows') };
+  if (!bundle) return { workflowsPath: require.resolve('./workflows') };
+  assertCurrentBundle(bundle);
+  return { workflowBundle: { codePath: bundle } };
 }

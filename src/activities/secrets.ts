@@ -1,22 +1,63 @@
 /**
  * Secret references (contract): a field ending in `Secret` names an environment variable, else a file of that name
- * in ECH_REMOTE_SECRETS_DIR. Resolved only inside activities. Every resolved value is fed to the redaction layer, so
- * logs and error messages can never echo it.
+ * in ECH_REMOTE_SECRETS_DIR. Resolved only inside activities, and never the worker's own configuration (reserved
+ * names, see src/contract/secretNames.ts), nor, when ECH_REMOTE_SECRET_NAMES is set, any name outside that list.
+ * Every resolved value is fed to the redaction layer, so logs and error messages can never echo it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { reservedSecretName } from '../contract/secretNames';
 
-const known = new Set<string>();
+/** Optional allowlist of the worker: comma-separated secret names; when set, only these resolve. */
+export const SECRET_NAMES_ENV = 'ECH_REMOTE_SECRET_NAMES';
+
+/** How many secret forms redaction remembers; the least recently registered are forgotten first. */
+export const MAX_REDACTED_SECRETS = 10_000;
+
+/**
+ * The secrets to hide, longest first (so a secret that contains another is hidden whole), kept sorted on insert.
+ * `lastUse` orders them for eviction (a Map iterates in insertion order: re-inserting moves a value to the end).
+ */
+const byLength: string[] = [];
+const lastUse = new Map<string, true>();
+
+function remember(value: string): void {
+  if (value.length < 4) return;
+  if (lastUse.delete(value)) {
+    lastUse.set(value, true);
+    return;
+  }
+  lastUse.set(value, true);
+  // First index whose entry is shorter than `value` (binary search over lengths, descending).
+  let lo = 0;
+  let hi = byLength.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byLength[mid]!.length >= value.length) lo = mid + 1;
+    else hi = mid;
+  }
+  byLength.splice(lo, 0, value);
+  while (lastUse.size > MAX_REDACTED_SECRETS) {
+    const oldest = lastUse.keys().next().value as string;
+    lastUse.delete(oldest);
+    byLength.splice(byLength.indexOf(oldest), 1);
+  }
+}
+
+/** How many secret forms redaction currently remembers (for tests and diagnostics). */
+export function redactedSecretCount(): number {
+  return byLength.length;
+}
 
 /** Remember a secret value so that `redact` hides it (and its base64 forms) wherever it appears. */
 export function registerSecret(value: string | undefined): void {
   if (!value || value.length < 4) return;
-  known.add(value);
-  known.add(Buffer.from(value).toString('base64'));
+  remember(value);
+  remember(Buffer.from(value).toString('base64'));
   const colon = value.indexOf(':');
-  if (colon > 0) known.add(value.slice(colon + 1)); // the password of user:password
+  if (colon > 0) remember(value.slice(colon + 1)); // the password of user:password
 }
 
 /**
@@ -33,13 +74,32 @@ export function registerEncodedApiKey(encoded: string | undefined): void {
 export function redact(text: string): string {
   let out = text;
   // Longest first, so a secret that contains another is hidden whole.
-  for (const s of [...known].sort((a, b) => b.length - a.length)) {
-    if (s.length >= 4 && out.includes(s)) out = out.split(s).join('[REDACTED]');
-  }
+  for (const s of byLength) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
   return out;
 }
 
+/** Refuses names the worker may not resolve for a request: reserved ones always, others outside the allowlist. */
+function assertResolvable(name: string, env: NodeJS.ProcessEnv): void {
+  const reserved = reservedSecretName(name);
+  const allowlist = env[SECRET_NAMES_ENV]?.split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const reason =
+    reserved ??
+    (allowlist && !allowlist.includes(name)
+      ? `it is not in the worker's ${SECRET_NAMES_ENV} (${allowlist.join(', ')}): add it there or name another secret`
+      : undefined);
+  if (reason) {
+    throw ApplicationFailure.create({
+      message: `Secret "${name}" may not be used: ${reason}.`,
+      type: 'SecretNotAllowed',
+      nonRetryable: true,
+    });
+  }
+}
+
 export function resolveSecret(name: string): string {
+  assertResolvable(name, process.env);
   let value = process.env[name];
   if (value === undefined) {
     const dir = process.env.ECH_REMOTE_SECRETS_DIR;

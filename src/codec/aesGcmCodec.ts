@@ -1,13 +1,30 @@
 /**
  * AES-256-GCM payload codec: every payload (serialized whole, metadata included) is encrypted with the current key
- * and a random 12-byte IV; the key id travels in the metadata and is bound to the ciphertext as associated data, so
- * neither the data nor the key id can be altered unnoticed. Payloads that are not encrypted pass through decode
- * unchanged (inputs typed into a UI without a codec, histories written before encryption was enabled).
+ * and a random 12-byte IV; encoding, key id and cipher travel in the metadata and are bound to the ciphertext as
+ * associated data (`binary/encrypted|<keyId>|AES256-GCM`), so none of them can be altered unnoticed; an unknown
+ * cipher is refused.
+ *
+ * A payload that is not encrypted is refused on decode by default (`UnencryptedPayload`): whatever this tool writes
+ * is encrypted, so plaintext in a history means someone wrote around the codec. Two places relax that, by name:
+ * - the worker (`plaintext: 'warn'`), for payloads of a workflow (signal, update and start inputs): the human steps
+ *   may be answered with `temporal workflow signal` or the Web UI without the codec endpoint (README, "Answering the
+ *   human steps"), and refusing those would leave a run stuck; each one is logged as a warning naming the workflow
+ *   and the payload's encoding. Activity payloads, always written by the worker itself, stay strict there too.
+ * - the codec server (`plaintext: 'allow'`): it only shows payloads to a person, plaintext ones as they are.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { ApplicationFailure, type Payload, type PayloadCodec } from '@temporalio/common';
+import { ApplicationFailure, type Payload, type PayloadCodec, type SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { KeyRing } from './keys';
+
+/** What decode does with a payload that is not encrypted: refuse it (default), let it through with a warning, or allow. */
+export type PlaintextPolicy = 'reject' | 'warn' | 'allow';
+
+export interface AesGcmPayloadCodecOptions {
+  plaintext?: PlaintextPolicy;
+  /** Where `warn` reports (the worker passes its logger); default console.warn. */
+  warn?: (message: string, meta: Record<string, unknown>) => void;
+}
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -19,15 +36,34 @@ const TAG_BYTES = 16;
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('utf8') : '');
 
+/** The associated data: everything in the metadata that decode relies on. */
+const aad = (id: string, cipher: string) => Buffer.from(`${ENCRYPTED_ENCODING}|${id}|${cipher}`);
+
+/** The payload's owner as the SDK tells the codec, for messages: `workflow "id"` or `activity "id" of workflow "id"`. */
+function owner(context: SerializationContext | undefined): string {
+  if (!context) return 'a payload of unknown owner';
+  if (context.type === 'workflow') return `workflow "${context.workflowId}"`;
+  return `activity "${context.activityId ?? '?'}" of workflow "${context.workflowId ?? '?'}"`;
+}
+
 export class AesGcmPayloadCodec implements PayloadCodec {
-  constructor(private readonly keys: KeyRing) {}
+  private readonly plaintext: PlaintextPolicy;
+  private readonly warn: NonNullable<AesGcmPayloadCodecOptions['warn']>;
+
+  constructor(
+    private readonly keys: KeyRing,
+    opts: AesGcmPayloadCodecOptions = {},
+  ) {
+    this.plaintext = opts.plaintext ?? 'reject';
+    this.warn = opts.warn ?? ((message, meta) => console.warn(message, meta));
+  }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
       const { id, key } = this.keys.current;
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-      cipher.setAAD(Buffer.from(id));
+      cipher.setAAD(aad(id, CIPHER));
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return {
@@ -41,9 +77,20 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     });
   }
 
-  async decode(payloads: Payload[]): Promise<Payload[]> {
+  async decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     return payloads.map((payload) => {
-      if (text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
+      const encoding = text(payload.metadata?.encoding);
+      if (encoding !== ENCRYPTED_ENCODING) return this.unencrypted(payload, encoding, context);
+      const cipherName = text(payload.metadata?.[CIPHER_METADATA]);
+      if (cipherName !== CIPHER) {
+        throw ApplicationFailure.create({
+          type: 'UnsupportedEncryptionCipher',
+          nonRetryable: true,
+          message:
+            `A payload of ${owner(context)} names encryption cipher "${cipherName.slice(0, 32)}"; ` +
+            `only ${CIPHER} is supported: it was not written by this tool, or by a newer version of it.`,
+        });
+      }
       const id = text(payload.metadata?.[KEY_ID_METADATA]);
       const key = this.keys.byId.get(id);
       if (!key) {
@@ -61,7 +108,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES), {
           authTagLength: TAG_BYTES,
         });
-        decipher.setAAD(Buffer.from(id));
+        decipher.setAAD(aad(id, cipherName));
         decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
         const plain = Buffer.concat([
           decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
@@ -69,6 +116,8 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         ]);
         return temporal.api.common.v1.Payload.decode(plain);
       } catch {
+        const legacy = this.decryptLegacy(key, id, data);
+        if (legacy) return legacy;
         throw ApplicationFailure.create({
           type: 'PayloadDecryptionFailed',
           nonRetryable: true,
@@ -77,6 +126,45 @@ export class AesGcmPayloadCodec implements PayloadCodec {
             `or key "${id}" in ECH_REMOTE_ENCRYPTION_KEYS is not the key it was written with.`,
         });
       }
+    });
+  }
+
+  /**
+   * Payloads written by the first release bound only the key id (`aad = keyId`). Still read, so histories retained
+   * from then decode; encoding and cipher were checked above, so this accepts nothing the new binding would refuse.
+   */
+  private decryptLegacy(key: Buffer, id: string, data: Buffer): Payload | undefined {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(id));
+      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+      const plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+      return temporal.api.common.v1.Payload.decode(plain);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private unencrypted(payload: Payload, encoding: string, context: SerializationContext | undefined): Payload {
+    const what = `${owner(context)} is not encrypted (encoding "${encoding.slice(0, 64) || 'none'}")`;
+    if (this.plaintext === 'allow') return payload;
+    if (this.plaintext === 'warn' && context?.type !== 'activity') {
+      this.warn(
+        `A payload of ${what}: accepted (a signal or input sent without the codec, e.g. \`temporal workflow signal\` ` +
+          'without --codec-endpoint); it is stored in plaintext in the history.',
+        { workflowId: context?.workflowId, encoding },
+      );
+      return payload;
+    }
+    throw ApplicationFailure.create({
+      type: 'UnencryptedPayload',
+      nonRetryable: true,
+      message:
+        `A payload of ${what}, but every payload of this tool is encrypted: it was written without the codec. ` +
+        'Send it through a client configured with ECH_REMOTE_ENCRYPTION_KEYS, or the codec endpoint.',
     });
   }
 }

@@ -3,7 +3,7 @@
  * encrypted failure messages (failureConverter.ts). Without a key it refuses, unless plaintext is asked for by name.
  */
 import type { DataConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec } from './aesGcmCodec';
+import { AesGcmPayloadCodec, type AesGcmPayloadCodecOptions } from './aesGcmCodec';
 import { EncryptionKeyError, ENCRYPTION_KEYS_ENV, ENCRYPTION_KEYS_FILE_ENV, loadEncryptionKeys } from './keys';
 
 export const INSECURE_PLAINTEXT_ENV = 'ECH_REMOTE_INSECURE_PLAINTEXT_PAYLOADS';
@@ -14,6 +14,12 @@ export interface LoadDataConverterOptions {
   env?: NodeJS.ProcessEnv;
   /** Run without encryption when no key is configured: the worker's --insecure-plaintext-payloads only. */
   insecurePlaintextPayloads?: boolean;
+  /**
+   * Unencrypted payloads on decode: refused by default; the worker passes 'warn' with its logger (see aesGcmCodec.ts
+   * for why), the codec server 'allow'.
+   */
+  plaintext?: AesGcmPayloadCodecOptions['plaintext'];
+  warn?: AesGcmPayloadCodecOptions['warn'];
 }
 
 /** The worker's opt-out by environment (the flag's twin); clients never fall back to plaintext. */
@@ -25,7 +31,13 @@ export function loadDataConverter(opts: LoadDataConverterOptions = {}): DataConv
   const env = opts.env ?? process.env;
   const keys = loadEncryptionKeys(env);
   // The failure converter is the same either way: the prebuilt workflow bundle always contains it.
-  if (keys) return { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
+  if (keys) {
+    const codec = new AesGcmPayloadCodec(keys, {
+      ...(opts.plaintext ? { plaintext: opts.plaintext } : {}),
+      ...(opts.warn ? { warn: opts.warn } : {}),
+    });
+    return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
+  }
   if (opts.insecurePlaintextPayloads) return { failureConverterPath: FAILURE_CONVERTER_PATH };
   throw new EncryptionKeyError(
     `No payload encryption key: set ${ENCRYPTION_KEYS_ENV}=keyId=base64(32 bytes) (e.g. "k1=$(openssl rand -base64 32)") ` +
@@ -34,7 +46,14 @@ export function loadDataConverter(opts: LoadDataConverterOptions = {}): DataConv
   );
 }
 
-export { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA } from './aesGcmCodec';
+export {
+  AesGcmPayloadCodec,
+  CIPHER_METADATA,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  type AesGcmPayloadCodecOptions,
+  type PlaintextPolicy,
+} from './aesGcmCodec';
 export {
   createPrivateFileOnce,
   EncryptionKeyError,

@@ -1,7 +1,7 @@
 /**
  * Payload encryption keys (contract): `ECH_REMOTE_ENCRYPTION_KEYS` = comma-separated `keyId=base64(32 bytes)`, the
  * first encrypts, all decrypt; or `ECH_REMOTE_ENCRYPTION_KEYS_FILE` naming a file that holds the same line.
- * Errors name the variable and the key id, never the key material.
+ * Errors name the variable and the entry's position, never the key material (nor an id that could be key material).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -33,22 +33,33 @@ export function parseEncryptionKeys(line: string, source = ENCRYPTION_KEYS_ENV):
     .map((e) => e.trim())
     .filter(Boolean);
   if (entries.length === 0) throw new EncryptionKeyError(`${source} is empty: expected keyId=base64(32 bytes),…`);
+  const positions = new Map<string, number>();
   for (const [i, entry] of entries.entries()) {
+    // Errors name the entry by its position only: before an entry is proven to be `id=32 bytes`, whatever precedes
+    // its "=" may be key material (a bare `openssl rand -base64 32` ends with "=").
+    const at = `${source}: entry ${i + 1} of ${entries.length}`;
     const eq = entry.indexOf('=');
     const id = eq > 0 ? entry.slice(0, eq) : '';
     const material = eq > 0 ? entry.slice(eq + 1) : '';
-    if (!KEY_ID.test(id)) {
+    if (BASE64.test(entry) && Buffer.from(entry, 'base64').length === 32) {
       throw new EncryptionKeyError(
-        `${source}: entry ${i + 1} is not keyId=base64(32 bytes) (key ids: letters, digits, ".", "_", "-", at most 64)`,
+        `${at} is a bare key without an id: write it as keyId=<key>, e.g. "k1=$(openssl rand -base64 32)"`,
+      );
+    }
+    if (!KEY_ID.test(id) || material === '') {
+      throw new EncryptionKeyError(
+        `${at} is not keyId=base64(32 bytes) (key ids: letters, digits, ".", "_", "-", at most 64)`,
       );
     }
     const key = BASE64.test(material) ? Buffer.from(material, 'base64') : Buffer.alloc(0);
     if (key.length !== 32) {
       throw new EncryptionKeyError(
-        `${source}: key "${id}" must be 32 random bytes in base64 (AES-256), e.g. from \`openssl rand -base64 32\``,
+        `${at}: the key must be 32 random bytes in base64 (AES-256), e.g. from \`openssl rand -base64 32\``,
       );
     }
-    if (byId.has(id)) throw new EncryptionKeyError(`${source}: key id "${id}" is listed twice`);
+    const first = positions.get(id);
+    if (first !== undefined) throw new EncryptionKeyError(`${at} has the same key id as entry ${first}`);
+    positions.set(id, i + 1);
     byId.set(id, key);
     current ??= { id, key };
   }

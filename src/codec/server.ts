@@ -10,6 +10,10 @@
  *   (`includeCredentials`, a per-browser setting the dev server cannot preset), so the one credential that works in
  *   any browser without a manual step, and survives reloads, is a secret in the endpoint URL itself.
  * CORS preflights are answered only for the configured UI origins; any other origin is refused outright.
+ *
+ * `X-Namespace`: one key ring serves every namespace, so the header is ignored unless `namespaces` (env
+ * ECH_REMOTE_CODEC_NAMESPACES) lists the namespaces this server decodes for; then any other (or none) gets 403.
+ * Malformed requests get a 4xx, never a crash: bodies over 8 MiB are cut off at once (413).
  */
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,8 +28,9 @@ export const CODEC_LISTEN_ENV = 'ECH_REMOTE_CODEC_LISTEN';
 export const CODEC_TOKEN_ENV = 'ECH_REMOTE_CODEC_TOKEN';
 export const CODEC_TOKEN_FILE_ENV = 'ECH_REMOTE_CODEC_TOKEN_FILE';
 export const CODEC_CORS_ORIGINS_ENV = 'ECH_REMOTE_CODEC_CORS_ORIGINS';
+export const CODEC_NAMESPACES_ENV = 'ECH_REMOTE_CODEC_NAMESPACES';
 export const DEFAULT_CODEC_LISTEN = '127.0.0.1:8888';
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -33,6 +38,8 @@ export interface CodecServerOptions {
   token: string;
   /** Browser origins (scheme://host:port) allowed to call from a page, e.g. the Temporal Web UI. */
   corsOrigins: string[];
+  /** When given (non-empty), the only `X-Namespace` values served; otherwise the header is ignored. */
+  namespaces?: string[];
   host?: string;
   port?: number;
 }
@@ -80,21 +87,30 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Splits `/<token>/decode` or `/decode` into the path token (if any) and the operation. */
-function route(url: string): { pathToken?: string; operation?: string } {
-  const segments = new URL(url, 'http://codec').pathname.split('/').filter(Boolean);
-  if (segments.length === 1) return { operation: segments[0] };
-  if (segments.length === 2) return { pathToken: decodeURIComponent(segments[0]!), operation: segments[1] };
-  return {};
+/**
+ * Splits `/<token>/decode` or `/decode` into the path token (if any) and the operation; undefined when the path cannot
+ * be parsed (e.g. a malformed percent-escape).
+ */
+function route(url: string): { pathToken?: string; operation?: string } | undefined {
+  try {
+    const segments = new URL(url, 'http://codec').pathname.split('/').filter(Boolean);
+    if (segments.length === 1) return { operation: segments[0] };
+    if (segments.length === 2) return { pathToken: decodeURIComponent(segments[0]!), operation: segments[1] };
+    return {};
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startCodecServer(opts: CodecServerOptions): Promise<CodecServer> {
   if (opts.token.length < 16) throw new CodecServerConfigError('the codec server token must be at least 16 characters');
   const origins = new Set(opts.corsOrigins.map((o) => new URL(o).origin));
+  const namespaces = opts.namespaces?.length ? new Set(opts.namespaces) : undefined;
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const origin = req.headers.origin;
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      if (res.headersSent) return;
       res.writeHead(status, {
         'cache-control': 'no-store',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -113,7 +129,9 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         'access-control-max-age': '600',
       });
     }
-    const { pathToken, operation } = route(req.url ?? '/');
+    const routed = route(req.url ?? '/');
+    if (!routed) return send(400, { error: 'malformed request path' });
+    const { pathToken, operation } = routed;
     if (operation !== 'encode' && operation !== 'decode') return send(404, { error: 'POST /encode or /decode' });
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const presented = pathToken ?? bearer;
@@ -121,15 +139,33 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
       return send(401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer' });
     }
     if (req.method !== 'POST') return send(405, { error: 'POST only' }, { allow: 'POST, OPTIONS' });
+    if (namespaces) {
+      const namespace = req.headers['x-namespace'];
+      if (typeof namespace !== 'string' || !namespaces.has(namespace)) {
+        return send(403, {
+          error: `X-Namespace must be one of the namespaces this codec server serves (${[...namespaces].join(', ')})`,
+        });
+      }
+    }
 
+    // Too large: answer 413 at once and stop reading (the connection is closed, nothing more is buffered).
+    const tooLarge = () => {
+      send(413, { error: `body larger than ${MAX_BODY_BYTES} bytes` }, { connection: 'close' });
+      req.removeAllListeners('data');
+      req.removeAllListeners('end');
+      req.resume(); // drain what is already in flight until the socket closes
+      res.once('finish', () => req.socket.destroy());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      if (size > MAX_BODY_BYTES) return tooLarge();
+      chunks.push(c);
     });
+    req.on('error', () => req.socket.destroy());
     req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return send(413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
       let body: z.infer<typeof payloadsBody>;
       try {
         body = payloadsBody.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
@@ -137,13 +173,25 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         return send(400, { error: 'expected {"payloads":[{"metadata":{…base64},"data":"base64"}]}' });
       }
       const payloads = body.payloads.map(fromJson);
-      const converted = operation === 'encode' ? opts.codec.encode(payloads) : opts.codec.decode(payloads);
+      const converted = Promise.resolve().then(() =>
+        operation === 'encode' ? opts.codec.encode(payloads) : opts.codec.decode(payloads),
+      );
       converted.then(
         (out) => send(200, { payloads: out.map(toJson) }),
         // The codec's messages name key ids and what to do, never key material or payload contents.
         (err: unknown) => send(422, { error: err instanceof Error ? err.message : String(err) }),
       );
     });
+  };
+
+  const server = http.createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch {
+      // A bug or an input nobody foresaw costs this request, never the server (nor a stack trace to the caller).
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ error: 'internal error' }));
+    }
   });
 
   const host = opts.host ?? '127.0.0.1';
@@ -170,6 +218,7 @@ export function codecServerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env)
   port: number;
   token: string;
   corsOrigins: string[];
+  namespaces: string[];
 } {
   const listen = env[CODEC_LISTEN_ENV] || DEFAULT_CODEC_LISTEN;
   const m = /^(.+):(\d{1,5})$/.exec(listen);
@@ -190,7 +239,11 @@ export function codecServerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env)
   for (const o of corsOrigins) {
     if (!URL.canParse(o)) throw new CodecServerConfigError(`${CODEC_CORS_ORIGINS_ENV}: "${o}" is not an origin URL`);
   }
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), token, corsOrigins };
+  const namespaces = (env[CODEC_NAMESPACES_ENV] ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), token, corsOrigins, namespaces };
 }
 
 /** `ech-remote codec-server`: settings from the environment, runs until SIGINT/SIGTERM. */
@@ -204,12 +257,13 @@ export async function runCodecServer(opts: { listen?: string } = {}): Promise<vo
       `The codec server needs the workers' keys: set ${ENCRYPTION_KEYS_ENV} or ${ENCRYPTION_KEYS_FILE_ENV} as on the worker.`,
     );
   }
-  const server = await startCodecServer({ codec: new AesGcmPayloadCodec(keys), ...settings });
+  const server = await startCodecServer({ codec: new AesGcmPayloadCodec(keys, { plaintext: 'allow' }), ...settings });
   console.error(
     [
       `ech-remote codec server on ${server.url} (keys: ${[...keys.byId.keys()].join(', ')}; encrypts with ${keys.current.id})`,
       `  CLI:    temporal workflow show --workflow-id ID --codec-endpoint ${server.url} --codec-auth "Bearer $${CODEC_TOKEN_ENV}"`,
       `  Web UI: codec endpoint ${server.url}/<token>   (CORS origins: ${settings.corsOrigins.join(', ') || 'none: set ' + CODEC_CORS_ORIGINS_ENV})`,
+      `  Namespaces: ${settings.namespaces.join(', ') || `any (X-Namespace ignored; set ${CODEC_NAMESPACES_ENV} to restrict)`}`,
     ].join('\n'),
   );
   await new Promise<void>((resolve) => {

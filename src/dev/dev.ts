@@ -89,7 +89,7 @@ export async function runDev(opts: {
   const keys = loadEncryptionKeys()!;
   const tokenFile = loadOrCreateCodecToken(DEV_HOME);
   const codecServer = await startCodecServer({
-    codec: new AesGcmPayloadCodec(keys),
+    codec: new AesGcmPayloadCodec(keys, { plaintext: 'allow' }),
     token: fs.readFileSync(tokenFile, 'utf8').trim(),
     corsOrigins: [`http://127.0.0.1:${opts.uiPort}`, `http://localhost:${opts.uiPort}`],
     port: opts.sandboxPorts === 'random' ? 0 : DEV_CODEC_PORT,

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ActivityFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { redact, registerEncodedApiKey, resolveSecret } from '../../src/activities/secrets';
+import {
+  MAX_REDACTED_SECRETS,
+  redact,
+  redactedSecretCount,
+  registerEncodedApiKey,
+  registerSecret,
+  resolveSecret,
+} from '../../src/activities/secrets';
 import example from '../../examples/connect-api-key-public.json';
 import { startWorker, testClient, workerLogLines, type RunningWorker } from '../helpers/temporal';
 
@@ -19,6 +26,28 @@ describe('redact', () => {
     const text = redact(`key ${id}: encoded=${encoded} pair=${id}:${apiKey} bare=${apiKey}`);
     assert.ok(!text.includes(apiKey) && !text.includes(encoded), text);
     assert.match(text, new RegExp(`key ${id}:`));
+  });
+
+  it('hides a secret that contains another one whole, whichever was registered first', () => {
+    registerSecret('inner-7c1d');
+    registerSecret('outer-inner-7c1d-tail');
+    registerSecret('inner-7c1d'); // re-registering keeps the order longest first
+    assert.equal(redact('a outer-inner-7c1d-tail b inner-7c1d c'), 'a [REDACTED] b [REDACTED] c');
+  });
+
+  it('remembers at most MAX_REDACTED_SECRETS forms, forgetting the least recently registered first', () => {
+    const keep = 'kept-alive-secret-0001';
+    registerSecret(keep);
+    for (let i = 0; i < MAX_REDACTED_SECRETS + 500; i++) {
+      registerSecret(`flood-${i}-xyz`);
+      if (i % 1000 === 0) registerSecret(keep); // in use: stays
+    }
+    assert.ok(redactedSecretCount() <= MAX_REDACTED_SECRETS, String(redactedSecretCount()));
+    assert.equal(redact(`x ${keep} y`), 'x [REDACTED] y');
+    const last = `flood-${MAX_REDACTED_SECRETS + 499}-xyz`;
+    assert.equal(redact(last), '[REDACTED]');
+    // The oldest flood entries are gone; the newest ones (and longest-first order) are kept.
+    assert.equal(redact('flood-0-xyz'), 'flood-0-xyz');
   });
 });
 

@@ -1,10 +1,17 @@
 /** The payload codec and its keys, without a server: what a user sees when keys are wrong, rotated or data altered. */
 import assert from 'node:assert/strict';
+import { createDecipheriv, createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  defaultPayloadConverter,
+  type Payload,
+  type SerializationContext,
+} from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import {
   AesGcmPayloadCodec,
   ENCRYPTED_ENCODING,
@@ -82,27 +89,128 @@ describe('AES-256-GCM payload codec', () => {
     await rejects(codec(k2).decode([old]), 'UnknownEncryptionKey', /key "k1".*\(k2\)/);
   });
 
-  it('payloads that were never encrypted pass through decode unchanged', async () => {
-    const plain = defaultPayloadConverter.toPayload({ step: 'approve-local-changes' });
-    assert.deepEqual(await codec(k1).decode([plain]), [plain]);
+  it('the associated data binds encoding, key id and cipher: binary/encrypted|k1|AES256-GCM', async () => {
+    const stored = await encrypt(k1, secret);
+    const data = Buffer.from(stored.data!);
+    const key = parseEncryptionKeys(k1).current.key;
+    const open = (aad: string) => {
+      const d = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12), { authTagLength: 16 });
+      d.setAAD(Buffer.from(aad));
+      d.setAuthTag(data.subarray(data.length - 16));
+      return Buffer.concat([d.update(data.subarray(12, data.length - 16)), d.final()]);
+    };
+    assert.ok(open('binary/encrypted|k1|AES256-GCM').length > 0);
+    assert.throws(() => open('k1'));
+  });
+
+  it('an unknown encryption-cipher is refused, naming it; a missing one too', async () => {
+    const stored = await encrypt(k1, secret);
+    for (const cipher of ['AES128-CBC', undefined]) {
+      const metadata = { ...stored.metadata };
+      if (cipher) metadata['encryption-cipher'] = Buffer.from(cipher);
+      else delete metadata['encryption-cipher'];
+      await rejects(
+        codec(k1).decode([{ ...stored, metadata }]),
+        'UnsupportedEncryptionCipher',
+        new RegExp(`cipher "${cipher ?? ''}"; only AES256-GCM is supported`),
+      );
+    }
+  });
+
+  it('payloads of the first release (associated data = key id only) still decode', async () => {
+    const key = parseEncryptionKeys(k1).current.key;
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+    c.setAAD(Buffer.from('k1'));
+    const plain = temporal.api.common.v1.Payload.encode(defaultPayloadConverter.toPayload(secret)).finish();
+    const legacy: Payload = {
+      metadata: {
+        encoding: Buffer.from(ENCRYPTED_ENCODING),
+        'encryption-key-id': Buffer.from('k1'),
+        'encryption-cipher': Buffer.from('AES256-GCM'),
+      },
+      data: Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]),
+    };
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await codec(k1).decode([legacy]))[0]!), secret);
+  });
+});
+
+describe('payloads that are not encrypted', () => {
+  const plain = defaultPayloadConverter.toPayload({ step: 'approve-local-changes' });
+  const ofWorkflow: SerializationContext = { type: 'workflow', namespace: 'default', workflowId: 'wf-42' };
+  const ofActivity: SerializationContext = {
+    type: 'activity',
+    namespace: 'default',
+    workflowId: 'wf-42',
+    activityId: '3',
+    isLocal: false,
+  };
+
+  it('are refused by default (clients), naming the workflow and the encoding', async () => {
+    await rejects(
+      codec(k1).decode([plain], ofWorkflow),
+      'UnencryptedPayload',
+      /workflow "wf-42" is not encrypted \(encoding "json\/plain"\).*written without the codec/,
+    );
+    await rejects(codec(k1).decode([plain]), 'UnencryptedPayload', /not encrypted/);
+    await rejects(loadDataConverter().payloadCodecs![0]!.decode([plain], ofWorkflow), 'UnencryptedPayload', /wf-42/);
+  });
+
+  it("the worker's policy lets a workflow's plaintext signal through with a warning, never an activity's", async () => {
+    const warnings: string[] = [];
+    const worker = new AesGcmPayloadCodec(parseEncryptionKeys(k1), {
+      plaintext: 'warn',
+      warn: (m, meta) => void warnings.push(`${m} ${JSON.stringify(meta)}`),
+    });
+    assert.deepEqual(await worker.decode([plain], ofWorkflow), [plain]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /workflow "wf-42" is not encrypted \(encoding "json\/plain"\): accepted/);
+    await rejects(worker.decode([plain], ofActivity), 'UnencryptedPayload', /activity "3" of workflow "wf-42"/);
+  });
+
+  it("the codec server's policy shows them as they are", async () => {
+    const server = new AesGcmPayloadCodec(parseEncryptionKeys(k1), { plaintext: 'allow' });
+    assert.deepEqual(await server.decode([plain]), [plain]);
   });
 });
 
 describe('encryption keys', () => {
-  it('rejects malformed key lines without echoing key material', () => {
+  it('rejects malformed key lines naming the entry by position, without echoing key material', () => {
     const material = 'c2hvcnQ='; // "short": 5 bytes
     for (const [line, message] of [
       ['', /empty/],
-      [`k1=${material}`, /key "k1" must be 32 random bytes/],
-      ['no-equals-sign', /entry 1 is not keyId=base64/],
-      [`${k1},${k1}`, /"k1" is listed twice/],
-      ['bad id!=' + Buffer.alloc(32).toString('base64'), /entry 1/],
+      [`k1=${material}`, /entry 1 of 1: the key must be 32 random bytes/],
+      ['no-equals-sign', /entry 1 of 1 is not keyId=base64/],
+      ['k1=', /entry 1 of 1 is not keyId=base64/],
+      [`${k1},k2=`, /entry 2 of 2 is not keyId=base64/],
+      [`${k1},${k1}`, /entry 2 of 2 has the same key id as entry 1/],
+      ['bad id!=' + Buffer.alloc(32).toString('base64'), /entry 1 of 1 is not/],
     ] as const) {
       assert.throws(
         () => parseEncryptionKeys(line),
         (err: unknown) =>
-          err instanceof EncryptionKeyError && message.test(err.message) && !err.message.includes(material),
+          err instanceof EncryptionKeyError &&
+          message.test(err.message) &&
+          !err.message.includes(material) &&
+          !err.message.includes(k1.slice(3)),
       );
+    }
+  });
+
+  it('a bare key (`openssl rand -base64 32`, no id) is refused as such, and never printed', () => {
+    // Its trailing "=" used to split it into an "id" (the key itself, printed in the error) and empty material.
+    for (let i = 0; i < 50; i++) {
+      const bare = generateEncryptionKey('x').slice(2);
+      for (const line of [bare, `${k1},${bare}`]) {
+        assert.throws(
+          () => parseEncryptionKeys(line),
+          (err: unknown) =>
+            err instanceof EncryptionKeyError &&
+            /entry \d of \d is a bare key without an id: write it as keyId=<key>/.test(err.message) &&
+            !err.message.includes(bare.slice(0, 16)),
+          line,
+        );
+      }
     }
   });
 

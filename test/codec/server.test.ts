@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmPayloadCodec, loadEncryptionKeys } from '../../src/codec';
-import { codecServerSettingsFromEnv, startCodecServer, type CodecServer } from '../../src/codec/server';
+import { codecServerSettingsFromEnv, MAX_BODY_BYTES, startCodecServer, type CodecServer } from '../../src/codec/server';
 import { testClient } from '../helpers/temporal';
 
 const UI_ORIGIN = 'http://127.0.0.1:8233';
@@ -133,6 +134,82 @@ describe('codec server protocol and authentication', () => {
   });
 });
 
+/** A raw HTTP request (fetch would normalise the path); resolves with the status as soon as the response starts. */
+function rawRequest(
+  url: string,
+  opts: { path: string; headers?: Record<string, string>; body?: (req: http.ClientRequest) => void },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + opts.path, { method: 'POST', headers: opts.headers ?? {} }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('error', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    if (opts.body) opts.body(req);
+    else req.end();
+  });
+}
+
+describe('malformed and oversized requests', () => {
+  const auth = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+
+  it('a malformed percent-escape in the path gets 400, and the server keeps serving', async () => {
+    for (const p of ['/%E0%A4%A/decode', '/%/decode', `/%E0%A4%A/decode?x=%`]) {
+      const res = await rawRequest(server.url, { path: p, headers: auth() });
+      assert.equal(res.status, 400, p);
+      assert.match(res.body, /malformed request path/);
+    }
+    const ok = await post(`${server.url}/decode`, await encryptedBody('alive'), { authorization: `Bearer ${token}` });
+    assert.equal(ok.status, 200);
+  });
+
+  it('a body over 8 MiB is refused with 413 at once, before the client has finished sending', async () => {
+    // Declared too large: refused without reading.
+    const declared = await rawRequest(server.url, {
+      path: '/decode',
+      headers: { ...auth(), 'content-length': String(MAX_BODY_BYTES + 1) },
+      body: (req) => req.write('{'),
+    });
+    assert.equal(declared.status, 413);
+    // Streamed (chunked, no length): the answer comes while the request is still open.
+    let ended = false;
+    const streamed = await rawRequest(server.url, {
+      path: '/decode',
+      headers: auth(),
+      body: (req) => {
+        req.on('error', () => undefined); // the server closes the connection after its 413
+        const chunk = Buffer.alloc(1024 * 1024, 'a');
+        for (let i = 0; i < 9; i++) req.write(chunk);
+        setTimeout(() => {
+          ended = true;
+          req.destroy();
+        }, 10_000).unref();
+      },
+    });
+    assert.equal(streamed.status, 413);
+    assert.equal(ended, false, 'the 413 came only after the client gave up');
+    assert.equal((await post(`${server.url}/decode`, await encryptedBody('x'), auth())).status, 200);
+  });
+
+  it('with ECH_REMOTE_CODEC_NAMESPACES, serves only the namespaces listed', async () => {
+    const scoped = await startCodecServer({ codec, token, corsOrigins: [], namespaces: ['prod'] });
+    try {
+      const body = await encryptedBody('ns');
+      assert.equal((await post(`${scoped.url}/decode`, body, { ...auth(), 'x-namespace': 'prod' })).status, 200);
+      const other = await post(`${scoped.url}/decode`, body, { ...auth(), 'x-namespace': 'default' });
+      assert.equal(other.status, 403);
+      assert.match(((await other.json()) as any).error, /X-Namespace must be one of .*prod/);
+    } finally {
+      await scoped.close();
+    }
+    // Without the setting the header is ignored (one key ring for every namespace).
+    const body = await encryptedBody('any');
+    assert.equal((await post(`${server.url}/decode`, body, { ...auth(), 'x-namespace': 'anything' })).status, 200);
+  });
+});
+
 describe('the temporal CLI with --codec-endpoint', () => {
   it('shows the decrypted input with the codec endpoint and token, and not without', async () => {
     const marker = `codec-cli-${Date.now()}`;
@@ -185,8 +262,15 @@ describe('codec server settings', () => {
         ECH_REMOTE_CODEC_LISTEN: '0.0.0.0:9999',
         ECH_REMOTE_CODEC_TOKEN_FILE: path.join(dir, 'token'),
         ECH_REMOTE_CODEC_CORS_ORIGINS: 'http://localhost:8233, https://temporal.corp.example',
+        ECH_REMOTE_CODEC_NAMESPACES: 'prod, staging',
       }),
-      { host: '0.0.0.0', port: 9999, token, corsOrigins: ['http://localhost:8233', 'https://temporal.corp.example'] },
+      {
+        host: '0.0.0.0',
+        port: 9999,
+        token,
+        corsOrigins: ['http://localhost:8233', 'https://temporal.corp.example'],
+        namespaces: ['prod', 'staging'],
+      },
     );
     assert.equal(codecServerSettingsFromEnv({ ECH_REMOTE_CODEC_TOKEN: token }).port, 8888);
   });

@@ -2,8 +2,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import { BUNDLE_MARKER } from '../../src/workflowBundle';
 
 const bin = path.resolve(__dirname, '../../bin/ech-remote.js');
 
@@ -45,8 +48,13 @@ function envWithoutKeys(): NodeJS.ProcessEnv {
 describe('ech-remote worker and the encryption key', () => {
   // The four starts run side by side (each pays for loading the CLI); each test reads its own.
   type Started = ReturnType<typeof runWorker>;
-  let noKey: Started, byFlag: Started, byEnv: Started, withKey: Started;
+  let noKey: Started, byFlag: Started, byEnv: Started, withKey: Started, staleBundle: Started;
+  const bundle = process.env.ECH_REMOTE_WORKFLOW_BUNDLE!;
   before(() => {
+    // A bundle as built before the marker existed: the same code without it.
+    const stale = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stale-bundle-')), 'workflow-bundle.js');
+    fs.writeFileSync(stale, fs.readFileSync(bundle, 'utf8').slice(BUNDLE_MARKER.length));
+    staleBundle = runWorker([], { ...process.env, ECH_REMOTE_WORKFLOW_BUNDLE: stale }, /task queue/);
     noKey = runWorker([], envWithoutKeys(), /task queue/);
     byFlag = runWorker(['--insecure-plaintext-payloads'], envWithoutKeys(), /task queue/);
     byEnv = runWorker([], { ...envWithoutKeys(), ECH_REMOTE_INSECURE_PLAINTEXT_PAYLOADS: 'true' }, /task queue/);
@@ -66,6 +74,14 @@ describe('ech-remote worker and the encryption key', () => {
       assert.equal(code, null, stderr);
       assert.match(stderr, /INSECURE: payloads are NOT encrypted/);
     }
+  });
+
+  it('refuses a prebuilt workflow bundle older than the failure converter, saying to run `npm run build`', async () => {
+    assert.ok(fs.readFileSync(bundle, 'utf8').startsWith(BUNDLE_MARKER), 'bundleWorkflows writes the marker');
+    const { code, stderr } = await staleBundle;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /workflow bundle .*stale-bundle-.* was not built by this version/);
+    assert.match(stderr, /workflow failures.*plaintext.*Rebuild it with `npm run build`/s);
   });
 
   it('starts quietly with a key', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ConnectRequestInput } from '../../src/contract/request';
-import type { ConnectStatus } from '../../src/contract/status';
+import type { Artifacts, ConnectStatus } from '../../src/contract/status';
 import type { Estate } from './estate';
 
 export type Req = ConnectRequestInput & Record<string, unknown>;
@@ -63,4 +63,29 @@ export async function handOverKeyByHand(estate: Estate, handle: WorkflowHandle):
   assert.equal(created.status, 200, JSON.stringify(created.body));
   await handle.signal('provideCrossClusterApiKey', { encoded: created.body.encoded });
   return created.body.id as string;
+}
+
+/**
+ * Path C by hand: the self-managed admin hands over its transport CA by signal (when asked), then follows step
+ * `remote-trust` literally (the published role requests, each phase's files and settings applied with a restart
+ * through the sandbox control API) and confirms.
+ */
+export async function doRemoteTrustByHand(estate: Estate, handle: WorkflowHandle): Promise<Artifacts> {
+  const asked = await waitForStep(handle, 'remote-ca-certificate');
+  assert.equal(asked.waitingFor?.who, 'self-managed-org');
+  await handle.signal('provideRemoteCaCertificate', { pem: estate.info.ca.selfManagedTransport });
+  const status = await waitForStep(handle, 'remote-trust');
+  const artifacts = status.waitingFor!.artifacts!;
+  for (const req of artifacts.requests ?? []) {
+    const res = await estate.es('self-managed', req.method, req.path, req.body);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  const { phases, requests: _requests, ...flat } = artifacts;
+  for (const phase of phases ?? [flat]) {
+    assert.equal(phase.files?.['instances.yml'], undefined, 'this scenario needs no certificate re-issue');
+    const applied = await estate.control('POST', '/self-managed/apply', phase);
+    assert.equal(applied.restarted, true, JSON.stringify(applied));
+  }
+  await handle.signal('confirmRemoteStep', { step: 'remote-trust', by: 'admin@corp.example' });
+  return artifacts;
 }

@@ -1,12 +1,14 @@
 /**
  * No secret is readable where Temporal keeps or shows things: after end-to-end runs of every path (the tool creating
- * the cross-cluster key, the remote org handing it over by signal, a run that fails after changes and rolls back),
- * every workflow history read raw (a client without the codec), the worker's log, the `temporal` CLI's output and
- * what the client prints (status query, failure) are searched for every secret the runs used: the Cloud API key, the
- * Elasticsearch and user passwords, `encoded` and `api_key` of every cross-cluster key the self-managed cluster issued.
+ * the cross-cluster key, the remote org handing it over by signal, a run that fails after changes and rolls back, path C:
+ * the TLS-certificate model with the self-managed CA handed over by signal), every workflow history read raw (a
+ * client without the codec), the worker's log, the `temporal` CLI's output and what the client prints (status
+ * query, failure) are searched for every secret the runs used: the Cloud API key, the Elasticsearch and user
+ * passwords, `encoded` and `api_key` of every cross-cluster key the self-managed cluster issued, and on path C the
+ * private keys of the sandbox's CAs and of the self-managed node (the CA certificate handed over is public).
  * Control: the same runs with a worker and client without the codec expose the keys, so this test can fail.
  *
- * The scenarios are a table: a new path (e.g. the TLS-certificate model) adds a row, with its own extra secrets.
+ * The scenarios are a table: a new path adds a row, with its own extra secrets.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -20,7 +22,7 @@ import { loadDataConverter } from '../../src/codec';
 import type { ScenarioName } from '../../src/sandbox';
 import type { FaultRule } from '../../src/sandbox/faults';
 import { Estate } from '../helpers/estate';
-import { approve, connectRequest, handOverKeyByHand, type Req } from '../helpers/runs';
+import { approve, connectRequest, doRemoteTrustByHand, handOverKeyByHand, type Req } from '../helpers/runs';
 import { startWorker, testClient, workerLogLines } from '../helpers/temporal';
 
 interface SecretScenario {
@@ -31,8 +33,22 @@ interface SecretScenario {
   /** What the people of both organisations do while the run waits. */
   drive(estate: Estate, handle: WorkflowHandle): Promise<void>;
   outcome: 'completed' | 'failed';
+  /** Whether the run obtains a cross-cluster API key (the API-key model); its forms are then secrets too. */
+  issuesApiKey: boolean;
   /** Secrets of this path beyond the estate's and the issued API keys (e.g. a private key it handles). */
-  extraSecrets?(estate: Estate): Record<string, string>;
+  extraSecrets?(estate: Estate): Promise<Record<string, string>>;
+}
+
+/** Every private key PEM, and its first base64 line alone, as secrets (a key may leak whole or in part). */
+function privateKeys(named: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, pem] of Object.entries(named)) {
+    if (!/PRIVATE KEY-----/.test(pem)) continue;
+    out[pem.trim()] = name;
+    const firstLine = pem.split('\n').find((l) => l && !l.startsWith('-----'));
+    if (firstLine) out[firstLine.trim()] = `${name} (first line)`;
+  }
+  return out;
 }
 
 const SCENARIOS: SecretScenario[] = [
@@ -42,6 +58,7 @@ const SCENARIOS: SecretScenario[] = [
     request: (estate) => connectRequest(estate, 'api-key-public'),
     drive: (_estate, handle) => approve(handle),
     outcome: 'completed',
+    issuesApiKey: true,
   },
   {
     name: 'path B, the remote org hands the key over by signal',
@@ -52,6 +69,7 @@ const SCENARIOS: SecretScenario[] = [
       await approve(handle);
     },
     outcome: 'completed',
+    issuesApiKey: true,
   },
   {
     name: 'path B, fails after changes and rolls back',
@@ -60,6 +78,36 @@ const SCENARIOS: SecretScenario[] = [
     faults: [{ target: 'ech', method: 'PUT', path: '^/_cluster/settings$', statusRates: { '400': 1 } }],
     drive: (_estate, handle) => approve(handle),
     outcome: 'failed',
+    issuesApiKey: true,
+  },
+  {
+    // The CA PEM handed over is public; the private keys of the sandbox's CAs and of the self-managed node (which
+    // the worker never needs) and the user's password must not appear anywhere.
+    name: 'path C, TLS certificates: the self-managed CA handed over by signal, trust applied by hand',
+    sandbox: 'tls-certificate',
+    request(estate) {
+      const req = structuredClone(estate.info.requests['tls-certificate']) as Req;
+      delete (req.remote as Record<string, unknown>).elasticsearch;
+      req.remote = { ...req.remote, ca: { kind: 'public' } };
+      return { ...req, verify: { searchIndex: 'logs-*', timeout: '20s' }, humanStepTimeout: '2m' };
+    },
+    async drive(estate, handle) {
+      await doRemoteTrustByHand(estate, handle);
+      await approve(handle);
+    },
+    outcome: 'completed',
+    issuesApiKey: false,
+    async extraSecrets(estate) {
+      const pki = estate.sandbox.pki;
+      const files = (await estate.control('GET', '/self-managed/config')).files as Record<string, string>;
+      return privateKeys({
+        'public root CA private key': pki.publicRoot.keyPem,
+        'remote private CA private key': pki.remotePrivate.keyPem,
+        'ECH transport CA private key': pki.echTransport.keyPem,
+        'self-managed transport CA private key': pki.selfManagedTransport.keyPem,
+        ...Object.fromEntries(Object.entries(files).map(([f, c]) => [`self-managed node file ${f}`, c])),
+      });
+    },
   },
 ];
 
@@ -165,14 +213,15 @@ async function runScenarios(dataConverter: DataConverter): Promise<Exposure> {
         `${s.name}: temporal workflow describe`,
         await temporalCli('workflow', 'describe', '--workflow-id', workflowId),
       );
-      // The scenario switch rebuilds the self-managed cluster: collect its keys now.
+      // The scenario switch rebuilds the self-managed cluster: collect its keys (and this scenario's passwords) now.
+      for (const [value, name] of estateSecrets()) secrets.set(value, name);
       for (const k of estate.sandbox.selfManaged.security.issuedApiKeySecrets) {
         secrets.set(k.encoded, `cross-cluster key ${k.id} (encoded)`);
         secrets.set(k.apiKey, `cross-cluster key ${k.id} (api_key)`);
         secrets.set(Buffer.from(k.encoded, 'base64').toString('utf8'), `cross-cluster key ${k.id} (id:api_key)`);
         issuedKeys.push(k.encoded);
       }
-      for (const [value, name] of Object.entries(s.extraSecrets?.(estate) ?? {})) secrets.set(value, name);
+      for (const [value, name] of Object.entries((await s.extraSecrets?.(estate)) ?? {})) secrets.set(value, name);
     }
   } finally {
     await worker.stop();
@@ -193,8 +242,11 @@ function leaks(exposure: Exposure): string[] {
 describe('no secret in plaintext in histories, logs or CLI output', () => {
   it('with the codec: none of the secrets used is readable anywhere', async () => {
     const exposure = await runScenarios(loadDataConverter());
-    assert.equal(exposure.issuedKeys.length, SCENARIOS.length, 'each run obtained a cross-cluster key');
-    assert.ok(exposure.secrets.size >= 4 + 3 * SCENARIOS.length);
+    const apiKeyRuns = SCENARIOS.filter((s) => s.issuesApiKey).length;
+    assert.equal(exposure.issuedKeys.length, apiKeyRuns, 'each API-key run obtained a cross-cluster key');
+    assert.ok(exposure.secrets.size >= 4 + 3 * apiKeyRuns);
+    const keys = [...exposure.secrets.values()].filter((n) => /private key|\.key/.test(n));
+    assert.ok(keys.length >= 2 * 5, `the private keys of path C are searched for: ${keys.join(', ')}`);
     assert.deepEqual(leaks(exposure), []);
   });
 
