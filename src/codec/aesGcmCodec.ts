@@ -116,8 +116,6 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         ]);
         return temporal.api.common.v1.Payload.decode(plain);
       } catch {
-        const legacy = this.decryptLegacy(key, id, data);
-        if (legacy) return legacy;
         throw ApplicationFailure.create({
           type: 'PayloadDecryptionFailed',
           nonRetryable: true,
@@ -127,25 +125,6 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         });
       }
     });
-  }
-
-  /**
-   * Payloads written by the first release bound only the key id (`aad = keyId`). Still read, so histories retained
-   * from then decode; encoding and cipher were checked above, so this accepts nothing the new binding would refuse.
-   */
-  private decryptLegacy(key: Buffer, id: string, data: Buffer): Payload | undefined {
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-      decipher.setAAD(Buffer.from(id));
-      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      const plain = Buffer.concat([
-        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-      return temporal.api.common.v1.Payload.decode(plain);
-    } catch {
-      return undefined;
-    }
   }
 
   private unencrypted(payload: Payload, encoding: string, context: SerializationContext | undefined): Payload {
