@@ -46,6 +46,19 @@ export async function waitForStep(handle: WorkflowHandle, step: string, timeoutM
   }
 }
 
+/** The user the sample requests create (`cross-search-user`) searches the remote with the password from its secret. */
+export async function assertRunUserSearchesRemote(estate: Estate, alias: string): Promise<void> {
+  const search = await estate.es(
+    'ech',
+    'GET',
+    `/${alias}:logs-*/_search`,
+    undefined,
+    `cross-search-user:${process.env.CROSS_SEARCH_USER_PASSWORD}`,
+  );
+  assert.equal(search.status, 200, JSON.stringify(search.body));
+  assert.equal(search.body.hits.total.value, estate.info.seededIndex.documents);
+}
+
 export async function approve(handle: WorkflowHandle): Promise<void> {
   const status = await waitForStep(handle, 'approve-local-changes');
   assert.equal(status.waitingFor?.who, 'ech-org');

@@ -9,7 +9,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
 import type { ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
-import { approve, connectRequest, handOverKeyByHand as handOverByHand, waitForStep, type Req } from '../helpers/runs';
+import {
+  approve,
+  assertRunUserSearchesRemote,
+  connectRequest,
+  handOverKeyByHand as handOverByHand,
+  waitForStep,
+  type Req,
+} from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 let estate: Estate;
@@ -61,16 +68,7 @@ async function expectConnected(result: ConnectResult, alias: string): Promise<vo
   assert.equal(info.connected, true);
   assert.ok(info.num_proxy_sockets_connected > 0);
   assert.equal(info.cluster_credentials, '::es_redacted::');
-  // The user the run created can search the remote with the password from its secret.
-  const search = await estate.es(
-    'ech',
-    'GET',
-    `/${alias}:logs-*/_search`,
-    undefined,
-    `cross-search-user:${process.env.CROSS_SEARCH_USER_PASSWORD}`,
-  );
-  assert.equal(search.status, 200, JSON.stringify(search.body));
-  assert.equal(search.body.hits.total.value, estate.info.seededIndex.documents);
+  await assertRunUserSearchesRemote(estate, alias);
 }
 
 describe('path A (public CA)', () => {

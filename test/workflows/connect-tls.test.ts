@@ -13,6 +13,7 @@ import type { TlsProbeReport } from '../../src/activities/types';
 import type { ConnectRequestInput } from '../../src/contract/request';
 import type { Artifacts, ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
+import { assertRunUserSearchesRemote, waitForStep } from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 let estate: Estate;
@@ -90,19 +91,6 @@ async function startRun(req: Req): Promise<WorkflowHandle> {
   });
 }
 
-async function waitFor(handle: WorkflowHandle, step: string, timeoutMs = 30_000): Promise<ConnectStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.query<ConnectStatus>('status');
-    if (status.waitingFor?.step === step) return status;
-    if (['failed', 'completed', 'rejected', 'timed-out'].includes(status.phase)) {
-      assert.fail(`run ended in phase ${status.phase} before waiting on ${step}: ${status.error?.message}`);
-    }
-    if (Date.now() > deadline) assert.fail(`not waiting on ${step} after ${timeoutMs} ms (phase ${status.phase})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
   const err = await handle.result().then(
     () => assert.fail('the run must fail'),
@@ -114,7 +102,7 @@ async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
 }
 
 async function approve(handle: WorkflowHandle): Promise<void> {
-  const status = await waitFor(handle, 'approve-local-changes');
+  const status = await waitForStep(handle, 'approve-local-changes');
   assert.equal(status.waitingFor?.who, 'ech-org');
   await handle.signal('approve', { step: 'approve-local-changes', approver: 'sre@example.com' });
 }
@@ -129,7 +117,7 @@ async function doRemoteTrust(
   handle: WorkflowHandle,
   edit: (a: Artifacts) => Artifacts = (a) => a,
 ): Promise<{ status: ConnectStatus; artifacts: Artifacts }> {
-  const status = await waitFor(handle, 'remote-trust');
+  const status = await waitForStep(handle, 'remote-trust');
   assert.equal(status.waitingFor?.who, 'self-managed-org');
   const artifacts = edit(structuredClone(status.waitingFor!.artifacts!));
   for (const req of artifacts.requests ?? []) {
@@ -169,15 +157,7 @@ async function expectConnected(result: ConnectResult, alias: string): Promise<vo
   assert.equal(info.proxy_address, estate.info.selfManaged.transport);
   assert.equal(info.cluster_credentials, undefined, 'the certificate model has no cluster credentials');
   // The run's user searches the remote: its role name decides there (same name on both clusters).
-  const search = await estate.es(
-    'ech',
-    'GET',
-    `/${alias}:logs-*/_search`,
-    undefined,
-    `cross-search-user:${process.env.CROSS_SEARCH_USER_PASSWORD}`,
-  );
-  assert.equal(search.status, 200, JSON.stringify(search.body));
-  assert.equal(search.body.hits.total.value, estate.info.seededIndex.documents);
+  await assertRunUserSearchesRemote(estate, alias);
 }
 
 async function echTrustEntry(name: string): Promise<any> {
@@ -227,13 +207,13 @@ describe('path C end to end', () => {
     await estate.scenario('tls-certificate');
     const req = request({}, { remoteCredentials: false, caInRequest: false });
     const handle = await startRun(req);
-    await waitFor(handle, 'remote-ca-certificate');
+    await waitForStep(handle, 'remote-ca-certificate');
     const nodeCert = (await estate.control('GET', '/self-managed/config')).files['certs/transport.crt'];
     await handle.signal('provideRemoteCaCertificate', { pem: nodeCert });
     const deadline = Date.now() + 15_000;
     let again: ConnectStatus;
     do {
-      again = await waitFor(handle, 'remote-ca-certificate');
+      again = await waitForStep(handle, 'remote-ca-certificate');
       if (/not a CA certificate/.test(again.waitingFor!.instructions)) break;
       await new Promise((r) => setTimeout(r, 100));
     } while (Date.now() < deadline);
@@ -284,7 +264,7 @@ describe('path C end to end', () => {
     });
     const req = request();
     const handle = await startRun(req);
-    const status = await waitFor(handle, 'remote-trust');
+    const status = await waitForStep(handle, 'remote-trust');
     const text = status.waitingFor!.instructions;
     const artifacts = status.waitingFor!.artifacts!;
     // Certificates everywhere first, trust restrictions second: two ordered phases, nothing outside them.
@@ -324,7 +304,7 @@ describe('path C end to end', () => {
     const before = await estate.view();
     hiddenProbes = 1; // the preflight probe: the identity is assumed (cluster name), the re-probe after confirmation sees
     const handle = await startRun(request());
-    const status = await waitFor(handle, 'remote-trust');
+    const status = await waitForStep(handle, 'remote-trust');
     const text = status.waitingFor!.instructions;
     const { phases } = status.waitingFor!.artifacts!;
     // Re-issue unless they carry exactly the assumed pattern; no node names known: a placeholder entry, as the text says.
@@ -379,7 +359,7 @@ describe('path C: nothing left behind', () => {
     const before = await estate.view();
     const handle = await startRun(request());
     await doRemoteTrust(handle);
-    await waitFor(handle, 'approve-local-changes');
+    await waitForStep(handle, 'approve-local-changes');
     await handle.signal('reject', { step: 'approve-local-changes', approver: 'lead@example.com', reason: 'no' });
     const failure = await failureOf(handle);
     assert.equal(failure.type, 'Rejected');
