@@ -146,7 +146,23 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     deploymentId: r.local.deploymentId,
     refId: r.local.refId,
   };
-  const deployment = await activity('Describe the ECH deployment').describeDeployment({ target: cloud });
+  // A preflight read that fails (bad credentials, unreachable API) ends the run here: nothing was changed.
+  const preflightFailed = (err: unknown): never => {
+    const type = failureType(err);
+    const message = `${failureMessage(err)}\nNothing was changed.`;
+    state.step('preflight', 'failed', failureMessage(err).split('\n')[0]);
+    status.error = { type, message };
+    state.setPhase('failed');
+    throw ApplicationFailure.create({
+      type,
+      message,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  };
+  const deployment = await activity('Describe the ECH deployment')
+    .describeDeployment({ target: cloud })
+    .catch(preflightFailed);
   cloud.refId = deployment.refId;
   const localUrl = r.local.elasticsearch.url ?? deployment.esUrl;
   if (!localUrl) {
@@ -187,7 +203,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     tlsModel && r.remote.ca.kind === 'private'
       ? activity('Check the self-managed transport CA').inspectCaCertificate({ pem: r.remote.ca.pem })
       : Promise.resolve(undefined),
-  ]);
+  ]).catch(preflightFailed);
   local.version = localFacts.version;
   if (remote && remoteFacts) remote.version = remoteFacts.version;
   const findings = evaluatePreflight(

@@ -223,6 +223,22 @@ describe('preflight failures: a clear error and no change', () => {
     assert.match(failure.message, /manage_security/);
     assert.deepEqual(await estate.view(), before);
   });
+
+  it('a secret the worker does not have ends the preflight, and the status says so', async () => {
+    await estate.scenario('api-key-public');
+    const req = request('api-key-public');
+    req.local = { ...req.local, cloud: { ...req.local.cloud, apiKeySecret: 'EC_API_KEY_NOT_ON_THIS_WORKER' } };
+    const before = await estate.view();
+    const handle = await startRun(req);
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'SecretNotFound', failure.message);
+    assert.match(failure.message, /EC_API_KEY_NOT_ON_THIS_WORKER.*ECH_REMOTE_SECRETS_DIR/s);
+    const status = await handle.query<ConnectStatus>('status');
+    assert.equal(status.phase, 'failed');
+    assert.equal(status.steps.find((st) => st.id === 'preflight')?.state, 'failed');
+    assert.equal(status.error?.type, 'SecretNotFound');
+    assert.deepEqual(await estate.view(), before);
+  });
 });
 
 describe('remote cluster server disabled', () => {
