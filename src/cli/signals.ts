@@ -90,7 +90,13 @@ async function answer(workflowId: string, json: boolean, a: Answer): Promise<nev
     const now = w ? `it waits for ${w.who} at ${w.step}` : `it is in phase ${status.phase}, waiting for nobody`;
     throw refused(`${workflowId} is not waiting for ${a.step} (${now})`, 'NotWaiting');
   }
-  await a.send(handle);
+  try {
+    await a.send(handle);
+  } catch (err) {
+    // It ended between the look and the signal.
+    if (err instanceof WorkflowNotFoundError) throw refused(`${workflowId} has ended`, 'RunEnded');
+    throw err;
+  }
   if (json) {
     const report: SentReport = {
       outcome: 'sent',
