@@ -3,14 +3,27 @@
  * per log line on stderr (ECH_REMOTE_LOG_LEVEL), with the SDK's workflow/activity context. Every string goes through
  * redact(), so a secret the worker resolved can never reach the logs. Installed once, before any connection is made.
  */
+import net from 'node:net';
 import { DefaultLogger, Runtime, type LogEntry, type Logger } from '@temporalio/worker';
 import { z } from 'zod';
 import { redact } from './activities/secrets';
-import { hostPort } from './contract/request';
+
+/**
+ * The Prometheus bind address as the Temporal runtime takes it: an IP literal and a port (it does not resolve names,
+ * so "localhost:9464" would crash the worker at start-up).
+ */
+const METRICS_ADDRESS_MESSAGE = 'must be IPv4:port or [IPv6]:port, e.g. 0.0.0.0:9464 (not a host name)';
+export const metricsAddress = z.string().refine((v) => {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
+  if (!m) return false;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return false;
+  return m[1] !== undefined ? net.isIPv6(m[1]) : net.isIPv4(m[2] as string);
+}, METRICS_ADDRESS_MESSAGE);
 
 const operationsEnv = z.object({
   ECH_REMOTE_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  ECH_REMOTE_METRICS_ADDRESS: hostPort.optional(),
+  ECH_REMOTE_METRICS_ADDRESS: metricsAddress.optional(),
 });
 export type OperationsSettings = z.output<typeof operationsEnv>;
 

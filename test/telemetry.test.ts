@@ -38,6 +38,25 @@ it('worker settings from the environment are checked before the worker starts', 
   });
   assert.throws(
     () => operationsSettings({ ECH_REMOTE_LOG_LEVEL: 'LOUD', ECH_REMOTE_METRICS_ADDRESS: '9464' }),
-    /ECH_REMOTE_LOG_LEVEL[\s\S]*ECH_REMOTE_METRICS_ADDRESS: must be host:port/,
+    /ECH_REMOTE_LOG_LEVEL[\s\S]*ECH_REMOTE_METRICS_ADDRESS: must be IPv4:port or \[IPv6\]:port, e\.g\. 0\.0\.0\.0:9464/,
   );
+  // The Temporal runtime binds an IP literal; it does not resolve names.
+  for (const ok of ['127.0.0.1:9464', '[::]:9464', '[::1]:1']) {
+    assert.equal(operationsSettings({ ECH_REMOTE_METRICS_ADDRESS: ok }).ECH_REMOTE_METRICS_ADDRESS, ok);
+  }
+  for (const bad of [
+    'localhost:9464',
+    'metrics.internal:9464',
+    '::1:9464',
+    '[::1]',
+    '0.0.0.0:0',
+    '0.0.0.0:70000',
+    '1.2.3:9464',
+  ]) {
+    assert.throws(
+      () => operationsSettings({ ECH_REMOTE_METRICS_ADDRESS: bad }),
+      /ECH_REMOTE_METRICS_ADDRESS: must be IPv4:port or \[IPv6\]:port, e\.g\. 0\.0\.0\.0:9464 \(not a host name\)/,
+      bad,
+    );
+  }
 });

@@ -1,22 +1,22 @@
 /**
- * `ech-remote connect --request FILE [--wait] [--timeout D] [--approve --as NAME] [--json]`: validate before anything
- * is sent, start the connection under the id its deployment and alias give it (or attach to the run already going),
- * optionally pre-approve, and follow it to its end or the timeout.
+ * `ech-remote connect --request FILE [--wait] [--timeout D] [--approve --as NAME] [--new-run] [--json]`: validate
+ * before anything is sent, start the connection under the id its deployment and alias give it (or attach to the run
+ * already going, or report the run that already ended), optionally pre-approve, and follow it to its end or the timeout.
  */
 import fs from 'node:fs';
-import { WorkflowNotFoundError } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidRequestError, connectStartOptions } from '../client';
 import { DURATION_RE, durationToMs } from '../contract/duration';
 import { approveSignal } from '../contract/messages';
 import type { ValidationProblem } from '../contract/request';
 import { HUMAN_STEPS } from '../contract/steps';
-import { connectClient } from '../temporal/connection';
+import { cliClient } from './client';
 import type { connectRemoteCluster } from '../workflows/connect';
 import { EXIT, type ExitCode } from './exitCodes';
 import { Progress, exitWith, printJson, runCommand } from './output';
-import { followRun, reportBase, summary, type RunReport } from './status';
+import { followRun, reportBase, reportRun, summary, type RunReport } from './status';
 
 interface ConnectOptions {
   request: string;
@@ -24,6 +24,7 @@ interface ConnectOptions {
   timeout?: string;
   approve?: boolean;
   as?: string;
+  newRun?: boolean;
   json?: boolean;
 }
 
@@ -57,20 +58,49 @@ function readRequest(file: string): { input?: unknown; problems?: ValidationProb
   }
 }
 
-/** Attach to the running run of this connection, else start one (USE_EXISTING closes the race of two starts). */
-async function startOrAttach(client: Client, options: ReturnType<typeof connectStartOptions>) {
-  const existing = client.workflow.getHandle(options.workflowId);
+type Started =
+  | { handle: WorkflowHandle; runId: string; attached: boolean; ended?: undefined }
+  | { handle: WorkflowHandle; runId: string; attached: true; ended: RunReport };
+
+/**
+ * The connection's latest run: attach to it while it runs; once it has ended, report how (a re-run of the same
+ * pipeline step must not start the connection again) unless `newRun` asks for a fresh run. A start that loses the race
+ * to another (conflict policy FAIL) attaches to the winner, so `attached` says what happened.
+ */
+async function startOrAttach(
+  client: Client,
+  options: ReturnType<typeof connectStartOptions>,
+  newRun: boolean,
+): Promise<Started> {
+  const latest = async () => {
+    try {
+      return await client.workflow.getHandle(options.workflowId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  const attach = async (d: WorkflowExecutionDescription): Promise<Started> => {
+    const handle = client.workflow.getHandle(options.workflowId, d.runId);
+    if (d.status.name === 'RUNNING') return { handle, runId: d.runId, attached: true };
+    return { handle, runId: d.runId, attached: true, ended: await reportRun(client, options.workflowId, d.runId) };
+  };
+  const found = await latest();
+  if (found && (found.status.name === 'RUNNING' || !newRun)) return attach(found);
   try {
-    const d = await existing.describe();
-    if (d.status.name === 'RUNNING') return { handle: existing, runId: d.runId, attached: true };
+    const handle = await client.workflow.start<typeof connectRemoteCluster>('connectRemoteCluster', {
+      ...options,
+      workflowIdConflictPolicy: 'FAIL',
+      // A closed run is reused only when asked for by name (--new-run).
+      workflowIdReusePolicy: newRun ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+    });
+    return { handle, runId: handle.firstExecutionRunId, attached: false };
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const winner = await latest();
+    if (!winner) throw err;
+    return attach(winner);
   }
-  const handle = await client.workflow.start<typeof connectRemoteCluster>('connectRemoteCluster', {
-    ...options,
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
-  return { handle, runId: handle.firstExecutionRunId, attached: false };
 }
 
 async function connect(opts: ConnectOptions): Promise<never> {
@@ -93,9 +123,20 @@ async function connect(opts: ConnectOptions): Promise<never> {
     throw err;
   }
 
-  const client = await connectClient();
-  const { handle, runId, attached } = await startOrAttach(client, options);
+  const client = await cliClient();
+  const { handle, runId, attached, ended } = await startOrAttach(client, options, !!opts.newRun);
   const base = reportBase(client, handle.workflowId, runId);
+  if (ended) {
+    // The connection's run has ended: say how, with its exit code; --new-run starts another.
+    if (!json) {
+      process.stderr.write(
+        `${base.workflowId} already ran (run ${runId}) and has ended; reporting that run ` +
+          `(ech-remote connect --new-run starts another).\n`,
+      );
+    }
+    const out: ConnectReport = { ...ended, attached: true };
+    return exitWith(out.exitCode, json ? printJson(out) : summary(ended));
+  }
   if (!json)
     process.stderr.write(`${attached ? 'Attached to the running' : 'Started'} ${base.workflowId} (run ${runId})\n`);
 
@@ -134,6 +175,7 @@ export function registerConnect(program: Command): void {
     .option('--timeout <duration>', 'with --wait (implied): stop waiting after this long ("30m", "2h"); exit 4')
     .option('--approve', 'approve the ECH changes in advance (needs --as)')
     .option('--as <name>', 'the approver recorded with --approve')
+    .option('--new-run', 'when the connection has already run and ended, start a new run (default: report that one)')
     .option('--json', 'print one JSON object on stdout (progress is not printed)')
     .action((opts: ConnectOptions) => runCommand(!!opts.json, () => connect(opts)));
 }

@@ -6,6 +6,7 @@ import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
 import { registerConnect } from './connect';
 import { EXIT } from './exitCodes';
+import { exitWith, printJson } from './output';
 import { registerSignals } from './signals';
 import { registerStatus } from './status';
 
@@ -78,8 +79,17 @@ program
     });
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.done : EXIT.invalid); // already printed
+program.parseAsync(process.argv).catch(async (err: unknown) => {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0) return exitWith(EXIT.done); // --help, --version
+    // Already printed on stderr; with --json, stdout still gets its one object, like every other path.
+    if (!process.argv.slice(2).includes('--json')) return exitWith(EXIT.invalid);
+    const message = err.message.replace(/^error: /, '');
+    return exitWith(
+      EXIT.invalid,
+      printJson({ outcome: 'invalid', exitCode: EXIT.invalid, problems: [{ path: 'argv', message }] }),
+    );
+  }
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -1,7 +1,9 @@
 /**
- * Answering a run's human steps from a shell or a pipeline: approve, reject, confirm, provide-key. Each sends the
- * contract's signal (src/contract/messages.ts). provide-key reads the key from an environment variable, so it is never
- * on a command line (shell history, process list) and never printed.
+ * Answering a run's human steps from a shell or a pipeline: approve, reject, confirm, provide-key. Each checks its
+ * input before connecting (exit 2), then asks the run where it stands and sends the contract's signal
+ * (src/contract/messages.ts) only when the run waits for that answer: a run ignores an answer it does not wait for, so
+ * the CLI refuses it (exit 1) instead of saying "Sent". provide-key reads the key from an environment variable, so it
+ * is never on a command line (shell history, process list) and never printed.
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
@@ -14,26 +16,102 @@ import {
   rejectSignal,
 } from '../contract/messages';
 import { HUMAN_STEPS, type HumanStepId } from '../contract/steps';
-import { connectClient } from '../temporal/connection';
+import { cliClient } from './client';
 import { CliError, EXIT } from './exitCodes';
-import { exitWith, runCommand } from './output';
+import { exitWith, printJson, runCommand } from './output';
+import { queryStatus } from './status';
 
 const stepOption = (choices: HumanStepId[]) =>
   new Option('--step <step>', 'the human step answered').choices(choices).makeOptionMandatory();
+const jsonOption = () => new Option('--json', 'print one JSON object on stdout');
 
-async function send(workflowId: string, what: string, signal: (h: WorkflowHandle) => Promise<void>): Promise<never> {
-  const client = await connectClient();
-  try {
-    await signal(client.workflow.getHandle(workflowId));
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      throw new CliError(`no running workflow "${workflowId}" (it may have ended; see ech-remote status)`, EXIT.error);
-    }
-    throw err;
-  }
-  return exitWith(EXIT.done, `Sent ${what} to ${workflowId}.\n`);
+/** How long the run has to answer the status query before anything is sent. */
+const STATUS_WITHIN_MS = 10_000;
+
+interface Answer {
+  /** The signal's name, for the report. */
+  signal: string;
+  step: HumanStepId;
+  /** What was sent, for the human line (never a secret). */
+  what: string;
+  /** approve/reject: one decision per run. */
+  decision?: boolean;
+  send: (h: WorkflowHandle) => Promise<void>;
 }
 
+/** The --json shape of approve, reject, confirm and provide-key once sent. */
+export interface SentReport {
+  outcome: 'sent';
+  exitCode: typeof EXIT.done;
+  workflowId: string;
+  runId: string;
+  signal: string;
+  step: HumanStepId;
+}
+
+const refused = (message: string, type: string) => new CliError(`${message}; nothing was sent`, EXIT.error, type);
+
+async function answer(workflowId: string, json: boolean, a: Answer): Promise<never> {
+  const client = await cliClient();
+  let runId: string;
+  let running: boolean;
+  let closedAs: string;
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    [runId, running, closedAs] = [d.runId, d.status.name === 'RUNNING', d.status.name];
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw refused(`no workflow "${workflowId}" in this namespace`, 'WorkflowNotFound');
+    throw err;
+  }
+  if (!running) {
+    throw refused(
+      `${workflowId} has ended (${closedAs.toLowerCase()}); see ech-remote status ${workflowId}`,
+      'RunEnded',
+    );
+  }
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const status = await queryStatus(client, handle, STATUS_WITHIN_MS);
+  if (!status) {
+    throw refused(
+      `${workflowId} did not answer the status query within ${STATUS_WITHIN_MS / 1000} s (is a worker running?)`,
+      'StatusUnavailable',
+    );
+  }
+  const decided = a.decision ? status.approvals.find((x) => x.step === a.step) : undefined;
+  if (decided) {
+    throw refused(
+      `the decision for ${a.step} is already recorded (${decided.decision} by ${decided.approver}); a run takes one`,
+      'AlreadyDecided',
+    );
+  }
+  const w = status.waitingFor;
+  if (w?.step !== a.step) {
+    const now = w ? `it waits for ${w.who} at ${w.step}` : `it is in phase ${status.phase}, waiting for nobody`;
+    throw refused(`${workflowId} is not waiting for ${a.step} (${now})`, 'NotWaiting');
+  }
+  try {
+    await a.send(handle);
+  } catch (err) {
+    // It ended between the look and the signal.
+    if (err instanceof WorkflowNotFoundError) throw refused(`${workflowId} has ended`, 'RunEnded');
+    throw err;
+  }
+  if (json) {
+    const report: SentReport = {
+      outcome: 'sent',
+      exitCode: EXIT.done,
+      workflowId,
+      runId,
+      signal: a.signal,
+      step: a.step,
+    };
+    return exitWith(EXIT.done, printJson(report));
+  }
+  return exitWith(EXIT.done, `Sent ${a.what} to ${workflowId} (run ${runId}), which was waiting for it.\n`);
+}
+
+/** A flag's value, trimmed; empty is an invalid input (exit 2), found before connecting. */
 function required(value: string | undefined, flag: string): string {
   const v = value?.trim();
   if (!v) throw new CliError(`${flag} must not be empty`, EXIT.invalid, 'InvalidInput');
@@ -43,21 +121,24 @@ function required(value: string | undefined, flag: string): string {
 export function registerSignals(program: Command): void {
   program
     .command('approve')
-    .description('ECH org: approve the changes to the ECH deployment')
+    .description('ECH org: approve the changes to the ECH deployment (the run must be waiting for the approval)')
     .argument('<workflow-id>')
     .addOption(stepOption([HUMAN_STEPS.approveLocalChanges]))
     .requiredOption('--as <name>', 'who approves (recorded in the run)')
     .option('--comment <text>')
-    .action((id: string, o: { step: HumanStepId; as: string; comment?: string }) =>
-      runCommand(false, () =>
-        send(id, `approve (${o.step}, by ${o.as})`, (h) =>
-          h.signal(approveSignal, {
-            step: o.step,
-            approver: required(o.as, '--as'),
-            ...(o.comment ? { comment: o.comment } : {}),
-          }),
-        ),
-      ),
+    .addOption(jsonOption())
+    .action((id: string, o: { step: HumanStepId; as: string; comment?: string; json?: boolean }) =>
+      runCommand(!!o.json, () => {
+        const approver = required(o.as, '--as');
+        const comment = o.comment?.trim();
+        return answer(id, !!o.json, {
+          signal: approveSignal.name,
+          step: o.step,
+          decision: true,
+          what: `approve (${o.step}, by ${approver})`,
+          send: (h) => h.signal(approveSignal, { step: o.step, approver, ...(comment ? { comment } : {}) }),
+        });
+      }),
     );
 
   program
@@ -67,16 +148,19 @@ export function registerSignals(program: Command): void {
     .addOption(stepOption([HUMAN_STEPS.approveLocalChanges]))
     .requiredOption('--as <name>', 'who rejects')
     .requiredOption('--reason <text>', 'why (recorded in the run and its failure)')
-    .action((id: string, o: { step: HumanStepId; as: string; reason: string }) =>
-      runCommand(false, () =>
-        send(id, `reject (${o.step}, by ${o.as})`, (h) =>
-          h.signal(rejectSignal, {
-            step: o.step,
-            approver: required(o.as, '--as'),
-            reason: required(o.reason, '--reason'),
-          }),
-        ),
-      ),
+    .addOption(jsonOption())
+    .action((id: string, o: { step: HumanStepId; as: string; reason: string; json?: boolean }) =>
+      runCommand(!!o.json, () => {
+        const approver = required(o.as, '--as');
+        const reason = required(o.reason, '--reason');
+        return answer(id, !!o.json, {
+          signal: rejectSignal.name,
+          step: o.step,
+          decision: true,
+          what: `reject (${o.step}, by ${approver})`,
+          send: (h) => h.signal(rejectSignal, { step: o.step, approver, reason }),
+        });
+      }),
     );
 
   program
@@ -85,12 +169,17 @@ export function registerSignals(program: Command): void {
     .argument('<workflow-id>')
     .addOption(stepOption([HUMAN_STEPS.remoteClusterServer, HUMAN_STEPS.remoteTrust]))
     .requiredOption('--as <name>', 'who did it')
-    .action((id: string, o: { step: HumanStepId; as: string }) =>
-      runCommand(false, () =>
-        send(id, `confirmRemoteStep (${o.step}, by ${o.as})`, (h) =>
-          h.signal(confirmRemoteStepSignal, { step: o.step, by: required(o.as, '--as') }),
-        ),
-      ),
+    .addOption(jsonOption())
+    .action((id: string, o: { step: HumanStepId; as: string; json?: boolean }) =>
+      runCommand(!!o.json, () => {
+        const by = required(o.as, '--as');
+        return answer(id, !!o.json, {
+          signal: confirmRemoteStepSignal.name,
+          step: o.step,
+          what: `confirmRemoteStep (${o.step}, by ${by})`,
+          send: (h) => h.signal(confirmRemoteStepSignal, { step: o.step, by }),
+        });
+      }),
     );
 
   program
@@ -100,8 +189,9 @@ export function registerSignals(program: Command): void {
     )
     .argument('<workflow-id>')
     .requiredOption('--from-env <var>', 'the environment variable holding the encoded key (never the key itself)')
-    .action((id: string, o: { fromEnv: string }) =>
-      runCommand(false, () => {
+    .addOption(jsonOption())
+    .action((id: string, o: { fromEnv: string; json?: boolean }) =>
+      runCommand(!!o.json, () => {
         const encoded = process.env[o.fromEnv]?.trim();
         if (!encoded)
           throw new CliError(`environment variable ${o.fromEnv} is not set or empty`, EXIT.invalid, 'InvalidInput');
@@ -112,9 +202,12 @@ export function registerSignals(program: Command): void {
             'InvalidInput',
           );
         }
-        return send(id, `the cross-cluster API key from $${o.fromEnv} (not printed)`, (h) =>
-          h.signal(provideCrossClusterApiKeySignal, { encoded }),
-        );
+        return answer(id, !!o.json, {
+          signal: provideCrossClusterApiKeySignal.name,
+          step: HUMAN_STEPS.crossClusterApiKey,
+          what: `the cross-cluster API key from $${o.fromEnv} (not printed)`,
+          send: (h) => h.signal(provideCrossClusterApiKeySignal, { encoded }),
+        });
       }),
     );
 }

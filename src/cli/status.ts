@@ -19,7 +19,7 @@ import type { Command } from 'commander';
 import { statusQuery } from '../contract/messages';
 import type { ConnectResult, ConnectStatus, DryRunResult, StepStatus, WaitingFor } from '../contract/status';
 import type { Phase } from '../contract/steps';
-import { connectClient } from '../temporal/connection';
+import { cliClient } from './client';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
 import { Progress, exitWith, printJson, runCommand, workflowUiUrl } from './output';
 
@@ -47,6 +47,9 @@ export interface RunReport {
   approvals?: ConnectStatus['approvals'];
 }
 
+/** The --json shape of `status`: exitCode is the status command's own (0); runExitCode the run's, as connect exits. */
+export type StatusReport = Omit<RunReport, 'exitCode'> & { exitCode: typeof EXIT.done; runExitCode: ExitCode };
+
 const EXIT_OF: Record<Outcome, ExitCode> = {
   completed: EXIT.done,
   failed: EXIT.failed,
@@ -59,7 +62,11 @@ const EXIT_OF: Record<Outcome, ExitCode> = {
 type Handle = WorkflowHandle;
 
 /** The status query, bounded: a run with no worker polling must not hang the CLI. */
-async function queryStatus(client: Client, handle: Handle, withinMs = 5_000): Promise<ConnectStatus | undefined> {
+export async function queryStatus(
+  client: Client,
+  handle: Handle,
+  withinMs = 5_000,
+): Promise<ConnectStatus | undefined> {
   try {
     return await client.connection.withDeadline(Date.now() + withinMs, () => handle.query(statusQuery));
   } catch {
@@ -124,8 +131,8 @@ async function describe(handle: Handle): Promise<WorkflowExecutionDescription> {
 }
 
 /** One look at a run, running or closed. */
-export async function reportRun(client: Client, workflowId: string): Promise<RunReport> {
-  const d = await describe(client.workflow.getHandle(workflowId));
+export async function reportRun(client: Client, workflowId: string, runId?: string): Promise<RunReport> {
+  const d = await describe(client.workflow.getHandle(workflowId, runId));
   const handle = client.workflow.getHandle(workflowId, d.runId);
   const base = reportBase(client, workflowId, d.runId);
   const status = await queryStatus(client, handle);
@@ -215,9 +222,14 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print one JSON object')
     .action((workflowId: string, opts: { json?: boolean }) =>
       runCommand(!!opts.json, async () => {
-        const client = await connectClient();
+        const client = await cliClient();
         const report = await reportRun(client, workflowId);
-        if (opts.json) return exitWith(EXIT.done, printJson(report));
+        // exitCode is this command's (0: reported); runExitCode is what `connect --wait` exits with for this run now.
+        if (opts.json) {
+          const { exitCode: runExitCode, ...rest } = report;
+          const out: StatusReport = { ...rest, exitCode: EXIT.done, runExitCode };
+          return exitWith(EXIT.done, printJson(out));
+        }
         let text = `${report.workflowId} (run ${report.runId}): ${report.phase ?? report.outcome}\n`;
         new Progress(workflowId, report.uiUrl, (t) => (text += t)).update({
           phase: report.phase ?? 'validating',

@@ -83,6 +83,11 @@ describe('ech-remote connect', () => {
     const connect = spawnCli(['connect', '--request', file, '--wait', '--timeout', '2m', '--json'], env);
     const waiting = await statusWhenWaiting(workflowId, 'approve-local-changes');
     assert.equal(waiting.outcome, 'waiting');
+    assert.deepEqual(
+      [waiting.exitCode, waiting.runExitCode],
+      [0, 4],
+      'status itself exits 0; the run is still waiting',
+    );
     assert.equal(waiting.waitingFor.who, 'ech-org');
     assert.match(waiting.waitingFor.instructions, /cluster\.remote\.cli-approve/);
 
@@ -110,6 +115,13 @@ describe('ech-remote connect', () => {
     // What the user would check: ECH is connected to the remote under the alias.
     const info = (await estate.es('ech', 'GET', '/_remote/info')).body['cli-approve'];
     assert.equal(info?.connected, true);
+
+    // The run has ended: a late approval is refused, not reported as sent.
+    const late = await runCli(['approve', workflowId, '--step', 'approve-local-changes', '--as', 'x', '--json'], env);
+    assert.equal(late.code, 1, late.stdout);
+    const lateReport = json(late.stdout);
+    assert.equal(lateReport.error.type, 'RunEnded');
+    assert.match(lateReport.error.message, /has ended \(completed\).*nothing was sent/);
   });
 
   it('an invalid request exits 2 listing every problem by JSON path, and sends nothing', async () => {
@@ -144,6 +156,49 @@ describe('ech-remote connect', () => {
     assert.match(usage.stderr, /--step/);
   });
 
+  it('--json prints one JSON object for usage errors and for inputs refused before connecting', async () => {
+    const offline = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:9' };
+    for (const args of [
+      ['approve', 'connect-x', '--as', 'me', '--json'],
+      ['confirm', 'connect-x', '--step', 'approve-local-changes', '--as', 'me', '--json'],
+      ['connect', '--json'],
+      ['status', '--json'],
+    ]) {
+      const r = await runCli(args, offline);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const report = json(r.stdout);
+      assert.equal(report.outcome, 'invalid');
+      assert.equal(report.exitCode, 2);
+      assert.equal(report.problems.length, 1);
+      assert.equal(report.problems[0].path, 'argv');
+      assert.ok(report.problems[0].message.length > 0);
+    }
+    for (const args of [
+      ['approve', 'connect-x', '--step', 'approve-local-changes', '--as', '  ', '--json'],
+      ['reject', 'connect-x', '--step', 'approve-local-changes', '--as', 'me', '--reason', ' ', '--json'],
+      ['confirm', 'connect-x', '--step', 'remote-trust', '--as', '', '--json'],
+      ['provide-key', 'connect-x', '--from-env', 'UNSET_FOR_SURE', '--json'],
+    ]) {
+      // Unreachable Temporal: had the CLI connected first, this would be exit 1.
+      const r = await runCli(args, offline);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.equal(json(r.stdout).error.type, 'InvalidInput');
+    }
+  });
+
+  it('without the payload encryption key, the CLI says to set ECH_REMOTE_ENCRYPTION_KEYS (not a worker flag)', async () => {
+    const noKey = { ...env, ECH_REMOTE_ENCRYPTION_KEYS: '', ECH_REMOTE_ENCRYPTION_KEYS_FILE: '' };
+    const asJson = await runCli(['status', 'connect-x', '--json'], noKey);
+    assert.equal(asJson.code, 1, asJson.stderr);
+    const report = json(asJson.stdout);
+    assert.equal(report.error.type, 'EncryptionKeyMissing');
+    assert.match(report.error.message, /set ECH_REMOTE_ENCRYPTION_KEYS .*the worker/);
+    const human = await runCli(['approve', 'connect-x', '--step', 'approve-local-changes', '--as', 'me'], noKey);
+    assert.equal(human.code, 1);
+    assert.match(human.stderr, /ECH_REMOTE_ENCRYPTION_KEYS/);
+    assert.doesNotMatch(human.stderr + asJson.stdout, /insecure-plaintext-payloads/);
+  });
+
   it('a rejection sent by another CLI call exits 5, with the reason, and ECH unchanged', async () => {
     const { file, workflowId } = requestFile('cli-reject');
     const before = await estate.view();
@@ -176,6 +231,40 @@ describe('ech-remote connect', () => {
       stdout,
     );
     assert.deepEqual(await estate.view(), before);
+
+    // A second decision is refused: the run has ended.
+    const again = await runCli(['approve', workflowId, '--step', 'approve-local-changes', '--as', 'other'], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /has ended.*nothing was sent/);
+    assert.doesNotMatch(again.stdout, /Sent/);
+
+    // Re-running the pipeline step reports the ended run (exit 5 again) instead of starting the connection again.
+    const rerun = await runCli(['connect', '--request', file, '--wait', '--json'], env);
+    assert.equal(rerun.code, 5, rerun.stderr);
+    const rerunReport = json(rerun.stdout);
+    assert.deepEqual(
+      [rerunReport.attached, rerunReport.outcome, rerunReport.exitCode, rerunReport.runId],
+      [true, 'rejected', 5, report.runId],
+    );
+    const human = await runCli(['connect', '--request', file], env);
+    assert.equal(human.code, 5);
+    assert.match(human.stderr, /already ran .* has ended.*--new-run/);
+    assert.match(human.stdout, /Rejected: /);
+    const runs = async () => {
+      const ids: string[] = [];
+      for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) ids.push(w.runId);
+      return ids;
+    };
+    assert.deepEqual(await runs(), [report.runId], 'no second run');
+
+    // --new-run starts a fresh one.
+    const fresh = await runCli(['connect', '--request', file, '--new-run', '--json'], env);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const started = json(fresh.stdout);
+    assert.deepEqual([started.outcome, started.attached], ['started', false]);
+    assert.notEqual(started.runId, report.runId);
+    assert.deepEqual((await runs()).sort(), [report.runId, started.runId].sort());
+    await client.workflow.getHandle(workflowId).terminate('test done');
   });
 
   it('--timeout while waiting for the approval exits 4 saying who must do what; a second connect attaches', async () => {
@@ -258,11 +347,28 @@ describe('ech-remote connect', () => {
     assert.equal(refused.code, 2);
     assert.ok(!refused.stderr.includes('secret-ish'), refused.stderr);
 
+    // Answers the run does not wait for are refused (exit 1), not reported as sent.
+    const secondDecision = await runCli(
+      ['reject', workflowId, '--step', 'approve-local-changes', '--as', 'x', '--reason', 'late', '--json'],
+      env,
+    );
+    assert.equal(secondDecision.code, 1, secondDecision.stdout);
+    const decided = json(secondDecision.stdout);
+    assert.equal(decided.error.type, 'AlreadyDecided');
+    assert.match(decided.error.message, /already recorded \(approved by ci@example\.com\).*nothing was sent/);
+    const notWaited = await runCli(['confirm', workflowId, '--step', 'remote-trust', '--as', 'ops'], env);
+    assert.equal(notWaited.code, 1);
+    assert.match(
+      notWaited.stderr,
+      /is not waiting for remote-trust \(it waits for self-managed-org at cross-cluster-api-key\); nothing was sent/,
+    );
+
     const provided = await runCli(['provide-key', workflowId, '--from-env', 'CCK_ENCODED'], {
       ...env,
       CCK_ENCODED: encoded,
     });
     assert.equal(provided.code, 0, provided.stderr);
+    assert.match(provided.stdout, /^Sent the cross-cluster API key from \$CCK_ENCODED \(not printed\)/);
 
     const { code, stdout, stderr } = await connect.done;
     assert.equal(code, 0, stderr + stdout);

@@ -37,20 +37,11 @@ interface Compose {
   secrets?: Record<string, { file?: string }>;
 }
 
-/** Commands the contract and the four branches' shared names fix, added to the CLI by another branch. */
-const COMMANDS_FROM_OTHER_BRANCHES = ['codec-server'];
-/** Variables fixed by the shared names list, read by code that another branch adds (src/codec, src/telemetry.ts). */
-const VARIABLES_FROM_OTHER_BRANCHES = [
-  'ECH_REMOTE_ENCRYPTION_KEYS',
-  'ECH_REMOTE_ENCRYPTION_KEYS_FILE',
-  'ECH_REMOTE_INSECURE_PLAINTEXT_PAYLOADS',
-  'ECH_REMOTE_CODEC_LISTEN',
-  'ECH_REMOTE_CODEC_TOKEN',
-  'ECH_REMOTE_CODEC_TOKEN_FILE',
-  'ECH_REMOTE_CODEC_CORS_ORIGINS',
-  'ECH_REMOTE_METRICS_ADDRESS',
-  'ECH_REMOTE_LOG_LEVEL',
-];
+/** The module each of our image's commands runs (src/cli/main.ts hands the command to it). */
+const COMMAND_MODULES: Record<string, string> = {
+  worker: 'src/worker.ts',
+  'codec-server': 'src/codec/server.ts',
+};
 
 /** `${NAME:-default}` as Compose resolves it with nothing set in the environment. */
 function withDefaults(value: string): string {
@@ -63,18 +54,39 @@ const env = (s: Service) => Object.fromEntries(Object.entries(s.environment ?? {
 const secretNames = (s: Service) => (s.secrets ?? []).map((x) => (typeof x === 'string' ? x : x.source));
 const asList = (v: string[] | string | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** Environment variables our code reads: src/, and @temporalio/envconfig, which src/ hands the environment to. */
-function variablesOurCodeReads(): Set<string> {
+/** The source files a module loads: its relative imports, followed to the end. */
+function moduleGraph(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:from|import|require\(|require\.resolve\()\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const base = path.resolve(path.dirname(file), m[1]!);
+      const found = [`${base}.ts`, path.join(base, 'index.ts'), base].find(
+        (f) => fs.existsSync(f) && fs.statSync(f).isFile(),
+      );
+      if (found?.endsWith('.ts')) visit(found);
+    }
+  };
+  visit(path.join(root, entry));
+  return [...seen];
+}
+
+/** Environment variables a command reads: the modules it loads, and @temporalio/envconfig if they hand it the env. */
+function variablesReadBy(command: string): Set<string> {
+  const entry = COMMAND_MODULES[command];
+  assert.ok(entry, `no module known for the command ${command}`);
   const names = new Set<string>();
-  const sources = filesUnder(path.join(root, 'src')).filter((f) => f.endsWith('.ts') && !f.includes('/sandbox/'));
   let usesEnvconfig = false;
-  for (const file of sources) {
+  for (const file of moduleGraph(entry)) {
     const text = fs.readFileSync(file, 'utf8');
     for (const m of text.matchAll(/process\.env(?:\.([A-Z][A-Z0-9_]*)|\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\])/g)) {
       names.add((m[1] ?? m[2])!);
     }
-    // Names kept in constants, e.g. const KEYS_ENV = 'ECH_REMOTE_ENCRYPTION_KEYS'.
+    // Names kept in constants, e.g. const KEYS_ENV = 'ECH_REMOTE_ENCRYPTION_KEYS', or read from an env object.
     for (const m of text.matchAll(/['"`](ECH_REMOTE_[A-Z0-9_]+)['"`]/g)) names.add(m[1]!);
+    for (const m of text.matchAll(/\benv\.(ECH_REMOTE_[A-Z0-9_]+)/g)) names.add(m[1]!);
     if (text.includes("from '@temporalio/envconfig'")) usesEnvconfig = true;
   }
   if (usesEnvconfig) {
@@ -110,7 +122,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs our image with ech-remote commands that exist, and the worker and codec server', () => {
-    const known = new Set([...cliCommands(), ...COMMANDS_FROM_OTHER_BRANCHES]);
+    const known = new Set(cliCommands());
     const run = ours.map(([name, s]) => [name, asList(s.command)[0]] as const);
     for (const [name, command] of run) {
       assert.ok(command && known.has(command), `${name}: "${command}" is not an ech-remote command (${[...known]})`);
@@ -152,14 +164,27 @@ describe('docker-compose.yml', () => {
     });
   });
 
-  it('gives our services only variables our code reads', () => {
-    const read = variablesOurCodeReads();
-    assert.ok(read.has('TEMPORAL_ADDRESS') && read.has('TEMPORAL_API_KEY'), 'envconfig variables were found');
-    const pending = VARIABLES_FROM_OTHER_BRANCHES.filter((v) => !read.has(v));
-    for (const v of pending) read.add(v);
-    for (const [name, s] of ours) {
-      for (const key of Object.keys(env(s))) assert.ok(read.has(key), `${name}: nothing reads ${key}`);
+  it('gives each of our services only variables its command reads', () => {
+    const main = fs.readFileSync(path.join(root, 'src/cli/main.ts'), 'utf8');
+    for (const entry of Object.values(COMMAND_MODULES)) {
+      const spec = path.relative(path.join(root, 'src/cli'), path.join(root, entry)).replace(/\.ts$/, '');
+      assert.ok(main.includes(`from '${spec}'`), `src/cli/main.ts runs ${entry}`);
     }
+    const worker = variablesReadBy('worker');
+    assert.ok(worker.has('TEMPORAL_ADDRESS') && worker.has('ECH_REMOTE_LOG_LEVEL'), 'the worker reads its variables');
+    assert.ok(!variablesReadBy('codec-server').has('ECH_REMOTE_LOG_LEVEL'), 'the codec server has no log level');
+    for (const [name, s] of ours) {
+      const [command] = asList(s.command);
+      const read = variablesReadBy(command!);
+      for (const key of Object.keys(env(s)))
+        assert.ok(read.has(key), `${name}: ech-remote ${command} never reads ${key}`);
+    }
+  });
+
+  it('lets auto-setup create the namespace the worker uses', () => {
+    const temporal = env(compose.services.temporal!);
+    assert.equal(temporal.DEFAULT_NAMESPACE, env(compose.services.worker!).TEMPORAL_NAMESPACE);
+    assert.equal(withDefaults(temporal.DEFAULT_NAMESPACE!), 'default');
   });
 
   it('gives our services every variable they need, with values that work in a container', () => {

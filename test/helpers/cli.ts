@@ -34,12 +34,44 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnCli(args, env).done;
 }
 
-/** A loopback port free right now, for servers a subprocess binds. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+/** A loopback port free right now, for servers a subprocess binds (see freePorts and startOnFreePorts for races). */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0] as number;
+}
+
+/** `n` distinct loopback ports free right now: all are held open together, so two calls in a row cannot collide. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+/** What a process prints when a port it binds was taken between freePorts() and its bind. */
+export const ADDRESS_IN_USE = /EADDRINUSE|address already in use|os error 98/i;
+
+/**
+ * Starts something on free ports, again on other ports when another process took one in between (the process reports
+ * it with ADDRESS_IN_USE): `start` resolves to the result, or to `'address-in-use'` to be retried.
+ */
+export async function startOnFreePorts<T>(
+  n: number,
+  start: (ports: number[]) => Promise<T | 'address-in-use'>,
+  attempts = 3,
+): Promise<T> {
+  for (let i = 1; ; i++) {
+    const result = await start(await freePorts(n));
+    if (result !== 'address-in-use') return result;
+    if (i >= attempts) throw new Error(`ports were taken ${attempts} times in a row`);
+  }
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConnectRequestInput } from '../../src/contract/request';
-import { freePort } from './cli';
+import { ADDRESS_IN_USE, startOnFreePorts } from './cli';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -27,8 +27,16 @@ export interface DevEnvironment {
   stop(): Promise<void>;
 }
 
-export async function startDev(readyTimeoutMs = 90_000): Promise<DevEnvironment> {
-  const [port, uiPort] = [await freePort(), await freePort()];
+export function startDev(readyTimeoutMs = 90_000): Promise<DevEnvironment> {
+  // Distinct ports, and other ones if something took one before dev bound it.
+  return startOnFreePorts(2, ([port, uiPort]) => startDevOn(port as number, uiPort as number, readyTimeoutMs));
+}
+
+async function startDevOn(
+  port: number,
+  uiPort: number,
+  readyTimeoutMs: number,
+): Promise<DevEnvironment | 'address-in-use'> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-dev-'));
   const env: NodeJS.ProcessEnv = { ...process.env, ECH_REMOTE_CACHE_DIR: cwd };
   delete env.NODE_EXTRA_CA_CERTS; // dev sets up its own trust, as on a fresh machine
@@ -64,6 +72,7 @@ export async function startDev(readyTimeoutMs = 90_000): Promise<DevEnvironment>
   while (!output.includes('Stop with Ctrl-C')) {
     if (dev.exitCode !== null || Date.now() > deadline) {
       await stop();
+      if (dev.exitCode !== null && ADDRESS_IN_USE.test(output)) return 'address-in-use';
       assert.fail(`ech-remote dev did not come up:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 250));
