@@ -15,7 +15,7 @@ import { startCodecServer, type CodecServer } from '../../src/codec/server';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/searchAttributes';
 import example from '../../examples/connect-api-key-public.json';
 import { launchChromium, type Browser } from '../helpers/browser';
-import { freePort } from '../helpers/cli';
+import { freePorts } from '../helpers/cli';
 import { startWorker } from '../helpers/temporal';
 
 let codecServer: CodecServer;
@@ -26,7 +26,7 @@ let uiPort: number;
 const requests: { origin?: string; path: string; status: number }[] = [];
 
 before(async () => {
-  [port, uiPort] = [await freePort(), await freePort()];
+  [port, uiPort] = (await freePorts(2)) as [number, number];
   codecServer = await startCodecServer({
     codec: new AesGcmPayloadCodec(loadEncryptionKeys()!),
     token: randomBytes(24).toString('hex'),
