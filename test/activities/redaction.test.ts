@@ -82,9 +82,14 @@ describe('errors thrown by activities (real worker)', () => {
       args: [{ ...example, alias: 'redaction' }],
     });
     const err = await handle.result().catch((e: unknown) => e);
-    assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ActivityFailure, String(err));
-    const failure = err.cause.cause as Error;
-    const failureText = `${failure.message}\n${failure.stack}`;
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    // The run's failure (preflight) and, under it, the activity's own failure: both redacted.
+    const runFailure = err.cause as ApplicationFailure;
+    assert.equal(runFailure.type, 'AuthenticationFailed');
+    assert.ok(runFailure.cause instanceof ActivityFailure, String(runFailure.cause));
+    const failure = runFailure.cause.cause as Error;
+    const failureText = [runFailure, failure].map((f) => `${f.message}\n${f.stack}`).join('\n');
+    assert.match(runFailure.message, /login failed with \[REDACTED\]/);
     assert.match(failure.message, /login failed with \[REDACTED\]/);
     assert.ok(!failureText.includes(password), failureText);
     const log = workerLogLines.slice(logStart).join('\n');
