@@ -3,8 +3,10 @@
  * input before connecting (exit 2), then asks the run where it stands and sends the contract's signal
  * (src/contract/messages.ts) only when the run waits for that answer: a run ignores an answer it does not wait for, so
  * the CLI refuses it (exit 1) instead of saying "Sent". provide-key reads the key from an environment variable, so it
- * is never on a command line (shell history, process list) and never printed.
+ * is never on a command line (shell history, process list) and never printed; provide-ca reads the transport CA
+ * certificate from a file (the run checks it is a CA, not expired, with no key).
  */
+import fs from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Option, type Command } from 'commander';
@@ -13,6 +15,7 @@ import {
   approveSignal,
   confirmRemoteStepSignal,
   provideCrossClusterApiKeySignal,
+  provideRemoteCaCertificateSignal,
   rejectSignal,
 } from '../contract/messages';
 import { HUMAN_STEPS, type HumanStepId } from '../contract/steps';
@@ -207,6 +210,39 @@ export function registerSignals(program: Command): void {
           step: HUMAN_STEPS.crossClusterApiKey,
           what: `the cross-cluster API key from $${o.fromEnv} (not printed)`,
           send: (h) => h.signal(provideCrossClusterApiKeySignal, { encoded }),
+        });
+      }),
+    );
+
+  program
+    .command('provide-ca')
+    .description('Self-managed org (TLS model): hand over the transport CA certificate (PEM) from a file')
+    .argument('<workflow-id>')
+    .requiredOption('--file <pem>', 'the CA certificate of the self-managed transport layer (no private key)')
+    .addOption(jsonOption())
+    .action((id: string, o: { file: string; json?: boolean }) =>
+      runCommand(!!o.json, () => {
+        let pem: string;
+        try {
+          pem = fs.readFileSync(o.file, 'utf8').trim();
+        } catch (err) {
+          throw new CliError(`cannot read --file ${o.file}: ${(err as Error).message}`, EXIT.invalid, 'InvalidInput');
+        }
+        if (/PRIVATE KEY-----/.test(pem)) {
+          throw new CliError(
+            `${o.file} holds a private key: hand over the CA certificate only`,
+            EXIT.invalid,
+            'InvalidInput',
+          );
+        }
+        if (!/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/.test(pem)) {
+          throw new CliError(`${o.file} is not a PEM certificate`, EXIT.invalid, 'InvalidInput');
+        }
+        return answer(id, !!o.json, {
+          signal: provideRemoteCaCertificateSignal.name,
+          step: HUMAN_STEPS.remoteCaCertificate,
+          what: `the transport CA certificate from ${o.file}`,
+          send: (h) => h.signal(provideRemoteCaCertificateSignal, { pem }),
         });
       }),
     );

@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { ConnectRequestInput } from '../../src/contract/request';
 import { Estate } from '../helpers/estate';
-import { runCli, spawnCli } from '../helpers/cli';
+import { runCli, spawnCli, statusWhenWaiting } from '../helpers/cli';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 let estate: Estate;
@@ -56,21 +56,6 @@ function requestFile(alias: string, withRemoteCredentials = true, over: Record<s
   return { file, workflowId: `connect-${req.local.deploymentId}-${alias}` };
 }
 
-/** `ech-remote status ID --json` until the run waits at `step`. */
-async function statusWhenWaiting(workflowId: string, step: string): Promise<any> {
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const { code, stdout, stderr } = await runCli(['status', workflowId, '--json'], env);
-    if (code === 0) {
-      const report = JSON.parse(stdout);
-      if (report.waitingFor?.step === step) return report;
-      assert.ok(!['completed', 'failed', 'rejected', 'invalid'].includes(report.outcome), stdout);
-    }
-    assert.ok(Date.now() < deadline, `never waited at ${step}: ${stdout}${stderr}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
 function json(stdout: string): any {
   const parsed = JSON.parse(stdout); // exactly one JSON document on stdout, or this throws
   assert.equal(typeof parsed, 'object');
@@ -81,7 +66,7 @@ describe('ech-remote connect', () => {
   it('--wait --json exits 0 once another CLI call approves', async () => {
     const { file, workflowId } = requestFile('cli-approve');
     const connect = spawnCli(['connect', '--request', file, '--wait', '--timeout', '2m', '--json'], env);
-    const waiting = await statusWhenWaiting(workflowId, 'approve-local-changes');
+    const waiting = await statusWhenWaiting(workflowId, 'approve-local-changes', env);
     assert.equal(waiting.outcome, 'waiting');
     assert.deepEqual(
       [waiting.exitCode, waiting.runExitCode],
@@ -203,7 +188,7 @@ describe('ech-remote connect', () => {
     const { file, workflowId } = requestFile('cli-reject');
     const before = await estate.view();
     const connect = spawnCli(['connect', '--request', file, '--wait', '--json'], env);
-    await statusWhenWaiting(workflowId, 'approve-local-changes');
+    await statusWhenWaiting(workflowId, 'approve-local-changes', env);
     const reject = await runCli(
       [
         'reject',
@@ -273,7 +258,7 @@ describe('ech-remote connect', () => {
     assert.equal(first.code, 0, first.stderr);
     const started = json(first.stdout);
     assert.deepEqual([started.outcome, started.attached, started.workflowId], ['started', false, workflowId]);
-    await statusWhenWaiting(workflowId, 'approve-local-changes');
+    await statusWhenWaiting(workflowId, 'approve-local-changes', env);
 
     const t0 = Date.now();
     const waited = await runCli(['connect', '--request', file, '--wait', '--timeout', '2s'], env);
@@ -332,7 +317,7 @@ describe('ech-remote connect', () => {
       ['connect', '--request', file, '--wait', '--approve', '--as', 'ci@example.com', '--timeout', '2m', '--json'],
       env,
     );
-    const waiting = await statusWhenWaiting(workflowId, 'cross-cluster-api-key');
+    const waiting = await statusWhenWaiting(workflowId, 'cross-cluster-api-key', env);
     assert.equal(waiting.waitingFor.who, 'self-managed-org');
     const req = waiting.waitingFor.artifacts.requests[0];
     const created = await estate.es('self-managed', req.method, req.path, req.body);

@@ -1,4 +1,5 @@
 /** The built `ech-remote` (scripts/run-tests.ts compiles it once per run) as a subprocess, the way CI runs it. */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
@@ -73,5 +74,20 @@ export async function startOnFreePorts<T>(
     const result = await start(await freePorts(n));
     if (result !== 'address-in-use') return result;
     if (i >= attempts) throw new Error(`ports were taken ${attempts} times in a row`);
+  }
+}
+
+/** `ech-remote status ID --json` until the run waits at `step`. */
+export async function statusWhenWaiting(workflowId: string, step: string, env: NodeJS.ProcessEnv): Promise<any> {
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    const { code, stdout, stderr } = await runCli(['status', workflowId, '--json'], env);
+    if (code === 0) {
+      const report = JSON.parse(stdout);
+      if (report.waitingFor?.step === step) return report;
+      assert.ok(!['completed', 'failed', 'rejected', 'invalid'].includes(report.outcome), stdout);
+    }
+    assert.ok(Date.now() < deadline, `never waited at ${step}: ${stdout}${stderr}`);
+    await new Promise((r) => setTimeout(r, 300));
   }
 }
