@@ -331,7 +331,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       return { removed };
     },
 
-    async waitForPlan({ target }) {
+    async waitForPlan({ target, notBefore }) {
       const ctx = Context.current();
       const c = client(target);
       const refId = await refIdOf(c, target);
@@ -346,7 +346,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         const { pending, current } = info.plan_info;
         ctx.heartbeat({ polls, pendingAttemptId: pending?.plan_attempt_id, status: info.status });
         if (!pending) {
-          if (current && (current.error || !current.healthy)) {
+          if (current && (current.error || !current.healthy) && !predates(current.attempt_start_time, notBefore)) {
             const reason = current.error?.message ?? 'the plan ended unhealthy';
             throw ApplicationFailure.create({
               message:
@@ -419,4 +419,14 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       };
     },
   };
+}
+
+/**
+ * A plan that started more than PLAN_CLOCK_MARGIN_MS before the change waited for is not that change's plan (the
+ * margin covers clock skew between the worker and the Cloud API).
+ */
+const PLAN_CLOCK_MARGIN_MS = 5 * 60_000;
+function predates(attemptStart: string | undefined, notBefore: string | undefined): boolean {
+  if (!attemptStart || !notBefore) return false;
+  return Date.parse(attemptStart) < Date.parse(notBefore) - PLAN_CLOCK_MARGIN_MS;
 }

@@ -126,8 +126,12 @@ export interface Activities {
   ensureDirectTrust(i: { target: CloudTarget; entry: DirectTrustEntry }): Promise<{ name: string; changed: boolean }>;
   /** Remove our entry (by name, only names this tool creates). */
   removeDirectTrust(i: { target: CloudTarget; name: string }): Promise<{ removed: boolean }>;
-  /** Poll the deployment until no plan is pending and the current plan is healthy; heartbeats while waiting. */
-  waitForPlan(i: { target: CloudTarget }): Promise<{ attemptId?: string; healthy: true }>;
+  /**
+   * Poll the deployment until no plan is pending and the current plan is healthy; heartbeats while waiting.
+   * `notBefore` (ISO time of the change waited for): a failed plan that started well before it (an old, unrelated
+   * failure still shown as current) does not fail this wait.
+   */
+  waitForPlan(i: { target: CloudTarget; notBefore?: string }): Promise<{ attemptId?: string; healthy: true }>;
   /** ECH < 8.14 only: restart to reload the keystore. */
   restartElasticsearch(i: { target: CloudTarget }): Promise<{ started: boolean }>;
   getCertificateAuthority(i: {

@@ -35,17 +35,20 @@ export async function trustOnEch(
   const { state, cloud } = ctx;
   state.step('ech-trust', 'running', what);
   const existed = ctx.existingTrustNames.includes(entry.name);
+  // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
+  const notBefore = new Date().toISOString();
   await activity(`Trust ${what} on ECH`).ensureDirectTrust({ target: cloud, entry });
   if (!existed) {
     ctx.compensations.push({
       label: `trust entry "${entry.name}" on the ECH deployment`,
       undo: async () => {
+        const removedAt = new Date().toISOString();
         await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name: entry.name });
-        await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud });
+        await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud, notBefore: removedAt });
       },
     });
   }
-  await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud });
+  await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud, notBefore });
   state.step('ech-trust', 'done', entry.name);
   return { created: !existed };
 }

@@ -406,8 +406,9 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
         });
       }
       if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
+        const restartedAt = new Date().toISOString();
         await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
-        await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud });
+        await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud, notBefore: restartedAt });
       }
       state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
     }

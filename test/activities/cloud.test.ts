@@ -346,6 +346,22 @@ describe('waitForPlan', () => {
     await rejectsWith(run(a.waitForPlan, { target: target() }), 'PlanFailed', true, /node did not come back/);
   });
 
+  it('an old failed plan still shown as current does not fail the wait for a later change', async () => {
+    await estate.setPlans({ failNext: 1, failureMessage: 'Injected: an old failure' });
+    const a = activities();
+    await run(a.ensureDirectTrust, {
+      target: target(),
+      entry: privateCaTrustEntry(ALIAS, estate.info.ca.remotePrivate),
+    });
+    await rejectsWith(run(a.waitForPlan, { target: target() }), 'PlanFailed', true, /an old failure/);
+    // A change made (per the workflow's clock) well after that plan started: that failure is not its plan's.
+    const later = new Date(Date.now() + 10 * 60_000).toISOString();
+    assert.equal((await run(a.waitForPlan, { target: target(), notBefore: later })).healthy, true);
+    // Within the clock-skew margin it is still taken as this change's plan.
+    const now = new Date().toISOString();
+    await rejectsWith(run(a.waitForPlan, { target: target(), notBefore: now }), 'PlanFailed', true, /an old failure/);
+  });
+
   it('honours cancellation while polling', async () => {
     await estate.setPlans({ pendingMs: 5_000 });
     const a = activities();
