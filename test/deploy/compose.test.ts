@@ -254,6 +254,13 @@ describe('docker-compose.yml', () => {
     assert.equal(settings['xpack.security.remote_cluster_server.ssl.enabled'], 'true');
     // The API-key model is an Enterprise feature.
     assert.match(settings['xpack.license.self_generated.type']!, /^trial$/);
+    // The image refuses ELASTIC_PASSWORD_FILE unless the file is mode 400/600 of its own uid: our start script reads
+    // the mounted secret instead.
+    assert.equal(settings.ELASTIC_PASSWORD_FILE, undefined);
+    const start = fs.readFileSync(path.join(root, 'deploy/self-managed/start-elasticsearch.sh'), 'utf8');
+    assert.match(start, /ELASTIC_PASSWORD="\$\(cat \/run\/secrets\/elastic_password\)"/);
+    assert.match(start, /^exec \/bin\/tini -- \/usr\/local\/bin\/docker-entrypoint\.sh eswrapper$/m);
+    assert.ok(secretNames(es).includes('elastic_password'));
     // The node refuses to start with a _remote_cluster transport profile next to remote_cluster.* settings.
     assert.ok(!Object.keys(settings).some((k) => k.startsWith('transport.profiles._remote_cluster')));
     assert.ok(
