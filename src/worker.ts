@@ -6,7 +6,7 @@
  */
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { redactActivityErrors } from './activities/secrets';
+import { SECRET_NAMES_ENV, redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
 import { installTelemetry } from './telemetry';
 import { taskQueue, temporalConnectConfig } from './temporal/connection';
@@ -56,6 +56,13 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       `INSECURE: payloads are NOT encrypted (--insecure-plaintext-payloads / ${INSECURE_PLAINTEXT_ENV}=true). ` +
         'Cross-cluster API keys handed between steps will be stored in the Temporal history in plaintext, readable ' +
         'by anyone with access to the Temporal UI or database. Set ECH_REMOTE_ENCRYPTION_KEYS instead.',
+    );
+  }
+  if (!process.env[SECRET_NAMES_ENV]) {
+    logger.warn(
+      `${SECRET_NAMES_ENV} is not set: a request may name any environment variable of this worker (outside the ` +
+        'reserved ECH_REMOTE_*, TEMPORAL_*, cloud and CI prefixes) as a secret and send it to the endpoints it gives. ' +
+        `List the secret names your requests use in ${SECRET_NAMES_ENV}.`,
     );
   }
   const { connectionOptions } = temporalConnectConfig();

@@ -210,8 +210,9 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
   ): { metadata: Record<string, unknown>; createdByThisRun: boolean } {
     const runId = activityContext()?.info.workflowExecution?.runId;
     const createdBy = existing.exists ? existing.metadata?.created_by_run : runId;
+    const { created_by_run: _ignored, ...given } = (body.metadata as Record<string, unknown> | undefined) ?? {};
     const metadata = {
-      ...((body.metadata as Record<string, unknown> | undefined) ?? {}),
+      ...given,
       managed_by: MANAGED_BY,
       ...(typeof createdBy === 'string' ? { created_by_run: createdBy } : {}),
     };
@@ -574,6 +575,13 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     if (!existing.exists) return { removed: false };
     if (!isOurs(existing.metadata)) {
       logWarn(`not deleting ${kind} ${name}: it was not created by ${MANAGED_BY}`);
+      return { removed: false };
+    }
+    // A rollback removes only what its own run created; another run's role or user stays.
+    const runId = activityContext()?.info.workflowExecution?.runId;
+    const createdBy = existing.metadata?.created_by_run;
+    if (typeof createdBy === 'string' && runId !== undefined && createdBy !== runId) {
+      logWarn(`not deleting ${kind} ${name}: another run (${createdBy}) created it`);
       return { removed: false };
     }
     const res = await conn.requestWithStatus<{ found?: boolean }>(

@@ -4,6 +4,7 @@
  */
 import { createCloudActivities, type CloudActivityDeps } from './cloud';
 import { createElasticsearchActivities, type ElasticsearchActivityDeps } from './elasticsearch';
+import { checkSecrets } from './secrets';
 import { createTlsActivities, type TlsActivityDeps } from './tls';
 import type { Activities } from './types';
 
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps = {}): Activities {
     ...createCloudActivities(deps.cloud),
     ...createElasticsearchActivities(deps.elasticsearch),
     ...createTlsActivities(deps.tls),
+    checkSecrets,
   };
 }
 

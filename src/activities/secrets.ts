@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { reservedSecretName } from '../contract/secretNames';
+import { SECRET_NAME_RE, reservedSecretName } from '../contract/secretNames';
+import type { SecretReference } from './types';
 
 /** Optional allowlist of the worker: comma-separated secret names; when set, only these resolve. */
 export const SECRET_NAMES_ENV = 'ECH_REMOTE_SECRET_NAMES';
@@ -80,10 +81,19 @@ export function redact(text: string): string {
 
 /** Refuses names the worker may not resolve for a request: reserved ones always, others outside the allowlist. */
 function assertResolvable(name: string, env: NodeJS.ProcessEnv): void {
+  if (!SECRET_NAME_RE.test(name)) {
+    throw ApplicationFailure.create({
+      message: `Secret name "${name.slice(0, 64)}" is not an environment variable name or a plain file name.`,
+      type: 'SecretNotAllowed',
+      nonRetryable: true,
+    });
+  }
   const reserved = reservedSecretName(name);
-  const allowlist = env[SECRET_NAMES_ENV]?.split(',')
+  const listed = (env[SECRET_NAMES_ENV] ?? '')
+    .split(',')
     .map((n) => n.trim())
     .filter(Boolean);
+  const allowlist = listed.length > 0 ? listed : undefined; // empty = not set
   const reason =
     reserved ??
     (allowlist && !allowlist.includes(name)
@@ -117,6 +127,30 @@ export function resolveSecret(name: string): string {
   }
   registerSecret(value);
   return value;
+}
+
+/** The checkSecrets activity: resolves each secret the request names, reports by request field. */
+export async function checkSecrets({ secrets }: { secrets: SecretReference[] }): Promise<{ checked: number }> {
+  const problems: { field: string; type: string; message: string }[] = [];
+  for (const { field, name } of secrets) {
+    try {
+      resolveSecret(name);
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure)) throw err;
+      problems.push({ field, type: err.type ?? 'SecretNotFound', message: err.message });
+    }
+  }
+  if (problems.length > 0) {
+    throw ApplicationFailure.create({
+      type: problems[0]!.type,
+      nonRetryable: true,
+      message:
+        `The worker cannot use ${problems.length} secret(s) this request names; nothing was changed:\n` +
+        problems.map((p) => `- ${p.field}: ${p.message}`).join('\n'),
+      details: [problems.map(({ field, type }) => ({ field, type }))],
+    });
+  }
+  return { checked: secrets.length };
 }
 
 export type Credentials = { username: string; password: string } | { apiKey: string };

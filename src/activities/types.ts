@@ -112,6 +112,12 @@ export interface RemoteEvidence {
   searchHits?: number;
 }
 
+/** A secret named by the request, and the request field that names it (for errors a person can act on). */
+export interface SecretReference {
+  field: string;
+  name: string;
+}
+
 export interface Activities {
   // ---- Cloud API (cloud.ts)
   describeDeployment(i: { target: CloudTarget }): Promise<DeploymentFacts>;
@@ -185,6 +191,13 @@ export interface Activities {
     passwordSecret: string;
   }): Promise<{ created: boolean }>;
   removeUser(i: { target: EsTarget; username: string }): Promise<{ removed: boolean }>;
+
+  // ---- Secrets (secrets.ts)
+  /**
+   * Preflight: every secret the request names resolves on this worker (values never leave the activity). Fails with
+   * one non-retryable failure naming each request field whose secret is missing or not allowed.
+   */
+  checkSecrets(i: { secrets: SecretReference[] }): Promise<{ checked: number }>;
 
   // ---- TLS (tls.ts)
   /** Read-only: is this PEM a CA certificate (no private key, not expired)? Problems are listed, never thrown. */

@@ -12,6 +12,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { Option, type Command } from 'commander';
 import {
   ENCODED_API_KEY_RE,
+  MAX_CA_PEM_CHARS,
   approveSignal,
   confirmRemoteStepSignal,
   provideCrossClusterApiKeySignal,
@@ -227,6 +228,13 @@ export function registerSignals(program: Command): void {
           pem = fs.readFileSync(o.file, 'utf8').trim();
         } catch (err) {
           throw new CliError(`cannot read --file ${o.file}: ${(err as Error).message}`, EXIT.invalid, 'InvalidInput');
+        }
+        if (pem.length > MAX_CA_PEM_CHARS) {
+          throw new CliError(
+            `${o.file} is larger than a run accepts (${MAX_CA_PEM_CHARS} characters): hand over the CA certificate only`,
+            EXIT.invalid,
+            'InvalidInput',
+          );
         }
         if (/PRIVATE KEY-----/.test(pem)) {
           throw new CliError(

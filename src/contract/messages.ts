@@ -21,6 +21,9 @@ export interface ProvideKeyInput {
   encoded: string;
 }
 /** An encoded API key is base64 (or base64url) of "id:secret"; the workflow ignores anything else, the CLI refuses it. */
+/** The largest CA PEM a run accepts by signal (a chain of a few certificates fits; history stays small). */
+export const MAX_CA_PEM_CHARS = 64_000;
+
 export const ENCODED_API_KEY_RE = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
 
 export interface ProvideCaInput {

@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { DURATION_RE } from './duration';
-import { reservedSecretName } from './secretNames';
+import { SECRET_NAME_RE, reservedSecretName } from './secretNames';
 
 const secretName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'must name an environment variable or a file in ECH_REMOTE_SECRETS_DIR')
+  .regex(SECRET_NAME_RE, 'must name an environment variable or a file in ECH_REMOTE_SECRETS_DIR')
   .superRefine((name, ctx) => {
     const reserved = reservedSecretName(name);
     if (reserved) ctx.addIssue({ code: 'custom', message: `may not be "${name}": ${reserved}` });

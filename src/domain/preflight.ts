@@ -2,7 +2,7 @@
  * Turns what the read-only preflight activities found into findings: errors stop the run before anything changes,
  * warnings are kept in the result. Pure, so the workflow decides deterministically and tests can check every rule.
  */
-import type { ClusterFacts, DeploymentFacts, Finding, TlsProbeReport } from '../activities/types';
+import type { ClusterFacts, DeploymentFacts, Finding, SecretReference, TlsProbeReport } from '../activities/types';
 import type { ConnectRequest } from '../contract/request';
 import {
   API_KEY_MODEL_LICENSES,
@@ -31,6 +31,18 @@ export interface PreflightFacts {
 export type CaCheck = { ok: true; subject: string; validTo: string } | { ok: false; problems: string[] };
 
 /** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
+/** Every secret the request names, with the field that names it: checked first, so a typo fails before any call. */
+export function secretReferences(r: ConnectRequest): SecretReference[] {
+  return [
+    { field: 'local.cloud.apiKeySecret', name: r.local.cloud.apiKeySecret },
+    { field: 'local.elasticsearch.credentialsSecret', name: r.local.elasticsearch.credentialsSecret },
+    ...(r.remote.elasticsearch
+      ? [{ field: 'remote.elasticsearch.credentialsSecret', name: r.remote.elasticsearch.credentialsSecret }]
+      : []),
+    ...r.users.map((u, i) => ({ field: `users[${i}].passwordSecret`, name: u.passwordSecret })),
+  ];
+}
+
 export function preflightFailureType(errors: Finding[]): string {
   const types = new Set(
     errors.map((e) => CODE_TYPES[e.code] ?? (e.code.startsWith('TLS_') ? 'TlsTrustFailed' : 'PreflightFailed')),

@@ -10,6 +10,7 @@ import { durationToMs } from '../contract/duration';
 import {
   ENCODED_API_KEY_RE,
   HANDLER_DESCRIPTIONS,
+  MAX_CA_PEM_CHARS,
   approveSignal,
   confirmRemoteStepSignal,
   provideCrossClusterApiKeySignal,
@@ -36,6 +37,7 @@ import {
   formatFindings,
   preflightFailureType,
   remoteClusterServerProven,
+  secretReferences,
 } from '../domain/preflight';
 import { connectRequest, keystoreSecretName, privateCaTrustEntry, roleRequest, userRequest } from '../domain/requests';
 import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
@@ -100,8 +102,8 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     provideRemoteCaCertificateSignal,
     (c) => {
       // Checked by an activity (@peculiar/x509) before use; a size bound keeps history small.
-      if (typeof c?.pem === 'string' && c.pem.length < 64_000) providedCaPem = c.pem.trim();
-      else wf.log.warn('provideRemoteCaCertificate ignored: the payload has no "pem" string');
+      if (typeof c?.pem === 'string' && c.pem.length <= MAX_CA_PEM_CHARS) providedCaPem = c.pem.trim();
+      else wf.log.warn(`provideRemoteCaCertificate ignored: no "pem" string of at most ${MAX_CA_PEM_CHARS} characters`);
     },
     { description: HANDLER_DESCRIPTIONS.provideRemoteCaCertificate },
   );
@@ -160,19 +162,24 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
       cause: err instanceof Error ? err : undefined,
     });
   };
+  await activity('Check the secrets the request names')
+    .checkSecrets({ secrets: secretReferences(r) })
+    .catch(preflightFailed);
   const deployment = await activity('Describe the ECH deployment')
     .describeDeployment({ target: cloud })
     .catch(preflightFailed);
   cloud.refId = deployment.refId;
-  const localUrl = r.local.elasticsearch.url ?? deployment.esUrl;
-  if (!localUrl) {
-    throw ApplicationFailure.create({
-      type: 'InvalidRequest',
-      message:
-        'local.elasticsearch.url is absent and the deployment metadata has no Elasticsearch endpoint: set local.elasticsearch.url.',
-      nonRetryable: true,
-    });
-  }
+  const localUrl =
+    r.local.elasticsearch.url ??
+    deployment.esUrl ??
+    preflightFailed(
+      ApplicationFailure.create({
+        type: 'InvalidRequest',
+        message:
+          'local.elasticsearch.url is absent and the deployment metadata has no Elasticsearch endpoint: set local.elasticsearch.url.',
+        nonRetryable: true,
+      }),
+    );
   const local: EsTarget = { side: 'ech', url: localUrl, credentialsSecret: r.local.elasticsearch.credentialsSecret };
   const remote: EsTarget | undefined = r.remote.elasticsearch && {
     side: 'self-managed',

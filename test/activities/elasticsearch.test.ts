@@ -640,7 +640,12 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       }),
       failsWith('NotManagedByUs'),
     );
-    // ours
+    // ours, but another run's: its rollback keeps them
+    assert.deepEqual(await inOtherRun(acts.removeUser, { target: ech, username: 'cross-search-user' }), {
+      removed: false,
+    });
+    assert.deepEqual(await inOtherRun(acts.removeRole, { target: ech, name: 'remote-search' }), { removed: false });
+    // ours, and this run's
     assert.deepEqual(await run(acts.removeUser, { target: ech, username: 'cross-search-user' }), { removed: true });
     assert.deepEqual(await run(acts.removeUser, { target: ech, username: 'cross-search-user' }), { removed: false });
     assert.deepEqual(await run(acts.removeRole, { target: ech, name: 'remote-search' }), { removed: true });

@@ -61,6 +61,7 @@ describe('errors thrown by activities (real worker)', () => {
     client = await testClient();
     worker = await startWorker({
       activities: {
+        checkSecrets: async () => ({ checked: 0 }),
         async describeDeployment() {
           // A careless message: the resolved secret interpolated into an error.
           const value = resolveSecret('REDACTION_TEST_SECRET');

@@ -51,6 +51,10 @@ it('provide-ca: refuses a key or a non-certificate (exit 2, nothing sent), hands
   const refusedText = await runCli(['provide-ca', workflowId, '--file', write('notes.txt', 'hello')], env);
   assert.equal(refusedText.code, 2);
   assert.match(refusedText.stderr, /not a PEM certificate/);
+  const huge = write('huge.pem', `-----BEGIN CERTIFICATE-----\n${'A'.repeat(70_000)}\n-----END CERTIFICATE-----\n`);
+  const refusedSize = await runCli(['provide-ca', workflowId, '--file', huge], env);
+  assert.equal(refusedSize.code, 2);
+  assert.match(refusedSize.stderr, /larger than a run accepts/);
   await statusWhenWaiting(workflowId, 'remote-ca-certificate', env); // still waiting: nothing was sent
 
   const sent = await runCli(['provide-ca', workflowId, '--file', write('ca.crt', ca), '--json'], env);

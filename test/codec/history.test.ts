@@ -31,6 +31,7 @@ before(async () => {
   client = await testClient();
   worker = await startWorker({
     activities: {
+      checkSecrets: async () => ({ checked: 0 }),
       async describeDeployment() {
         throw ApplicationFailure.create({ type: 'DeploymentNotFound', message: `no ${MARKER}`, nonRetryable: true });
       },

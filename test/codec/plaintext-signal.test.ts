@@ -23,6 +23,7 @@ before(async () => {
   client = await testClient();
   worker = await startWorker({
     activities: {
+      checkSecrets: async () => ({ checked: 0 }),
       async describeDeployment() {
         await Promise.race([signalSeen, new Promise((r) => setTimeout(r, 10_000))]);
         throw ApplicationFailure.create({ type: 'DeploymentNotFound', message: 'stop here', nonRetryable: true });

@@ -78,7 +78,10 @@ it('the workflow page shows decrypted values, and a key handed over in the UI is
   const worker = await startWorker({
     address: `127.0.0.1:${port}`,
     shutdownGraceTime: '100ms',
-    activities: { describeDeployment: () => Context.current().sleep(60_000) as Promise<never> },
+    activities: {
+      checkSecrets: async () => ({ checked: 0 }),
+      describeDeployment: () => Context.current().sleep(60_000) as Promise<never>,
+    },
   });
   const workflowId = `ui-decoded-${Date.now()}`;
   const proxyAddress = `${workflowId}.example:9443`;

@@ -15,6 +15,7 @@ import { createActivities } from '../../src/activities';
 import { createCloudActivities } from '../../src/activities/cloud';
 import { resolveSecret, SECRET_NAMES_ENV } from '../../src/activities/secrets';
 import { validateConnectRequest } from '../../src/contract/request';
+import { secretReferences } from '../../src/domain/preflight';
 import example from '../../examples/connect-api-key-public.json';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
@@ -114,6 +115,35 @@ describe('resolveSecret (defense in depth)', () => {
     );
     delete process.env[SECRET_NAMES_ENV];
     assert.equal(resolveSecret('SECRET_NAMES_TEST_B'), 'value-b-123');
+  });
+
+  it('checkSecrets (the first preflight step) names every request field whose secret cannot be used', async () => {
+    process.env.SECRET_NAMES_TEST_A = 'value-a-123';
+    process.env[SECRET_NAMES_ENV] = 'SECRET_NAMES_TEST_A, SECRET_NAMES_TEST_MISSING';
+    const v = validateConnectRequest({
+      ...example,
+      local: { ...example.local, cloud: { ...example.local.cloud, apiKeySecret: 'SECRET_NAMES_TEST_A' } },
+      users: [
+        { username: 'u1', roles: [], passwordSecret: 'SECRET_NAMES_TEST_A' },
+        { username: 'u2', roles: [], passwordSecret: 'SECRET_NAMES_TEST_MISSING' },
+      ],
+    });
+    assert.ok(v.ok);
+    await assert.rejects(
+      new MockActivityEnvironment().run(createActivities().checkSecrets, { secrets: secretReferences(v.request) }),
+      (err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure && err.nonRetryable, String(err));
+        // The ECH credentials are outside the allowlist, u2's secret is allowed but not set; u1 and Cloud are fine.
+        assert.match(
+          err.message,
+          /- local\.elasticsearch\.credentialsSecret: Secret "ECH_ES_CREDENTIALS" may not be used/,
+        );
+        assert.match(err.message, /- users\[1\]\.passwordSecret: Secret "SECRET_NAMES_TEST_MISSING" is not set/);
+        assert.doesNotMatch(err.message, /users\[0\]|local\.cloud|value-a-123/);
+        return true;
+      },
+    );
+    delete process.env[SECRET_NAMES_ENV];
   });
 
   it('a Cloud activity handed a reserved name fails before it connects anywhere', async () => {

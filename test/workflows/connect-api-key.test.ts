@@ -232,7 +232,10 @@ describe('preflight failures: a clear error and no change', () => {
     const handle = await startRun(req);
     const failure = await failureOf(handle);
     assert.equal(failure.type, 'SecretNotFound', failure.message);
-    assert.match(failure.message, /EC_API_KEY_NOT_ON_THIS_WORKER.*ECH_REMOTE_SECRETS_DIR/s);
+    assert.match(
+      failure.message,
+      /local\.cloud\.apiKeySecret: Secret "EC_API_KEY_NOT_ON_THIS_WORKER".*ECH_REMOTE_SECRETS_DIR/s,
+    );
     const status = await handle.query<ConnectStatus>('status');
     assert.equal(status.phase, 'failed');
     assert.equal(status.steps.find((st) => st.id === 'preflight')?.state, 'failed');

@@ -17,7 +17,11 @@ describe('connectRemoteCluster validation (real Temporal dev server)', () => {
       throw new Error('must not be called');
     };
     worker = await startWorker({
-      activities: { describeDeployment: record('describeDeployment'), inspectCluster: record('inspectCluster') },
+      activities: {
+        checkSecrets: record('checkSecrets'),
+        describeDeployment: record('describeDeployment'),
+        inspectCluster: record('inspectCluster'),
+      },
     });
   });
   after(async () => {
