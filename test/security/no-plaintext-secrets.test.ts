@@ -23,6 +23,7 @@ import type { ScenarioName } from '../../src/sandbox';
 import type { FaultRule } from '../../src/sandbox/faults';
 import { Estate } from '../helpers/estate';
 import { approve, connectRequest, doRemoteTrustByHand, handOverKeyByHand, type Req } from '../helpers/runs';
+import { runCli } from '../helpers/cli';
 import { startWorker, testClient, workerLogLines } from '../helpers/temporal';
 
 interface SecretScenario {
@@ -213,6 +214,16 @@ async function runScenarios(dataConverter: DataConverter): Promise<Exposure> {
         `${s.name}: temporal workflow describe`,
         await temporalCli('workflow', 'describe', '--workflow-id', workflowId),
       );
+      // Our CLI as CI runs it: the human report and the --json object.
+      for (const args of [
+        ['status', workflowId],
+        ['status', workflowId, '--json'],
+      ]) {
+        const out = await runCli(args);
+        // With the codec it reads the run (the plaintext control's history is unreadable to it by design).
+        if (dataConverter.payloadCodecs?.length) assert.equal(out.code, 0, out.stdout + out.stderr);
+        places.set(`${s.name}: ech-remote ${args.slice(1).join(' ')}`, `${out.stdout}\n${out.stderr}`);
+      }
       // The scenario switch rebuilds the self-managed cluster: collect its keys (and this scenario's passwords) now.
       for (const [value, name] of estateSecrets()) secrets.set(value, name);
       for (const k of estate.sandbox.selfManaged.security.issuedApiKeySecrets) {
