@@ -9,8 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
-import type { ConnectRequestInput } from '../../src/contract/request';
 import { Estate } from '../helpers/estate';
+import { connectRequest } from '../helpers/runs';
 import { runCli, spawnCli, statusWhenWaiting } from '../helpers/cli';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
@@ -36,21 +36,12 @@ after(async () => {
 
 /** A ready request for the sandbox, under a fresh alias (so a fresh workflow id); written to a file as CI would. */
 function requestFile(alias: string, withRemoteCredentials = true, over: Record<string, unknown> = {}) {
-  const req = structuredClone(estate.info.requests['api-key-public']) as ConnectRequestInput & Record<string, unknown>;
-  req.alias = alias;
-  if (withRemoteCredentials) {
-    req.remote = {
-      ...req.remote,
-      elasticsearch: {
-        url: estate.info.selfManaged.url,
-        credentialsSecret: 'ONPREM_ES_CREDENTIALS',
-        caPem: estate.info.selfManaged.httpCa,
-      },
-    };
-  } else {
-    delete (req.remote as Record<string, unknown>).elasticsearch;
-  }
-  Object.assign(req, { verify: { timeout: '20s' }, ...over });
+  const req = connectRequest(
+    estate,
+    'api-key-public',
+    { alias, verify: { timeout: '20s' }, ...over },
+    withRemoteCredentials,
+  );
   const file = path.join(dir, `${alias}.json`);
   fs.writeFileSync(file, JSON.stringify(req));
   return { file, workflowId: `connect-${req.local.deploymentId}-${alias}` };

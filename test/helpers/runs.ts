@@ -3,7 +3,8 @@
  * for a human step, approving, and the self-managed admin creating and handing over the cross-cluster key by hand.
  */
 import assert from 'node:assert/strict';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectRequestInput } from '../../src/contract/request';
 import type { Artifacts, ConnectStatus } from '../../src/contract/status';
 import type { Estate } from './estate';
@@ -101,4 +102,15 @@ export async function doRemoteTrustByHand(estate: Estate, handle: WorkflowHandle
   }
   await handle.signal('confirmRemoteStep', { step: 'remote-trust', by: 'admin@corp.example' });
   return artifacts;
+}
+
+/** The run's failure (it must fail): the ApplicationFailure with the classified type and the message people see. */
+export async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => assert.fail('the run must fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError, String(err));
+  assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
+  return err.cause;
 }

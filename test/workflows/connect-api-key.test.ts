@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
@@ -13,6 +12,7 @@ import {
   approve,
   assertRunUserSearchesRemote,
   connectRequest,
+  failureOf,
   handOverKeyByHand as handOverByHand,
   waitForStep,
   type Req,
@@ -45,16 +45,6 @@ async function startRun(req: Req): Promise<WorkflowHandle> {
     workflowId: `connect-${req.alias}-${Date.now()}-${++seq}`,
     args: [req],
   });
-}
-
-async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => assert.fail('the run must fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof WorkflowFailedError, String(err));
-  assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
-  return err.cause;
 }
 
 const waitFor = waitForStep;

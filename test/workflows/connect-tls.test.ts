@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import yaml from 'js-yaml';
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { TlsProbeReport } from '../../src/activities/types';
 import type { ConnectRequestInput } from '../../src/contract/request';
 import type { Artifacts, ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
-import { assertRunUserSearchesRemote, waitForStep } from '../helpers/runs';
+import { assertRunUserSearchesRemote, failureOf, waitForStep } from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 let estate: Estate;
@@ -89,16 +88,6 @@ async function startRun(req: Req): Promise<WorkflowHandle> {
     workflowId: `connect-tls-${req.alias}-${Date.now()}-${++seq}`,
     args: [req],
   });
-}
-
-async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => assert.fail('the run must fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof WorkflowFailedError, String(err));
-  assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
-  return err.cause;
 }
 
 async function approve(handle: WorkflowHandle): Promise<void> {
