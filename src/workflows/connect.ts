@@ -5,7 +5,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { CloudTarget, EsTarget, Finding } from '../activities/types';
+import type { CloudTarget, EsTarget } from '../activities/types';
 import { durationToMs } from '../contract/duration';
 import {
   ENCODED_API_KEY_RE,
@@ -24,11 +24,7 @@ import { formatProblems, validateConnectRequest, type ConnectRequest } from '../
 import { EchDeploymentId, RemoteClusterAlias, SecurityModel } from '../contract/searchAttributes';
 import type { ConnectResult, DryRunResult } from '../contract/status';
 import { HUMAN_STEPS, type StepId } from '../contract/steps';
-import {
-  approvalInstructions,
-  crossClusterApiKeyInstructions,
-  remoteClusterServerInstructions,
-} from '../domain/instructions';
+import { approvalInstructions } from '../domain/instructions';
 import { buildPlan } from '../domain/plan';
 import {
   LOCAL_REQUIRED_PRIVILEGES,
@@ -39,11 +35,11 @@ import {
   remoteClusterServerProven,
   secretReferences,
 } from '../domain/preflight';
-import { connectRequest, keystoreSecretName, privateCaTrustEntry, roleRequest, userRequest } from '../domain/requests';
+import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
-import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
-import { LONG, RETRY, activity, trustOnEch, type Compensation } from './activity';
+import { RETRY, activity, type Compensation } from './activity';
 import { RunState } from './humanSteps';
+import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 
 export async function connectRemoteCluster(input: unknown): Promise<ConnectResult | DryRunResult> {
@@ -264,6 +260,23 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   const created: ConnectResult['created'] = { clusterSettings: [], roles: [], users: [] };
   const humanTimeoutMs = durationToMs(r.humanStepTimeout);
   let current: StepId = 'preflight';
+  const apiKey: ApiKeyPathContext | undefined = tlsModel
+    ? undefined
+    : {
+        r,
+        workflowId,
+        state,
+        cloud,
+        deployment,
+        ...(remote ? { remote } : {}),
+        probe,
+        remoteClusterServerProven: rcsProven,
+        humanTimeoutMs,
+        compensations,
+        created,
+        setCurrent: (step) => (current = step),
+        endWithoutChanges: (outcome, step) => endWithoutChanges(outcome, step),
+      };
   const tls: TlsPathContext | undefined = identity && {
     r,
     workflowId,
@@ -284,6 +297,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     // 3. Remote side.
     state.setPhase('remote-side');
     let tlsTrust: Awaited<ReturnType<typeof tlsRemoteSide>> | undefined;
+    let encoded = ''; // API-key model: the cross-cluster key (payloads are encrypted: src/codec)
     if (tls) {
       tlsTrust = await tlsRemoteSide(tls, {
         hasCaPem: () => providedCaPem !== undefined,
@@ -294,72 +308,11 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
         },
         confirmed: (step) => confirmed.has(step),
       });
-    } else if (!rcsProven) {
-      current = HUMAN_STEPS.remoteClusterServer;
-      const why = probe.reachable
-        ? 'The worker reached the address but could not verify a remote cluster server there.'
-        : `The worker could not reach ${r.remote.proxyAddress} (only ECH's egress may be allowed), so it cannot prove the remote cluster server is enabled.`;
-      const ok = await state.waitForHuman(
-        HUMAN_STEPS.remoteClusterServer,
-        'self-managed-org',
-        remoteClusterServerInstructions(r, workflowId, why),
-        humanTimeoutMs,
-        () => confirmed.has(HUMAN_STEPS.remoteClusterServer),
-      );
-      if (!ok) return await endWithoutChanges('timed-out', HUMAN_STEPS.remoteClusterServer);
-      const again = await activity('Probe the remote cluster server again').probeRemoteClusterServer({
-        proxyAddress: r.remote.proxyAddress,
-        serverName: r.remote.serverName,
-        ca: r.remote.ca,
-        expect: 'remote-cluster-server',
+    } else if (apiKey) {
+      encoded = await apiKeyRemoteSide(apiKey, {
+        confirmed: (step) => confirmed.has(step),
+        providedKey: () => providedKey,
       });
-      const stillWrong = again.findings.filter((f: Finding) => f.level === 'error');
-      if (again.reachable && stillWrong.length > 0) {
-        throw ApplicationFailure.create({
-          type: preflightFailureType(stillWrong),
-          message: `The remote cluster server is still not usable after the self-managed org confirmed it:\n${formatFindings(stillWrong)}`,
-          nonRetryable: true,
-        });
-      }
-      state.step(
-        HUMAN_STEPS.remoteClusterServer,
-        'done',
-        again.reachable ? 'verified by TLS probe' : 'confirmed by the self-managed org',
-      );
-    } else {
-      state.step(HUMAN_STEPS.remoteClusterServer, 'skipped', 'proven by the TLS probe');
-    }
-
-    let encoded = '';
-    if (!tls) current = HUMAN_STEPS.crossClusterApiKey;
-    if (!tls && remote) {
-      state.step(HUMAN_STEPS.crossClusterApiKey, 'running', 'creating the key on the self-managed cluster');
-      const key = await activity('Create the cross-cluster API key').findOrCreateCrossClusterApiKey({
-        target: remote,
-        alias: r.alias,
-        workflowId,
-        access: r.access ?? {},
-        expiration: r.keyExpiration,
-      });
-      encoded = key.encoded;
-      created.apiKeyId = key.id;
-      compensations.push({
-        label: `cross-cluster API key ${key.id} on the self-managed cluster`,
-        undo: () =>
-          activity('Invalidate the cross-cluster API key').invalidateCrossClusterApiKey({ target: remote, id: key.id }),
-      });
-      state.step(HUMAN_STEPS.crossClusterApiKey, 'done', `key ${key.id}${key.created ? ' created' : ''}`);
-    } else if (!tls) {
-      const ok = await state.waitForHuman(
-        HUMAN_STEPS.crossClusterApiKey,
-        'self-managed-org',
-        crossClusterApiKeyInstructions(r, workflowId),
-        humanTimeoutMs,
-        () => providedKey !== undefined,
-      );
-      if (!ok) return await endWithoutChanges('timed-out', HUMAN_STEPS.crossClusterApiKey);
-      encoded = providedKey as string;
-      state.step(HUMAN_STEPS.crossClusterApiKey, 'done', 'key provided by the self-managed org');
     }
 
     // 4. Approval of the ECH changes.
@@ -387,37 +340,8 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     state.setPhase('ech-side');
     if (tls && tlsTrust) {
       await tlsEchTrust(tls, tlsTrust.selfManagedCaPem, tlsTrust.identity);
-    } else if (r.remote.ca.kind === 'private') {
-      current = 'ech-trust';
-      const entry = privateCaTrustEntry(r.alias, r.remote.ca.pem);
-      const trust = { state, cloud, existingTrustNames: deployment.directTrustNames, compensations };
-      if ((await trustOnEch(trust, entry, 'the private CA')).created) created.trustEntry = entry.name;
-    } else {
-      state.step('ech-trust', 'skipped', 'public CA: ECH trusts it already');
-    }
-
-    if (!tls) {
-      current = 'ech-keystore';
-      state.step('ech-keystore', 'running');
-      const ks = await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
-        target: cloud,
-        alias: r.alias,
-        encoded,
-      });
-      created.keystoreEntry = keystoreSecretName(r.alias);
-      if (!ks.existed) {
-        compensations.push({
-          label: `keystore entry ${keystoreSecretName(r.alias)}`,
-          undo: () =>
-            activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
-        });
-      }
-      if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
-        const restartedAt = new Date().toISOString();
-        await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
-        await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud, notBefore: restartedAt });
-      }
-      state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
+    } else if (apiKey) {
+      await apiKeyEchSide(apiKey, encoded);
     }
 
     // 6. Connect.
