@@ -5,32 +5,19 @@
  * only; bodies and instructions come from src/domain.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { CloudTarget, DeploymentFacts, EsTarget, Finding, TlsProbeReport } from '../../activities/types';
-import type { ConnectRequest } from '../../contract/request';
-import type { ConnectResult } from '../../contract/status';
-import { HUMAN_STEPS, type StepId } from '../../contract/steps';
+import type { Finding, TlsProbeReport } from '../../activities/types';
+import { HUMAN_STEPS } from '../../contract/steps';
 import { crossClusterApiKeyInstructions, remoteClusterServerInstructions } from '../../domain/instructions';
 import { formatFindings, preflightFailureType } from '../../domain/preflight';
 import { keystoreSecretName, privateCaTrustEntry } from '../../domain/requests';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../../domain/versions';
-import { LONG, activity, trustOnEch, type Compensation } from '../activity';
-import type { RunState } from '../humanSteps';
+import { LONG, activity, trustOnEch } from '../activity';
+import type { PathContext } from './context';
 
-export interface ApiKeyPathContext {
-  r: ConnectRequest;
-  workflowId: string;
-  state: RunState;
-  cloud: CloudTarget;
-  deployment: DeploymentFacts;
-  remote?: EsTarget;
+export interface ApiKeyPathContext extends PathContext {
   /** The preflight probe of the remote cluster server, and whether it proved the server is on. */
   probe: TlsProbeReport;
   remoteClusterServerProven: boolean;
-  humanTimeoutMs: number;
-  compensations: Compensation[];
-  created: ConnectResult['created'];
-  setCurrent(step: StepId): void;
-  endWithoutChanges(outcome: 'timed-out', step: StepId): Promise<never>;
 }
 
 export interface ApiKeySignals {

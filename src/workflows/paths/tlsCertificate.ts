@@ -4,10 +4,9 @@
  * and same-named roles on the self-managed cluster. Orchestration only; bodies and files come from src/domain.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { CloudTarget, DeploymentFacts, EsTarget, Finding } from '../../activities/types';
-import type { ConnectRequest, RoleSpec } from '../../contract/request';
-import type { ConnectResult } from '../../contract/status';
-import { HUMAN_STEPS, type StepId } from '../../contract/steps';
+import type { Finding } from '../../activities/types';
+import type { RoleSpec } from '../../contract/request';
+import { HUMAN_STEPS } from '../../contract/steps';
 import { remoteCaCertificateInstructions, remoteTrustInstructions } from '../../domain/instructions';
 import { formatFindings, preflightFailureType } from '../../domain/preflight';
 import { remoteRoleRequest, tlsCertificateTrustEntry } from '../../domain/requests';
@@ -21,23 +20,12 @@ import {
   selfManagedIdentity,
   type SelfManagedIdentity,
 } from '../../domain/tlsCertificate';
-import { activity, trustOnEch, type Compensation } from '../activity';
-import type { RunState } from '../humanSteps';
+import { activity, trustOnEch } from '../activity';
+import type { PathContext } from './context';
 
-export interface TlsPathContext {
-  r: ConnectRequest;
-  workflowId: string;
-  state: RunState;
-  cloud: CloudTarget;
-  deployment: DeploymentFacts;
-  remote?: EsTarget;
+export interface TlsPathContext extends PathContext {
   remoteClusterName?: string;
   identity: SelfManagedIdentity;
-  humanTimeoutMs: number;
-  compensations: Compensation[];
-  created: ConnectResult['created'];
-  setCurrent(step: StepId): void;
-  endWithoutChanges(outcome: 'timed-out', step: StepId): Promise<never>;
 }
 
 export interface TlsSignals {
