@@ -442,21 +442,30 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.equal((await flatSettings(ech))['cluster.remote.handmade.proxy_address'], '10.0.0.1:9443');
   });
 
-  it('verifyRemoteConnection: API-key connection proven with a size-0 cross-cluster search', async () => {
-    const alias = 'onprem-logs';
+  /**
+   * The API-key connection as the workflow makes it: the key on the self-managed cluster, its encoded value in the ECH
+   * keystore (what the Cloud keystore PATCH does), the remote registered on ECH (`remote` overrides the request's).
+   */
+  async function registerRemote(alias: string, remote: Partial<typeof request.remote> = {}): Promise<void> {
     const key = await run(acts.findOrCreateCrossClusterApiKey, {
       target: selfManaged,
       alias,
       workflowId: WF,
       access: request.access!,
     });
-    await sb.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded }); // what the Cloud keystore PATCH does
+    await sb.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded });
+    const r = { ...request, alias, remote: { ...request.remote, ...remote } };
     await run(acts.putRemoteCluster, {
       target: ech,
-      body: connectRequest(request, { workflowId: WF, alias }).body,
+      body: connectRequest(r, { workflowId: WF, alias }).body,
       alias,
       workflowId: WF,
     });
+  }
+
+  it('verifyRemoteConnection: API-key connection proven with a size-0 cross-cluster search', async () => {
+    const alias = 'onprem-logs';
+    await registerRemote(alias);
     const evidence = await run(acts.verifyRemoteConnection, {
       target: ech,
       alias,
@@ -542,20 +551,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
 
   it('verifyRemoteConnection: API-key model pointed at the transport port → diagnosis says use 9443', async () => {
     const alias = 'wrongport';
-    const key = await run(acts.findOrCreateCrossClusterApiKey, {
-      target: selfManaged,
-      alias,
-      workflowId: WF,
-      access: request.access!,
-    });
-    await sb.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded });
-    const r = { ...request, alias, remote: { ...request.remote, proxyAddress: sb.info.selfManaged.transport } };
-    await run(acts.putRemoteCluster, {
-      target: ech,
-      body: connectRequest(r, { workflowId: WF, alias }).body,
-      alias,
-      workflowId: WF,
-    });
+    await registerRemote(alias, { proxyAddress: sb.info.selfManaged.transport });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
       failsWith('RemoteConnectionFailed', /transport port.*Fix: .*remote cluster server port \(default 9443\)/),
@@ -564,20 +560,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
 
   it('verifyRemoteConnection: wrong server name → certificate diagnosis', async () => {
     const alias = 'wrongname';
-    const key = await run(acts.findOrCreateCrossClusterApiKey, {
-      target: selfManaged,
-      alias,
-      workflowId: WF,
-      access: request.access!,
-    });
-    await sb.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded });
-    const r = { ...request, alias, remote: { ...request.remote, serverName: 'not-the-name.example' } };
-    await run(acts.putRemoteCluster, {
-      target: ech,
-      body: connectRequest(r, { workflowId: WF, alias }).body,
-      alias,
-      workflowId: WF,
-    });
+    await registerRemote(alias, { serverName: 'not-the-name.example' });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
       failsWith(
