@@ -18,6 +18,7 @@ import {
 } from '../clients/cloud';
 import { FAILURE_TYPES, permanent } from '../clients/errors';
 import { keystorePatchBody, keystoreSecretName, trustEntryName, type DirectTrustEntry } from '../domain/requests';
+import { boundCloudEndpoint } from './secretBindings';
 import { registerEncodedApiKey, resolveSecret } from './secrets';
 import type { Activities, CloudTarget, DeploymentFacts } from './types';
 
@@ -127,34 +128,62 @@ function forWrite(trust: TrustSettings): TrustSettings {
   };
 }
 
+/** A Cloud API client for `target`, with the API key only if the worker binds it to that endpoint. */
+function cloudClient(deps: CloudActivityDeps, target: CloudTarget, signal?: AbortSignal): CloudClient {
+  const apiKey = resolveSecret(target.apiKeySecret, {
+    use: 'cloud-api-key',
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+  });
+  const endpoint = target.endpoint ?? (boundCloudEndpoint(target.apiKeySecret) as string);
+  return (deps.createClient ?? createCloudClient)({
+    endpoint,
+    apiKey,
+    apiKeySecret: target.apiKeySecret,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.requestTimeoutMs ? { timeoutMs: deps.requestTimeoutMs } : {}),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** GET /deployments/{id} with settings and plans (transient plan parts cleared, as a later PUT needs). */
+async function readDeployment(c: CloudClient, target: CloudTarget) {
+  const result = await c.api.GET('/deployments/{deployment_id}', {
+    params: {
+      path: { deployment_id: target.deploymentId },
+      query: { show_settings: true, show_plans: true, show_metadata: false, clear_transient: true },
+    },
+  });
+  const deployment = bodyOf(result, 'GET /deployments/{deployment_id}');
+  const resource = selectResource(deployment.resources?.elasticsearch ?? [], target.deploymentId, target.refId);
+  return { deployment, resource, version: result.response.headers.get('x-cloud-resource-version') ?? undefined };
+}
+
+/** How long the deployment's reported Elasticsearch endpoint is trusted without asking the Cloud API again. */
+const ECH_ENDPOINT_TTL_MS = 60_000;
+
+/**
+ * The Elasticsearch endpoint the Cloud API reports for a deployment: the one destination the worker sends ECH
+ * credentials to (src/activities/secretBindings.ts). Cached briefly per worker, so each activity does not ask again.
+ */
+export function createEchEndpointLookup(deps: CloudActivityDeps = {}): (target: CloudTarget) => Promise<string | undefined> {
+  const cache = new Map<string, { url: string | undefined; at: number }>();
+  return async (target) => {
+    const key = `${target.endpoint ?? ''}|${target.apiKeySecret}|${target.deploymentId}|${target.refId ?? ''}`;
+    const hit = cache.get(key);
+    if (hit && Date.now() - hit.at < ECH_ENDPOINT_TTL_MS) return hit.url;
+    const { resource } = await readDeployment(cloudClient(deps, target), target);
+    const url = esUrlOf(resource.info);
+    cache.set(key, { url, at: Date.now() });
+    return url;
+  };
+}
+
 export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivities {
-  const makeClient = deps.createClient ?? createCloudClient;
   const pollMs = deps.planPollIntervalMs ?? 10_000;
   const trustAttempts = Math.max(1, deps.trustUpdateAttempts ?? 5);
 
   function client(target: CloudTarget): CloudClient {
-    const apiKey = resolveSecret(target.apiKeySecret);
-    return makeClient({
-      endpoint: target.endpoint,
-      apiKey,
-      apiKeySecret: target.apiKeySecret,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      ...(deps.requestTimeoutMs ? { timeoutMs: deps.requestTimeoutMs } : {}),
-      signal: Context.current().cancellationSignal,
-    });
-  }
-
-  /** GET /deployments/{id} with settings and plans (transient plan parts cleared, as a later PUT needs). */
-  async function readDeployment(c: CloudClient, target: CloudTarget) {
-    const result = await c.api.GET('/deployments/{deployment_id}', {
-      params: {
-        path: { deployment_id: target.deploymentId },
-        query: { show_settings: true, show_plans: true, show_metadata: false, clear_transient: true },
-      },
-    });
-    const deployment = bodyOf(result, 'GET /deployments/{deployment_id}');
-    const resource = selectResource(deployment.resources?.elasticsearch ?? [], target.deploymentId, target.refId);
-    return { deployment, resource, version: result.response.headers.get('x-cloud-resource-version') ?? undefined };
+    return cloudClient(deps, target, Context.current().cancellationSignal);
   }
 
   async function refIdOf(c: CloudClient, target: CloudTarget): Promise<string> {

@@ -28,9 +28,10 @@ import {
   redact,
   registerEncodedApiKey,
   registerSecret,
-  resolveCredentials as defaultResolveCredentials,
-  resolveSecret as defaultResolveSecret,
+  resolveSecret,
+  resolveTargetCredentials,
   type Credentials,
+  type EchEndpointLookup,
 } from './secrets';
 import type { Activities, ClusterFacts, CrossClusterKey, EsTarget, RemoteEvidence } from './types';
 
@@ -53,8 +54,8 @@ export interface ElasticsearchActivityDeps {
   clients?: ElasticsearchClientFactory;
   /** Options for the default factory (extra trusted CAs, Connection class, timeouts). */
   client?: ElasticsearchClientDeps;
-  resolveSecret?: (name: string) => string;
-  resolveCredentials?: (name: string) => Credentials;
+  /** The Elasticsearch endpoint the Cloud API reports for a deployment (where ECH credentials may go). */
+  echEndpoint?: EchEndpointLookup;
   /** Backoff of verifyRemoteConnection between attempts (defaults 500 ms doubling to 5 s). */
   verifyBackoff?: { initialMs?: number; maxMs?: number };
 }
@@ -169,9 +170,8 @@ function aliasExists(state: AliasState, alias: string): boolean {
 // ---------------------------------------------------------------- factory
 
 export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = {}): ElasticsearchActivities {
-  const resolveCredentials = deps.resolveCredentials ?? defaultResolveCredentials;
-  const resolveSecret = deps.resolveSecret ?? defaultResolveSecret;
-  const clients = deps.clients ?? createElasticsearchClientFactory({ resolveCredentials, ...(deps.client ?? {}) });
+  const credentialsFor = (t: EsTarget): Promise<Credentials> => resolveTargetCredentials(t, deps.echEndpoint);
+  const clients = deps.clients ?? createElasticsearchClientFactory({ credentialsFor, ...(deps.client ?? {}) });
   const initialBackoff = deps.verifyBackoff?.initialMs ?? 500;
   const maxBackoff = deps.verifyBackoff?.maxMs ?? 5_000;
 
@@ -315,7 +315,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
 
     // ------------------------------------------------------------ cross-cluster API key (self-managed side)
     async findOrCreateCrossClusterApiKey({ target, alias, workflowId, access, expiration }): Promise<CrossClusterKey> {
-      const credentials = resolveCredentials(target.credentialsSecret);
+      const credentials = await credentialsFor(target);
       if ('apiKey' in credentials) {
         throw permanent(
           FAILURE_TYPES.unsupportedCredentials,
@@ -550,7 +550,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     },
 
     async ensureUser({ target, username, body, passwordSecret }) {
-      const password = resolveSecret(passwordSecret);
+      const password = resolveSecret(passwordSecret, { use: 'user-password' });
       return withCluster(target, async (conn) => {
         const existing = await getManaged(conn, 'user', username);
         if (existing.exists && !isOurs(existing.metadata)) refuseForeign('user', username, existing.metadata);

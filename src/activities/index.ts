@@ -2,7 +2,7 @@
  * All activities, assembled over injected clients: one module per external system. The worker registers
  * `createActivities()`; tests pass deps (a transport that trusts the sandbox CA, faster polling, …).
  */
-import { createCloudActivities, type CloudActivityDeps } from './cloud';
+import { createCloudActivities, createEchEndpointLookup, type CloudActivityDeps } from './cloud';
 import { createElasticsearchActivities, type ElasticsearchActivityDeps } from './elasticsearch';
 import { checkSecrets } from './secrets';
 import { createTlsActivities, type TlsActivityDeps } from './tls';
@@ -17,7 +17,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps = {}): Activities {
   return {
     ...createCloudActivities(deps.cloud),
-    ...createElasticsearchActivities(deps.elasticsearch),
+    ...createElasticsearchActivities({ echEndpoint: createEchEndpointLookup(deps.cloud), ...deps.elasticsearch }),
     ...createTlsActivities(deps.tls),
     checkSecrets,
   };

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { SECRET_NAME_RE, reservedSecretName } from '../contract/secretNames';
-import type { SecretReference } from './types';
+import { assertBound, isBindingRefusal, type SecretUse } from './secretBindings';
+import type { CloudTarget, EsTarget, SecretReference } from './types';
 
 /** Optional allowlist of the worker: comma-separated secret names; when set, only these resolve. */
 export const SECRET_NAMES_ENV = 'ECH_REMOTE_SECRET_NAMES';
@@ -108,8 +109,13 @@ function assertResolvable(name: string, env: NodeJS.ProcessEnv): void {
   }
 }
 
-export function resolveSecret(name: string): string {
+/**
+ * The value of secret `name` for `use` (a destination): refused unless the worker binds the name to exactly that use
+ * and destination (src/activities/secretBindings.ts), whatever the request says.
+ */
+export function resolveSecret(name: string, use: SecretUse): string {
   assertResolvable(name, process.env);
+  assertBound(name, use);
   let value = process.env[name];
   if (value === undefined) {
     const dir = process.env.ECH_REMOTE_SECRETS_DIR;
@@ -132,12 +138,13 @@ export function resolveSecret(name: string): string {
 /** The checkSecrets activity: resolves each secret the request names, reports by request field. */
 export async function checkSecrets({ secrets }: { secrets: SecretReference[] }): Promise<{ checked: number }> {
   const problems: { field: string; type: string; message: string }[] = [];
-  for (const { field, name } of secrets) {
+  for (const { field, name, use, destinationField } of secrets) {
     try {
-      resolveSecret(name);
+      resolveSecret(name, use);
     } catch (err) {
       if (!(err instanceof ApplicationFailure)) throw err;
-      problems.push({ field, type: err.type ?? 'SecretNotFound', message: err.message });
+      const fields = isBindingRefusal(err) && destinationField ? `${field} (${destinationField})` : field;
+      problems.push({ field: fields, type: err.type ?? 'SecretNotFound', message: err.message });
     }
   }
   if (problems.length > 0) {
@@ -156,11 +163,38 @@ export async function checkSecrets({ secrets }: { secrets: SecretReference[] }):
 export type Credentials = { username: string; password: string } | { apiKey: string };
 
 /** `username:password` is basic auth; a value without a colon is an encoded API key. */
-export function resolveCredentials(name: string): Credentials {
-  const value = resolveSecret(name);
+export function resolveCredentials(name: string, use: SecretUse): Credentials {
+  const value = resolveSecret(name, use);
   const colon = value.indexOf(':');
   if (colon > 0) return { username: value.slice(0, colon), password: value.slice(colon + 1) };
   return { apiKey: value };
+}
+
+/** Looks up the Elasticsearch endpoint the Cloud API reports for a deployment (src/activities/cloud.ts). */
+export type EchEndpointLookup = (deployment: CloudTarget) => Promise<string | undefined>;
+
+/**
+ * The credentials for an Elasticsearch target, only if the worker binds them to its URL: a self-managed cluster's to
+ * the URLs listed, the ECH cluster's to the endpoint the Cloud API reports for the deployment.
+ */
+export async function resolveTargetCredentials(target: EsTarget, echEndpoint?: EchEndpointLookup): Promise<Credentials> {
+  if (target.side === 'self-managed') {
+    return resolveCredentials(target.credentialsSecret, { use: 'elasticsearch', url: target.url });
+  }
+  if (!target.deployment || !echEndpoint) {
+    throw ApplicationFailure.create({
+      type: 'SecretNotAllowed',
+      nonRetryable: true,
+      message: `Secret "${target.credentialsSecret}" is sent only to an ECH deployment's own Elasticsearch endpoint, and this call names no deployment.`,
+    });
+  }
+  const reportedUrl = await echEndpoint(target.deployment);
+  return resolveCredentials(target.credentialsSecret, {
+    use: 'ech-elasticsearch',
+    deploymentId: target.deployment.deploymentId,
+    url: target.url,
+    ...(reportedUrl ? { reportedUrl } : {}),
+  });
 }
 
 /** Redacts an error's message and stack, and its causes', in place (the SDK logs and serializes exactly these). */

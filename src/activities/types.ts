@@ -7,10 +7,12 @@
 import type { Access } from '../contract/request';
 import type { CaCheck } from '../domain/preflight';
 import type { DirectTrustEntry } from '../domain/requests';
+import type { SecretUse } from './secretBindings';
 
 /** The ECH deployment as the Cloud API addresses it. */
 export interface CloudTarget {
-  endpoint: string;
+  /** The Cloud API; absent = the endpoint the worker binds the API key secret to. */
+  endpoint?: string;
   apiKeySecret: string;
   deploymentId: string;
   /** Elasticsearch resource ref_id; discovered by describeDeployment when absent. */
@@ -28,6 +30,11 @@ export interface EsTarget {
   caPem?: string;
   /** Version as reported by the cluster; chooses the client's REST-compatibility headers. Discovered when absent. */
   version?: string;
+  /**
+   * ECH side: the deployment whose Elasticsearch endpoint (as the Cloud API reports it) `url` must be, for the ECH
+   * credentials to be sent (the worker's secret bindings).
+   */
+  deployment?: CloudTarget;
 }
 
 export interface DeploymentFacts {
@@ -116,6 +123,10 @@ export interface RemoteEvidence {
 export interface SecretReference {
   field: string;
   name: string;
+  /** What the secret is for and where it would be sent (checked against the worker's bindings). */
+  use: SecretUse;
+  /** The request field that chose the destination, when there is one (`remote.elasticsearch.url`, …). */
+  destinationField?: string;
 }
 
 export interface Activities {

@@ -15,12 +15,7 @@
 import tls from 'node:tls';
 import { Client, SniffingTransport, errors, type BaseConnection } from '@elastic/elasticsearch';
 import type { TransportOptions, TransportRequestOptions, TransportRequestParams } from '@elastic/elasticsearch';
-import {
-  resolveCredentials as defaultResolveCredentials,
-  redact,
-  registerSecret,
-  type Credentials,
-} from '../activities/secrets';
+import { redact, registerSecret, resolveTargetCredentials, type Credentials } from '../activities/secrets';
 import type { EsTarget } from '../activities/types';
 import { FAILURE_TYPES, httpFailure, networkFailure, permanent, type ExternalSystem } from './errors';
 
@@ -69,8 +64,11 @@ export function transportWithHeaders(headers: VendoredHeaders): typeof SniffingT
 }
 
 export interface ElasticsearchClientDeps {
-  /** Resolve a credentials secret (default: env var / ECH_REMOTE_SECRETS_DIR file). */
-  resolveCredentials?: (secretName: string) => Credentials;
+  /**
+   * The credentials for a target (default: its secret, only where the worker's bindings allow that target's URL;
+   * an ECH target needs `echEndpoint` to learn the deployment's reported endpoint).
+   */
+  credentialsFor?: (target: EsTarget) => Promise<Credentials>;
   /**
    * Extra trusted CA PEMs added to the default roots when a target has no `caPem`: what NODE_EXTRA_CA_CERTS does for
    * a real worker, injectable because tests cannot set that variable after the process started.
@@ -178,7 +176,7 @@ function authOf(credentials: Credentials) {
 }
 
 export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps = {}): ElasticsearchClientFactory {
-  const resolve = deps.resolveCredentials ?? defaultResolveCredentials;
+  const resolve = deps.credentialsFor ?? ((t: EsTarget) => resolveTargetCredentials(t));
 
   function build(target: EsTarget, credentials: Credentials, headers: VendoredHeaders): Client {
     const tlsOpts = tlsOptions(target, deps);
@@ -236,7 +234,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
 
   return {
     async connect(target: EsTarget): Promise<EsConnection> {
-      const credentials = resolve(target.credentialsSecret);
+      const credentials = await resolve(target);
       if ('apiKey' in credentials) registerSecret(credentials.apiKey);
       else registerSecret(`${credentials.username}:${credentials.password}`);
       const system = systemOf(target);

@@ -113,7 +113,8 @@ export const connectRequestSchema = z
         deploymentId: z.string().regex(/^[a-z0-9]{32}$/, 'must be a 32-character ECH deployment id'),
         refId: z.string().min(1).optional(),
         cloud: z
-          .object({ endpoint: httpsUrl.default('https://api.elastic-cloud.com'), apiKeySecret: secretName })
+          // Absent: the endpoint the worker binds apiKeySecret to (ECH_REMOTE_SECRET_BINDINGS); given, it must be that one.
+          .object({ endpoint: httpsUrl.optional(), apiKeySecret: secretName })
           .strict(),
         elasticsearch: z.object({ url: httpsUrl.optional(), credentialsSecret: secretName }).strict(),
       })
@@ -240,6 +241,20 @@ export function validateConnectRequest(
       message: i.message,
     })),
   };
+}
+
+/**
+ * Whether two https URLs name the same endpoint (host case, default port and trailing slashes aside). Pure string
+ * work, so the workflow can use it.
+ */
+export function sameHttpsEndpoint(a: string, b: string): boolean {
+  const norm = (u: string): string | undefined => {
+    const m = /^https:\/\/([^/:?#@]+)(?::(\d+))?(\/[^?#]*)?$/i.exec(u.trim());
+    if (!m) return undefined;
+    return `${m[1]!.toLowerCase()}:${m[2] ?? '443'}${(m[3] ?? '').replace(/\/+$/, '')}`;
+  };
+  const x = norm(a);
+  return x !== undefined && x === norm(b);
 }
 
 export function formatProblems(problems: ValidationProblem[]): string {

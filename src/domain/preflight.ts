@@ -31,15 +31,40 @@ export interface PreflightFacts {
 export type CaCheck = { ok: true; subject: string; validTo: string } | { ok: false; problems: string[] };
 
 /** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
-/** Every secret the request names, with the field that names it: checked first, so a typo fails before any call. */
+/**
+ * Every secret the request names, with the field that names it and where it would be sent: checked first (names,
+ * values, and the worker's bindings of each to its destination), so a typo or a hostile destination fails before any
+ * connection is opened. The ECH endpoint is judged once the Cloud API has reported it.
+ */
 export function secretReferences(r: ConnectRequest): SecretReference[] {
   return [
-    { field: 'local.cloud.apiKeySecret', name: r.local.cloud.apiKeySecret },
-    { field: 'local.elasticsearch.credentialsSecret', name: r.local.elasticsearch.credentialsSecret },
+    {
+      field: 'local.cloud.apiKeySecret',
+      name: r.local.cloud.apiKeySecret,
+      use: { use: 'cloud-api-key', ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}) },
+      ...(r.local.cloud.endpoint ? { destinationField: 'local.cloud.endpoint' } : {}),
+    },
+    {
+      field: 'local.elasticsearch.credentialsSecret',
+      name: r.local.elasticsearch.credentialsSecret,
+      use: { use: 'ech-elasticsearch', deploymentId: r.local.deploymentId },
+      destinationField: 'local.deploymentId',
+    },
     ...(r.remote.elasticsearch
-      ? [{ field: 'remote.elasticsearch.credentialsSecret', name: r.remote.elasticsearch.credentialsSecret }]
+      ? [
+          {
+            field: 'remote.elasticsearch.credentialsSecret',
+            name: r.remote.elasticsearch.credentialsSecret,
+            use: { use: 'elasticsearch' as const, url: r.remote.elasticsearch.url },
+            destinationField: 'remote.elasticsearch.url',
+          },
+        ]
       : []),
-    ...r.users.map((u, i) => ({ field: `users[${i}].passwordSecret`, name: u.passwordSecret })),
+    ...r.users.map((u, i) => ({
+      field: `users[${i}].passwordSecret`,
+      name: u.passwordSecret,
+      use: { use: 'user-password' as const },
+    })),
   ];
 }
 

@@ -90,6 +90,8 @@ export interface SandboxInfo {
     ECH_ES_CREDENTIALS: string;
     ONPREM_ES_CREDENTIALS: string;
     CROSS_SEARCH_USER_PASSWORD: string;
+    /** Where the worker may send each of these (src/activities/secretBindings.ts): the sandbox's own endpoints. */
+    ECH_REMOTE_SECRET_BINDINGS: string;
     NODE_EXTRA_CA_CERTS: string;
   };
   /** The secrets as `NAME=value` lines a worker can load (also written to `files.secretsEnv`). */
@@ -273,6 +275,16 @@ function buildRequests(
   };
 }
 
+/** The bindings a worker needs for the sandbox's secrets: each to the sandbox endpoint it belongs to. */
+export function sandboxSecretBindings(cloudEndpoint: string, deploymentId: string, selfManagedUrl: string) {
+  return {
+    EC_API_KEY: { use: 'cloud-api-key', endpoint: cloudEndpoint },
+    ECH_ES_CREDENTIALS: { use: 'ech-elasticsearch', deployments: [deploymentId] },
+    ONPREM_ES_CREDENTIALS: { use: 'elasticsearch', urls: [selfManagedUrl] },
+    CROSS_SEARCH_USER_PASSWORD: { use: 'user-password' },
+  } as const;
+}
+
 function envFile(env: Record<string, string>): string {
   // Values are single-line (keys, passwords, paths); quoting would be read literally by some loaders.
   return `${Object.entries(env)
@@ -414,6 +426,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
       ECH_ES_CREDENTIALS: `elastic:${this.id.echPassword}`,
       ONPREM_ES_CREDENTIALS: `elastic:${this.id.selfManagedPassword}`,
       CROSS_SEARCH_USER_PASSWORD: this.id.crossSearchUserPassword,
+      ECH_REMOTE_SECRET_BINDINGS: JSON.stringify(sandboxSecretBindings(this.cloud.url, this.id.deploymentId, this.selfManaged.url)),
       NODE_EXTRA_CA_CERTS: this.publicRootFile,
     };
     const base = {

@@ -20,7 +20,7 @@ import {
   type ApproveInput,
   type RejectInput,
 } from '../contract/messages';
-import { formatProblems, validateConnectRequest, type ConnectRequest } from '../contract/request';
+import { formatProblems, sameHttpsEndpoint, validateConnectRequest, type ConnectRequest } from '../contract/request';
 import { EchDeploymentId, RemoteClusterAlias, SecurityModel } from '../contract/searchAttributes';
 import type { ConnectResult, DryRunResult } from '../contract/status';
 import { HUMAN_STEPS, type StepId } from '../contract/steps';
@@ -139,7 +139,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   state.setPhase('preflight');
   state.step('preflight', 'running');
   const cloud: CloudTarget = {
-    endpoint: r.local.cloud.endpoint,
+    ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}),
     apiKeySecret: r.local.cloud.apiKeySecret,
     deploymentId: r.local.deploymentId,
     refId: r.local.refId,
@@ -165,18 +165,33 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     .describeDeployment({ target: cloud })
     .catch(preflightFailed);
   cloud.refId = deployment.refId;
+  // The ECH credentials go to the deployment's own endpoint as the Cloud API reports it, never to a URL of the request.
   const localUrl =
-    r.local.elasticsearch.url ??
     deployment.esUrl ??
     preflightFailed(
       ApplicationFailure.create({
-        type: 'InvalidRequest',
-        message:
-          'local.elasticsearch.url is absent and the deployment metadata has no Elasticsearch endpoint: set local.elasticsearch.url.',
+        type: 'DeploymentNotHealthy',
+        message: `The Cloud API reports no Elasticsearch endpoint for deployment ${r.local.deploymentId}, so the worker has nowhere to send local.elasticsearch.credentialsSecret: check the deployment in the Cloud console.`,
         nonRetryable: true,
       }),
     );
-  const local: EsTarget = { side: 'ech', url: localUrl, credentialsSecret: r.local.elasticsearch.credentialsSecret };
+  if (r.local.elasticsearch.url && !sameHttpsEndpoint(r.local.elasticsearch.url, localUrl)) {
+    preflightFailed(
+      ApplicationFailure.create({
+        type: 'SecretNotAllowed',
+        message:
+          `local.elasticsearch.url (${r.local.elasticsearch.url}) is not the Elasticsearch endpoint the Cloud API reports for deployment ` +
+          `${r.local.deploymentId} (${localUrl}); the worker sends local.elasticsearch.credentialsSecret only there → leave local.elasticsearch.url out, or set it to that endpoint.`,
+        nonRetryable: true,
+      }),
+    );
+  }
+  const local: EsTarget = {
+    side: 'ech',
+    url: localUrl,
+    credentialsSecret: r.local.elasticsearch.credentialsSecret,
+    deployment: cloud,
+  };
   const remote: EsTarget | undefined = r.remote.elasticsearch && {
     side: 'self-managed',
     url: r.remote.elasticsearch.url,

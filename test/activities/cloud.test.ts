@@ -12,6 +12,7 @@ import type { Info } from '@temporalio/activity';
 import { createCloudActivities, type CloudActivityDeps } from '../../src/activities/cloud';
 import type { CloudTarget } from '../../src/activities/types';
 import { privateCaTrustEntry, trustEntryName } from '../../src/domain/requests';
+import { bindSecret } from '../helpers/estate';
 import { trustingFetch, type TrustingFetch } from '../helpers/trusting-fetch';
 import { startCloudEstate, type CloudEstate } from './cloud-estate';
 
@@ -70,6 +71,9 @@ before(async () => {
   transport = trustingFetch(estate.info.ca.publicRoot);
   process.env.EC_API_KEY = estate.info.cloud.apiKey;
   process.env.EC_API_KEY_WRONG = 'not-the-sandbox-key-0000';
+  for (const name of ['EC_API_KEY', 'EC_API_KEY_WRONG', 'NO_SUCH_SECRET_X']) {
+    bindSecret(name, { use: 'cloud-api-key', endpoint: estate.info.cloud.endpoint });
+  }
 });
 
 after(async () => {

@@ -21,7 +21,10 @@ import {
   compatibilityHeaders,
   createElasticsearchClientFactory,
 } from '../../src/clients/elasticsearch';
+import { createEchEndpointLookup } from '../../src/activities/cloud';
 import { createElasticsearchActivities } from '../../src/activities/elasticsearch';
+import { resolveTargetCredentials } from '../../src/activities/secrets';
+import { bindSecret } from '../helpers/estate';
 import type { EsTarget } from '../../src/activities/types';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import {
@@ -89,6 +92,11 @@ describe('compatibility headers on the wire', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     process.env.HDR_TEST_CREDENTIALS = 'elastic:hdr-password';
+    process.env.HDR_TEST_KEY = 'ZW5jb2RlZC1hcGkta2V5';
+    process.env.ECH_REMOTE_SECRET_BINDINGS = JSON.stringify({
+      HDR_TEST_CREDENTIALS: { use: 'elasticsearch', urls: [url] },
+      HDR_TEST_KEY: { use: 'elasticsearch', urls: [url] },
+    });
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -138,7 +146,7 @@ describe('compatibility headers on the wire', () => {
   it('a known version skips discovery', async () => {
     seen.length = 0;
     const conn = await createElasticsearchClientFactory().connect({
-      side: 'ech',
+      side: 'self-managed',
       url,
       credentialsSecret: 'HDR_TEST_CREDENTIALS',
       caPem,
@@ -155,9 +163,8 @@ describe('compatibility headers on the wire', () => {
 
   it('an API key secret (no colon) is sent as ApiKey', async () => {
     seen.length = 0;
-    process.env.HDR_TEST_KEY = 'ZW5jb2RlZC1hcGkta2V5';
     const conn = await createElasticsearchClientFactory().connect({
-      side: 'ech',
+      side: 'self-managed',
       url,
       credentialsSecret: 'HDR_TEST_KEY',
       caPem,
@@ -198,11 +205,23 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   let request: ConnectRequest;
   let acts: ReturnType<typeof createElasticsearchActivities>;
   const WF = 'wf-test-1';
+  /** Clients as the activities make them: ECH credentials only for the endpoint the Cloud API reports. */
+  const echEndpoint = createEchEndpointLookup();
+  const sandboxClients = () =>
+    createElasticsearchClientFactory({
+      extraCaPems: [sb.info.ca.publicRoot],
+      credentialsFor: (t) => resolveTargetCredentials(t, echEndpoint),
+    });
 
   before(async () => {
     sb = await start({ scenario: 'api-key-public' });
     for (const [k, v] of Object.entries(sb.info.env)) if (k !== 'NODE_EXTRA_CA_CERTS') process.env[k] = v;
-    ech = { side: 'ech', url: sb.info.ech.url, credentialsSecret: 'ECH_ES_CREDENTIALS' };
+    ech = {
+      side: 'ech',
+      url: sb.info.ech.url,
+      credentialsSecret: 'ECH_ES_CREDENTIALS',
+      deployment: { apiKeySecret: 'EC_API_KEY', deploymentId: sb.info.cloud.deploymentId },
+    };
     selfManaged = {
       side: 'self-managed',
       url: sb.info.selfManaged.url,
@@ -213,6 +232,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.ok(v.ok);
     request = v.request;
     acts = createElasticsearchActivities({
+      echEndpoint: createEchEndpointLookup(),
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 100, maxMs: 400 },
     });
@@ -224,7 +244,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   it('versions: ECH speaks compatible-with=9, the self-managed cluster compatible-with=8', async () => {
     assert.match(sb.info.versions.ech, /^9\./);
     assert.match(sb.info.versions.selfManaged, /^8\./);
-    const factory = createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] });
+    const factory = sandboxClients();
     const a = await factory.connect(ech);
     const b = await factory.connect(selfManaged);
     try {
@@ -278,6 +298,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     // a user with only `monitor`
     await run(acts.ensureRole, { target: selfManaged, name: 'only-monitor', body: { cluster: ['monitor'] } });
     process.env.LIMITED_PASSWORD = 'limited-password-1';
+    bindSecret('LIMITED_PASSWORD', { use: 'user-password' });
     await run(acts.ensureUser, {
       target: selfManaged,
       username: 'limited',
@@ -285,6 +306,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       passwordSecret: 'LIMITED_PASSWORD',
     });
     process.env.LIMITED_CREDENTIALS = 'limited:limited-password-1';
+    bindSecret('LIMITED_CREDENTIALS', { use: 'elasticsearch', urls: [sb.info.selfManaged.url] });
     const limited = await run(acts.inspectCluster, {
       target: { ...selfManaged, credentialsSecret: 'LIMITED_CREDENTIALS' },
       required: { cluster: ['manage_security', 'monitor'] },
@@ -325,6 +347,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
 
   it('findOrCreateCrossClusterApiKey refuses API-key credentials', async () => {
     process.env.SM_API_KEY_CREDS = 'c29tZS1pZDpzb21lLWtleQ';
+    bindSecret('SM_API_KEY_CREDS', { use: 'elasticsearch', urls: [sb.info.selfManaged.url] });
     await assert.rejects(
       run(acts.findOrCreateCrossClusterApiKey, {
         target: { ...selfManaged, credentialsSecret: 'SM_API_KEY_CREDS' },
@@ -413,7 +436,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   });
 
   it("putRemoteCluster refuses someone else's alias (AliasInUse) and removeRemoteCluster leaves it", async () => {
-    const conn = await createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] }).connect(ech);
+    const conn = await sandboxClients().connect(ech);
     try {
       await conn.request('put', {
         method: 'PUT',
@@ -504,7 +527,8 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.deepEqual(await inOtherRun(acts.ensureUser, userInput), { created: false });
     // the user authenticates with the password from the secret and can search the remote (its role's remote_indices)
     process.env.CROSS_USER_CREDS = `${request.users[0]!.username}:${process.env.CROSS_SEARCH_USER_PASSWORD}`;
-    const asUser = await createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] }).connect({
+    bindSecret('CROSS_USER_CREDS', { use: 'ech-elasticsearch' });
+    const asUser = await sandboxClients().connect({
       ...ech,
       credentialsSecret: 'CROSS_USER_CREDS',
     });
@@ -592,7 +616,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   });
 
   it('roles and users: refuse to overwrite foreign ones, remove only ours, idempotently', async () => {
-    const conn = await createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] }).connect(ech);
+    const conn = await sandboxClients().connect(ech);
     try {
       await conn.request('put role', {
         method: 'PUT',
@@ -614,6 +638,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.deepEqual(await run(acts.removeRole, { target: ech, name: 'handmade-role' }), { removed: false });
     assert.deepEqual(await run(acts.removeUser, { target: ech, username: 'handmade-user' }), { removed: false });
     process.env.SOME_PASSWORD = 'some-password-1';
+    bindSecret('SOME_PASSWORD', { use: 'user-password' });
     await assert.rejects(
       run(acts.ensureUser, {
         target: ech,
@@ -651,7 +676,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   }
 
   async function flatSettings(target: EsTarget): Promise<Record<string, unknown>> {
-    const conn = await createElasticsearchClientFactory({ extraCaPems: [sb.info.ca.publicRoot] }).connect(target);
+    const conn = await sandboxClients().connect(target);
     try {
       const s = await conn.request<{ persistent: Record<string, unknown> }>('get', {
         method: 'GET',

@@ -58,13 +58,14 @@ describe('errors thrown by activities (real worker)', () => {
 
   before(async () => {
     process.env.REDACTION_TEST_SECRET = `elastic:${password}`;
+    process.env.ECH_REMOTE_SECRET_BINDINGS = JSON.stringify({ REDACTION_TEST_SECRET: { use: 'user-password' } });
     client = await testClient();
     worker = await startWorker({
       activities: {
         checkSecrets: async () => ({ checked: 0 }),
         async describeDeployment() {
           // A careless message: the resolved secret interpolated into an error.
-          const value = resolveSecret('REDACTION_TEST_SECRET');
+          const value = resolveSecret('REDACTION_TEST_SECRET', { use: 'user-password' });
           throw ApplicationFailure.nonRetryable(`login failed with ${value}`, 'AuthenticationFailed');
         },
       },

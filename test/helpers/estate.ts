@@ -3,6 +3,7 @@
  * this process already trusts through NODE_EXTRA_CA_CERTS), the worker's secrets in the environment as a real worker
  * has them, and read-backs through the public APIs (Cloud API, Elasticsearch), the way a user would check the result.
  */
+import type { SecretBinding } from '../../src/activities/secretBindings';
 import { start, type Sandbox, type ScenarioName } from '../../src/sandbox';
 import type { FaultRule } from '../../src/sandbox/faults';
 import { httpsJson } from '../sandbox/cloud-helpers';
@@ -15,6 +16,15 @@ export interface EstateView {
   echRoles: string[];
   echUsers: string[];
   selfManagedRoles: string[];
+}
+
+/**
+ * Bind one more secret for the worker of this test process (ECH_REMOTE_SECRET_BINDINGS, merged into what is there);
+ * `Estate.scenario` resets the bindings to the sandbox's own.
+ */
+export function bindSecret(name: string, binding: SecretBinding): void {
+  const current = JSON.parse(process.env.ECH_REMOTE_SECRET_BINDINGS ?? '{}') as Record<string, SecretBinding>;
+  process.env.ECH_REMOTE_SECRET_BINDINGS = JSON.stringify({ ...current, [name]: binding });
 }
 
 export class Estate {

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
 import type { ConnectResult } from '../../src/contract/status';
 import { LOCAL_REQUIRED_PRIVILEGES, REMOTE_REQUIRED_PRIVILEGES } from '../../src/domain/preflight';
-import { Estate } from '../helpers/estate';
+import { Estate, bindSecret } from '../helpers/estate';
 import { approve, connectRequest, type Req } from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
@@ -41,6 +41,12 @@ async function userWith(
   const password = `${name}-password-1`;
   assert.equal((await estate.es(side, 'PUT', `/_security/user/${name}`, { password, roles: [name] })).status, 200);
   process.env[secret] = `${name}:${password}`;
+  bindSecret(
+    secret,
+    side === 'ech'
+      ? { use: 'ech-elasticsearch' }
+      : { use: 'elasticsearch', urls: [estate.info.selfManaged.url] },
+  );
 }
 
 function withCredentials(req: Req, local: string, remote: string): Req {

@@ -13,6 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { createCloudActivities } from '../../src/activities/cloud';
+import { SECRET_BINDINGS_ENV } from '../../src/activities/secretBindings';
 import { resolveSecret, SECRET_NAMES_ENV } from '../../src/activities/secrets';
 import { validateConnectRequest } from '../../src/contract/request';
 import { secretReferences } from '../../src/domain/preflight';
@@ -88,12 +89,15 @@ describe('resolveSecret (defense in depth)', () => {
     Object.assign(process.env, saved);
   });
 
-  it('refuses reserved names even when they are set, without echoing their value', () => {
+  it('refuses reserved names even when they are set (and bound), without echoing their value', () => {
     assert.ok(process.env.ECH_REMOTE_ENCRYPTION_KEYS, 'npm test sets the run key');
+    process.env[SECRET_BINDINGS_ENV] = JSON.stringify(
+      Object.fromEntries(RESERVED.map((n) => [n, { use: 'user-password' }])),
+    );
     for (const name of RESERVED) {
       process.env[name] ??= 'some-value-1234';
       assert.throws(
-        () => resolveSecret(name),
+        () => resolveSecret(name, { use: 'user-password' }),
         (err: unknown) =>
           err instanceof ApplicationFailure &&
           err.type === 'SecretNotAllowed' &&
@@ -108,23 +112,35 @@ describe('resolveSecret (defense in depth)', () => {
     process.env.SECRET_NAMES_TEST_A = 'value-a-123';
     process.env.SECRET_NAMES_TEST_B = 'value-b-123';
     process.env[SECRET_NAMES_ENV] = 'SECRET_NAMES_TEST_A, EC_API_KEY';
-    assert.equal(resolveSecret('SECRET_NAMES_TEST_A'), 'value-a-123');
+    process.env[SECRET_BINDINGS_ENV] = JSON.stringify({
+      SECRET_NAMES_TEST_A: { use: 'user-password' },
+      SECRET_NAMES_TEST_B: { use: 'user-password' },
+    });
+    const pw = { use: 'user-password' } as const;
+    assert.equal(resolveSecret('SECRET_NAMES_TEST_A', pw), 'value-a-123');
     assert.throws(
-      () => resolveSecret('SECRET_NAMES_TEST_B'),
+      () => resolveSecret('SECRET_NAMES_TEST_B', pw),
       /Secret "SECRET_NAMES_TEST_B" may not be used: it is not in the worker's ECH_REMOTE_SECRET_NAMES/,
     );
     delete process.env[SECRET_NAMES_ENV];
-    assert.equal(resolveSecret('SECRET_NAMES_TEST_B'), 'value-b-123');
+    assert.equal(resolveSecret('SECRET_NAMES_TEST_B', pw), 'value-b-123');
   });
 
   it('checkSecrets (the first preflight step) names every request field whose secret cannot be used', async () => {
     process.env.SECRET_NAMES_TEST_A = 'value-a-123';
-    process.env[SECRET_NAMES_ENV] = 'SECRET_NAMES_TEST_A, SECRET_NAMES_TEST_MISSING';
+    process.env.SECRET_NAMES_TEST_C = 'value-c-123';
+    process.env[SECRET_NAMES_ENV] = 'SECRET_NAMES_TEST_A, SECRET_NAMES_TEST_C, SECRET_NAMES_TEST_MISSING';
+    process.env[SECRET_BINDINGS_ENV] = JSON.stringify({
+      SECRET_NAMES_TEST_A: { use: 'cloud-api-key', endpoint: example.local.cloud.endpoint },
+      SECRET_NAMES_TEST_C: { use: 'user-password' },
+      SECRET_NAMES_TEST_MISSING: { use: 'user-password' },
+      ECH_ES_CREDENTIALS: { use: 'ech-elasticsearch' },
+    });
     const v = validateConnectRequest({
       ...example,
       local: { ...example.local, cloud: { ...example.local.cloud, apiKeySecret: 'SECRET_NAMES_TEST_A' } },
       users: [
-        { username: 'u1', roles: [], passwordSecret: 'SECRET_NAMES_TEST_A' },
+        { username: 'u1', roles: [], passwordSecret: 'SECRET_NAMES_TEST_C' },
         { username: 'u2', roles: [], passwordSecret: 'SECRET_NAMES_TEST_MISSING' },
       ],
     });
@@ -139,7 +155,7 @@ describe('resolveSecret (defense in depth)', () => {
           /- local\.elasticsearch\.credentialsSecret: Secret "ECH_ES_CREDENTIALS" may not be used/,
         );
         assert.match(err.message, /- users\[1\]\.passwordSecret: Secret "SECRET_NAMES_TEST_MISSING" is not set/);
-        assert.doesNotMatch(err.message, /users\[0\]|local\.cloud|value-a-123/);
+        assert.doesNotMatch(err.message, /users\[0\]|local\.cloud|value-a-123|value-c-123/);
         return true;
       },
     );

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { ConnectResult, ConnectStatus, DryRunResult } from '../../src/contract/status';
-import { Estate } from '../helpers/estate';
+import { Estate, bindSecret } from '../helpers/estate';
 import {
   approve,
   assertRunUserSearchesRemote,
@@ -205,6 +205,7 @@ describe('preflight failures: a clear error and no change', () => {
     await estate.es('ech', 'PUT', '/_security/role/monitor-only', { cluster: ['monitor'] });
     await estate.es('ech', 'PUT', '/_security/user/weak', { password: 'weak-password-1', roles: ['monitor-only'] });
     process.env.WEAK_ECH_CREDENTIALS = 'weak:weak-password-1';
+    bindSecret('WEAK_ECH_CREDENTIALS', { use: 'ech-elasticsearch' });
     const req = request('api-key-public');
     req.local = { ...req.local, elasticsearch: { credentialsSecret: 'WEAK_ECH_CREDENTIALS' } };
     const before = await estate.view();
@@ -218,6 +219,8 @@ describe('preflight failures: a clear error and no change', () => {
     await estate.scenario('api-key-public');
     const req = request('api-key-public');
     req.local = { ...req.local, cloud: { ...req.local.cloud, apiKeySecret: 'EC_API_KEY_NOT_ON_THIS_WORKER' } };
+    // Bound (the operator configured it) but not set on the worker.
+    bindSecret('EC_API_KEY_NOT_ON_THIS_WORKER', { use: 'cloud-api-key', endpoint: estate.info.cloud.endpoint });
     const before = await estate.view();
     const handle = await startRun(req);
     const failure = await failureOf(handle);
