@@ -6,7 +6,8 @@
  */
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { SECRET_NAMES_ENV, redactActivityErrors } from './activities/secrets';
+import { SECRET_BINDINGS_ENV, loadSecretBindings } from './activities/secretBindings';
+import { redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
 import { installTelemetry } from './telemetry';
 import { taskQueue, temporalConnectConfig } from './temporal/connection';
@@ -58,11 +59,12 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         'by anyone with access to the Temporal UI or database. Set ECH_REMOTE_ENCRYPTION_KEYS instead.',
     );
   }
-  if (!process.env[SECRET_NAMES_ENV]) {
+  // A malformed binding configuration stops the worker here, not in the middle of someone's run.
+  const bindings = loadSecretBindings();
+  if (!bindings) {
     logger.warn(
-      `${SECRET_NAMES_ENV} is not set: a request may name any environment variable of this worker (outside the ` +
-        'reserved ECH_REMOTE_*, TEMPORAL_*, cloud and CI prefixes) as a secret and send it to the endpoints it gives. ' +
-        `List the secret names your requests use in ${SECRET_NAMES_ENV}.`,
+      `${SECRET_BINDINGS_ENV} is not set: this worker sends no secret anywhere, so every run fails its preflight. ` +
+        'Bind each secret your requests name to its use and destination (docs/configuration.md).',
     );
   }
   const { connectionOptions } = temporalConnectConfig();

@@ -99,4 +99,11 @@ export interface ConnectStatus {
   cleanup?: { mode: 'rollback' | 'keep'; items: string[] };
   error?: { type: string; message: string };
   approvals: { step: HumanStepId; approver: string; decision: 'approved' | 'rejected'; comment?: string; at: string }[];
+  /**
+   * Signals the run refused (bad payload, or nothing awaited it), newest last, at most MAX_REFUSED_SIGNALS; the
+   * reason names fields, never the value sent.
+   */
+  refused?: { signal: string; at: string; reason: string }[];
 }
+
+export const MAX_REFUSED_SIGNALS = 20;

@@ -8,10 +8,14 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { CloudTarget, EsTarget } from '../activities/types';
 import { durationToMs } from '../contract/duration';
 import {
-  ENCODED_API_KEY_RE,
   HANDLER_DESCRIPTIONS,
-  MAX_CA_PEM_CHARS,
+  approveInputSchema,
   approveSignal,
+  confirmStepInputSchema,
+  parseSignal,
+  provideCaInputSchema,
+  provideKeyInputSchema,
+  rejectInputSchema,
   confirmRemoteStepSignal,
   provideCrossClusterApiKeySignal,
   provideRemoteCaCertificateSignal,
@@ -19,6 +23,7 @@ import {
   statusQuery,
   type ApproveInput,
   type RejectInput,
+  type SignalName,
 } from '../contract/messages';
 import { formatProblems, sameHttpsEndpoint, validateConnectRequest, type ConnectRequest } from '../contract/request';
 import { EchDeploymentId, RemoteClusterAlias, SecurityModel } from '../contract/searchAttributes';
@@ -48,65 +53,77 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   const state = new RunState('Connect remote cluster');
   const status = state.status;
 
-  // Handlers first, so a signal sent right after start is never lost.
+  // Handlers first, so a signal sent right after start is never lost. Every payload is parsed before it touches the
+  // run's state; a bad one is refused and recorded in the status (never thrown: that would wedge the run).
   let approval:
     { decision: 'approved'; input: ApproveInput } | { decision: 'rejected'; input: RejectInput } | undefined;
   let providedKey: string | undefined;
   let providedCaPem: string | undefined;
   const confirmed = new Set<string>();
+  const refuse = (signal: SignalName, reason: string): void => state.refuse(signal, reason);
+  const decide = (signal: 'approve' | 'reject', raw: unknown): void => {
+    const parsed =
+      signal === 'approve' ? parseSignal(approveInputSchema, raw) : parseSignal(rejectInputSchema, raw);
+    if (!parsed.ok) return refuse(signal, parsed.reason);
+    const a = parsed.value;
+    if (a.step !== HUMAN_STEPS.approveLocalChanges) {
+      return refuse(signal, `step "${a.step}" takes no decision (only ${HUMAN_STEPS.approveLocalChanges} does)`);
+    }
+    if (approval) {
+      return refuse(signal, `${approval.decision} already by ${approval.input.approver}; a decision is final`);
+    }
+    if (status.phase !== 'validating' && !['preflight', 'remote-side', 'awaiting-approval'].includes(status.phase)) {
+      return refuse(signal, `the run is past the approval (phase ${status.phase})`);
+    }
+    approval =
+      signal === 'approve'
+        ? { decision: 'approved', input: a as ApproveInput }
+        : { decision: 'rejected', input: a as RejectInput };
+    status.approvals.push({
+      step: a.step,
+      approver: a.approver,
+      decision: approval.decision,
+      ...('comment' in a && a.comment ? { comment: a.comment } : {}),
+      ...('reason' in a ? { comment: a.reason } : {}),
+      at: new Date().toISOString(),
+    });
+    state.publish();
+  };
   wf.setHandler(statusQuery, () => status, { description: HANDLER_DESCRIPTIONS.status });
-  wf.setHandler(
-    approveSignal,
-    (a) => {
-      if (a.step !== HUMAN_STEPS.approveLocalChanges || approval || !a.approver) return;
-      approval = { decision: 'approved', input: a };
-      status.approvals.push({
-        step: a.step,
-        approver: a.approver,
-        decision: 'approved',
-        comment: a.comment,
-        at: new Date().toISOString(),
-      });
-    },
-    { description: HANDLER_DESCRIPTIONS.approve },
-  );
-  wf.setHandler(
-    rejectSignal,
-    (a) => {
-      if (a.step !== HUMAN_STEPS.approveLocalChanges || approval || !a.approver) return;
-      approval = { decision: 'rejected', input: a };
-      status.approvals.push({
-        step: a.step,
-        approver: a.approver,
-        decision: 'rejected',
-        comment: a.reason,
-        at: new Date().toISOString(),
-      });
-    },
-    { description: HANDLER_DESCRIPTIONS.reject },
-  );
+  wf.setHandler(approveSignal, (raw: unknown) => decide('approve', raw), {
+    description: HANDLER_DESCRIPTIONS.approve,
+  });
+  wf.setHandler(rejectSignal, (raw: unknown) => decide('reject', raw), { description: HANDLER_DESCRIPTIONS.reject });
   wf.setHandler(
     provideCrossClusterApiKeySignal,
-    (k) => {
-      // An encoded key is base64 of "id:secret"; anything else is ignored (and never echoed).
-      if (typeof k?.encoded === 'string' && ENCODED_API_KEY_RE.test(k.encoded.trim())) providedKey = k.encoded.trim();
-      else wf.log.warn('provideCrossClusterApiKey ignored: the payload has no valid "encoded" value');
+    (raw: unknown) => {
+      const parsed = parseSignal(provideKeyInputSchema, raw);
+      if (!parsed.ok) return refuse('provideCrossClusterApiKey', parsed.reason);
+      if (providedKey !== undefined) return refuse('provideCrossClusterApiKey', 'a key was already provided');
+      providedKey = parsed.value.encoded;
     },
     { description: HANDLER_DESCRIPTIONS.provideCrossClusterApiKey },
   );
   wf.setHandler(
     provideRemoteCaCertificateSignal,
-    (c) => {
-      // Checked by an activity (@peculiar/x509) before use; a size bound keeps history small.
-      if (typeof c?.pem === 'string' && c.pem.length <= MAX_CA_PEM_CHARS) providedCaPem = c.pem.trim();
-      else wf.log.warn(`provideRemoteCaCertificate ignored: no "pem" string of at most ${MAX_CA_PEM_CHARS} characters`);
+    (raw: unknown) => {
+      // Checked again by an activity (@peculiar/x509) before use: a certificate, a CA, no key, not expired.
+      const parsed = parseSignal(provideCaInputSchema, raw);
+      if (!parsed.ok) return refuse('provideRemoteCaCertificate', parsed.reason);
+      providedCaPem = parsed.value.pem.trim();
     },
     { description: HANDLER_DESCRIPTIONS.provideRemoteCaCertificate },
   );
   wf.setHandler(
     confirmRemoteStepSignal,
-    (c) => {
-      if (c?.step) confirmed.add(c.step);
+    (raw: unknown) => {
+      const parsed = parseSignal(confirmStepInputSchema, raw);
+      if (!parsed.ok) return refuse('confirmRemoteStep', parsed.reason);
+      const step = parsed.value.step;
+      if (step !== HUMAN_STEPS.remoteClusterServer && step !== HUMAN_STEPS.remoteTrust) {
+        return refuse('confirmRemoteStep', `step "${step}" is not confirmed by the self-managed org`);
+      }
+      confirmed.add(step);
     },
     { description: HANDLER_DESCRIPTIONS.confirmRemoteStep },
   );

@@ -3,7 +3,13 @@
  * a person: a step waits for its signal or its timeout, while status and current details say who must do what.
  */
 import * as wf from '@temporalio/workflow';
-import { STEP_STATE_ICON, type ConnectStatus, type StepState, type WaitingFor } from '../contract/status';
+import {
+  MAX_REFUSED_SIGNALS,
+  STEP_STATE_ICON,
+  type ConnectStatus,
+  type StepState,
+  type WaitingFor,
+} from '../contract/status';
 import type { HumanStepId, Phase as PhaseName, StepId, Who } from '../contract/steps';
 import { Phase } from '../contract/searchAttributes';
 import type { HumanInstructions } from '../domain/instructions';
@@ -33,6 +39,15 @@ export class RunState {
     this.publish();
   }
 
+  /** A signal the run refused: recorded (bounded, newest kept) so the sender can see why nothing happened. */
+  refuse(signal: string, reason: string): void {
+    const refused = (this.status.refused ??= []);
+    refused.push({ signal, at: new Date().toISOString(), reason: reason.slice(0, 500) });
+    if (refused.length > MAX_REFUSED_SIGNALS) refused.splice(0, refused.length - MAX_REFUSED_SIGNALS);
+    wf.log.warn(`signal ${signal} refused: ${reason.slice(0, 500)}`);
+    this.publish();
+  }
+
   /** Markdown for the Temporal UI: what is done, what the run waits for, from whom, with the instructions. */
   publish(): void {
     const lines = [`## ${this.title}`, `**Phase:** ${this.status.phase}`, ''];
@@ -43,6 +58,8 @@ export class RunState {
     if (w) {
       lines.push('', `### Waiting for **${w.who}** since ${w.since} (step \`${w.step}\`)`, '', w.instructions);
     }
+    const refused = this.status.refused?.at(-1);
+    if (refused) lines.push('', `Last refused signal: \`${refused.signal}\` at ${refused.at}: ${refused.reason}`);
     if (this.status.error) lines.push('', `### Failed: ${this.status.error.type}`, this.status.error.message);
     if (this.status.cleanup) {
       lines.push('', `### ${this.status.cleanup.mode === 'rollback' ? 'Rolled back' : 'Left in place'}`);
