@@ -165,7 +165,9 @@ const ECH_ENDPOINT_TTL_MS = 60_000;
  * The Elasticsearch endpoint the Cloud API reports for a deployment: the one destination the worker sends ECH
  * credentials to (src/activities/secretBindings.ts). Cached briefly per worker, so each activity does not ask again.
  */
-export function createEchEndpointLookup(deps: CloudActivityDeps = {}): (target: CloudTarget) => Promise<string | undefined> {
+export function createEchEndpointLookup(
+  deps: CloudActivityDeps = {},
+): (target: CloudTarget) => Promise<string | undefined> {
   const cache = new Map<string, { url: string | undefined; at: number }>();
   return async (target) => {
     const key = `${target.endpoint ?? ''}|${target.apiKeySecret}|${target.deploymentId}|${target.refId ?? ''}`;

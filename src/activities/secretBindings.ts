@@ -42,7 +42,10 @@ const bindingSchema = z.discriminatedUnion('use', [
   z
     .object({
       use: z.literal('ech-elasticsearch'),
-      deployments: z.array(z.string().regex(/^[a-z0-9]{32}$/, 'a 32-character deployment id')).min(1).optional(),
+      deployments: z
+        .array(z.string().regex(/^[a-z0-9]{32}$/, 'a 32-character deployment id'))
+        .min(1)
+        .optional(),
     })
     .strict(),
   z.object({ use: z.literal('elasticsearch'), urls: z.array(destinationUrl).min(1).max(100) }).strict(),
@@ -87,7 +90,12 @@ let cache: { raw: string; bindings: SecretBindings } | undefined;
 
 /** Refusals by binding carry `{ binding: true }` so the preflight can name the field that chose the destination. */
 function refused(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'SecretNotAllowed', nonRetryable: true, message, details: [{ binding: true }] });
+  return ApplicationFailure.create({
+    type: 'SecretNotAllowed',
+    nonRetryable: true,
+    message,
+    details: [{ binding: true }],
+  });
 }
 
 export function isBindingRefusal(err: unknown): boolean {
@@ -101,7 +109,8 @@ export function loadSecretBindings(env: NodeJS.ProcessEnv = process.env): Secret
   if (!raw && file) {
     const size = fs.existsSync(file) ? fs.statSync(file).size : -1;
     if (size < 0) throw refused(`${SECRET_BINDINGS_FILE_ENV} names ${file}, which does not exist on the worker.`);
-    if (size > MAX_BINDINGS_BYTES) throw refused(`${SECRET_BINDINGS_FILE_ENV} is larger than ${MAX_BINDINGS_BYTES} bytes.`);
+    if (size > MAX_BINDINGS_BYTES)
+      throw refused(`${SECRET_BINDINGS_FILE_ENV} is larger than ${MAX_BINDINGS_BYTES} bytes.`);
     raw = fs.readFileSync(file, 'utf8');
   }
   if (!raw?.trim()) return undefined;

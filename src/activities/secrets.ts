@@ -177,7 +177,10 @@ export type EchEndpointLookup = (deployment: CloudTarget) => Promise<string | un
  * The credentials for an Elasticsearch target, only if the worker binds them to its URL: a self-managed cluster's to
  * the URLs listed, the ECH cluster's to the endpoint the Cloud API reports for the deployment.
  */
-export async function resolveTargetCredentials(target: EsTarget, echEndpoint?: EchEndpointLookup): Promise<Credentials> {
+export async function resolveTargetCredentials(
+  target: EsTarget,
+  echEndpoint?: EchEndpointLookup,
+): Promise<Credentials> {
   if (target.side === 'self-managed') {
     return resolveCredentials(target.credentialsSecret, { use: 'elasticsearch', url: target.url });
   }

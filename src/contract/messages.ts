@@ -53,7 +53,11 @@ const freeText = (what: string) =>
     .trim()
     .min(1, `${what} must not be blank`)
     .max(1000, `${what}: at most 1000 characters`)
-    .refine((v) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(v), `${what} must not contain control characters`);
+    // Control characters other than tab and newline (a log line or a status must not be forged with them).
+    .refine(
+      (v) => ![...v].some((c) => /\p{Cc}/u.test(c) && c !== '\t' && c !== '\n'),
+      `${what} must not contain control characters`,
+    );
 const humanStep = z.enum(Object.values(HUMAN_STEPS) as [HumanStepId, ...HumanStepId[]], {
   error: `must be one of ${Object.values(HUMAN_STEPS).join(', ')}`,
 });
@@ -63,9 +67,7 @@ export const MAX_ENCODED_API_KEY_CHARS = 512;
 export const approveInputSchema = z
   .object({ step: humanStep, approver: person, comment: freeText('comment').optional() })
   .strict();
-export const rejectInputSchema = z
-  .object({ step: humanStep, approver: person, reason: freeText('reason') })
-  .strict();
+export const rejectInputSchema = z.object({ step: humanStep, approver: person, reason: freeText('reason') }).strict();
 export const provideKeyInputSchema = z
   .object({
     encoded: z
@@ -85,10 +87,16 @@ export const provideCaInputSchema = z
   })
   .strict();
 export const confirmStepInputSchema = z
-  .object({ step: humanStep, by: person.optional(), approver: person.optional(), comment: freeText('comment').optional() })
+  .object({
+    step: humanStep,
+    by: person.optional(),
+    approver: person.optional(),
+    comment: freeText('comment').optional(),
+  })
   .strict();
 
-export type SignalName = 'approve' | 'reject' | 'provideCrossClusterApiKey' | 'provideRemoteCaCertificate' | 'confirmRemoteStep';
+export type SignalName =
+  'approve' | 'reject' | 'provideCrossClusterApiKey' | 'provideRemoteCaCertificate' | 'confirmRemoteStep';
 
 /**
  * Parse a signal's payload. The reason names each field and what is wrong, never the value sent (it may be a key).
@@ -104,7 +112,10 @@ export function parseSignal<T>(
   if (parsed.success) return { ok: true, value: parsed.data };
   const reason = parsed.error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(payload)'}: ${i.code === 'unrecognized_keys' ? 'unknown field(s)' : i.message}`)
+    .map(
+      (i) =>
+        `${i.path.length ? i.path.join('.') : '(payload)'}: ${i.code === 'unrecognized_keys' ? 'unknown field(s)' : i.message}`,
+    )
     .join('; ');
   return { ok: false, reason };
 }

@@ -169,12 +169,20 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
       });
     }
   }
+  // An alias that exists is never touched by a connect, not even one an earlier run of this workflow id made (a
+  // `--new-run`): its key and entries are live. Replacing a connection is a lifecycle of its own.
   const owner = local.remote?.ownedBy?.workflowId;
-  if (local.remote && Object.keys(local.remote.settings).length > 0 && owner !== workflowId) {
+  if (local.remote && Object.keys(local.remote.settings).length > 0) {
     out.push({
       level: 'error',
       code: 'alias-in-use',
-      message: `The ECH deployment already has a remote cluster "${r.alias}"${owner ? ` created by workflow ${owner}` : ' that this tool did not create'}.`,
+      message:
+        `The ECH deployment already has a remote cluster "${r.alias}"` +
+        (owner === workflowId
+          ? ` made by an earlier run of this workflow (${owner}); it is left as it is.`
+          : owner
+            ? ` created by workflow ${owner}.`
+            : ' that this tool did not create.'),
       fix: 'Choose another alias, or remove the existing remote first (disconnectRemoteCluster for ours; by hand otherwise).',
     });
   }

@@ -426,7 +426,9 @@ class SandboxImpl implements Sandbox, ControlTarget {
       ECH_ES_CREDENTIALS: `elastic:${this.id.echPassword}`,
       ONPREM_ES_CREDENTIALS: `elastic:${this.id.selfManagedPassword}`,
       CROSS_SEARCH_USER_PASSWORD: this.id.crossSearchUserPassword,
-      ECH_REMOTE_SECRET_BINDINGS: JSON.stringify(sandboxSecretBindings(this.cloud.url, this.id.deploymentId, this.selfManaged.url)),
+      ECH_REMOTE_SECRET_BINDINGS: JSON.stringify(
+        sandboxSecretBindings(this.cloud.url, this.id.deploymentId, this.selfManaged.url),
+      ),
       NODE_EXTRA_CA_CERTS: this.publicRootFile,
     };
     const base = {

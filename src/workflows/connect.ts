@@ -43,6 +43,7 @@ import {
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
 import { RETRY, activity, type Compensation } from './activity';
+import { acquireConnectionLease } from './connectionLease';
 import { RunState } from './humanSteps';
 import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
@@ -62,8 +63,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   const confirmed = new Set<string>();
   const refuse = (signal: SignalName, reason: string): void => state.refuse(signal, reason);
   const decide = (signal: 'approve' | 'reject', raw: unknown): void => {
-    const parsed =
-      signal === 'approve' ? parseSignal(approveInputSchema, raw) : parseSignal(rejectInputSchema, raw);
+    const parsed = signal === 'approve' ? parseSignal(approveInputSchema, raw) : parseSignal(rejectInputSchema, raw);
     if (!parsed.ok) return refuse(signal, parsed.reason);
     const a = parsed.value;
     if (a.step !== HUMAN_STEPS.approveLocalChanges) {
@@ -175,6 +175,8 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
       cause: err instanceof Error ? err : undefined,
     });
   };
+  // One run per connection: before reading the state this run will change (a dry run changes nothing: no lease).
+  if (!r.dryRun) await acquireConnectionLease(r.local.deploymentId, r.alias).catch(preflightFailed);
   await activity('Check the secrets the request names')
     .checkSecrets({ secrets: secretReferences(r) })
     .catch(preflightFailed);

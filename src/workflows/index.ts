@@ -1,2 +1,3 @@
 /** Every workflow type the worker registers (the bundle's entry point). */
 export { connectRemoteCluster } from './connect';
+export { connectionLease } from './connectionLease';

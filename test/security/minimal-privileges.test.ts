@@ -43,9 +43,7 @@ async function userWith(
   process.env[secret] = `${name}:${password}`;
   bindSecret(
     secret,
-    side === 'ech'
-      ? { use: 'ech-elasticsearch' }
-      : { use: 'elasticsearch', urls: [estate.info.selfManaged.url] },
+    side === 'ech' ? { use: 'ech-elasticsearch' } : { use: 'elasticsearch', urls: [estate.info.selfManaged.url] },
   );
 }
 

@@ -29,7 +29,11 @@ let seq = 0;
 before(async () => {
   // The attacker's host has a certificate its own CA signed, and the request hands that CA over (remote caPem).
   const ca = await createCertificateAuthority('attacker', 'CN=Attacker CA');
-  const leaf = await issueCertificate(ca, { commonName: 'attacker', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const leaf = await issueCertificate(ca, {
+    commonName: 'attacker',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
   attackerCaPem = ca.certPem;
   attacker = https.createServer({ key: leaf.keyPem, cert: leaf.certPem }, (_req, res) => res.end('{}'));
   attacker.on('connection', () => connections++);
