@@ -210,13 +210,16 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
     target: CloudTarget,
     what: string,
     mutate: (trust: TrustSettings) => TrustSettings | undefined,
-  ): Promise<boolean> {
+  ): Promise<{ changed: boolean; previousAttemptId?: string }> {
     const c = client(target);
     for (let attempt = 1; ; attempt++) {
       const { resource, version } = await readDeployment(c, target);
       const info = resource.info;
+      // The plan shown before this change: the plan to wait for is a later one (src/activities/types.ts waitForPlan).
+      const before = info.plan_info.current?.plan_attempt_id;
+      const previous = before ? { previousAttemptId: before } : {};
       const next = mutate(info.settings?.trust ?? {});
-      if (!next) return false;
+      if (!next) return { changed: false, ...previous };
       if (info.plan_info.pending) {
         // Sending the current plan now could undo the pending one: wait for it (the retry policy backs off).
         throw ApplicationFailure.create({
@@ -252,7 +255,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
           deploymentId: target.deploymentId,
           refId: resource.ref_id,
         });
-        return true;
+        return { changed: true, ...previous };
       } catch (err) {
         if (!isVersionConflict(err) || attempt >= trustAttempts) throw err;
         log().info('Deployment changed concurrently; re-reading the trust settings', { attempt, what });
@@ -328,7 +331,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
           `Refusing to write trust entry "${entry.name}": this tool only manages entries named ${OUR_TRUST_PREFIX}<alias>`,
         );
       }
-      const changed = await updateTrust(target, `ensure ${entry.name}`, (trust) => {
+      const { changed, previousAttemptId } = await updateTrust(target, `ensure ${entry.name}`, (trust) => {
         const direct = trust.direct ?? [];
         const same = direct.filter((d) => d.name === entry.name);
         const existing = same[0];
@@ -344,7 +347,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         if (!next.includes(ours)) next.push(ours);
         return { ...trust, direct: next };
       });
-      return { name: entry.name, changed };
+      return { name: entry.name, changed, ...(previousAttemptId ? { previousAttemptId } : {}) };
     },
 
     async removeDirectTrust({ target, name }) {
@@ -354,18 +357,19 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
           `Refusing to remove trust entry "${name}": this tool only removes entries named ${OUR_TRUST_PREFIX}<alias>`,
         );
       }
-      const removed = await updateTrust(target, `remove ${name}`, (trust) => {
+      const { changed, previousAttemptId } = await updateTrust(target, `remove ${name}`, (trust) => {
         const direct = trust.direct ?? [];
         if (!direct.some((d) => d.name === name)) return undefined;
         return { ...trust, direct: direct.filter((d) => d.name !== name) };
       });
-      return { removed };
+      return { removed: changed, ...(previousAttemptId ? { previousAttemptId } : {}) };
     },
 
-    async waitForPlan({ target, notBefore }) {
+    async waitForPlan({ target, notBefore, afterAttemptId }) {
       const ctx = Context.current();
       const c = client(target);
       const refId = await refIdOf(c, target);
+      const startedAt = Date.now();
       for (let polls = 1; ; polls++) {
         const result = await c.api.GET('/deployments/{deployment_id}/elasticsearch/{ref_id}', {
           params: {
@@ -376,8 +380,20 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         const info = bodyOf(result, 'GET /deployments/{deployment_id}/elasticsearch/{ref_id}').info;
         const { pending, current } = info.plan_info;
         ctx.heartbeat({ polls, pendingAttemptId: pending?.plan_attempt_id, status: info.status });
+        // The plan shown before the change is not the change's plan: a failed one there (the failure a rollback is
+        // undoing) must not fail this wait. Wait a little for the change's plan to show; none = nothing to wait for.
+        const stale = afterAttemptId !== undefined && current?.plan_attempt_id === afterAttemptId;
+        if (!pending && stale && Date.now() - startedAt < NEW_PLAN_GRACE_MS) {
+          await ctx.sleep(Math.min(pollMs, 500));
+          continue;
+        }
         if (!pending) {
-          if (current && (current.error || !current.healthy) && !predates(current.attempt_start_time, notBefore)) {
+          if (
+            current &&
+            !stale &&
+            (current.error || !current.healthy) &&
+            !predates(current.attempt_start_time, notBefore)
+          ) {
             const reason = current.error?.message ?? 'the plan ended unhealthy';
             throw ApplicationFailure.create({
               message:
@@ -457,6 +473,8 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
  * margin covers clock skew between the worker and the Cloud API).
  */
 const PLAN_CLOCK_MARGIN_MS = 5 * 60_000;
+/** How long waitForPlan waits for the plan of a change to show before deciding the change made none. */
+const NEW_PLAN_GRACE_MS = 15_000;
 function predates(attemptStart: string | undefined, notBefore: string | undefined): boolean {
   if (!attemptStart || !notBefore) return false;
   return Date.parse(attemptStart) < Date.parse(notBefore) - PLAN_CLOCK_MARGIN_MS;

@@ -333,11 +333,15 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           { method: 'GET', path: '/_security/api_key', querystring: { name, active_only: true } },
           [404],
         );
+        // Only keys of this very run: another run of the same workflow id (`--new-run`) may have made a live one.
+        const runId = activityContext()?.info.workflowExecution?.runId;
         const ours = (found.body?.api_keys ?? []).filter(
           (k) =>
             k.invalidated !== true &&
             (k.type === undefined || k.type === 'cross_cluster') &&
             isOurs(k.metadata, workflowId) &&
+            runId !== undefined &&
+            k.metadata?.run_id === runId &&
             (k.metadata?.alias === undefined || k.metadata.alias === alias),
         );
         // ES never returns a key's secret again: a key of ours that is still active was made by an attempt whose
@@ -362,7 +366,11 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           api_key?: string;
           encoded: string;
           expiration?: number;
-        }>('create cross-cluster API key', { method: request.method, path: request.path, body: request.body });
+        }>('create cross-cluster API key', {
+          method: request.method,
+          path: request.path,
+          body: { ...request.body, metadata: { ...request.body.metadata, ...(runId ? { run_id: runId } : {}) } },
+        });
         registerEncodedApiKey(created.encoded);
         registerSecret(created.api_key);
         logInfo(`created cross-cluster API key ${created.id} (${name})`, { id: created.id });

@@ -140,15 +140,26 @@ export interface Activities {
   }): Promise<{ keystoreEntry: string; existed: boolean }>;
   removeRemoteClusterCredentials(i: { target: CloudTarget; alias: string }): Promise<{ removed: boolean }>;
   /** Read-modify-write of the whole trust object: add or update our entry (by name), keep every other entry. */
-  ensureDirectTrust(i: { target: CloudTarget; entry: DirectTrustEntry }): Promise<{ name: string; changed: boolean }>;
+  ensureDirectTrust(i: {
+    target: CloudTarget;
+    entry: DirectTrustEntry;
+  }): Promise<{ name: string; changed: boolean; previousAttemptId?: string }>;
   /** Remove our entry (by name, only names this tool creates). */
-  removeDirectTrust(i: { target: CloudTarget; name: string }): Promise<{ removed: boolean }>;
+  removeDirectTrust(i: {
+    target: CloudTarget;
+    name: string;
+  }): Promise<{ removed: boolean; previousAttemptId?: string }>;
   /**
    * Poll the deployment until no plan is pending and the current plan is healthy; heartbeats while waiting.
    * `notBefore` (ISO time of the change waited for): a failed plan that started well before it (an old, unrelated
    * failure still shown as current) does not fail this wait.
    */
-  waitForPlan(i: { target: CloudTarget; notBefore?: string }): Promise<{ attemptId?: string; healthy: true }>;
+  waitForPlan(i: {
+    target: CloudTarget;
+    notBefore?: string;
+    /** The plan attempt shown before the change (from ensure/removeDirectTrust): never judged as the change's plan. */
+    afterAttemptId?: string;
+  }): Promise<{ attemptId?: string; healthy: true }>;
   /** ECH < 8.14 only: restart to reload the keystore. */
   restartElasticsearch(i: { target: CloudTarget }): Promise<{ started: boolean }>;
   getCertificateAuthority(i: {

@@ -96,7 +96,7 @@ export interface ConnectStatus {
   plan?: PlanStep[];
   result?: ConnectResult | DryRunResult;
   /** What is left in place after a failure with onFailure "keep", or what a rollback removed. */
-  cleanup?: { mode: 'rollback' | 'keep'; items: string[] };
+  cleanup?: { mode: 'rollback' | 'keep'; items: string[]; outcomes?: CleanupOutcome[] };
   error?: { type: string; message: string };
   approvals: { step: HumanStepId; approver: string; decision: 'approved' | 'rejected'; comment?: string; at: string }[];
   /**
@@ -107,3 +107,10 @@ export interface ConnectStatus {
 }
 
 export const MAX_REFUSED_SIGNALS = 20;
+
+/** What became of one item of a rollback: undone, or failed (and why: it is left for a person to remove). */
+export interface CleanupOutcome {
+  item: string;
+  outcome: 'undone' | 'failed' | 'left';
+  why?: string;
+}

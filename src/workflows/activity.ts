@@ -25,30 +25,41 @@ export interface Compensation {
 
 /**
  * Step `ech-trust`: our direct trust entry on the deployment (read-modify-write, others' entries kept), then the plan.
- * Only an entry this run added is undone on rollback.
+ * Whether the entry is this run's is decided from a read just before the write, and the compensation is registered
+ * before the write: a write whose answer was lost is still undone by a rollback.
  */
 export async function trustOnEch(
-  ctx: { state: RunState; cloud: CloudTarget; existingTrustNames: string[]; compensations: Compensation[] },
+  ctx: { state: RunState; cloud: CloudTarget; compensations: Compensation[] },
   entry: DirectTrustEntry,
   what: string,
 ): Promise<{ created: boolean }> {
   const { state, cloud } = ctx;
   state.step('ech-trust', 'running', what);
-  const existed = ctx.existingTrustNames.includes(entry.name);
-  // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
-  const notBefore = new Date().toISOString();
-  await activity(`Trust ${what} on ECH`).ensureDirectTrust({ target: cloud, entry });
+  const fresh = await activity('Read the ECH trust entries').describeDeployment({ target: cloud });
+  const existed = fresh.directTrustNames.includes(entry.name);
   if (!existed) {
     ctx.compensations.push({
       label: `trust entry "${entry.name}" on the ECH deployment`,
       undo: async () => {
-        const removedAt = new Date().toISOString();
-        await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name: entry.name });
-        await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud, notBefore: removedAt });
+        const removed = await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name: entry.name });
+        if (removed.removed) {
+          await activity('Wait for the ECH plan', LONG).waitForPlan({
+            target: cloud,
+            ...(removed.previousAttemptId ? { afterAttemptId: removed.previousAttemptId } : {}),
+          });
+        }
       },
     });
   }
-  await activity('Wait for the ECH plan', LONG).waitForPlan({ target: cloud, notBefore });
+  // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
+  const notBefore = new Date().toISOString();
+  const put = await activity(`Trust ${what} on ECH`).ensureDirectTrust({ target: cloud, entry });
+  await activity('Wait for the ECH plan', LONG).waitForPlan({
+    target: cloud,
+    notBefore,
+    // The change's plan is the one after what the write saw (a lost answer's retry sees the entry already there).
+    ...(put.previousAttemptId && (put.changed || !existed) ? { afterAttemptId: put.previousAttemptId } : {}),
+  });
   state.step('ech-trust', 'done', entry.name);
   return { created: !existed };
 }

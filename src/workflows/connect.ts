@@ -27,7 +27,7 @@ import {
 } from '../contract/messages';
 import { formatProblems, sameHttpsEndpoint, validateConnectRequest, type ConnectRequest } from '../contract/request';
 import { EchDeploymentId, RemoteClusterAlias, SecurityModel } from '../contract/searchAttributes';
-import type { ConnectResult, DryRunResult } from '../contract/status';
+import type { CleanupOutcome, ConnectResult, DryRunResult } from '../contract/status';
 import { HUMAN_STEPS, type StepId } from '../contract/steps';
 import { approvalInstructions } from '../domain/instructions';
 import { buildPlan } from '../domain/plan';
@@ -383,6 +383,14 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     current = 'connect';
     state.step('connect', 'running');
     const connectBody = connectRequest(r, { workflowId, alias: r.alias }).body;
+    // The preflight saw no such alias and this run holds the connection's lease: the settings are this run's, so the
+    // compensation is registered before the write (a write whose answer was lost is still undone). The removal checks
+    // the ownership record, so it never removes settings this workflow did not write.
+    compensations.push({
+      label: `cluster settings cluster.remote.${r.alias}.*`,
+      undo: () =>
+        activity('Remove the remote cluster').removeRemoteCluster({ target: local, alias: r.alias, workflowId }),
+    });
     const put = await activity('Register the remote cluster').putRemoteCluster({
       target: local,
       body: connectBody,
@@ -390,13 +398,6 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
       workflowId,
     });
     created.clusterSettings = put.settings;
-    if (!put.existed) {
-      compensations.push({
-        label: `cluster settings cluster.remote.${r.alias}.*`,
-        undo: () =>
-          activity('Remove the remote cluster').removeRemoteCluster({ target: local, alias: r.alias, workflowId }),
-      });
-    }
     state.step('connect', 'done', `proxy_address ${r.remote.proxyAddress}`);
 
     // 7. Verify.
@@ -490,14 +491,16 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     step: StepId,
     rejection?: RejectInput,
   ): Promise<never> {
-    const message =
+    let message =
       outcome === 'rejected'
         ? `Rejected by ${rejection?.approver} at step ${step}: ${rejection?.reason}. Nothing was changed on the ECH deployment.`
         : `Timed out waiting at step ${step}. Nothing was changed on the ECH deployment.`;
     state.step(step, 'failed', outcome);
-    const undone = await undoAll();
+    const outcomes = await undoAll();
     // Clients (the CLI) read what was undone from the failure's details, as for any other failure.
-    if (undone.length) status.cleanup = { mode: 'rollback', items: undone };
+    if (outcomes.length) status.cleanup = { mode: 'rollback', items: outcomes.map((o) => o.item), outcomes };
+    const leftover = outcomes.some((o) => o.outcome === 'failed') ? `\n${rollbackReport(outcomes)}` : '';
+    message += leftover;
     status.error = { type: outcome === 'rejected' ? 'Rejected' : 'HumanStepTimedOut', message };
     state.setPhase(outcome === 'rejected' ? 'rejected' : 'timed-out');
     throw ApplicationFailure.create({
@@ -508,14 +511,34 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     });
   }
 
-  async function undoAll(): Promise<string[]> {
-    const undone: string[] = [];
+  /**
+   * Every compensation, newest first; one that fails does not stop the others. Each item's outcome is reported.
+   */
+  async function undoAll(): Promise<CleanupOutcome[]> {
+    const outcomes: CleanupOutcome[] = [];
     for (const c of compensations.reverse()) {
-      await c.undo();
-      undone.push(c.label);
+      try {
+        await c.undo();
+        outcomes.push({ item: c.label, outcome: 'undone' });
+      } catch (err) {
+        outcomes.push({ item: c.label, outcome: 'failed', why: failureMessage(err).split('\n')[0]!.slice(0, 500) });
+      }
     }
     compensations.length = 0;
-    return undone;
+    return outcomes;
+  }
+
+  function rollbackReport(outcomes: CleanupOutcome[]): string {
+    const undone = outcomes.filter((o) => o.outcome === 'undone').map((o) => o.item);
+    const failed = outcomes.filter((o) => o.outcome === 'failed');
+    return [
+      undone.length ? `Rolled back: ${undone.join('; ')}` : '',
+      failed.length
+        ? `Could NOT roll back (remove by hand): ${failed.map((o) => `${o.item} (${o.why})`).join('; ')}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
   }
 
   async function cleanUp(err: unknown): Promise<void> {
@@ -527,7 +550,12 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
       return;
     }
     if (r.onFailure === 'keep') {
-      status.cleanup = { mode: 'keep', items: compensations.map((c) => c.label) };
+      const items = compensations.map((c) => c.label);
+      status.cleanup = {
+        mode: 'keep',
+        items,
+        outcomes: items.map((item) => ({ item, outcome: 'left' as const, why: 'onFailure "keep"' })),
+      };
       status.error = {
         type,
         message: `${failureMessage(err)}\nLeft in place (onFailure "keep"): ${status.cleanup.items.join('; ')}`,
@@ -537,10 +565,15 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     }
     state.setPhase('rolling-back');
     state.step('rollback', 'running');
-    const items = await undoAll();
-    status.cleanup = { mode: 'rollback', items };
-    state.step('rollback', 'done', `${items.length} item(s) removed`);
-    status.error = { type, message: `${failureMessage(err)}\nRolled back: ${items.join('; ')}` };
+    const outcomes = await undoAll();
+    status.cleanup = { mode: 'rollback', items: outcomes.map((o) => o.item), outcomes };
+    const failed = outcomes.filter((o) => o.outcome === 'failed').length;
+    state.step(
+      'rollback',
+      failed ? 'failed' : 'done',
+      failed ? `${failed} of ${outcomes.length} item(s) could not be removed` : `${outcomes.length} item(s) removed`,
+    );
+    status.error = { type, message: `${failureMessage(err)}\n${rollbackReport(outcomes)}` };
     state.setPhase('failed');
   }
 }

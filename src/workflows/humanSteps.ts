@@ -6,6 +6,7 @@ import * as wf from '@temporalio/workflow';
 import {
   MAX_REFUSED_SIGNALS,
   STEP_STATE_ICON,
+  type CleanupOutcome,
   type ConnectStatus,
   type StepState,
   type WaitingFor,
@@ -63,7 +64,9 @@ export class RunState {
     if (this.status.error) lines.push('', `### Failed: ${this.status.error.type}`, this.status.error.message);
     if (this.status.cleanup) {
       lines.push('', `### ${this.status.cleanup.mode === 'rollback' ? 'Rolled back' : 'Left in place'}`);
-      lines.push(...this.status.cleanup.items.map((i) => `- ${i}`));
+      const outcomes: CleanupOutcome[] =
+        this.status.cleanup.outcomes ?? this.status.cleanup.items.map((item) => ({ item, outcome: 'undone' }));
+      lines.push(...outcomes.map((o) => `- ${o.outcome}: ${o.item}${o.outcome === 'failed' ? ` (${o.why})` : ''}`));
     }
     wf.setCurrentDetails(lines.join('\n'));
   }

@@ -3,6 +3,7 @@
  * through what the contract gives any client — `info` (sandbox.json), the `/_sandbox` control API (reset, faults,
  * plans) and the Cloud API itself for read-backs.
  */
+import assert from 'node:assert/strict';
 import { start, type Sandbox, type SandboxInfo } from '../../src/sandbox';
 import type { FaultRule } from '../../src/sandbox/faults';
 import type { PlanSettings } from '../../src/sandbox/cloud';
@@ -121,4 +122,11 @@ export async function startCloudEstate(): Promise<CloudEstate> {
     },
     stop: () => sandbox.stop(),
   };
+}
+
+/** The plan attempt seen before a trust write (for waitForPlan) is reported; the rest is compared exactly. */
+export function withoutAttempt<T extends { previousAttemptId?: string }>(res: T): Omit<T, 'previousAttemptId'> {
+  const { previousAttemptId, ...rest } = res;
+  assert.equal(typeof previousAttemptId, 'string', 'the plan attempt seen before the write');
+  return rest;
 }

@@ -14,7 +14,7 @@ import type { CloudTarget } from '../../src/activities/types';
 import { privateCaTrustEntry, trustEntryName } from '../../src/domain/requests';
 import { bindSecret } from '../helpers/estate';
 import { trustingFetch, type TrustingFetch } from '../helpers/trusting-fetch';
-import { startCloudEstate, type CloudEstate } from './cloud-estate';
+import { startCloudEstate, withoutAttempt, type CloudEstate } from './cloud-estate';
 
 let estate: CloudEstate;
 let transport: TrustingFetch;
@@ -227,7 +227,10 @@ describe('direct trust (read-modify-write of settings.trust)', () => {
     const theirs = await estate.seedForeignTrust();
     const entry = privateCaTrustEntry(ALIAS, estate.info.ca.remotePrivate);
 
-    assert.deepEqual(await run(a.ensureDirectTrust, { target: target(), entry }), { name: OURS, changed: true });
+    assert.deepEqual(withoutAttempt(await run(a.ensureDirectTrust, { target: target(), entry })), {
+      name: OURS,
+      changed: true,
+    });
     await run(a.waitForPlan, { target: target() });
     const trust1 = await estate.trust();
     const ours1 = trust1.direct?.find((d) => d.name === OURS);
@@ -238,7 +241,10 @@ describe('direct trust (read-modify-write of settings.trust)', () => {
     assert.equal(foreign?.uid, theirs.directUid, 'foreign direct entry kept with its uid');
 
     const version = await estate.resourceVersion();
-    assert.deepEqual(await run(a.ensureDirectTrust, { target: target(), entry }), { name: OURS, changed: false });
+    assert.deepEqual(withoutAttempt(await run(a.ensureDirectTrust, { target: target(), entry })), {
+      name: OURS,
+      changed: false,
+    });
     assert.equal(await estate.resourceVersion(), version, 'an unchanged entry sends no update');
     assert.deepEqual(await estate.trust(), trust1);
   });
@@ -254,7 +260,7 @@ describe('direct trust (read-modify-write of settings.trust)', () => {
     const uid = (await estate.trust()).direct?.find((d) => d.name === OURS)?.uid;
 
     const rotated = privateCaTrustEntry(ALIAS, estate.info.ca.selfManagedTransport);
-    assert.deepEqual(await run(a.ensureDirectTrust, { target: target(), entry: rotated }), {
+    assert.deepEqual(withoutAttempt(await run(a.ensureDirectTrust, { target: target(), entry: rotated })), {
       name: OURS,
       changed: true,
     });
@@ -276,9 +282,13 @@ describe('direct trust (read-modify-write of settings.trust)', () => {
     });
     await run(a.waitForPlan, { target: target() });
 
-    assert.deepEqual(await run(a.removeDirectTrust, { target: target(), name: OURS }), { removed: true });
+    assert.deepEqual(withoutAttempt(await run(a.removeDirectTrust, { target: target(), name: OURS })), {
+      removed: true,
+    });
     await run(a.waitForPlan, { target: target() });
-    assert.deepEqual(await run(a.removeDirectTrust, { target: target(), name: OURS }), { removed: false });
+    assert.deepEqual(withoutAttempt(await run(a.removeDirectTrust, { target: target(), name: OURS })), {
+      removed: false,
+    });
     const trust = await estate.trust();
     assert.deepEqual(
       trust.direct?.map((d) => d.name),
@@ -313,7 +323,10 @@ describe('direct trust (read-modify-write of settings.trust)', () => {
     };
     const a = activities({ fetch: racing });
     const entry = privateCaTrustEntry(ALIAS, estate.info.ca.remotePrivate);
-    assert.deepEqual(await run(a.ensureDirectTrust, { target: target(), entry }), { name: OURS, changed: true });
+    assert.deepEqual(withoutAttempt(await run(a.ensureDirectTrust, { target: target(), entry })), {
+      name: OURS,
+      changed: true,
+    });
     await run(a.waitForPlan, { target: target() });
     assert.ok(interfered);
     assert.deepEqual(putStatuses, [409, 200], 'one version conflict, then the re-read update went through');

@@ -102,7 +102,7 @@ export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Pr
   if (r.remote.ca.kind === 'private') {
     ctx.setCurrent('ech-trust');
     const entry = privateCaTrustEntry(r.alias, r.remote.ca.pem);
-    const trust = { state, cloud, existingTrustNames: deployment.directTrustNames, compensations: ctx.compensations };
+    const trust = { state, cloud, compensations: ctx.compensations };
     if ((await trustOnEch(trust, entry, 'the private CA')).created) created.trustEntry = entry.name;
   } else {
     state.step('ech-trust', 'skipped', 'public CA: ECH trusts it already');
@@ -110,19 +110,29 @@ export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Pr
 
   ctx.setCurrent('ech-keystore');
   state.step('ech-keystore', 'running');
-  const ks = await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
+  // Decided before the write (a read of its own): an entry that is already there is not ours to overwrite, and ours
+  // is undone by a rollback even when the PATCH's answer was lost.
+  const entry = keystoreSecretName(r.alias);
+  const keys = await activity('Read the ECH keystore').listKeystoreKeys({ target: cloud });
+  if (keys.includes(entry)) {
+    throw ApplicationFailure.create({
+      type: 'AliasInUse',
+      nonRetryable: true,
+      message:
+        `The ECH keystore already has ${entry}, which this run did not create; refusing to overwrite it → remove it ` +
+        '(Deployment > Security > Elasticsearch keystore) if it is a leftover, or choose another alias.',
+    });
+  }
+  ctx.compensations.push({
+    label: `keystore entry ${entry}`,
+    undo: () => activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
+  });
+  await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
     target: cloud,
     alias: r.alias,
     encoded,
   });
-  created.keystoreEntry = keystoreSecretName(r.alias);
-  if (!ks.existed) {
-    ctx.compensations.push({
-      label: `keystore entry ${keystoreSecretName(r.alias)}`,
-      undo: () =>
-        activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
-    });
-  }
+  created.keystoreEntry = entry;
   if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
     const restartedAt = new Date().toISOString();
     await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });

@@ -153,12 +153,7 @@ export async function tlsEchTrust(ctx: TlsPathContext, caPem: string, identity: 
   ctx.setCurrent('ech-trust');
   const entry = tlsCertificateTrustEntry(ctx.r.alias, caPem, identity);
   const { created } = await trustOnEch(
-    {
-      state: ctx.state,
-      cloud: ctx.cloud,
-      existingTrustNames: ctx.deployment.directTrustNames,
-      compensations: ctx.compensations,
-    },
+    { state: ctx.state, cloud: ctx.cloud, compensations: ctx.compensations },
     entry,
     'the self-managed transport CA',
   );
