@@ -278,7 +278,7 @@ describe('path C end to end', () => {
     assert.match(text, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
     assert.match(
       text,
-      /^unzip -o transport-certs\.zip 'node-1\/\*' .*&& cp 'transport-certs\/node-1\/node-1\.crt' "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.crt/m,
+      /^unzip -o transport-certs\.zip 'node-1\/\*' .*&& cp transport-certs\/node-1\/node-1\.crt "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.crt/m,
     );
     assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.keystore\.path/);
     assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.truststore\.secure_password/);
