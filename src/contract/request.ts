@@ -244,10 +244,11 @@ const nodeName = checked((n) => {
   return undefined;
 });
 
-/** ECH's Elasticsearch ref_id (only compared with the deployment's resources). */
+/** ECH's Elasticsearch ref_id (`main-elasticsearch`): a resource id in Cloud API paths, hence a path segment. */
 const refId = checked((r) => {
   if (r.length > 128) return tooLong(128);
-  return /^[\x21-\x7e]+$/.test(r) ? undefined : 'must be printable ASCII without spaces';
+  if (!/^[A-Za-z0-9_.-]+$/.test(r)) return 'ref ids use letters, digits, _ . -';
+  return r === '.' || r === '..' ? 'may not be "." or ".."' : undefined;
 });
 
 const freeText = checked((t) => {
