@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { InvalidRequestError, connectStartOptions } from '../client';
 import { DURATION_RE, durationToMs } from '../contract/duration';
 import { approveSignal } from '../contract/messages';
-import type { ValidationProblem } from '../contract/request';
+import { LIMITS, type ValidationProblem } from '../contract/request';
 import { HUMAN_STEPS } from '../contract/steps';
 import { cliClient } from './client';
 import type { connectRemoteCluster } from '../workflows/connect';
@@ -44,9 +44,20 @@ function invalid(problems: ValidationProblem[], json: boolean): Promise<never> {
   return exitWith(EXIT.invalid);
 }
 
+/**
+ * The largest request file read at all. Up to it the file is parsed, so the size limit is reported at the field that
+ * crosses it (validateConnectRequest stops there); beyond it the size alone is reported, without reading the file.
+ */
+const MAX_REQUEST_FILE_BYTES = 64 * LIMITS.requestChars;
+
 function readRequest(file: string): { input?: unknown; problems?: ValidationProblem[] } {
   let text: string;
   try {
+    const { size } = fs.statSync(file);
+    if (size > MAX_REQUEST_FILE_BYTES) {
+      const message = `${file} is ${size} bytes: a ConnectRequest is at most ${LIMITS.requestChars} characters as JSON (${LIMITS.requestChars / 1024} KB)`;
+      return { problems: [{ path: '$', message }] };
+    }
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     return { problems: [{ path: '$', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}` }] };

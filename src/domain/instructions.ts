@@ -11,9 +11,11 @@ import {
   TLS_FILES,
   TRANSPORT_SETTINGS,
   cloudNodePattern,
+  commentSafe,
   instancesYml,
   ownNodePatterns,
   reissueCommands,
+  shellQuote as q,
   trustRestrictionsFile,
   type SelfManagedIdentity,
 } from './tlsCertificate';
@@ -30,11 +32,12 @@ function port(proxyAddress: string): number {
   return Number(/:(\d+)$/.exec(proxyAddress)?.[1] ?? 9443);
 }
 
+/** `cli` is a command line whose values are already quoted (with `q`). */
 function answerHelp(workflowId: string, signal: string, example: string, cli: string): string {
   return [
     '**When done, answer this step** (any one of):',
     `- Temporal UI: open workflow \`${workflowId}\` › *Send a Signal* › \`${signal}\` with input \`${example}\``,
-    `- Temporal CLI: \`temporal workflow signal --workflow-id ${workflowId} --name ${signal} --input '${example}'\``,
+    `- Temporal CLI: \`temporal workflow signal --workflow-id ${q(workflowId)} --name ${q(signal)} --input ${q(example)}\``,
     `- ech-remote: \`${cli}\``,
   ].join('\n');
 }
@@ -58,10 +61,10 @@ export function remoteClusterServerInstructions(r: ConnectRequest, workflowId: s
     r.remote.ca.kind === 'private'
       ? [
           '# with your private CA (keep ca/ca.crt: it is the CA in this request)',
-          `./bin/elasticsearch-certutil cert --pem --out=remote-cluster-server.zip --ca-cert=ca/ca.crt --ca-key=ca/ca.key ${isIp ? `--ip=${name}` : `--dns=${name}`}`,
+          `./bin/elasticsearch-certutil cert --pem --out=remote-cluster-server.zip --ca-cert=ca/ca.crt --ca-key=ca/ca.key ${isIp ? `--ip=${q(name)}` : `--dns=${q(name)}`}`,
           'unzip remote-cluster-server.zip && cp instance/instance.crt config/certs/remote-cluster-server.crt && cp instance/instance.key config/certs/remote-cluster-server.key',
         ].join('\n')
-      : `# the certificate must chain to a publicly trusted CA and name "${name}"; put it in config/certs/remote-cluster-server.{crt,key}`;
+      : `# the certificate must chain to a publicly trusted CA and name "${commentSafe(name)}"; put it in config/certs/remote-cluster-server.{crt,key}`;
   const instructions = [
     `### Self-managed org: enable the remote cluster server (port ${port(r.remote.proxyAddress)})`,
     why,
@@ -82,7 +85,7 @@ export function remoteClusterServerInstructions(r: ConnectRequest, workflowId: s
       workflowId,
       'confirmRemoteStep',
       '{"step":"remote-cluster-server","by":"you@corp.example"}',
-      `ech-remote confirm ${workflowId} --step remote-cluster-server --as you@corp.example`,
+      `ech-remote confirm ${q(workflowId)} --step remote-cluster-server --as you@corp.example`,
     ),
   ].join('\n');
   return { instructions, artifacts: { settings, restartRequired: true } };
@@ -104,7 +107,7 @@ export function crossClusterApiKeyInstructions(r: ConnectRequest, workflowId: st
       workflowId,
       'provideCrossClusterApiKey',
       '{"encoded":"<encoded>"}',
-      `ECH_REMOTE_KEY=<encoded> ech-remote provide-key ${workflowId} --from-env ECH_REMOTE_KEY`,
+      `ECH_REMOTE_KEY=<encoded> ech-remote provide-key ${q(workflowId)} --from-env ECH_REMOTE_KEY`,
     ),
   ].join('\n');
   return { instructions, artifacts: { requests: [req] } };
@@ -123,8 +126,8 @@ export function approvalInstructions(
     '',
     '**Approve or reject** (any one of):',
     `- Temporal UI: workflow \`${workflowId}\` › *Send a Signal* › \`approve\` with \`{"step":"approve-local-changes","approver":"you@example.com"}\` (or \`reject\` with a \`reason\`)`,
-    `- Temporal CLI: \`temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"step":"approve-local-changes","approver":"you@example.com"}'\``,
-    `- ech-remote: \`ech-remote approve ${workflowId} --step approve-local-changes --as you@example.com\``,
+    `- Temporal CLI: \`temporal workflow signal --workflow-id ${q(workflowId)} --name approve --input ${q('{"step":"approve-local-changes","approver":"you@example.com"}')}\``,
+    `- ech-remote: \`ech-remote approve ${q(workflowId)} --step approve-local-changes --as you@example.com\``,
   ].join('\n');
   return { instructions };
 }
@@ -143,7 +146,8 @@ export function remoteCaCertificateInstructions(workflowId: string, rejected?: s
       workflowId,
       'provideRemoteCaCertificate',
       '{"pem":"-----BEGIN CERTIFICATE-----\\n…\\n-----END CERTIFICATE-----"}',
-      `temporal workflow signal --workflow-id ${workflowId} --name provideRemoteCaCertificate --input "$(jq -Rs '{pem: .}' transport-ca.crt.pem)"`,
+      // The command substitution is meant: jq reads the file the org names.
+      `temporal workflow signal --workflow-id ${q(workflowId)} --name provideRemoteCaCertificate --input "$(jq -Rs '{pem: .}' transport-ca.crt.pem)"`,
     ),
   ].join('\n');
   return { instructions };
@@ -258,7 +262,7 @@ export function remoteTrustInstructions(
     return [
       `**8.x auto-configured security** (\`${path}\`, usually \`certs/transport.p12\`): Elasticsearch refuses to start with it next to \`${pem}\` ("cannot specify both [${pem}] and [${path}]"). If you have it, remove that line (marked in the block below) and its keystore entry on every node:`,
       '```sh',
-      `./bin/elasticsearch-keystore remove ${password}`,
+      `./bin/elasticsearch-keystore remove ${q(password)}`,
       '```',
     ];
   };
@@ -290,7 +294,7 @@ export function remoteTrustInstructions(
       '```',
       'Copy `transport-certs.zip` to every node and run there its line (from the directory holding the zip):',
       '```sh',
-      ...commands.perNode.flatMap((n) => [`# on node ${n.node}`, n.command]),
+      ...commands.perNode.flatMap((n) => [`# on node ${commentSafe(n.node)}`, n.command]),
       '```',
       ...autoConfigured('keystore'),
       `Then, on every node, \`elasticsearch.yml\`:`,
@@ -335,7 +339,7 @@ export function remoteTrustInstructions(
       workflowId,
       'confirmRemoteStep',
       '{"step":"remote-trust","by":"you@corp.example"}',
-      `ech-remote confirm ${workflowId} --step remote-trust --as you@corp.example`,
+      `ech-remote confirm ${q(workflowId)} --step remote-trust --as you@corp.example`,
     ),
   ].join('\n');
   return { instructions, artifacts };

@@ -5,6 +5,22 @@
  */
 import type { CertSummary } from '../activities/types';
 
+/**
+ * One shell word that the shell reads back as exactly `value` (POSIX sh, bash, zsh), for every value put into a command
+ * the other organisation pastes, validated or not (a node name may come from a certificate's subject): as is when it
+ * holds only characters no shell treats specially, so commands stay readable, else in single quotes, inside which
+ * nothing is special, a `'` written `'\''`. Python's shlex.quote, except a leading `=` (zsh expands `=cmd`).
+ */
+export function shellQuote(value: string): string {
+  if (/^[A-Za-z0-9_@+:,./-][A-Za-z0-9_@+=:,./-]*$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A value on one line of a `#` comment of a shell snippet: a line break in it would start a command. */
+export function commentSafe(value: string): string {
+  return value.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Scope id this tool gives self-managed clusters whose certificates it has re-issued (lowercase alphanumeric). */
 export const SELF_MANAGED_SCOPE_ID = 'selfmanaged';
 const SCOPE_ID_RE = /^[a-z0-9]{1,32}$/;
@@ -250,18 +266,20 @@ export function reissueCommands(instances: InstanceSpec[]): {
   certutil: string[];
   perNode: { node: string; command: string }[];
 } {
+  // The config directory is expanded by the shell on purpose; every other value is one quoted word.
   const conf = '"${ES_PATH_CONF:-config}"';
+  const q = shellQuote;
   return {
     certutil: [
-      `./bin/elasticsearch-certutil cert --pem --ca-cert ca/ca.crt --ca-key ca/ca.key --in ${TLS_FILES.instances} --out transport-certs.zip`,
+      `./bin/elasticsearch-certutil cert --pem --ca-cert ca/ca.crt --ca-key ca/ca.key --in ${q(TLS_FILES.instances)} --out transport-certs.zip`,
     ],
     perNode: (instances.length ? instances : [{ name: NODE_PLACEHOLDER }]).map((i) => ({
       node: i.name,
       command: [
-        `unzip -o transport-certs.zip '${i.name}/*' -d transport-certs`,
+        `unzip -o transport-certs.zip ${q(`${i.name}/*`)} -d transport-certs`,
         `mkdir -p ${conf}/certs`,
-        `cp 'transport-certs/${i.name}/${i.name}.crt' ${conf}/${TLS_FILES.nodeCertificate}`,
-        `cp 'transport-certs/${i.name}/${i.name}.key' ${conf}/${TLS_FILES.nodeKey}`,
+        `cp ${q(`transport-certs/${i.name}/${i.name}.crt`)} ${conf}/${q(TLS_FILES.nodeCertificate)}`,
+        `cp ${q(`transport-certs/${i.name}/${i.name}.key`)} ${conf}/${q(TLS_FILES.nodeKey)}`,
       ].join(' && '),
     })),
   };

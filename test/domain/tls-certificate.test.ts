@@ -255,9 +255,9 @@ describe('re-issue: what the worker could not see, the order, 8.x auto-configure
       assert.ok(line, `a line for ${n}`);
       assert.match(
         line!,
-        new RegExp(`cp 'transport-certs/${n}/${n}\\.crt' "\\$\\{ES_PATH_CONF:-config\\}"/certs/transport-node\\.crt`),
+        new RegExp(`cp transport-certs/${n}/${n}\\.crt "\\$\\{ES_PATH_CONF:-config\\}"/certs/transport-node\\.crt`),
       );
-      assert.match(line!, /cp .*\.key' "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.key$/);
+      assert.match(line!, /cp .*\.key "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.key$/);
     }
     assert.doesNotMatch(text, /^# on node .*: cp /m);
   });

@@ -278,7 +278,7 @@ describe('path C end to end', () => {
     assert.match(text, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
     assert.match(
       text,
-      /^unzip -o transport-certs\.zip 'node-1\/\*' .*&& cp 'transport-certs\/node-1\/node-1\.crt' "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.crt/m,
+      /^unzip -o transport-certs\.zip 'node-1\/\*' .*&& cp transport-certs\/node-1\/node-1\.crt "\$\{ES_PATH_CONF:-config\}"\/certs\/transport-node\.crt/m,
     );
     assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.keystore\.path/);
     assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.truststore\.secure_password/);
@@ -355,10 +355,11 @@ describe('path C: nothing left behind', () => {
     assert.deepEqual(await estate.view(), before);
   });
 
+  // 1m: the least approvals.timeout accepts (src/contract/duration.ts DURATION_BOUNDS), so this test waits a minute.
   it('an approval that never comes times out with nothing changed', async () => {
     await estate.scenario('tls-certificate');
     const before = await estate.view();
-    const handle = await startRun(request({ approvals: { beforeLocalChanges: true, timeout: '2s' } }));
+    const handle = await startRun(request({ approvals: { beforeLocalChanges: true, timeout: '1m' } }));
     await doRemoteTrust(handle);
     const failure = await failureOf(handle);
     assert.equal(failure.type, 'HumanStepTimedOut');
