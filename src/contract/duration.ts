@@ -22,16 +22,17 @@ export interface DurationBounds {
 
 /**
  * Per-field bounds:
- * - approvals.timeout, humanStepTimeout: a person answers; under a minute is a typo ("0s" would end the run at once),
- *   over 30 days keeps a Temporal run (and its history) open for a step nobody will answer.
+ * - approvals.timeout, humanStepTimeout: "0s" would end the run before anyone could answer, so at least 1s (short
+ *   waits are legitimate in pipelines that answer at once, and in tests); over 30 days keeps a Temporal run (and its
+ *   history) open for a step nobody will answer.
  * - verify.timeout: the connection settles in seconds; 5s is the least that survives a slow handshake, 1h the most a
  *   run should poll a connection that does not come up before failing (and rolling back).
  * - keyExpiration: a cross-cluster API key that expires within the hour breaks the connection before anyone notices
  *   it works; 10 years (3650d) is far beyond any rotation policy, while Elasticsearch would take any number.
  */
 export const DURATION_BOUNDS = {
-  approvalTimeout: { min: '1m', max: '30d' },
-  humanStepTimeout: { min: '1m', max: '30d' },
+  approvalTimeout: { min: '1s', max: '30d' },
+  humanStepTimeout: { min: '1s', max: '30d' },
   verifyTimeout: { min: '5s', max: '1h' },
   keyExpiration: { min: '1h', max: '3650d' },
 } as const satisfies Record<string, DurationBounds>;

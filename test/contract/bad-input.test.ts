@@ -264,10 +264,10 @@ put(
 const durations: [string, string[], RegExp][] = [
   [
     '$.approvals.timeout',
-    ['0s', '59s', '31d', '99999999999999d', '1.5h', '-1m', '7 d', '', '7D', '1000000000ms'],
-    /1m and 30d/,
+    ['0s', '999ms', '31d', '99999999999999d', '1.5h', '-1m', '7 d', '', '7D', '1000000000ms'],
+    /1s and 30d/,
   ],
-  ['$.humanStepTimeout', ['0s', '30s', '721h', '99999999999999d'], /1m and 30d/],
+  ['$.humanStepTimeout', ['0s', '500ms', '721h', '99999999999999d'], /1s and 30d/],
   ['$.verify.timeout', ['0s', '4s', '61m', '2h', '99999999999999d'], /5s and 1h/],
   ['$.keyExpiration', ['0s', '59m', '3651d', '99999999999999d', '90'], /1h and 3650d/],
 ];
