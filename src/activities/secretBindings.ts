@@ -145,42 +145,42 @@ export function bindingProblem(name: string, use: SecretUse, env: NodeJS.Process
   if (!bindings) {
     return (
       `the worker binds no secrets to destinations (${SECRET_BINDINGS_ENV} is not set), so it sends none: ` +
-      `bind "${name}" there (see docs/configuration.md)`
+      'bind it there (see docs/configuration.md)'
     );
   }
   const b = bindings[name];
-  if (!b) return `"${name}" is not bound to a destination in the worker's ${SECRET_BINDINGS_ENV}`;
+  if (!b) return `it is not bound to a destination in the worker's ${SECRET_BINDINGS_ENV}`;
   if (b.use !== use.use) {
-    return `"${name}" is bound for use "${b.use}" in the worker's ${SECRET_BINDINGS_ENV}, not "${use.use}"`;
+    return `it is bound for use "${b.use}" in the worker's ${SECRET_BINDINGS_ENV}, not "${use.use}"`;
   }
   switch (use.use) {
     case 'cloud-api-key': {
       const bound = cloudRoot((b as Extract<SecretBinding, { use: 'cloud-api-key' }>).endpoint);
       if (use.endpoint !== undefined && !sameDestination(cloudRoot(use.endpoint), bound)) {
-        return `"${name}" is bound to the Cloud API at ${bound}, not ${use.endpoint}`;
+        return `it is bound to the Cloud API at ${bound}, not ${use.endpoint}`;
       }
       return undefined;
     }
     case 'ech-elasticsearch': {
       const deployments = (b as Extract<SecretBinding, { use: 'ech-elasticsearch' }>).deployments;
       if (deployments && !deployments.includes(use.deploymentId)) {
-        return `"${name}" is bound to deployments ${deployments.join(', ')}, not ${use.deploymentId}`;
+        return `it is bound to deployments ${deployments.join(', ')}, not ${use.deploymentId}`;
       }
       if (use.url !== undefined && use.reportedUrl !== undefined && !sameDestination(use.url, use.reportedUrl)) {
         return (
-          `"${name}" may only be sent to the Elasticsearch endpoint the Cloud API reports for deployment ` +
+          'it may only be sent to the Elasticsearch endpoint the Cloud API reports for deployment ' +
           `${use.deploymentId} (${use.reportedUrl}), not ${use.url}`
         );
       }
       if (use.url !== undefined && use.reportedUrl === undefined) {
-        return `the Cloud API reports no Elasticsearch endpoint for deployment ${use.deploymentId}, so "${name}" is sent nowhere`;
+        return `the Cloud API reports no Elasticsearch endpoint for deployment ${use.deploymentId}, so it is sent nowhere`;
       }
       return undefined;
     }
     case 'elasticsearch': {
       const urls = (b as Extract<SecretBinding, { use: 'elasticsearch' }>).urls;
       if (!urls.some((u) => sameDestination(u, use.url))) {
-        return `"${name}" is bound to ${urls.join(', ')}, not ${use.url}`;
+        return `it is bound to ${urls.join(', ')}, not ${use.url}`;
       }
       return undefined;
     }
@@ -192,5 +192,5 @@ export function bindingProblem(name: string, use: SecretUse, env: NodeJS.Process
 /** Throws SecretNotAllowed unless `name` is bound for this use and destination. */
 export function assertBound(name: string, use: SecretUse): void {
   const problem = bindingProblem(name, use);
-  if (problem) throw refused(`Secret ${problem}.`);
+  if (problem) throw refused(`Secret "${name}" may not be used here: ${problem}.`);
 }

@@ -10,6 +10,7 @@ import type { CloudTarget } from '../../src/activities/types';
 import { tlsCertificateTrustEntry } from '../../src/domain/requests';
 import { selfManagedIdentity } from '../../src/domain/tlsCertificate';
 import { trustingFetch, type TrustingFetch } from '../helpers/trusting-fetch';
+import { bindSecret } from '../helpers/estate';
 import { startCloudEstate, withoutAttempt, type CloudEstate } from './cloud-estate';
 
 let estate: CloudEstate;
@@ -19,6 +20,7 @@ before(async () => {
   estate = await startCloudEstate();
   transport = trustingFetch(estate.info.ca.publicRoot);
   process.env.EC_API_KEY = estate.info.cloud.apiKey;
+  bindSecret('EC_API_KEY', { use: 'cloud-api-key', endpoint: estate.info.cloud.endpoint });
 });
 after(async () => {
   await transport?.close();

@@ -28,6 +28,7 @@ interface Service {
   entrypoint?: string[] | string;
   environment?: Record<string, string | number | null>;
   secrets?: (string | { source: string; target?: string })[];
+  configs?: (string | { source: string; target?: string })[];
   volumes?: string[];
   ports?: string[];
   profiles?: string[];
@@ -35,6 +36,7 @@ interface Service {
 interface Compose {
   services: Record<string, Service>;
   secrets?: Record<string, { file?: string }>;
+  configs?: Record<string, { file?: string }>;
 }
 
 /** The module each of our image's commands runs (src/cli/main.ts hands the command to it). */
@@ -211,6 +213,13 @@ describe('docker-compose.yml', () => {
           assert.match(withDefaults(value), /^(true|false)$/, `${name}: ${key} holds a secret in plain`);
         }
         if (!key.endsWith('_FILE')) continue;
+        // Configuration that is not secret (the secret bindings) comes from a compose config, checked to exist.
+        const config = (s.configs ?? []).find((c) => typeof c === 'object' && c.target === value);
+        if (config && typeof config === 'object') {
+          const file = compose.configs?.[config.source]?.file ?? '';
+          assert.ok(fs.existsSync(path.join(root, file)), `${name}: config ${config.source} file ${file} is missing`);
+          continue;
+        }
         const secret = /^\/run\/secrets\/([\w-]+)$/.exec(value)?.[1];
         assert.ok(secret && secretNames(s).includes(secret), `${name}: ${key}=${value} is not a mounted secret`);
         const file = compose.secrets?.[secret]?.file ?? '';

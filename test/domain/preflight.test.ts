@@ -100,17 +100,15 @@ describe('preflight rules', () => {
     assert.equal(preflightFailureType(errors), 'PreflightFailed');
   });
 
-  it('refuses an alias that exists on ECH and is not ours, but accepts our own (a re-run)', () => {
+  it('refuses an alias that exists on ECH, ours or not: a connect never touches a live connection', () => {
     const taken = cluster({ remote: { settings: { 'cluster.remote.onprem-logs.mode': 'proxy' } } });
-    assert.ok(
-      evaluatePreflight(request(), { deployment, local: taken, probe }, 'wf').some((x) => x.code === 'alias-in-use'),
-    );
+    const foreign = evaluatePreflight(request(), { deployment, local: taken, probe }, 'wf');
+    assert.match(foreign.find((x) => x.code === 'alias-in-use')?.message ?? '', /this tool did not create/);
     const ours = cluster({
       remote: { settings: { 'cluster.remote.onprem-logs.mode': 'proxy' }, ownedBy: { workflowId: 'wf' } },
     });
-    assert.ok(
-      !evaluatePreflight(request(), { deployment, local: ours, probe }, 'wf').some((x) => x.code === 'alias-in-use'),
-    );
+    const rerun = evaluatePreflight(request(), { deployment, local: ours, probe }, 'wf');
+    assert.match(rerun.find((x) => x.code === 'alias-in-use')?.message ?? '', /earlier run of this workflow/);
   });
 });
 
