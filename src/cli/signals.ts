@@ -10,13 +10,20 @@ import fs from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Option, type Command } from 'commander';
+import type { z } from 'zod';
 import {
   ENCODED_API_KEY_RE,
   MAX_CA_PEM_CHARS,
+  approveInputSchema,
   approveSignal,
   confirmRemoteStepSignal,
+  confirmStepInputSchema,
+  parseSignal,
+  provideCaInputSchema,
   provideCrossClusterApiKeySignal,
+  provideKeyInputSchema,
   provideRemoteCaCertificateSignal,
+  rejectInputSchema,
   rejectSignal,
 } from '../contract/messages';
 import { HUMAN_STEPS, type HumanStepId } from '../contract/steps';
@@ -115,6 +122,16 @@ async function answer(workflowId: string, json: boolean, a: Answer): Promise<nev
   return exitWith(EXIT.done, `Sent ${a.what} to ${workflowId} (run ${runId}), which was waiting for it.\n`);
 }
 
+/**
+ * The payload as the run will parse it (the same schema): what the run would refuse is refused here, before
+ * connecting (exit 2), with the same reason.
+ */
+function validPayload<T>(schema: z.ZodType<T>, payload: unknown, signal: string): T {
+  const parsed = parseSignal(schema, payload);
+  if (!parsed.ok) throw new CliError(`${signal}: ${parsed.reason}`, EXIT.invalid, 'InvalidInput');
+  return parsed.value;
+}
+
 /** A flag's value, trimmed; empty is an invalid input (exit 2), found before connecting. */
 function required(value: string | undefined, flag: string): string {
   const v = value?.trim();
@@ -135,12 +152,17 @@ export function registerSignals(program: Command): void {
       runCommand(!!o.json, () => {
         const approver = required(o.as, '--as');
         const comment = o.comment?.trim();
+        const payload = validPayload(
+          approveInputSchema,
+          { step: o.step, approver, ...(comment ? { comment } : {}) },
+          'approve',
+        );
         return answer(id, !!o.json, {
           signal: approveSignal.name,
           step: o.step,
           decision: true,
           what: `approve (${o.step}, by ${approver})`,
-          send: (h) => h.signal(approveSignal, { step: o.step, approver, ...(comment ? { comment } : {}) }),
+          send: (h) => h.signal(approveSignal, payload),
         });
       }),
     );
@@ -157,12 +179,13 @@ export function registerSignals(program: Command): void {
       runCommand(!!o.json, () => {
         const approver = required(o.as, '--as');
         const reason = required(o.reason, '--reason');
+        const payload = validPayload(rejectInputSchema, { step: o.step, approver, reason }, 'reject');
         return answer(id, !!o.json, {
           signal: rejectSignal.name,
           step: o.step,
           decision: true,
           what: `reject (${o.step}, by ${approver})`,
-          send: (h) => h.signal(rejectSignal, { step: o.step, approver, reason }),
+          send: (h) => h.signal(rejectSignal, payload),
         });
       }),
     );
@@ -177,11 +200,12 @@ export function registerSignals(program: Command): void {
     .action((id: string, o: { step: HumanStepId; as: string; json?: boolean }) =>
       runCommand(!!o.json, () => {
         const by = required(o.as, '--as');
+        const payload = validPayload(confirmStepInputSchema, { step: o.step, by }, 'confirmRemoteStep');
         return answer(id, !!o.json, {
           signal: confirmRemoteStepSignal.name,
           step: o.step,
           what: `confirmRemoteStep (${o.step}, by ${by})`,
-          send: (h) => h.signal(confirmRemoteStepSignal, { step: o.step, by }),
+          send: (h) => h.signal(confirmRemoteStepSignal, payload),
         });
       }),
     );
@@ -206,6 +230,7 @@ export function registerSignals(program: Command): void {
             'InvalidInput',
           );
         }
+        validPayload(provideKeyInputSchema, { encoded }, 'provideCrossClusterApiKey');
         return answer(id, !!o.json, {
           signal: provideCrossClusterApiKeySignal.name,
           step: HUMAN_STEPS.crossClusterApiKey,
@@ -246,6 +271,7 @@ export function registerSignals(program: Command): void {
         if (!/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/.test(pem)) {
           throw new CliError(`${o.file} is not a PEM certificate`, EXIT.invalid, 'InvalidInput');
         }
+        validPayload(provideCaInputSchema, { pem }, 'provideRemoteCaCertificate');
         return answer(id, !!o.json, {
           signal: provideRemoteCaCertificateSignal.name,
           step: HUMAN_STEPS.remoteCaCertificate,

@@ -17,7 +17,14 @@ import {
 } from '@temporalio/common';
 import type { Command } from 'commander';
 import { statusQuery } from '../contract/messages';
-import type { ConnectResult, ConnectStatus, DryRunResult, StepStatus, WaitingFor } from '../contract/status';
+import type {
+  CleanupOutcome,
+  ConnectResult,
+  ConnectStatus,
+  DryRunResult,
+  StepStatus,
+  WaitingFor,
+} from '../contract/status';
 import type { Phase } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
@@ -29,6 +36,8 @@ export interface Cleanup {
   /** rollback: this run's changes were undone; keep: left in place (onFailure "keep"); none: nothing had changed. */
   mode: 'rollback' | 'keep' | 'none';
   items: string[];
+  /** Each item's outcome (undone / failed, why / left). */
+  outcomes?: CleanupOutcome[];
 }
 
 /** The --json shape of `status` and `connect` (connect adds `attached`, `problems`). */
@@ -45,6 +54,8 @@ export interface RunReport {
   error?: { type: string; message: string };
   cleanup?: Cleanup;
   approvals?: ConnectStatus['approvals'];
+  /** Signals the run refused, with the reason (never the value sent). */
+  refused?: ConnectStatus['refused'];
 }
 
 /** The --json shape of `status`: exitCode is the status command's own (0); runExitCode the run's, as connect exits. */
@@ -81,6 +92,7 @@ function fromStatus(status: ConnectStatus | undefined): Partial<RunReport> {
     steps: status.steps,
     ...(status.waitingFor ? { waitingFor: status.waitingFor } : {}),
     approvals: status.approvals,
+    ...(status.refused?.length ? { refused: status.refused } : {}),
   };
 }
 
@@ -194,15 +206,20 @@ export function summary(r: RunReport): string {
       // The run's message ends with what it undid or kept; the cleanup line below says that once.
       const message = (r.error?.message ?? '')
         .split('\n')
-        .filter((l) => !/^(Rolled back|Left in place)\b/.test(l))
+        .filter((l) => !/^(Rolled back|Left in place|Could NOT roll back)\b/.test(l))
         .join('\n');
       lines.push(r.outcome === 'rejected' ? `Rejected: ${message}` : `Failed (${r.error?.type}): ${message}`);
       if (r.cleanup?.mode === 'rollback') {
+        const failed = (r.cleanup.outcomes ?? []).filter((o) => o.outcome === 'failed');
+        const undone = r.cleanup.items.filter((i) => !failed.some((f) => f.item === i));
         lines.push(
-          r.cleanup.items.length
-            ? `Rolled back: ${r.cleanup.items.join('; ')}.`
+          undone.length || failed.length
+            ? `Rolled back: ${undone.join('; ') || 'nothing'}.`
             : 'Rolled back: this run had created nothing.',
         );
+        if (failed.length) {
+          lines.push(`Could NOT roll back (remove by hand): ${failed.map((f) => `${f.item} (${f.why})`).join('; ')}.`);
+        }
       } else if (r.cleanup?.mode === 'keep') {
         lines.push(`Kept in place (onFailure "keep"): ${r.cleanup.items.join('; ')}.`);
       } else if (r.cleanup) {
