@@ -22,7 +22,7 @@ import {
   type Credentials,
 } from '../activities/secrets';
 import type { EsTarget } from '../activities/types';
-import { FAILURE_TYPES, httpFailure, networkFailure, permanent, type ExternalSystem } from './errors';
+import { FAILURE_TYPES, httpFailure, networkFailure, parseRetryAfter, permanent, type ExternalSystem } from './errors';
 
 export interface VendoredHeaders {
   jsonContentType: string;
@@ -126,7 +126,15 @@ export function classifyElasticsearchError(system: ExternalSystem, operation: st
   if (err instanceof errors.ResponseError) {
     const status = err.meta?.statusCode ?? err.statusCode ?? 0;
     const { type, reason } = elasticsearchErrorOf(err.body);
-    return httpFailure({ system, operation, status, reason: type ? `${type}: ${reason}` : reason, errorType: type });
+    const retryAfter = err.meta?.headers?.['retry-after'];
+    return httpFailure({
+      system,
+      operation,
+      status,
+      reason: type ? `${type}: ${reason}` : reason,
+      errorType: type,
+      retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+    });
   }
   if (err instanceof errors.ProductNotSupportedError) {
     return permanent(
