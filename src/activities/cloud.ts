@@ -18,6 +18,7 @@ import {
 } from '../clients/cloud';
 import { FAILURE_TYPES, permanent } from '../clients/errors';
 import { keystorePatchBody, keystoreSecretName, trustEntryName, type DirectTrustEntry } from '../domain/requests';
+import { heartbeat } from './heartbeat';
 import { registerEncodedApiKey, resolveSecret } from './secrets';
 import type { Activities, CloudTarget, DeploymentFacts } from './types';
 
@@ -225,7 +226,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       } catch (err) {
         if (!isVersionConflict(err) || attempt >= trustAttempts) throw err;
         log().info('Deployment changed concurrently; re-reading the trust settings', { attempt, what });
-        Context.current().heartbeat({ trustAttempt: attempt });
+        heartbeat({ trustAttempt: attempt });
         await Context.current().sleep(100 * attempt + Math.floor(Math.random() * 100));
       }
     }
@@ -344,7 +345,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         });
         const info = bodyOf(result, 'GET /deployments/{deployment_id}/elasticsearch/{ref_id}').info;
         const { pending, current } = info.plan_info;
-        ctx.heartbeat({ polls, pendingAttemptId: pending?.plan_attempt_id, status: info.status });
+        heartbeat({ polls, pendingAttemptId: pending?.plan_attempt_id, status: info.status });
         if (!pending) {
           if (current && (current.error || !current.healthy) && !predates(current.attempt_start_time, notBefore)) {
             const reason = current.error?.message ?? 'the plan ended unhealthy';
@@ -399,7 +400,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       await c.api.POST('/deployments/{deployment_id}/elasticsearch/{ref_id}/_restart', {
         params: { path: { deployment_id: target.deploymentId, ref_id: refId } },
       });
-      ctx.heartbeat({ restartRequested: true });
+      heartbeat({ restartRequested: true });
       log().info('Elasticsearch restart requested', { deploymentId: target.deploymentId, refId });
       return { started: true };
     },
