@@ -6,6 +6,7 @@
  */
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { keepAliveHeartbeats } from './activities/heartbeat';
 import { SECRET_BINDINGS_ENV, loadSecretBindings } from './activities/secretBindings';
 import { redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
@@ -35,7 +36,8 @@ export async function createWorker(options: Partial<WorkerOptions> = {}): Promis
     taskQueue: taskQueue(),
     ...workflowSource(),
     activities: createActivities(),
-    interceptors: { activity: [redactActivityErrors] },
+    // Keep-alive heartbeats: a worker that dies mid-activity is noticed after the heartbeat timeout, not start-to-close.
+    interceptors: { activity: [redactActivityErrors, keepAliveHeartbeats()] },
     shutdownGraceTime: '30s',
     ...options,
     dataConverter,

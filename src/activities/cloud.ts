@@ -18,6 +18,7 @@ import {
 } from '../clients/cloud';
 import { FAILURE_TYPES, permanent } from '../clients/errors';
 import { keystorePatchBody, keystoreSecretName, trustEntryName, type DirectTrustEntry } from '../domain/requests';
+import { heartbeat } from './heartbeat';
 import { boundCloudEndpoint } from './secretBindings';
 import { registerEncodedApiKey, resolveSecret } from './secrets';
 import type { Activities, CloudTarget, DeploymentFacts } from './types';
@@ -259,7 +260,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       } catch (err) {
         if (!isVersionConflict(err) || attempt >= trustAttempts) throw err;
         log().info('Deployment changed concurrently; re-reading the trust settings', { attempt, what });
-        Context.current().heartbeat({ trustAttempt: attempt });
+        heartbeat({ trustAttempt: attempt });
         await Context.current().sleep(100 * attempt + Math.floor(Math.random() * 100));
       }
     }
@@ -379,7 +380,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         });
         const info = bodyOf(result, 'GET /deployments/{deployment_id}/elasticsearch/{ref_id}').info;
         const { pending, current } = info.plan_info;
-        ctx.heartbeat({ polls, pendingAttemptId: pending?.plan_attempt_id, status: info.status });
+        heartbeat({ polls, pendingAttemptId: pending?.plan_attempt_id, status: info.status });
         // The plan shown before the change is not the change's plan: a failed one there (the failure a rollback is
         // undoing) must not fail this wait. Wait a little for the change's plan to show; none = nothing to wait for.
         const stale = afterAttemptId !== undefined && current?.plan_attempt_id === afterAttemptId;
@@ -446,7 +447,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       await c.api.POST('/deployments/{deployment_id}/elasticsearch/{ref_id}/_restart', {
         params: { path: { deployment_id: target.deploymentId, ref_id: refId } },
       });
-      ctx.heartbeat({ restartRequested: true });
+      heartbeat({ restartRequested: true });
       log().info('Elasticsearch restart requested', { deploymentId: target.deploymentId, refId });
       return { started: true };
     },

@@ -15,7 +15,8 @@ import {
   type ElasticsearchClientFactory,
   type EsConnection,
 } from '../clients/elasticsearch';
-import { FAILURE_TYPES, permanent } from '../clients/errors';
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES, isRetryableFailure, permanent, requestedRetryDelayMs } from '../clients/errors';
 import { MANAGED_BY } from '../contract/steps';
 import { diagnoseRemoteError, diagnoseRemoteInfo, type Diagnosis, type DiagnosisContext } from '../domain/diagnosis';
 import {
@@ -24,6 +25,7 @@ import {
   disconnectRequest,
   ownershipSettingKey,
 } from '../domain/requests';
+import { heartbeat } from './heartbeat';
 import {
   redact,
   registerEncodedApiKey,
@@ -98,6 +100,8 @@ interface RawOutcome<T> {
   errorText?: string;
 }
 
+const ECH_API_TRANSIENT_STATUSES = new Set([408, 429, 502, 503, 504]);
+
 /** One request whose HTTP errors are returned (for diagnosis) instead of thrown; network errors are still thrown. */
 async function tryRequest<T>(
   conn: EsConnection,
@@ -108,7 +112,9 @@ async function tryRequest<T>(
     const res = await conn.client.transport.request<T>(params, { meta: true });
     return { ok: true, status: res.statusCode ?? 200, body: res.body };
   } catch (err) {
-    if (err instanceof errors.ResponseError) {
+    // The ECH cluster's own API overloaded or unavailable (429, 502-504, 408) says nothing about the remote: thrown as
+    // a retryable failure, not returned as a verdict. Remote failures come as 500 or 4xx with the ES error.
+    if (err instanceof errors.ResponseError && !ECH_API_TRANSIENT_STATUSES.has(err.meta?.statusCode ?? 0)) {
       const { type, reason } = elasticsearchErrorOf(err.body);
       return {
         ok: false,
@@ -495,46 +501,83 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
 
     // ------------------------------------------------------------ verification
     async verifyRemoteConnection({ target, alias, securityModel, searchIndex, timeoutMs }): Promise<RemoteEvidence> {
-      return withCluster(target, async (conn) => {
-        const started = Date.now();
-        const deadline = started + timeoutMs;
-        const configured = await readAlias(conn, alias).catch(() => undefined);
-        const dctx: DiagnosisContext = {
-          alias,
-          securityModel,
-          proxyAddress: configured?.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
-          serverName: configured?.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
-        };
-        let attempt = 0;
-        let previous: Diagnosis['code'] | undefined;
-        let last: AttemptOutcome | undefined;
+      const started = Date.now();
+      const deadline = started + timeoutMs;
+      let conn: EsConnection | undefined;
+      let dctx: DiagnosisContext | undefined;
+      let attempt = 0;
+      let previous: Diagnosis['code'] | undefined;
+      let last: AttemptOutcome | undefined;
+      // The latest transient failure of the ECH cluster's own API (429, 5xx, reset, timeout): not a verdict.
+      let apiFailure: ApplicationFailure | undefined;
+      try {
         for (;;) {
           attempt++;
-          last = await verifyOnce(conn, alias, dctx, searchIndex);
-          if (last.ok) {
-            logInfo(`remote cluster ${alias} verified after ${attempt} attempt(s)`, {
-              searchHits: last.evidence.searchHits,
-            });
-            return last.evidence;
+          let outcome: AttemptOutcome | undefined;
+          let waitMs = 0;
+          try {
+            conn ??= await clients.connect(target);
+            if (!dctx) {
+              // Only for the diagnosis' wording: a permanent failure to read it (privileges) is not fatal.
+              const configured = await readAlias(conn, alias).catch((e: unknown) => {
+                if (isRetryableFailure(e)) throw e;
+                return undefined;
+              });
+              dctx = {
+                alias,
+                securityModel,
+                proxyAddress: configured?.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
+                serverName: configured?.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
+              };
+            }
+            outcome = await verifyOnce(conn, alias, dctx, searchIndex);
+          } catch (err) {
+            if (!isRetryableFailure(err)) throw err;
+            apiFailure = err;
+            waitMs = requestedRetryDelayMs(err) ?? 0;
+            heartbeat({ attempt, apiFailure: err.type ?? 'transient' });
+            logWarn(`verify ${alias}: the ECH cluster's API failed transiently (attempt ${attempt}): ${err.message}`);
           }
-          const d = last.diagnosis;
-          activityContext()?.heartbeat({ attempt, diagnosis: d.code });
-          // A permanent diagnosis seen twice in a row will not go away by waiting.
-          if (!d.transient && previous === d.code) break;
-          previous = d.code;
+          if (outcome) {
+            last = outcome;
+            if (outcome.ok) {
+              logInfo(`remote cluster ${alias} verified after ${attempt} attempt(s)`, {
+                searchHits: outcome.evidence.searchHits,
+              });
+              return outcome.evidence;
+            }
+            const d = outcome.diagnosis;
+            heartbeat({ attempt, diagnosis: d.code });
+            // A permanent diagnosis seen twice in a row will not go away by waiting.
+            if (!d.transient && previous === d.code) break;
+            previous = d.code;
+          }
           const remaining = deadline - Date.now();
           if (remaining <= 0) break;
-          await sleep(Math.min(remaining, Math.min(maxBackoff, initialBackoff * 2 ** (attempt - 1))));
+          const backoff = Math.min(maxBackoff, initialBackoff * 2 ** (attempt - 1));
+          await sleep(Math.min(remaining, Math.max(backoff, waitMs)));
         }
-        const d = last.diagnosis;
-        const seconds = Math.round((Date.now() - started) / 1000);
-        throw permanent(
-          FAILURE_TYPES.connection,
-          `Remote cluster "${alias}" is not usable after ${attempt} attempt(s) in ${seconds}s. Diagnosis: ${d.cause}.` +
-            ` Fix: ${d.fix}.${last.errorText ? ` Last error: ${last.errorText}` : ''}`,
-          { diagnosis: d, evidence: last.evidence },
-        );
-      });
+      } finally {
+        await conn?.close().catch(() => undefined);
+      }
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (!last || last.ok) {
+        // No verdict at all: the ECH cluster's API failed to the end. Retryable: the workflow's retry policy decides.
+        throw ApplicationFailure.create({
+          message:
+            `Remote cluster "${alias}" could not be verified in ${seconds}s (${attempt} attempt(s)): the ECH cluster's API` +
+            ` kept failing transiently. Last error: ${apiFailure?.message ?? 'none'}`,
+          type: FAILURE_TYPES.transient,
+          nonRetryable: false,
+        });
+      }
+      const d = last.diagnosis;
+      throw permanent(
+        FAILURE_TYPES.connection,
+        `Remote cluster "${alias}" is not usable after ${attempt} attempt(s) in ${seconds}s. Diagnosis: ${d.cause}.` +
+          ` Fix: ${d.fix}.${last.errorText ? ` Last error: ${last.errorText}` : ''}`,
+        { diagnosis: d, evidence: last.evidence },
+      );
     },
 
     // ------------------------------------------------------------ roles and users

@@ -19,6 +19,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { AsnConvert } from '@peculiar/asn1-schema';
 // @peculiar/x509 (through tsyringe) needs a Reflect metadata polyfill loaded before it.
 import 'reflect-metadata';
@@ -26,6 +27,8 @@ import * as x509 from '@peculiar/x509';
 import { Certificate, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import type { Activities, CertSummary, Finding, TlsProbeReport } from './types';
 import type { CaCheck } from '../domain/preflight';
+import { FAILURE_TYPES } from '../clients/errors';
+import { heartbeat } from './heartbeat';
 
 export type TlsActivities = Pick<Activities, 'probeRemoteClusterServer' | 'inspectCaCertificate'>;
 
@@ -41,6 +44,10 @@ export interface TlsActivityDeps {
   clientCertWindowMs?: number;
   /** Days before expiry that produce a warning (default 30). */
   expiryWarningDays?: number;
+  /** Observations at most before the probe concludes (default 5): a reset or timeout is not an answer. */
+  attempts?: number;
+  /** Delay before the second observation, doubling after (default 250 ms). */
+  retryDelayMs?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -181,6 +188,8 @@ interface Verdict {
   /** After the handshake: the server sent a client-certificate alert or closed at once. */
   clientCertAlert?: string;
   closedRightAfterHandshake: boolean;
+  /** That close was a reset (ECONNRESET / EPIPE), which the network also does: not an answer on its own. */
+  resetAfterHandshake?: boolean;
 }
 
 function verdictConnection(opts: {
@@ -246,7 +255,10 @@ function verdictConnection(opts: {
       const text = `${err.code ?? ''} ${err.message}`;
       if (handshakeDone) {
         if (CLIENT_CERT_ALERT_RE.test(text)) v.clientCertAlert = err.code ?? err.message;
-        else v.closedRightAfterHandshake = true;
+        else {
+          v.closedRightAfterHandshake = true;
+          if (err.code === 'ECONNRESET' || err.code === 'EPIPE') v.resetAfterHandshake = true;
+        }
       } else {
         v.errorCode = err.code ?? 'ERROR';
         v.errorMessage = err.message;
@@ -368,6 +380,96 @@ function describeConnection(opts: {
   });
 }
 
+// ---------------------------------------------------------------- retrying until the answer is consistent
+
+/**
+ * How the network cut an observation short before the handshake: `unreachable` (refused, no route, DNS not answering),
+ * `timeout` (TCP accepted, no handshake in time), `interrupted` (reset or closed mid-handshake). None of them is an
+ * answer about the port on its own; a failed certificate verification or a client-certificate alert is.
+ */
+type Disturbance = 'unreachable' | 'timeout' | 'interrupted';
+
+const INTERRUPTED_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const UNREACHABLE_NOW_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const INTERRUPTED_RE = /disconnected before secure TLS connection|socket hang up|ECONNRESET|EPIPE/i;
+
+function disturbanceOf(v: Verdict): Disturbance | undefined {
+  if (v.resetAfterHandshake) return 'interrupted';
+  if (v.errorCode === undefined) return undefined; // set only for failures before the handshake completed
+  if (v.errorCode === 'PROBE_TIMEOUT') return 'timeout';
+  if (INTERRUPTED_CODES.has(v.errorCode) || INTERRUPTED_RE.test(v.errorMessage ?? '')) return 'interrupted';
+  if (UNREACHABLE_NOW_CODES.has(v.errorCode)) return 'unreachable';
+  return undefined;
+}
+
+/** What must agree between two observations for a negative answer to stand. */
+function signature(r: TlsProbeReport): string {
+  return JSON.stringify([
+    r.reachable,
+    r.trusted,
+    r.hostnameMatches,
+    r.requestsClientCertificate,
+    r.looksLikeTransportPort,
+    r.findings.filter((f) => f.level !== 'info').map((f) => f.code),
+  ]);
+}
+
+async function pause(ms: number): Promise<void> {
+  const ctx = activityContext();
+  if (ctx) return ctx.sleep(ms); // throws CancelledFailure when the activity is cancelled
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Observe until the answer can be trusted: a clean pass at once (a fault cannot forge a verified handshake); a
+ * negative answer (wrong port, untrusted, not TLS) only when two undisturbed observations in a row agree; a network
+ * disturbance never. Persistent refusal is the unreachable report and persistent handshake timeouts the "no TLS"
+ * report, both consistent answers; anything else (resets, answers that keep changing) is a retryable TransientError.
+ */
+async function observeUntilConsistent(opts: {
+  attempts: number;
+  retryDelayMs: number;
+  proxyAddress: string;
+  observe: () => Promise<{ verdict: Verdict; report: TlsProbeReport }>;
+}): Promise<TlsProbeReport> {
+  const seen: { disturbance?: Disturbance; report: TlsProbeReport; sig: string; what: string }[] = [];
+  for (let i = 1; i <= opts.attempts; i++) {
+    const { verdict, report } = await opts.observe();
+    const disturbance = disturbanceOf(verdict);
+    const sig = signature(report);
+    const what = disturbance
+      ? `${disturbance} (${verdict.errorCode})`
+      : report.findings
+          .filter((f) => f.level === 'error')
+          .map((f) => f.code)
+          .join('+') || 'ok';
+    const prev = seen[seen.length - 1];
+    seen.push({ ...(disturbance ? { disturbance } : {}), report, sig, what });
+    if (!disturbance) {
+      if (report.reachable && report.trusted && !report.findings.some((f) => f.level === 'error')) return report;
+      if (prev && !prev.disturbance && prev.sig === sig) return report;
+    }
+    if (i < opts.attempts) {
+      heartbeat({ probeAttempt: i });
+      await pause(opts.retryDelayMs * 2 ** (i - 1));
+    }
+  }
+  const last = seen[seen.length - 1]!;
+  const all = (d: Disturbance) => seen.every((o) => o.disturbance === d);
+  if (all('unreachable') || all('timeout')) return last.report;
+  // A server that resets every connection without a client certificate, after asking for one: that is an answer.
+  const before = seen[seen.length - 2];
+  if (before && before.sig === last.sig && last.report.requestsClientCertificate && last.report.looksLikeTransportPort)
+    return last.report;
+  throw ApplicationFailure.create({
+    message:
+      `TLS probe of ${opts.proxyAddress}: no consistent answer in ${seen.length} attempts (${seen.map((o) => o.what).join(', ')}):` +
+      ' the connection was reset or timed out, which says nothing about the port yet; the probe is retried',
+    type: FAILURE_TYPES.transient,
+    nonRetryable: false,
+  });
+}
+
 // ---------------------------------------------------------------- the activity
 
 function activityContext(): Context | undefined {
@@ -382,6 +484,8 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const windowMs = deps.clientCertWindowMs ?? 1_000;
   const warnDays = deps.expiryWarningDays ?? 30;
+  const attempts = Math.max(1, deps.attempts ?? 5);
+  const retryDelayMs = deps.retryDelayMs ?? 250;
 
   return {
     async inspectCaCertificate({ pem }) {
@@ -399,181 +503,194 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
             ? [...tls.rootCertificates, ...deps.extraCaPems]
             : undefined;
 
-      const [verdict, flight] = await Promise.all([
-        verdictConnection({ host, port, servername, identityName, ca: trust, timeoutMs, windowMs }),
-        describeConnection({ host, port, servername, timeoutMs }).catch(() => undefined),
-      ]);
-
-      const chainDer = verdict.chain.length > 0 ? verdict.chain : (flight?.chain ?? []);
-      const chain = chainDer.flatMap((d) => {
-        try {
-          return [summarizeCertificate(d)];
-        } catch {
-          return [];
-        }
-      });
-      const leafDer = chainDer[0];
-      const leaf = leafDer ? new crypto.X509Certificate(leafDer) : undefined;
-      const now = Date.now();
-      const expiresInDays = leaf ? Math.floor((new Date(leaf.validTo).getTime() - now) / DAY_MS) : undefined;
-      const notYetValid = leaf ? new Date(leaf.validFrom).getTime() > now : false;
-
-      let hostnameMatches = false;
-      if (verdict.peer) hostnameMatches = tls.checkServerIdentity(identityName, verdict.peer) === undefined;
-      else if (leaf)
-        hostnameMatches = net.isIP(identityName)
-          ? leaf.checkIP(identityName) !== undefined
-          : leaf.checkHost(identityName) !== undefined;
-
-      const requestsClientCertificate =
-        flight?.certificateRequested === true ||
-        verdict.clientCertAlert !== undefined ||
-        (verdict.errorMessage !== undefined &&
-          CLIENT_CERT_ALERT_RE.test(`${verdict.errorCode} ${verdict.errorMessage}`));
-      const errText = `${verdict.errorCode ?? ''} ${verdict.errorMessage ?? ''}`;
-      const trusted = verdict.authorized;
-      // A TLS 1.2 server that requires a client certificate aborts the handshake before the chain verdict is known.
-      const rejectedForClientCert = verdict.errorCode !== undefined && CLIENT_CERT_ALERT_RE.test(errText);
-      // Mutual TLS *required* (a transport port): the server rejected our empty client certificate or hung up. When
-      // the verdict connection could not get that far (untrusted chain), the CertificateRequest alone decides. A
-      // server that asks but completes without one (optional client auth) is not a transport port.
-      const optionalClientAuth =
-        flight?.certificateRequested === true &&
-        trusted &&
-        verdict.clientCertAlert === undefined &&
-        !verdict.closedRightAfterHandshake;
-      const looksLikeTransportPort =
-        verdict.clientCertAlert !== undefined ||
-        rejectedForClientCert ||
-        verdict.closedRightAfterHandshake ||
-        (flight?.certificateRequested === true && !optionalClientAuth);
-      const timedOutInHandshake = verdict.errorCode === 'PROBE_TIMEOUT' && verdict.reachable;
-      const unreachable = !verdict.reachable && UNREACHABLE_CODES.has(verdict.errorCode ?? '');
-      const notTls = !unreachable && (NOT_TLS_RE.test(errText) || timedOutInHandshake);
-
-      const findings: Finding[] = [];
-      const where = `${proxyAddress}${serverName ? ` (server name ${serverName})` : ''}`;
-      if (unreachable) {
-        findings.push({
-          level: 'warning',
-          code: 'TLS_UNREACHABLE_FROM_WORKER',
-          message: `${where} is not reachable from the worker (${verdict.errorCode}: ${verdict.errorMessage ?? ''}). This does not prove ECH cannot reach it: firewalls often admit only the ECH egress IPs.`,
-          fix: `make sure ${proxyAddress} accepts connections from the ECH egress IPs (https://ips.cld.elstc.co/) on port ${port}; the connection check after "connect" is the proof`,
+      /** What one observation (the verdict and the description connections) says, as a report. */
+      const reportOf = (verdict: Verdict, flight: FirstFlight | undefined): TlsProbeReport => {
+        const chainDer = verdict.chain.length > 0 ? verdict.chain : (flight?.chain ?? []);
+        const chain = chainDer.flatMap((d) => {
+          try {
+            return [summarizeCertificate(d)];
+          } catch {
+            return [];
+          }
         });
-      } else if (notTls) {
-        findings.push({
-          level: 'error',
-          code: 'TLS_NOT_TLS',
-          message: timedOutInHandshake
-            ? `${where} accepted the TCP connection but completed no TLS handshake within ${timeoutMs} ms (not a TLS port, or something in between holds the connection).`
-            : `${where} does not speak TLS (${verdict.errorMessage ?? verdict.errorCode}).`,
-          fix: `point remote.proxyAddress at the ${expect === 'transport' ? 'transport port (9300)' : 'remote cluster server (port 9443)'} with TLS enabled (xpack.security.${expect === 'transport' ? 'transport' : 'remote_cluster_server'}.ssl.enabled: true)`,
-        });
-      } else if (!trusted && !verdict.chainVerified && !rejectedForClientCert) {
-        const expired = /CERT_HAS_EXPIRED|expired/i.test(errText) || (expiresInDays !== undefined && expiresInDays < 0);
-        const future = /CERT_NOT_YET_VALID/i.test(errText) || notYetValid;
-        if (expired || future) {
+        const leafDer = chainDer[0];
+        const leaf = leafDer ? new crypto.X509Certificate(leafDer) : undefined;
+        const now = Date.now();
+        const expiresInDays = leaf ? Math.floor((new Date(leaf.validTo).getTime() - now) / DAY_MS) : undefined;
+        const notYetValid = leaf ? new Date(leaf.validFrom).getTime() > now : false;
+
+        let hostnameMatches = false;
+        if (verdict.peer) hostnameMatches = tls.checkServerIdentity(identityName, verdict.peer) === undefined;
+        else if (leaf)
+          hostnameMatches = net.isIP(identityName)
+            ? leaf.checkIP(identityName) !== undefined
+            : leaf.checkHost(identityName) !== undefined;
+
+        const requestsClientCertificate =
+          flight?.certificateRequested === true ||
+          verdict.clientCertAlert !== undefined ||
+          (verdict.errorMessage !== undefined &&
+            CLIENT_CERT_ALERT_RE.test(`${verdict.errorCode} ${verdict.errorMessage}`));
+        const errText = `${verdict.errorCode ?? ''} ${verdict.errorMessage ?? ''}`;
+        const trusted = verdict.authorized;
+        // A TLS 1.2 server that requires a client certificate aborts the handshake before the chain verdict is known.
+        const rejectedForClientCert = verdict.errorCode !== undefined && CLIENT_CERT_ALERT_RE.test(errText);
+        // Mutual TLS *required* (a transport port): the server rejected our empty client certificate or hung up. When
+        // the verdict connection could not get that far (untrusted chain), the CertificateRequest alone decides. A
+        // server that asks but completes without one (optional client auth) is not a transport port.
+        const optionalClientAuth =
+          flight?.certificateRequested === true &&
+          trusted &&
+          verdict.clientCertAlert === undefined &&
+          !verdict.closedRightAfterHandshake;
+        const looksLikeTransportPort =
+          verdict.clientCertAlert !== undefined ||
+          rejectedForClientCert ||
+          verdict.closedRightAfterHandshake ||
+          (flight?.certificateRequested === true && !optionalClientAuth);
+        const timedOutInHandshake = verdict.errorCode === 'PROBE_TIMEOUT' && verdict.reachable;
+        const unreachable = !verdict.reachable && UNREACHABLE_CODES.has(verdict.errorCode ?? '');
+        const notTls = !unreachable && (NOT_TLS_RE.test(errText) || timedOutInHandshake);
+
+        const findings: Finding[] = [];
+        const where = `${proxyAddress}${serverName ? ` (server name ${serverName})` : ''}`;
+        if (unreachable) {
+          findings.push({
+            level: 'warning',
+            code: 'TLS_UNREACHABLE_FROM_WORKER',
+            message: `${where} is not reachable from the worker (${verdict.errorCode}: ${verdict.errorMessage ?? ''}). This does not prove ECH cannot reach it: firewalls often admit only the ECH egress IPs.`,
+            fix: `make sure ${proxyAddress} accepts connections from the ECH egress IPs (https://ips.cld.elstc.co/) on port ${port}; the connection check after "connect" is the proof`,
+          });
+        } else if (notTls) {
           findings.push({
             level: 'error',
-            code: 'TLS_CERT_EXPIRED',
-            message: `The certificate of ${where} ${future ? `is not valid before ${leaf?.validFrom}` : `expired on ${leaf?.validTo}`} (subject ${chain[0]?.subject ?? '?'}).`,
-            fix: 're-issue the certificate (elasticsearch-certutil cert …) with a valid period, install it on every node and reload it',
+            code: 'TLS_NOT_TLS',
+            message: timedOutInHandshake
+              ? `${where} accepted the TCP connection but completed no TLS handshake within ${timeoutMs} ms (not a TLS port, or something in between holds the connection).`
+              : `${where} does not speak TLS (${verdict.errorMessage ?? verdict.errorCode}).`,
+            fix: `point remote.proxyAddress at the ${expect === 'transport' ? 'transport port (9300)' : 'remote cluster server (port 9443)'} with TLS enabled (xpack.security.${expect === 'transport' ? 'transport' : 'remote_cluster_server'}.ssl.enabled: true)`,
           });
-        } else {
-          findings.push(untrustedFinding(where, ca, chain, chainDer, errText, expect));
+        } else if (!trusted && !verdict.chainVerified && !rejectedForClientCert) {
+          const expired =
+            /CERT_HAS_EXPIRED|expired/i.test(errText) || (expiresInDays !== undefined && expiresInDays < 0);
+          const future = /CERT_NOT_YET_VALID/i.test(errText) || notYetValid;
+          if (expired || future) {
+            findings.push({
+              level: 'error',
+              code: 'TLS_CERT_EXPIRED',
+              message: `The certificate of ${where} ${future ? `is not valid before ${leaf?.validFrom}` : `expired on ${leaf?.validTo}`} (subject ${chain[0]?.subject ?? '?'}).`,
+              fix: 're-issue the certificate (elasticsearch-certutil cert …) with a valid period, install it on every node and reload it',
+            });
+          } else {
+            findings.push(untrustedFinding(where, ca, chain, chainDer, errText, expect));
+          }
         }
-      }
-      // The certificate model does not verify host names (verification_mode certificate + node names), so only the
-      // remote cluster server's name matters.
-      if (expect === 'remote-cluster-server' && !unreachable && !notTls && leaf && !hostnameMatches) {
-        const names = [...(chain[0]?.dnsNames ?? []), ...(chain[0]?.ipAddresses ?? [])];
-        findings.push({
-          level: 'error',
-          code: 'TLS_NAME_MISMATCH',
-          message: `The certificate of ${proxyAddress} does not cover "${identityName}" (it names ${names.length ? names.join(', ') : `only ${chain[0]?.subject ?? 'no SANs'}`}).`,
-          fix: names.length
-            ? `set remote.serverName to one of ${names.join(', ')}, or re-issue the certificate with a SAN for ${identityName}`
-            : `re-issue the certificate with a SAN for ${identityName}`,
-        });
-      }
-      if (expect === 'remote-cluster-server' && looksLikeTransportPort) {
-        findings.push({
-          level: 'error',
-          code: 'TLS_TRANSPORT_PORT',
-          message: `${proxyAddress} ${requestsClientCertificate ? 'asks for a client certificate' : 'closes the connection right after the handshake'}: this is a transport port (mutual TLS), not the remote cluster server the API-key model needs.`,
-          fix: 'use the remote cluster server port (default 9443) in remote.proxyAddress, not the transport port 9300; enable remote_cluster_server.enabled: true on the self-managed nodes if needed',
-        });
-      }
-      if (
-        expect === 'transport' &&
-        !unreachable &&
-        !notTls &&
-        !requestsClientCertificate &&
-        (trusted || flight !== undefined)
-      ) {
-        // An Elasticsearch transport port always asks (client_authentication required): this is another port, most
-        // likely the remote cluster server (9443) of the API-key model, where the certificate model cannot connect.
-        findings.push({
-          level: 'error',
-          code: 'TLS_NOT_TRANSPORT_PORT',
-          message: `${proxyAddress} does not ask for a client certificate, which an Elasticsearch transport port does (mutual TLS): it is not the transport port${port === 9443 ? ' (9443 is the default remote cluster server port of the API-key model)' : ''}.`,
-          fix: 'for the TLS-certificate model use the transport port (default 9300) in remote.proxyAddress; port 9443 is the remote cluster server of the API-key model (securityModel "api-key")',
-        });
-      }
-      if (expiresInDays !== undefined && expiresInDays >= 0 && expiresInDays < warnDays) {
-        findings.push({
-          level: 'warning',
-          code: 'TLS_CERT_EXPIRES_SOON',
-          message: `The certificate of ${proxyAddress} expires in ${expiresInDays} day(s) (${leaf?.validTo}).`,
-          fix: 're-issue it before then; the remote connection fails when it expires',
-        });
-      }
-      if (optionalClientAuth) {
-        findings.push({
-          level: 'info',
-          code: 'TLS_OPTIONAL_CLIENT_AUTH',
-          message: `${proxyAddress} asks for a client certificate but accepts connections without one (client authentication "optional").`,
-        });
-      }
-      if (!unreachable && chain.length === 0) {
-        findings.push({
-          level: 'info',
-          code: 'TLS_CHAIN_UNREADABLE',
-          message:
-            'The certificate chain could not be read for the report (the server may only speak TLS 1.3 and the chain was not trusted).',
-        });
-      }
-      if (!findings.some((f) => f.level === 'error') && !unreachable) {
-        findings.push({
-          level: 'info',
-          code: 'TLS_OK',
-          message: `${where}: chain trusted${ca.kind === 'private' ? ' by the private CA given' : ' by the public roots'}, ${expect === 'transport' ? 'host name not checked (the certificate model identifies nodes by otherName)' : 'name matches'}${expiresInDays !== undefined ? `, expires in ${expiresInDays} days` : ''}.`,
-        });
-      }
+        // The certificate model does not verify host names (verification_mode certificate + node names), so only the
+        // remote cluster server's name matters.
+        if (expect === 'remote-cluster-server' && !unreachable && !notTls && leaf && !hostnameMatches) {
+          const names = [...(chain[0]?.dnsNames ?? []), ...(chain[0]?.ipAddresses ?? [])];
+          findings.push({
+            level: 'error',
+            code: 'TLS_NAME_MISMATCH',
+            message: `The certificate of ${proxyAddress} does not cover "${identityName}" (it names ${names.length ? names.join(', ') : `only ${chain[0]?.subject ?? 'no SANs'}`}).`,
+            fix: names.length
+              ? `set remote.serverName to one of ${names.join(', ')}, or re-issue the certificate with a SAN for ${identityName}`
+              : `re-issue the certificate with a SAN for ${identityName}`,
+          });
+        }
+        if (expect === 'remote-cluster-server' && looksLikeTransportPort) {
+          findings.push({
+            level: 'error',
+            code: 'TLS_TRANSPORT_PORT',
+            message: `${proxyAddress} ${requestsClientCertificate ? 'asks for a client certificate' : 'closes the connection right after the handshake'}: this is a transport port (mutual TLS), not the remote cluster server the API-key model needs.`,
+            fix: 'use the remote cluster server port (default 9443) in remote.proxyAddress, not the transport port 9300; enable remote_cluster_server.enabled: true on the self-managed nodes if needed',
+          });
+        }
+        if (
+          expect === 'transport' &&
+          !unreachable &&
+          !notTls &&
+          !requestsClientCertificate &&
+          (trusted || flight !== undefined)
+        ) {
+          // An Elasticsearch transport port always asks (client_authentication required): this is another port, most
+          // likely the remote cluster server (9443) of the API-key model, where the certificate model cannot connect.
+          findings.push({
+            level: 'error',
+            code: 'TLS_NOT_TRANSPORT_PORT',
+            message: `${proxyAddress} does not ask for a client certificate, which an Elasticsearch transport port does (mutual TLS): it is not the transport port${port === 9443 ? ' (9443 is the default remote cluster server port of the API-key model)' : ''}.`,
+            fix: 'for the TLS-certificate model use the transport port (default 9300) in remote.proxyAddress; port 9443 is the remote cluster server of the API-key model (securityModel "api-key")',
+          });
+        }
+        if (expiresInDays !== undefined && expiresInDays >= 0 && expiresInDays < warnDays) {
+          findings.push({
+            level: 'warning',
+            code: 'TLS_CERT_EXPIRES_SOON',
+            message: `The certificate of ${proxyAddress} expires in ${expiresInDays} day(s) (${leaf?.validTo}).`,
+            fix: 're-issue it before then; the remote connection fails when it expires',
+          });
+        }
+        if (optionalClientAuth) {
+          findings.push({
+            level: 'info',
+            code: 'TLS_OPTIONAL_CLIENT_AUTH',
+            message: `${proxyAddress} asks for a client certificate but accepts connections without one (client authentication "optional").`,
+          });
+        }
+        if (!unreachable && chain.length === 0) {
+          findings.push({
+            level: 'info',
+            code: 'TLS_CHAIN_UNREADABLE',
+            message:
+              'The certificate chain could not be read for the report (the server may only speak TLS 1.3 and the chain was not trusted).',
+          });
+        }
+        if (!findings.some((f) => f.level === 'error') && !unreachable) {
+          findings.push({
+            level: 'info',
+            code: 'TLS_OK',
+            message: `${where}: chain trusted${ca.kind === 'private' ? ' by the private CA given' : ' by the public roots'}, ${expect === 'transport' ? 'host name not checked (the certificate model identifies nodes by otherName)' : 'name matches'}${expiresInDays !== undefined ? `, expires in ${expiresInDays} days` : ''}.`,
+          });
+        }
 
-      // The root cause first: on a transport port the chain and name findings are consequences of the wrong port.
-      const rank = (f: Finding) =>
-        f.code === 'TLS_TRANSPORT_PORT' ? 0 : f.level === 'error' ? 1 : f.level === 'warning' ? 2 : 3;
-      findings.sort((a, b) => rank(a) - rank(b));
+        // The root cause first: on a transport port the chain and name findings are consequences of the wrong port.
+        const rank = (f: Finding) =>
+          f.code === 'TLS_TRANSPORT_PORT' ? 0 : f.level === 'error' ? 1 : f.level === 'warning' ? 2 : 3;
+        findings.sort((a, b) => rank(a) - rank(b));
 
-      const report: TlsProbeReport = {
-        address: proxyAddress,
-        serverName: identityName,
-        reachable: !unreachable,
-        trusted,
-        hostnameMatches,
-        requestsClientCertificate,
-        looksLikeTransportPort,
-        chain,
-        ...(expiresInDays !== undefined ? { expiresInDays } : {}),
-        findings,
+        const report: TlsProbeReport = {
+          address: proxyAddress,
+          serverName: identityName,
+          reachable: !unreachable,
+          trusted,
+          hostnameMatches,
+          requestsClientCertificate,
+          looksLikeTransportPort,
+          chain,
+          ...(expiresInDays !== undefined ? { expiresInDays } : {}),
+          findings,
+        };
+        return report;
       };
+
+      const report = await observeUntilConsistent({
+        attempts,
+        retryDelayMs,
+        proxyAddress,
+        observe: async () => {
+          const [verdict, flight] = await Promise.all([
+            verdictConnection({ host, port, servername, identityName, ca: trust, timeoutMs, windowMs }),
+            describeConnection({ host, port, servername, timeoutMs }).catch(() => undefined),
+          ]);
+          return { verdict, report: reportOf(verdict, flight) };
+        },
+      });
       activityContext()?.log.info(`TLS probe of ${proxyAddress}`, {
         reachable: report.reachable,
-        trusted,
-        hostnameMatches,
-        looksLikeTransportPort,
-        findings: findings.map((f) => f.code),
+        trusted: report.trusted,
+        hostnameMatches: report.hostnameMatches,
+        looksLikeTransportPort: report.looksLikeTransportPort,
+        findings: report.findings.map((f) => f.code),
       });
       return report;
     },

@@ -13,7 +13,7 @@
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import { CancelledFailure } from '@temporalio/common';
 import type { components, paths } from './generated/cloud-api';
-import { failureDetails, httpFailure, networkFailure } from './errors';
+import { failureDetails, httpFailure, networkFailure, parseRetryAfter } from './errors';
 import { registerSecret } from '../activities/secrets';
 
 export type CloudSchemas = components['schemas'];
@@ -117,14 +117,6 @@ function cloudFix(status: number, codes: string[], ctx: FixContext): string | un
   return undefined;
 }
 
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** `GET /deployments/{deployment_id}` style label (no ids, no query, no secrets). */
 function operationLabel(method: string, schemaPath: string): string {
   return `${method.toUpperCase()} ${schemaPath}`;
@@ -187,7 +179,7 @@ export function createCloudClient(opts: CloudClientOptions): CloudClient {
         ...(planBusy
           ? { transient: true, fix: 'another plan is running on the deployment; retrying once it has finished' }
           : { fix: cloudFix(response.status, codes, ctx) }),
-        retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
       });
     },
     onError({ request, error, schemaPath }) {

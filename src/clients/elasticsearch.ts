@@ -17,7 +17,16 @@ import { Client, SniffingTransport, errors, type BaseConnection } from '@elastic
 import type { TransportOptions, TransportRequestOptions, TransportRequestParams } from '@elastic/elasticsearch';
 import { redact, registerSecret, resolveTargetCredentials, type Credentials } from '../activities/secrets';
 import type { EsTarget } from '../activities/types';
-import { FAILURE_TYPES, httpFailure, networkFailure, permanent, type ExternalSystem } from './errors';
+import {
+  FAILURE_TYPES,
+  httpFailure,
+  isRetryableFailure,
+  networkFailure,
+  parseRetryAfter,
+  permanent,
+  requestedRetryDelayMs,
+  type ExternalSystem,
+} from './errors';
 
 export interface VendoredHeaders {
   jsonContentType: string;
@@ -124,7 +133,15 @@ export function classifyElasticsearchError(system: ExternalSystem, operation: st
   if (err instanceof errors.ResponseError) {
     const status = err.meta?.statusCode ?? err.statusCode ?? 0;
     const { type, reason } = elasticsearchErrorOf(err.body);
-    return httpFailure({ system, operation, status, reason: type ? `${type}: ${reason}` : reason, errorType: type });
+    const retryAfter = err.meta?.headers?.['retry-after'];
+    return httpFailure({
+      system,
+      operation,
+      status,
+      reason: type ? `${type}: ${reason}` : reason,
+      errorType: type,
+      retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+    });
   }
   if (err instanceof errors.ProductNotSupportedError) {
     return permanent(
@@ -161,6 +178,29 @@ export function elasticsearchErrorOf(body: unknown): { type?: string; reason: st
     return { type: e.type, reason };
   }
   return { reason: body === undefined ? 'no response body' : JSON.stringify(body).slice(0, 2000) };
+}
+
+/** Attempts of a read (GET / HEAD) that fails transiently, before the failure goes to the activity's retry policy. */
+export const READ_ATTEMPTS = 3;
+
+/**
+ * Reads are retried here, briefly (200 ms, 400 ms; a Retry-After up to 5 s): an activity that reads six things would
+ * otherwise fail as a whole on any one transient failure (at a 20% fault rate, 3 attempts in 4), and its retries would
+ * back off for minutes. Writes are left to the activity, which is idempotent as a whole.
+ */
+async function retryReads<T>(method: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const read = ['GET', 'HEAD'].includes((method ?? 'GET').toUpperCase());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!read || attempt >= READ_ATTEMPTS || !isRetryableFailure(err) || err.type !== FAILURE_TYPES.transient)
+        throw err;
+      const wanted = requestedRetryDelayMs(err);
+      if (wanted !== undefined && wanted > 5_000) throw err; // a long Retry-After: the retry policy waits that long
+      await new Promise((r) => setTimeout(r, wanted ?? 200 * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 function tlsOptions(target: EsTarget, deps: ElasticsearchClientDeps): tls.ConnectionOptions | undefined {
@@ -203,14 +243,15 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
     info: { version?: string; clusterName?: string; clusterUuid?: string },
   ): EsConnection {
     const system = systemOf(target);
-    const requestWithStatus = async <T>(operation: string, params: TransportRequestParams, ignore: number[]) => {
-      try {
-        const res = await client.transport.request<T>(params, { meta: true, ignore });
-        return { status: res.statusCode ?? 200, body: res.body };
-      } catch (err) {
-        throw classifyElasticsearchError(system, operation, err);
-      }
-    };
+    const requestWithStatus = <T>(operation: string, params: TransportRequestParams, ignore: number[]) =>
+      retryReads(params.method, async () => {
+        try {
+          const res = await client.transport.request<T>(params, { meta: true, ignore });
+          return { status: res.statusCode ?? 200, body: res.body };
+        } catch (err) {
+          throw classifyElasticsearchError(system, operation, err);
+        }
+      });
     return {
       client,
       version: info.version,
@@ -220,12 +261,14 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
       system,
       authKind: 'apiKey' in credentials ? 'api-key' : 'basic',
       headers,
-      async request<T>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions) {
-        try {
-          return (await client.transport.request<T>(params, { ...options, meta: false })) as T;
-        } catch (err) {
-          throw classifyElasticsearchError(system, operation, err);
-        }
+      request<T>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions) {
+        return retryReads(params.method, async () => {
+          try {
+            return (await client.transport.request<T>(params, { ...options, meta: false })) as T;
+          } catch (err) {
+            throw classifyElasticsearchError(system, operation, err);
+          }
+        });
       },
       requestWithStatus,
       close: () => client.close(),
@@ -245,19 +288,25 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
       if (!version) {
         const probe = build(target, credentials, PLAIN_HEADERS);
         try {
-          const root = (await probe.transport.request({ method: 'GET', path: '/' })) as {
-            version?: { number?: string };
-            cluster_name?: string;
-            cluster_uuid?: string;
-          };
+          const root = await retryReads('GET', async () => {
+            try {
+              return (await probe.transport.request({ method: 'GET', path: '/' })) as {
+                version?: { number?: string };
+                cluster_name?: string;
+                cluster_uuid?: string;
+              };
+            } catch (err) {
+              // 403 (no `monitor`) is handled below, unclassified
+              if (err instanceof errors.ResponseError && err.statusCode === 403) throw err;
+              throw classifyElasticsearchError(system, 'GET /', err);
+            }
+          });
           version = root.version?.number;
           clusterName = root.cluster_name;
           clusterUuid = root.cluster_uuid;
         } catch (err) {
           // 403: these credentials lack `monitor` (e.g. an end user); plain JSON works on every version.
-          if (!(err instanceof errors.ResponseError && err.statusCode === 403)) {
-            throw classifyElasticsearchError(system, 'GET /', err);
-          }
+          if (!(err instanceof errors.ResponseError && err.statusCode === 403)) throw err;
         } finally {
           await probe.close();
         }

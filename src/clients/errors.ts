@@ -4,6 +4,7 @@
  * found) become non-retryable ApplicationFailures with a type and an actionable message.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { redact } from '../activities/secrets';
 
 export type ExternalSystem = 'cloud-api' | 'ech-elasticsearch' | 'self-managed-elasticsearch';
@@ -36,11 +37,17 @@ const TRANSIENT_CODES = new Set([
   'ETIMEDOUT',
   'EPIPE',
   'EAI_AGAIN',
+  'ECONNABORTED',
   'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
 ]);
+
+/** Resets, refusals, timeouts, and a TLS handshake cut short by the network (not a verification failure). */
+const TRANSIENT_MESSAGE_RE =
+  /socket hang up|other side closed|timed? ?out|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|disconnected before secure TLS connection/i;
 
 export function isTransientStatus(status: number): boolean {
   return status === 429 || status === 408 || status >= 500;
@@ -54,10 +61,31 @@ export function isTransientNetworkError(err: unknown): boolean {
     const name = (e as { name?: string }).name;
     if (code && TRANSIENT_CODES.has(code)) return true;
     if (name === 'TimeoutError' || name === 'ConnectionError' || name === 'AbortError') return true;
-    if (/socket hang up|other side closed|timed? ?out/i.test(String((e as Error).message ?? ''))) return true;
+    // Client libraries often keep only the message (the ES client's ConnectionError): match the codes there too.
+    if (TRANSIENT_MESSAGE_RE.test(String((e as Error).message ?? ''))) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** A `Retry-After` header (seconds or an HTTP date) in milliseconds; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | null | undefined): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** A failure the retry policy would retry: classified retryable (transient), never a cancellation or a verdict. */
+export function isRetryableFailure(err: unknown): err is ApplicationFailure {
+  return err instanceof ApplicationFailure && !err.nonRetryable;
+}
+
+/** The delay a transient failure asked for (Retry-After), in milliseconds. */
+export function requestedRetryDelayMs(err: ApplicationFailure): number | undefined {
+  const d = err.nextRetryDelay;
+  return d === undefined || d === null ? undefined : msToNumber(d);
 }
 
 function label(system: ExternalSystem): string {

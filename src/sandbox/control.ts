@@ -22,10 +22,17 @@
  * | `POST /_sandbox/plans`               | `{ pendingMs?: number, failNext?: number, failureMessage?: string }` | plan behaviour from now on (failNext: the next n plans fail) |
  *
  * `FaultRule` (src/sandbox/faults.ts): `{ target: 'cloud'|'ech'|'self-managed', method?, path? (regex source),
- * latencyMs?, jitterMs?, statusRates?: { "429": 0.2, "503": 0.1 }, resetRate?, hangRate?, times? }`.
+ * latencyMs?, jitterMs?, statusRates?: { "429": 0.2, "503": 0.1 }, resetRate?, hangRate?, times? }`; targets
+ * 'remote-cluster-server'|'transport' act on the self-managed TLS listeners' sockets at accept (no statusRates).
  */
 import type { Reply, Request } from './http';
-import type { FaultInjector, FaultRule, FaultTarget } from './faults';
+import {
+  SOCKET_FAULT_TARGETS,
+  type FaultInjector,
+  type FaultRule,
+  type FaultTarget,
+  type SocketFaultTarget,
+} from './faults';
 import { CloudError, cloudErrorReply } from './cloud/errors';
 import type { PlanSettings } from './cloud';
 import { SCENARIOS, isScenarioName, scenarioSpec, validVersion, type ScenarioName, type Versions } from './scenarios';
@@ -76,7 +83,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const invalid = (message: string, field?: string) =>
   new CloudError(400, 'sandbox.invalid_request', message, field ? [field] : undefined);
 
-const TARGETS: FaultTarget[] = ['cloud', 'ech', 'self-managed'];
+const TARGETS: FaultTarget[] = ['cloud', 'ech', 'self-managed', ...SOCKET_FAULT_TARGETS];
 
 /** Validate fault rules strictly: a typo in a rule would otherwise silently inject nothing. */
 export function parseFaultRules(input: unknown): FaultRule[] {
@@ -121,6 +128,9 @@ export function parseFaultRules(input: unknown): FaultRule[] {
         }
         total += r[k] as number;
       }
+    }
+    if (r.statusRates !== undefined && SOCKET_FAULT_TARGETS.includes(r.target as SocketFaultTarget)) {
+      throw invalid(`statusRates do not apply to the socket-level target ${String(r.target)}`, `${at}.statusRates`);
     }
     if (r.statusRates !== undefined) {
       if (!isObject(r.statusRates)) throw invalid('statusRates must map status codes to rates', `${at}.statusRates`);

@@ -1,12 +1,22 @@
 /**
  * Seeded, reproducible fault injection for every simulated endpoint.
  *
- * A rule matches requests by target (`cloud`, `ech`, `self-managed`), method and a path regular expression, and then
+ * A rule matches requests by target (`cloud`, `ech`, `self-managed`, or a socket-level target, see SocketFaultTarget),
+ * method and a path regular expression, and then
  * adds latency (with jitter), answers with an error status at a given rate, resets the connection, or hangs. All
  * randomness comes from one PRNG seeded by the caller, so the same seed and the same request sequence give the same
  * outcomes.
  */
-export type FaultTarget = 'cloud' | 'ech' | 'self-managed';
+export type FaultTarget = 'cloud' | 'ech' | 'self-managed' | SocketFaultTarget;
+
+/**
+ * Socket-level targets: the self-managed cluster's TLS listeners (the remote cluster server, the transport port),
+ * decided when a TCP connection is accepted, before any TLS: `resetRate` resets the socket, `hangRate` holds it and
+ * never answers, `latencyMs`/`jitterMs` delay the handshake. Method `ACCEPT`, path `/_remote_cluster` or `/_transport`.
+ * Status rates do not apply. (Target `self-managed` still applies to the frames after the handshake.)
+ */
+export type SocketFaultTarget = 'remote-cluster-server' | 'transport';
+export const SOCKET_FAULT_TARGETS: readonly SocketFaultTarget[] = ['remote-cluster-server', 'transport'];
 
 export interface FaultRule {
   target: FaultTarget;

@@ -5,6 +5,11 @@ import type { Activities, CloudTarget } from '../activities/types';
 import type { DirectTrustEntry } from '../domain/requests';
 import type { RunState } from './humanSteps';
 
+/**
+ * Transient failures (429, 5xx, resets, timeouts) arrive as retryable failures; permanent ones are non-retryable and
+ * end the call at once. 10 attempts backing off 1 s → 30 s span about 2.5 minutes: enough to ride out a 20% fault
+ * rate (ten faults in a row: 1e-7) or a short outage. A Retry-After of the server overrides the backoff.
+ */
 export const RETRY = {
   initialInterval: '1s',
   backoffCoefficient: 2,
@@ -12,11 +17,39 @@ export const RETRY = {
   maximumAttempts: 10,
 } as const;
 
+/**
+ * Every activity heartbeats every few seconds while it runs (src/activities/heartbeat.ts), so a worker that dies
+ * mid-activity is noticed after this, and the call retried elsewhere, instead of after its start-to-close timeout.
+ */
+export const HEARTBEAT_TIMEOUT = '20s';
+
 /** One proxy per call site, so each activity carries a summary the Temporal UI shows. */
 export function activity(summary: string, options: Partial<ActivityOptions> = {}): Activities {
-  return wf.proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: RETRY, summary, ...options });
+  return wf.proxyActivities<Activities>({
+    startToCloseTimeout: '2m',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
+    retry: RETRY,
+    summary,
+    ...options,
+  });
 }
-export const LONG = { startToCloseTimeout: '45m', heartbeatTimeout: '1m' } as const;
+export const LONG = { startToCloseTimeout: '45m', heartbeatTimeout: HEARTBEAT_TIMEOUT } as const;
+
+/**
+ * Options of the `verify` call (verifyRemoteConnection with `timeoutMs`). The activity itself retries the ECH API's
+ * transient failures and a not-yet-connected remote until `timeoutMs`, so the workflow's retries are only for what it
+ * cannot absorb (a worker lost mid-attempt, an ECH API down for a whole attempt), backing off 1 s → 10 s: a few
+ * attempts, not RETRY's ten, which would multiply a long verify timeout. A verdict (the remote does not work) is a
+ * non-retryable RemoteConnectionFailed and ends it at once.
+ */
+export function VERIFY_OPTIONS(timeoutMs: number): Partial<ActivityOptions> {
+  return {
+    // The activity's own deadline plus a margin for its last round and the connection to the ECH cluster.
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  };
+}
 
 export interface Compensation {
   label: string;

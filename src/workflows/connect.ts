@@ -42,7 +42,7 @@ import {
 } from '../domain/preflight';
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
-import { RETRY, activity, type Compensation } from './activity';
+import { VERIFY_OPTIONS, activity, type Compensation } from './activity';
 import { acquireConnectionLease } from './connectionLease';
 import { RunState } from './humanSteps';
 import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
@@ -405,11 +405,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
     current = 'verify';
     state.step('verify', 'running');
     const verifyMs = durationToMs(r.verify.timeout);
-    const evidence = await activity('Verify the remote connection', {
-      startToCloseTimeout: verifyMs + 60_000,
-      heartbeatTimeout: '1m',
-      retry: { ...RETRY, maximumAttempts: 2 },
-    }).verifyRemoteConnection({
+    const evidence = await activity('Verify the remote connection', VERIFY_OPTIONS(verifyMs)).verifyRemoteConnection({
       target: local,
       alias: r.alias,
       securityModel: r.securityModel,

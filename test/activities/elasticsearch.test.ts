@@ -544,6 +544,58 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     }
   });
 
+  it("verifyRemoteConnection: the ECH API's 429 / 503 / resets are retried inside the timeout, not a verdict", async () => {
+    const alias = 'flaky-ech';
+    await registerRemote(alias);
+    sb.faults.configure(
+      [
+        { target: 'ech', path: '^/_remote/info$', statusRates: { '429': 1 }, times: 3 },
+        { target: 'ech', path: '^/_resolve/cluster/', statusRates: { '503': 1 }, times: 2 },
+        { target: 'ech', path: '^/_resolve/cluster/', resetRate: 1, times: 1 },
+      ],
+      5,
+    );
+    const fast = createElasticsearchActivities({
+      client: { extraCaPems: [sb.info.ca.publicRoot] },
+      verifyBackoff: { initialMs: 50, maxMs: 200 },
+    });
+    try {
+      const evidence = await run(fast.verifyRemoteConnection, {
+        target: ech,
+        alias,
+        securityModel: 'api-key',
+        searchIndex: 'logs-*',
+        timeoutMs: 15_000,
+      });
+      assert.equal(evidence.searchHits, sb.info.seededIndex.documents);
+      assert.equal(sb.faults.history.filter((h) => h.decision !== 'pass').length, 6, 'every fault was met');
+    } finally {
+      sb.faults.clear();
+    }
+  });
+
+  it('verifyRemoteConnection: an ECH API that keeps failing is a retryable TransientError, not RemoteConnectionFailed', async () => {
+    const alias = 'down-ech';
+    await registerRemote(alias);
+    sb.faults.configure([{ target: 'ech', path: '^/_remote/info$', statusRates: { '503': 1 } }], 5);
+    const fast = createElasticsearchActivities({
+      client: { extraCaPems: [sb.info.ca.publicRoot] },
+      verifyBackoff: { initialMs: 50, maxMs: 200 },
+    });
+    try {
+      await assert.rejects(
+        run(fast.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 1_000 }),
+        (err: unknown) => {
+          failsWith('TransientError', /could not be verified .*kept failing transiently/)(err);
+          assert.equal((err as ApplicationFailure).nonRetryable, false);
+          return true;
+        },
+      );
+    } finally {
+      sb.faults.clear();
+    }
+  });
+
   it('verifyRemoteConnection: no keystore credentials for the alias → diagnosis and fix', async () => {
     const alias = 'nocreds';
     await run(acts.putRemoteCluster, {

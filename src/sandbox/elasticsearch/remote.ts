@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { EsError } from './errors';
 import { peerIdentity } from '../pki';
 import type { PeerIdentity } from '../pki';
-import type { FaultInjector, FaultTarget } from '../faults';
+import type { FaultInjector, FaultTarget, SocketFaultTarget } from '../faults';
 import { parseHostPort } from './settings';
 import type { RemoteClusterSettings } from './settings';
 import type { ApiKey, IndicesPrivileges, SecurityRealm } from './security';
@@ -359,15 +359,40 @@ export class RemoteListener {
     } else {
       server = tls.createServer({ key: config.keyPem, cert: config.certPem }, onConnection);
     }
-    server.on('connection', (s: net.Socket) => {
+    // The self-managed listeners take socket-level faults at accept, before any TLS (src/sandbox/faults.ts).
+    const socketTarget: SocketFaultTarget | undefined =
+      this.host.faultTarget === 'self-managed'
+        ? this.profile === 'default'
+          ? 'transport'
+          : 'remote-cluster-server'
+        : undefined;
+    const listening = socketTarget ? net.createServer((s) => this.admit(s, server, socketTarget)) : server;
+    listening.on('connection', (s: net.Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.bindHost, () => resolve());
+      listening.once('error', reject);
+      listening.listen(this.port, this.bindHost, () => resolve());
     });
-    this.server = server;
+    this.server = listening;
+  }
+
+  /** A socket fault decided at accept: reset (RST), hang (held, never answered), or handed to TLS after the latency. */
+  private admit(socket: net.Socket, server: net.Server, target: SocketFaultTarget): void {
+    const path = this.profile === 'default' ? '/_transport' : '/_remote_cluster';
+    const decision = this.host.faults.decide(target, 'ACCEPT', path);
+    socket.on('error', () => undefined);
+    if (decision.kind === 'hang') return; // destroyed when the listener stops
+    if (decision.kind === 'reset' || decision.kind === 'status') {
+      socket.resetAndDestroy();
+      return;
+    }
+    const handOver = () => {
+      if (!socket.destroyed) server.emit('connection', socket);
+    };
+    if (decision.delayMs > 0) setTimeout(handOver, decision.delayMs);
+    else handOver();
   }
 
   async stop(): Promise<void> {
