@@ -14,6 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { spawnCli, type CliRun } from './cli';
 
@@ -95,7 +96,7 @@ export async function expireStartedActivities(client: Client, workflowId: string
       namespace,
       execution: { workflowId },
       id: a.activityId,
-      activityOptions: { startToCloseTimeout: { seconds: 1 } },
+      activityOptions: { startToCloseTimeout: msToTs(1000) },
       updateMask: { paths: ['start_to_close_timeout'] },
       identity: 'proof-test',
     });

@@ -86,12 +86,19 @@ export async function drive(
 ): Promise<ConnectStatus | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last: ConnectStatus | undefined;
+  // A run that ends without reaching a terminal phase (a workflow failure out of its rollback) ends the driving too.
+  let closed = false;
+  handle.result().then(
+    () => (closed = true),
+    () => (closed = true),
+  );
   for (;;) {
     if (await stop()) return last;
+    const wasClosed = closed;
     const status = await handle.query<ConnectStatus>('status').catch(() => undefined);
     if (status) {
       last = status;
-      if (TERMINAL.includes(status.phase)) return status;
+      if (TERMINAL.includes(status.phase) || wasClosed) return status;
       const step = status.waitingFor?.step;
       if (step === 'approve-local-changes') {
         await handle.signal('approve', { step, approver: 'sre@example.com' });
@@ -103,7 +110,10 @@ export async function drive(
         assert.fail(`the run waits on ${step}, which the proof does not expect`);
       }
     }
-    assert.ok(Date.now() < deadline, `run not done in ${timeoutMs} ms (last phase ${last?.phase})`);
+    if (Date.now() >= deadline) {
+      const steps = last?.steps.map((st) => `${st.id}: ${st.state}${st.detail ? ` (${st.detail})` : ''}`);
+      assert.fail(`run not done in ${timeoutMs} ms; phase ${last?.phase}, steps:\n${steps?.join('\n')}`);
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
 }
