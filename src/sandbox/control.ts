@@ -17,12 +17,16 @@
  * | `POST /_sandbox/self-managed/certutil` | `{ instances: "<instances.yml>", certificate, key }`     | plays `elasticsearch-certutil cert --in instances.yml` with the self-managed transport CA and copies this node's certificate and key to the given config paths (takes effect at restart); `{ name, otherNames, certificate, key }` |
  * | `GET /_sandbox/faults`               | –                                                          | `{ seed, rules, history }` (history: every request a rule matched, in order, with its outcome) |
  * | `POST /_sandbox/faults`              | `{ seed?: number, rules: FaultRule[] }`                    | replaces the rules and restarts the seeded PRNG; `{ seed, rules }` |
- * | `DELETE /_sandbox/faults`            | –                                                          | removes all rules; answers the history recorded until then |
+ * | `DELETE /_sandbox/faults`            | –                                                          | removes all rules (held requests are dropped); answers the history recorded until then |
+ * | `GET /_sandbox/faults/held`          | –                                                          | `{ held: HeldRequest[] }`: requests a `hold` rule holds now (`id, target, method, path, when, since, clientConnected`) |
+ * | `POST /_sandbox/faults/release`      | `{ id?: number, action?: 'continue'\|'drop' }`              | releases one held request (all without `id`): `continue` goes on as if never held, `drop` closes the connection unanswered; `{ released }` |
  * | `GET /_sandbox/plans`                | –                                                          | `{ pendingMs, failNext, failureMessage, pending, history }` |
  * | `POST /_sandbox/plans`               | `{ pendingMs?: number, failNext?: number, failureMessage?: string }` | plan behaviour from now on (failNext: the next n plans fail) |
  *
  * `FaultRule` (src/sandbox/faults.ts): `{ target: 'cloud'|'ech'|'self-managed', method?, path? (regex source),
- * latencyMs?, jitterMs?, statusRates?: { "429": 0.2, "503": 0.1 }, resetRate?, hangRate?, times? }`; targets
+ * latencyMs?, jitterMs?, statusRates?: { "429": 0.2, "503": 0.1 }, resetRate?, hangRate?, times?, when?: 'before'|'after',
+ * hold?: boolean }`. `when: 'after'`: the request is applied, then the fault happens to its answer (reset = a lost
+ * response). `hold: true`: the request waits (before or after being applied) until released. Targets
  * 'remote-cluster-server'|'transport' act on the self-managed TLS listeners' sockets at accept (no statusRates).
  */
 import type { Reply, Request } from './http';
@@ -31,6 +35,7 @@ import {
   type FaultInjector,
   type FaultRule,
   type FaultTarget,
+  type ReleaseAction,
   type SocketFaultTarget,
 } from './faults';
 import { CloudError, cloudErrorReply } from './cloud/errors';
@@ -74,6 +79,8 @@ export const CONTROL_ENDPOINTS = [
   'GET /_sandbox/faults',
   'POST /_sandbox/faults {seed?, rules}',
   'DELETE /_sandbox/faults',
+  'GET /_sandbox/faults/held',
+  'POST /_sandbox/faults/release {id?, action?}',
   'GET /_sandbox/plans',
   'POST /_sandbox/plans {pendingMs?, failNext?, failureMessage?}',
 ];
@@ -101,6 +108,8 @@ export function parseFaultRules(input: unknown): FaultRule[] {
       'resetRate',
       'hangRate',
       'times',
+      'when',
+      'hold',
     ];
     for (const k of Object.keys(r)) if (!known.includes(k)) throw invalid(`unknown field [${k}]`, `${at}.${k}`);
     if (!TARGETS.includes(r.target as FaultTarget))
@@ -120,6 +129,9 @@ export function parseFaultRules(input: unknown): FaultRule[] {
         throw invalid(`${k} must be a non-negative number`, `${at}.${k}`);
       }
     }
+    if (r.when !== undefined && r.when !== 'before' && r.when !== 'after')
+      throw invalid("when must be 'before' or 'after'", `${at}.when`);
+    if (r.hold !== undefined && typeof r.hold !== 'boolean') throw invalid('hold must be a boolean', `${at}.hold`);
     let total = 0;
     for (const k of ['resetRate', 'hangRate'] as const) {
       if (r[k] !== undefined) {
@@ -257,6 +269,19 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
       const history = [...target.faults.history];
       target.faults.clear();
       return ok({ seed: target.faultSeed, history });
+    })
+    .on('GET', '/_sandbox/faults/held', () => ok({ held: target.faults.heldRequests() }))
+    .on('POST', '/_sandbox/faults/release', (req) => {
+      const b = body(req);
+      for (const k of Object.keys(b)) if (!['id', 'action'].includes(k)) throw invalid(`unknown field [${k}]`, k);
+      if (b.id !== undefined && (typeof b.id !== 'number' || !Number.isInteger(b.id)))
+        throw invalid('id must be the integer id of a held request', 'id');
+      if (b.action !== undefined && b.action !== 'continue' && b.action !== 'drop')
+        throw invalid("action must be 'continue' or 'drop'", 'action');
+      const released = target.faults.release(b.id as number | undefined, (b.action as ReleaseAction) ?? 'continue');
+      if (b.id !== undefined && released.length === 0)
+        throw new CloudError(404, 'sandbox.not_found', `No held request with id ${String(b.id)}`);
+      return ok({ released });
     })
     .on('GET', '/_sandbox/plans', () => ok(target.plans()))
     .on('POST', '/_sandbox/plans', (req) => {

@@ -34,13 +34,47 @@ export interface FaultRule {
   hangRate?: number;
   /** Apply to at most this many matching requests, then the rule is spent. */
   times?: number;
+  /**
+   * When the fault happens (default `before`): `after` lets the simulated cluster apply the request first, then does
+   * the fault to the answer. `after` + reset is a lost response: the change is made, the client never hears of it.
+   */
+  when?: FaultPhase;
+  /**
+   * Hold every matching request (before or after it is applied, see `when`) until `release()` (control API:
+   * `POST /_sandbox/faults/release`); held requests are listed by `heldRequests` (`GET /_sandbox/faults/held`).
+   * HTTP targets only (a socket-level check treats a hold as a pass). Takes precedence over the rates.
+   */
+  hold?: boolean;
+}
+
+export type FaultPhase = 'before' | 'after';
+
+/** What a released request does: `continue` as if never held; `drop` destroys the connection without an answer. */
+export type ReleaseAction = 'continue' | 'drop';
+
+export interface HeldRequest {
+  id: number;
+  target: FaultTarget;
+  method: string;
+  path: string;
+  when: FaultPhase;
+  /** ISO time the request was held. */
+  since: string;
+  /** False once the client closed its connection (e.g. the process that sent it was killed). */
+  clientConnected: boolean;
 }
 
 export type FaultDecision =
   | { kind: 'pass'; delayMs: number }
   | { kind: 'status'; status: number; delayMs: number }
   | { kind: 'reset'; delayMs: number }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  | { kind: 'hold'; delayMs: number; id: number };
+
+/** The phase a decision applies in (`before` unless its rule said `after`). */
+export function phaseOf(decision: FaultDecision): FaultPhase {
+  return (decision as { when?: FaultPhase }).when ?? 'before';
+}
 
 export interface FaultEvent {
   seq: number;
@@ -50,6 +84,10 @@ export interface FaultEvent {
   decision: FaultDecision['kind'];
   status?: number;
   delayMs?: number;
+  /** Present when the fault happened after the request was applied. */
+  when?: 'after';
+  /** A held request: its id in `heldRequests`/`release`. */
+  heldId?: number;
 }
 
 /** mulberry32: tiny, fast, good enough for test reproducibility. */
@@ -68,6 +106,7 @@ export class FaultInjector {
   private rules: { rule: FaultRule; used: number; re?: RegExp }[] = [];
   private random: () => number;
   private seq = 0;
+  private heldSeq = 0;
   /** Every request that matched a rule, in order, with what was done to it. */
   readonly history: FaultEvent[] = [];
 
@@ -82,6 +121,8 @@ export class FaultInjector {
     this.seq = 0;
     this.history.length = 0;
     this.rules = rules.map((rule) => ({ rule, used: 0, re: rule.path ? new RegExp(rule.path) : undefined }));
+    // Replacing or removing the rules lets go of whatever was held: no request waits on a rule that is gone.
+    this.release(undefined, 'drop');
   }
 
   clear(): void {
@@ -124,6 +165,8 @@ export class FaultInjector {
           break;
         }
       }
+      if (rule.hold) decision = { kind: 'hold', delayMs, id: ++this.heldSeq };
+      if (rule.when === 'after') decision = Object.assign(decision, { when: 'after' as const });
     }
     if (!entry) return decision;
     this.history.push({
@@ -134,7 +177,58 @@ export class FaultInjector {
       decision: decision.kind,
       ...(decision.kind === 'status' ? { status: decision.status } : {}),
       ...(decision.kind !== 'hang' && decision.delayMs ? { delayMs: decision.delayMs } : {}),
+      ...(phaseOf(decision) === 'after' ? { when: 'after' as const } : {}),
+      ...(decision.kind === 'hold' ? { heldId: decision.id } : {}),
     });
     return decision;
+  }
+
+  private readonly held = new Map<number, { info: HeldRequest; resolve: (action: ReleaseAction) => void }>();
+
+  /**
+   * Called by a server for a `hold` decision (the request has arrived whole; with `when: 'after'` it is applied):
+   * resolves when a test releases it. `clientGone` reports the client's connection closing meanwhile.
+   */
+  hold(
+    decision: Extract<FaultDecision, { kind: 'hold' }>,
+    target: FaultTarget,
+    method: string,
+    path: string,
+  ): { released: Promise<ReleaseAction>; clientGone: () => void } {
+    const { id } = decision;
+    const when = phaseOf(decision);
+    const info: HeldRequest = {
+      id,
+      target,
+      method,
+      path,
+      when,
+      since: new Date().toISOString(),
+      clientConnected: true,
+    };
+    const released = new Promise<ReleaseAction>((resolve) => this.held.set(id, { info, resolve }));
+    return {
+      released,
+      clientGone: () => {
+        info.clientConnected = false;
+      },
+    };
+  }
+
+  /** Requests held now, oldest first. */
+  heldRequests(): HeldRequest[] {
+    return [...this.held.values()].map((h) => ({ ...h.info }));
+  }
+
+  /** Release one held request (or all when `id` is absent); returns those released. */
+  release(id: number | undefined, action: ReleaseAction = 'continue'): HeldRequest[] {
+    const out: HeldRequest[] = [];
+    for (const [key, h] of this.held) {
+      if (id !== undefined && key !== id) continue;
+      this.held.delete(key);
+      h.resolve(action);
+      out.push({ ...h.info });
+    }
+    return out;
   }
 }

@@ -5,7 +5,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FaultDecision, FaultInjector, FaultTarget } from './faults';
+import { phaseOf, type FaultDecision, type FaultInjector, type FaultTarget } from './faults';
 
 export interface Request {
   method: string;
@@ -123,9 +123,11 @@ export async function serve(options: ServeOptions, router: Router): Promise<Runn
       const decision: FaultDecision = options.faultExempt?.(url.pathname)
         ? { kind: 'pass', delayMs: 0 }
         : options.faults.decide(options.target, method, url.pathname);
-      if (decision.kind === 'hang') return; // never answered; closed when the server stops
-      if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
-      if (decision.kind === 'reset') {
+      const after = phaseOf(decision) === 'after';
+      const delayMs = decision.kind === 'hang' ? 0 : decision.delayMs;
+      if (decision.kind === 'hang' && !after) return; // never answered; closed when the server stops
+      if (delayMs > 0 && !after) await new Promise((r) => setTimeout(r, delayMs));
+      if (decision.kind === 'reset' && !after) {
         req.socket.destroy();
         return;
       }
@@ -146,13 +148,38 @@ export async function serve(options: ServeOptions, router: Router): Promise<Runn
           }
         },
       };
-      if (decision.kind === 'status') {
+      // A held request has arrived whole (and, `after`, been applied) before it waits for its release.
+      const release = async (): Promise<'continue' | 'drop'> => {
+        if (decision.kind !== 'hold') return 'continue';
+        const held = options.faults.hold(decision, options.target, method, url.pathname);
+        req.socket.once('close', held.clientGone);
+        return held.released;
+      };
+      if (decision.kind === 'status' && !after) {
         send(res, options.faultReply(decision.status), false);
+        return;
+      }
+      if (!after && (await release()) === 'drop') {
+        req.socket.destroy();
         return;
       }
       const route = router.match(method, url.pathname);
       if (route && route !== 'method') request.params = route.params;
-      send(res, await options.dispatch(request, route), method === 'HEAD');
+      const reply = await options.dispatch(request, route);
+      if (after) {
+        // The simulated cluster applied the request; now the fault happens to its answer.
+        if (decision.kind === 'hang') return;
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+        if (decision.kind === 'reset' || (await release()) === 'drop') {
+          req.socket.destroy();
+          return;
+        }
+        if (decision.kind === 'status') {
+          send(res, options.faultReply(decision.status), false);
+          return;
+        }
+      }
+      send(res, reply, method === 'HEAD');
     })().catch((err: unknown) => {
       if (!res.headersSent) send(res, { status: 500, body: { error: String(err) } }, false);
     });

@@ -556,6 +556,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       5,
     );
     const fast = createElasticsearchActivities({
+      echEndpoint,
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 50, maxMs: 200 },
     });
@@ -579,6 +580,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     await registerRemote(alias);
     sb.faults.configure([{ target: 'ech', path: '^/_remote/info$', statusRates: { '503': 1 } }], 5);
     const fast = createElasticsearchActivities({
+      echEndpoint,
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 50, maxMs: 200 },
     });

@@ -7,8 +7,6 @@
  * `npm test` runs N=3 (seeds differ per run); ECH_REMOTE_PROOF=long (`npm run proof`) runs N=10.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
@@ -16,6 +14,7 @@ import type { ConnectResult } from '../../src/contract/status';
 import type { FaultRule } from '../../src/sandbox/faults';
 import { Estate } from '../helpers/estate';
 import { connectRequest } from '../helpers/runs';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 const LONG = process.env.ECH_REMOTE_PROOF === 'long';
@@ -117,37 +116,24 @@ describe(`${RUNS} runs under ${RATE * 100}% transient faults on every endpoint`,
 });
 
 describe('a worker killed mid-activity', () => {
-  let child: ChildProcess | undefined;
-  after(() => {
-    child?.kill('SIGKILL');
-  });
+  let worker: WorkerProcess | undefined;
+  after(() => worker?.kill());
 
   it('costs the heartbeat timeout, not the start-to-close timeout', { timeout: 3 * 60_000 }, async (t) => {
     await estate.scenario('api-key-public');
     // The keystore write answers after 8 s: long enough to kill the worker while it waits.
     await estate.faults([{ target: 'cloud', method: 'PATCH', path: '/keystore$', latencyMs: 8000, times: 1 }], 1);
     const taskQueue = `proof-kill-${Date.now()}`;
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, '../helpers/worker-process.ts'), taskQueue],
-      {
-        env: process.env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    await new Promise<void>((resolve, reject) => {
-      child!.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      child!.stdout!.resume();
-      child!.once('exit', (code) => reject(new Error(`worker process exited (${code})`)));
-    });
+    worker = await startWorkerProcess(taskQueue);
     const handle: WorkflowHandle = await client.workflow.start('connectRemoteCluster', {
       taskQueue,
       workflowId: `proof-kill-${Date.now()}`,
       args: [request('killed')],
     });
     await waitForActivity(handle, 'putRemoteClusterCredentials', 60_000);
-    child.kill('SIGKILL');
+    await worker.kill();
     const killedAt = Date.now();
+    // No help from the test (no expiring of the attempt): the server notices by the missing heartbeats.
     const replacement = await startWorker({ activities: createActivities(), taskQueue });
     try {
       const result = (await handle.result()) as ConnectResult;

@@ -1,0 +1,113 @@
+/**
+ * `npm run record-histories`: one representative run of each kind against the sandbox and a real Temporal dev server,
+ * each history saved as JSON under test/replay/histories/<name>.json for the replay test (test/replay/replay.test.ts).
+ * Re-record after a change to the workflow that is meant to change its histories (and only then: the replay test is
+ * what tells that a change breaks the runs in flight).
+ *
+ * It runs inside the test environment (scripts/run-tests.ts: dev server, prebuilt workflow bundle, sandbox root), as
+ * `tsx scripts/run-tests.ts scripts/record-histories.ts`; payloads are encrypted with the committed recording key
+ * (test/replay/recording.ts says why), not the run's throwaway key, so the replay can decode them.
+ *
+ *   path-a-remote-credentials  path A, the tool creates the key, approved, completed
+ *   path-a-by-hand             path A, the key handed over by signal, approved, completed
+ *   path-b-by-hand             path B (private CA: trust entry and plan), key by signal, completed
+ *   path-c                     path C (TLS certificate), step remote-trust applied and confirmed, completed
+ *   rejected                   path A, rejected at the approval: the key is invalidated
+ *   rolled-back                path B, the connect step fails for good: everything undone
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, it } from 'node:test';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../src/activities';
+import type { ConnectStatus } from '../src/contract/status';
+import { Estate } from '../test/helpers/estate';
+import { approve, connectRequest, failureOf, handOverKeyByHand, waitForStep, type Req } from '../test/helpers/runs';
+import { startWorker, testClient, type RunningWorker } from '../test/helpers/temporal';
+import { drive, proofRequest } from '../test/proof/harness';
+import { historyToJson } from '../test/replay/historyJson';
+import { HISTORIES_DIR, recordingDataConverter } from '../test/replay/recording';
+
+let estate: Estate;
+let client: Client;
+let worker: RunningWorker;
+
+before(async () => {
+  estate = await Estate.start('api-key-public');
+  const dataConverter = recordingDataConverter();
+  client = await testClient({ dataConverter });
+  worker = await startWorker({ activities: createActivities(), dataConverter });
+  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+});
+after(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await estate?.stop();
+});
+
+async function start(name: string, req: Req): Promise<WorkflowHandle> {
+  return client.workflow.start('connectRemoteCluster', {
+    taskQueue: worker.taskQueue,
+    workflowId: `replay-${name}`,
+    args: [req],
+  });
+}
+
+async function save(name: string, handle: WorkflowHandle, phase: ConnectStatus['phase']): Promise<void> {
+  assert.equal((await handle.query<ConnectStatus>('status')).phase, phase);
+  const history = await handle.fetchHistory();
+  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJson(history)}\n`);
+  console.log(`# recorded ${name}: ${history.events?.length} events`);
+}
+
+it('path-a-remote-credentials', async () => {
+  await estate.scenario('api-key-public');
+  const handle = await start('path-a-remote-credentials', connectRequest(estate, 'api-key-public'));
+  await approve(handle);
+  await handle.result();
+  await save('path-a-remote-credentials', handle, 'completed');
+});
+
+for (const [name, scenario] of [
+  ['path-a-by-hand', 'api-key-public'],
+  ['path-b-by-hand', 'api-key-private'],
+] as const) {
+  it(name, async () => {
+    await estate.scenario(scenario);
+    const handle = await start(name, connectRequest(estate, scenario, {}, false));
+    await handOverKeyByHand(estate, handle);
+    await approve(handle);
+    await handle.result();
+    await save(name, handle, 'completed');
+  });
+}
+
+it('path-c', async () => {
+  await estate.scenario('tls-certificate');
+  const handle = await start('path-c', proofRequest(estate, 'C'));
+  const status = await drive(estate, handle);
+  assert.equal(status?.phase, 'completed', status?.error?.message);
+  await save('path-c', handle, 'completed');
+});
+
+it('rejected', async () => {
+  await estate.scenario('api-key-public');
+  const handle = await start('rejected', connectRequest(estate, 'api-key-public'));
+  await waitForStep(handle, 'approve-local-changes');
+  await handle.signal('reject', { step: 'approve-local-changes', approver: 'lead@example.com', reason: 'not now' });
+  assert.equal((await failureOf(handle)).type, 'Rejected');
+  await save('rejected', handle, 'rejected');
+});
+
+it('rolled-back', async () => {
+  await estate.scenario('api-key-private');
+  await estate.faults([
+    { target: 'ech', method: 'PUT', path: '^/_cluster/settings$', statusRates: { '400': 1 }, times: 1 },
+  ]);
+  const handle = await start('rolled-back', connectRequest(estate, 'api-key-private'));
+  await approve(handle);
+  await failureOf(handle);
+  await estate.control('DELETE', '/faults');
+  await save('rolled-back', handle, 'failed');
+});

@@ -1,0 +1,206 @@
+/**
+ * Rollback, proven at every compensable step: for each path and each mutating call of its run, that call fails for
+ * good (an injected 400, once), and the estate must be exactly its snapshot from before the run, others' objects
+ * untouched (a foreign trust entry, keystore entry and roles seeded first); the run ends in phase `failed` and its
+ * status says, in reverse order, what was undone.
+ *
+ * A failed ECH plan during the trust step: every compensation still runs (the key is invalidated even when removing
+ * the trust entry fails too), and the cleanup report lists each item with its outcome.
+ *
+ * Expected shape of `status.cleanup`: `{ mode: 'rollback', items: string[], outcomes?: { item, outcome: 'undone' |
+ * 'failed' | 'left', why? }[] }`; `outcomes` is checked when present.
+ *
+ * `npm test`: one step per path and the failed plans; `npm run proof` (ECH_REMOTE_PROOF=long): every step.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { createActivities } from '../../src/activities';
+import type { ConnectStatus } from '../../src/contract/status';
+import type { StepId } from '../../src/contract/steps';
+import { Estate, type EstateView } from '../helpers/estate';
+import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { CALLS, LONG, PATHS, callRule, drive, proofRequest, startRun, type CallName, type PathName } from './harness';
+
+let estate: Estate;
+let client: Client;
+let worker: RunningWorker;
+
+before(async () => {
+  estate = await Estate.start('api-key-public');
+  client = await testClient();
+  worker = await startWorker({ activities: createActivities() });
+});
+after(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await estate?.stop();
+});
+
+/** The mutating calls of each path in run order (test/proof/crash-recovery.test.ts checks this list). */
+const CALL_ORDER: Record<PathName, CallName[]> = {
+  A: ['key', 'keystore', 'settings', 'role', 'user'],
+  B: ['key', 'trust', 'keystore', 'settings', 'role', 'user'],
+  C: ['trust', 'settings', 'remote-role', 'role', 'user'],
+};
+const FAST: Record<PathName, CallName[]> = { A: ['keystore'], B: ['trust'], C: ['role'] };
+
+const STEP_OF: Record<CallName, StepId> = {
+  key: 'cross-cluster-api-key',
+  trust: 'ech-trust',
+  keystore: 'ech-keystore',
+  settings: 'connect',
+  'remote-role': 'roles-and-users',
+  role: 'roles-and-users',
+  user: 'roles-and-users',
+};
+
+const FOREIGN_TRUST = 'customer-managed-ece';
+const FOREIGN_KEYSTORE = 'xpack.notification.slack.account.ops.secure_url';
+const FOREIGN_ROLE = 'customer-readers';
+
+async function waitForNoPendingPlan(): Promise<void> {
+  const { deploymentId, refId } = estate.info.cloud;
+  const deadline = Date.now() + 10_000;
+  while (
+    (await estate.cloud('GET', `/deployments/${deploymentId}/elasticsearch/${refId}?show_plans=true`)).info.plan_info
+      .pending
+  ) {
+    assert.ok(Date.now() < deadline, 'a plan is still pending');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Objects of others the run must never touch: a trust entry, a keystore secret, a role on each cluster. */
+async function seedForeignObjects(): Promise<void> {
+  const { deploymentId, refId } = estate.info.cloud;
+  const dep = await estate.cloud(
+    'GET',
+    `/deployments/${deploymentId}?show_settings=true&show_plans=true&clear_transient=true`,
+  );
+  const es = dep.resources.elasticsearch[0];
+  const trust = es.info.settings?.trust ?? {};
+  const direct = [
+    ...(trust.direct ?? []),
+    {
+      name: FOREIGN_TRUST,
+      type: 'generic',
+      trust_all: true,
+      scope_id: 'abc123',
+      certificates: [{ pem: estate.info.ca.selfManagedTransport }],
+    },
+  ].map((d: any) => ({ ...d, certificates: d.certificates.map((c: any) => ({ pem: c.pem })) }));
+  const put = await estate.cloud('PUT', `/deployments/${deploymentId}`, {
+    prune_orphans: false,
+    resources: {
+      elasticsearch: [
+        {
+          ref_id: es.ref_id,
+          region: es.region,
+          plan: es.info.plan_info.current.plan,
+          settings: { trust: { ...trust, direct } },
+        },
+      ],
+    },
+  });
+  assert.equal(put.errors, undefined, JSON.stringify(put));
+  await waitForNoPendingPlan();
+  const ks = await estate.cloud('PATCH', `/deployments/${deploymentId}/elasticsearch/${refId}/keystore`, {
+    secrets: { [FOREIGN_KEYSTORE]: { value: 'https://hooks.example/x', as_file: false } },
+  });
+  assert.equal(ks.errors, undefined, JSON.stringify(ks));
+  for (const side of ['ech', 'self-managed'] as const) {
+    const role = await estate.es(side, 'PUT', `/_security/role/${FOREIGN_ROLE}`, { cluster: ['monitor'] });
+    assert.equal(role.status, 200, JSON.stringify(role.body));
+  }
+}
+
+async function freshEstate(path: PathName): Promise<EstateView> {
+  await estate.scenario(PATHS[path].scenario);
+  await seedForeignObjects();
+  const view = await estate.view();
+  assert.ok(view.trustDirect.includes(FOREIGN_TRUST) && view.keystore.includes(FOREIGN_KEYSTORE));
+  assert.ok(view.echRoles.includes(FOREIGN_ROLE) && view.selfManagedRoles.includes(FOREIGN_ROLE));
+  return view;
+}
+
+type Cleanup = {
+  mode: string;
+  items: string[];
+  outcomes?: { item: string; outcome: 'undone' | 'failed' | 'left'; why?: string }[];
+};
+
+async function runToEnd(path: PathName, tag: string): Promise<ConnectStatus> {
+  const handle = await startRun(client, worker.taskQueue, proofRequest(estate, path), tag);
+  const status = await drive(estate, handle, undefined, 60_000);
+  assert.ok(status, 'the run answered its status query');
+  await assert.rejects(handle.result(), 'the run fails');
+  return status;
+}
+
+for (const path of Object.keys(PATHS) as PathName[]) {
+  describe(`path ${path} (${PATHS[path].scenario}, remote credentials): a permanent failure at each step`, () => {
+    for (const call of LONG ? CALL_ORDER[path] : FAST[path]) {
+      it(`${call} fails (400): the estate is its snapshot from before the run`, { timeout: 90_000 }, async () => {
+        const snapshot = await freshEstate(path);
+        await estate.faults([callRule(call, { statusRates: { '400': 1 }, times: 1 })]);
+        const status = await runToEnd(path, `${path}-fail-${call}`);
+        await estate.control('DELETE', '/faults');
+
+        assert.equal(status.phase, 'failed', status.error?.message);
+        assert.equal(status.steps.find((s) => s.id === STEP_OF[call])?.state, 'failed', `step ${STEP_OF[call]}`);
+        // What the run had made before the failing call, undone last-made first.
+        const made = CALL_ORDER[path].slice(0, CALL_ORDER[path].indexOf(call)).reverse();
+        const cleanup = status.cleanup as Cleanup | undefined;
+        if (made.length === 0) {
+          assert.ok(!cleanup || cleanup.items.length === 0, `nothing to undo: ${JSON.stringify(cleanup)}`);
+        } else {
+          assert.equal(cleanup?.mode, 'rollback');
+          assert.equal(cleanup.items.length, made.length, JSON.stringify(cleanup.items));
+          made.forEach((c, i) => assert.match(cleanup.items[i] as string, CALLS[c].label, `item ${i}: ${c}`));
+          if (cleanup.outcomes) {
+            assert.deepEqual(
+              cleanup.outcomes.map((o) => [o.item, o.outcome]),
+              cleanup.items.map((item) => [item, 'undone']),
+            );
+          }
+          assert.match(status.error?.message ?? '', /Rolled back/);
+        }
+        assert.deepEqual(await estate.view(), snapshot);
+      });
+    }
+  });
+}
+
+describe('path B: the ECH plan of the trust step fails', () => {
+  for (const failNext of [1, 2]) {
+    const what = failNext === 1 ? 'once' : 'again when the rollback removes the entry';
+    it(`plans fail ${what}: every compensation runs, each item is reported`, { timeout: 90_000 }, async () => {
+      const snapshot = await freshEstate('B');
+      await estate.control('POST', '/plans', { failNext });
+      const status = await runToEnd('B', `B-plan-fails-${failNext}`);
+      await estate.control('POST', '/plans', { failNext: 0 });
+
+      assert.equal(status.phase, 'failed');
+      assert.equal(status.steps.find((s) => s.id === 'ech-trust')?.state, 'failed');
+      const cleanup = status.cleanup as Cleanup | undefined;
+      assert.equal(cleanup?.mode, 'rollback', JSON.stringify(status.error));
+      assert.equal(cleanup.items.length, 2, JSON.stringify(cleanup.items));
+      assert.match(cleanup.items[0] as string, CALLS.trust.label);
+      assert.match(cleanup.items[1] as string, CALLS.key.label);
+      const view = await estate.view();
+      assert.deepEqual(view.activeCrossClusterKeys, snapshot.activeCrossClusterKeys, 'the key is invalidated');
+      if (cleanup.outcomes) {
+        const outcome = (re: RegExp) => cleanup.outcomes!.find((o) => re.test(o.item))?.outcome;
+        assert.equal(outcome(CALLS.key.label), 'undone');
+        assert.equal(outcome(CALLS.trust.label), failNext === 1 ? 'undone' : 'failed');
+      }
+      if (failNext === 1) {
+        assert.deepEqual(view, snapshot);
+      } else {
+        // The entry may stay (its removal's plan failed): the report says so; nothing else of the run is left.
+        assert.deepEqual({ ...view, trustDirect: [] }, { ...snapshot, trustDirect: [] });
+      }
+    });
+  }
+});
