@@ -1,6 +1,6 @@
 /**
  * Generate the Cloud API types from Elastic's Swagger 2.0 spec:
- *   ../shared/specs/cloud-api/apidocs.json (beside the repo) → swagger2openapi → openapi-typescript v7
+ *   spec/cloud-api/apidocs.json (vendored, see spec/README.md) → swagger2openapi → openapi-typescript v7
  *   → src/clients/generated/cloud-api.ts
  *
  * Run with `npm run gen:cloud-types` (optionally `-- --spec PATH` to use another copy of the spec). The output is
@@ -16,7 +16,7 @@ const swagger2openapi = require('swagger2openapi') as {
 };
 
 const repoRoot = path.resolve(__dirname, '..');
-const DEFAULT_SPEC = path.resolve(repoRoot, '..', 'shared', 'specs', 'cloud-api', 'apidocs.json');
+const DEFAULT_SPEC = path.join(repoRoot, 'spec', 'cloud-api', 'apidocs.json');
 const OUT = path.join(repoRoot, 'src', 'clients', 'generated', 'cloud-api.ts');
 
 function specPath(): string {
@@ -59,7 +59,7 @@ const CORRECTIONS: { why: string; apply(o: OpenApi): void }[] = [
 async function main(): Promise<void> {
   const spec = specPath();
   if (!fs.existsSync(spec)) {
-    throw new Error(`Cloud API spec not found at ${spec}: check out the repo beside shared/ or pass --spec PATH`);
+    throw new Error(`Cloud API spec not found at ${spec}: restore spec/cloud-api/apidocs.json or pass --spec PATH`);
   }
   const swagger = JSON.parse(fs.readFileSync(spec, 'utf8')) as { info?: { version?: string } };
   // patch: fix the small Swagger 2.0 irregularities instead of failing; warnOnly: report what could not be converted.
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const header = [
     '/**',
     ' * GENERATED FILE, DO NOT EDIT. Elastic Cloud API types.',
-    ` * Source: shared/specs/cloud-api/apidocs.json (Swagger 2.0, info.version ${swagger.info?.version ?? '?'})`,
+    ` * Source: spec/cloud-api/apidocs.json (Swagger 2.0, info.version ${swagger.info?.version ?? '?'})`,
     ' * Made by: npm run gen:cloud-types  (tsx scripts/gen-cloud-types.ts: swagger2openapi 7 → openapi-typescript 7)',
     ' * Corrections applied to the spec (see CORRECTIONS in the script):',
     ...CORRECTIONS.map((c) => ` *   - ${c.why}`),

@@ -2,8 +2,9 @@
  * `npm test`: one Temporal dev server for the whole run (the real CLI binary, never a download), one prebuilt
  * workflow bundle, one build of the `ech-remote` CLI (ECH_REMOTE_TEST_CLI), one sandbox public root that every test
  * process trusts through NODE_EXTRA_CA_CERTS (as a real worker trusts a public CA), one throwaway payload encryption
- * key (ECH_REMOTE_ENCRYPTION_KEYS, shared by every worker and client of the run), then node's test runner over test/
- * with those in the environment.
+ * key (ECH_REMOTE_ENCRYPTION_KEYS, shared by every worker and client of the run), a Chromium for the browser tests
+ * when any are selected (CHROMIUM_PATH, scripts/ensure-chromium.ts), then node's test runner over test/ with those in
+ * the environment.
  *
  *   npm test                      all tests
  *   npm test -- test/workflows    only files under a path
@@ -19,6 +20,7 @@ import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
 import { ensureTemporalCli } from '../src/dev/temporalCli';
 import { loadOrCreatePublicRoot } from '../src/sandbox/pki';
 import { bundleWorkflows } from './bundle-workflows';
+import { ChromiumNotFound, ensureChromium } from './ensure-chromium';
 
 function findTests(dir: string): string[] {
   if (fs.statSync(dir).isFile()) return [dir];
@@ -28,6 +30,11 @@ function findTests(dir: string): string[] {
       e.isDirectory() ? findTests(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : [],
     )
     .sort();
+}
+
+/** Browser tests are the ones that drive Chromium through test/helpers/browser.ts. */
+function usesBrowser(file: string): boolean {
+  return /from '(?:\.\.\/)+helpers\/browser'/.test(fs.readFileSync(file, 'utf8'));
 }
 
 /**
@@ -51,10 +58,12 @@ async function main(): Promise<number> {
     console.error('no test files found');
     return 1;
   }
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-test-'));
   const t0 = Date.now();
-
   const temporal = ensureTemporalCli();
+  // Before anything is started, so that a missing browser fails the run at once with its own message.
+  const chromium = files.some(usesBrowser) ? ensureChromium() : undefined;
+  if (chromium) console.log(`# Chromium for the browser tests: ${chromium}`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-test-'));
   // Every test process trusts this root (NODE_EXTRA_CA_CERTS); sandboxes they start reuse it from the same folder.
   const { certFile: rootCertFile } = await loadOrCreatePublicRoot(work);
   const bundle = path.join(work, 'workflow-bundle.js');
@@ -93,6 +102,7 @@ async function main(): Promise<number> {
           NODE_EXTRA_CA_CERTS: rootCertFile,
           ECH_REMOTE_TEST_ARTIFACTS: path.join(root, 'test-artifacts'),
           TEMPORAL_CLI_PATH: temporal,
+          ...(chromium ? { CHROMIUM_PATH: chromium } : {}),
         },
       },
     );
@@ -106,7 +116,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(err);
+    // A missing browser is an expected condition with an actionable message; no stack trace.
+    console.error(err instanceof ChromiumNotFound ? err.message : err);
     process.exit(1);
   },
 );

@@ -1,6 +1,6 @@
 /**
- * The ConnectRequest of the contract (../shared/docs/contract.md), validated with zod by the client, the CLI and the
- * workflow alike. No I/O here: the workflow bundle imports this file.
+ * The ConnectRequest of the public contract (names users depend on: extend, never rename), validated with zod by the
+ * client, the CLI and the workflow alike. No I/O here: the workflow bundle imports this file.
  *
  * Every value is bounded (length, items, nesting) and follows the grammar of where it ends up: a host name in a TLS
  * handshake and a certutil command line, a role name in a URL path, an index pattern in a privilege. Values that reach

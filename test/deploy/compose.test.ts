@@ -110,7 +110,7 @@ function cliCommands(): string[] {
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose Specification schema', () => {
-    const schema = JSON.parse(fs.readFileSync(path.join(root, '../shared/specs/compose/compose-spec.json'), 'utf8'));
+    const schema = JSON.parse(fs.readFileSync(path.join(root, 'spec/compose/compose-spec.json'), 'utf8'));
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats(ajv);
     // The schema names its meta-schema by an https URL; it is draft-07's.

@@ -1,7 +1,7 @@
 /**
- * Debian's Chromium driven by playwright-core (no browser download: .ci/run installs the `chromium` package), headless
- * with a fresh profile. Without the background-networking flags Chromium keeps calling home, and this machine has no
- * network.
+ * Chromium (or Chrome) driven by playwright-core, headless with a fresh profile. `npm test` finds or installs the
+ * browser once per run (scripts/ensure-chromium.ts) and names it in CHROMIUM_PATH. Without the background-networking
+ * flags Chromium keeps calling home, and a test machine may have no network.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -27,10 +26,11 @@ export interface Browser {
 }
 
 export async function launchChromium(viewport = { width: 1400, height: 1000 }): Promise<Browser> {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  const executablePath = process.env.CHROMIUM_PATH;
+  assert.ok(executablePath, 'CHROMIUM_PATH is not set: run browser tests with npm test, which provisions Chromium');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     args: CHROMIUM_ARGS,
     viewport,
   });

@@ -1,6 +1,6 @@
 /**
  * The sandbox's Elasticsearch responses against the shapes of the official response examples
- * (shared/specs/elasticsearch/<namespace>/<api>/examples/*response*\/*.yaml, from elastic/elasticsearch-specification).
+ * (spec/elasticsearch/<namespace>/<api>/examples/*response*\/*.yaml, vendored from elastic/elasticsearch-specification).
  * Shape rule: every key path in an example exists in our response with the same JSON type; arrays compare their first
  * elements; objects keyed by dynamic names (cluster aliases, node ids, role names) compare one entry to one entry;
  * free-form user metadata is only checked to be an object.
@@ -13,7 +13,7 @@ import yaml from 'js-yaml';
 import { start, type Sandbox } from '../../src/sandbox';
 import { httpsJson } from './cloud-helpers';
 
-const SPECS = path.resolve(__dirname, '../../../shared/specs/elasticsearch');
+const SPECS = path.resolve(__dirname, '../../spec/elasticsearch');
 
 /** Parents whose keys are names chosen at runtime (`*` matches one such key, `[]` an array element). */
 const DYNAMIC = [
@@ -150,7 +150,7 @@ const CASES: Record<string, Case> = {
   },
   'CreateCrossClusterApiKeyResponseExample1.yaml': {
     request: async () => fx.ccKey,
-    // Known defect (shared/specs/README.md): this example is a service-token response. The real response shape is
+    // Known defect (spec/README.md): this example is a service-token response. The real response shape is
     // checked in the 'create_cross_cluster_api_key' test below instead.
     skip: 'known defect in the spec: the example is a service-token response',
   },

@@ -1,5 +1,5 @@
 /**
- * Validate Cloud API responses against the Elastic Cloud swagger (shared/specs/cloud-api/apidocs.json) with ajv.
+ * Validate Cloud API responses against the Elastic Cloud swagger vendored in spec/cloud-api/apidocs.json with ajv.
  *
  * Swagger 2.0 is not JSON Schema: `#/definitions/X` refs are rewritten to a schema registered under its own id,
  * swagger-only keywords (`example`, `x-*`, `discriminator`, `x-nullable`) are dropped or translated, and the numeric
@@ -12,7 +12,7 @@ import path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
-export const APIDOCS_PATH = path.resolve(__dirname, '../../../shared/specs/cloud-api/apidocs.json');
+export const APIDOCS_PATH = path.resolve(__dirname, '../../spec/cloud-api/apidocs.json');
 
 type Json = Record<string, unknown>;
 
@@ -31,18 +31,6 @@ interface Swagger {
 }
 
 const SCHEMA_ID = 'cloud-swagger';
-
-function locateApidocs(): string {
-  const candidates = [
-    process.env.CLOUD_APIDOCS,
-    APIDOCS_PATH,
-    path.resolve(process.cwd(), '../shared/specs/cloud-api/apidocs.json'),
-    '/work/shared/specs/cloud-api/apidocs.json',
-  ].filter((p): p is string => !!p);
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new Error(`apidocs.json not found (tried ${candidates.join(', ')})`);
-  return found;
-}
 
 /** Rewrite one swagger schema into JSON Schema (draft-07). */
 function convert(node: unknown, closeObjects: boolean): unknown {
@@ -84,7 +72,7 @@ export class CloudSwagger {
   private readonly templates: { template: string; re: RegExp; literals: number }[];
 
   constructor(options: { closeObjects?: boolean; apidocsPath?: string } = {}) {
-    this.swagger = JSON.parse(fs.readFileSync(options.apidocsPath ?? locateApidocs(), 'utf8')) as Swagger;
+    this.swagger = JSON.parse(fs.readFileSync(options.apidocsPath ?? APIDOCS_PATH, 'utf8')) as Swagger;
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
     for (const f of ['int32', 'int64'])

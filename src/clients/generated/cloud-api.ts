@@ -1,6 +1,6 @@
 /**
  * GENERATED FILE, DO NOT EDIT. Elastic Cloud API types.
- * Source: shared/specs/cloud-api/apidocs.json (Swagger 2.0, info.version 1)
+ * Source: spec/cloud-api/apidocs.json (Swagger 2.0, info.version 1)
  * Made by: npm run gen:cloud-types  (tsx scripts/gen-cloud-types.ts: swagger2openapi 7 → openapi-typescript 7)
  * Corrections applied to the spec (see CORRECTIONS in the script):
  *   - KeystoreSecret.value is "either a string or a JSON object" (the schema says object only)
