@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { runCodecServer } from '../codec/server';
 import { runDev } from '../dev/dev';
+import { logFatal } from '../log';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
 import { registerConnect } from './connect';
@@ -90,6 +91,7 @@ program.parseAsync(process.argv).catch(async (err: unknown) => {
       printJson({ outcome: 'invalid', exitCode: EXIT.invalid, problems: [{ path: 'argv', message }] }),
     );
   }
-  console.error(err instanceof Error ? err.message : err);
+  // The long-running commands (worker, dev, sandbox, codec-server) end here when they cannot go on: one log line.
+  logFatal(err, `ech-remote ${process.argv[2] ?? ''} stopped`);
   process.exit(1);
 });
