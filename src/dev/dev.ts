@@ -26,6 +26,7 @@ import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
 import { start, type ScenarioName } from '../sandbox';
 import { loadOrCreatePublicRoot } from '../sandbox/pki';
+import { installTelemetry } from '../telemetry';
 import { createWorker } from '../worker';
 import { ensureTemporalCli } from './temporalCli';
 
@@ -133,6 +134,7 @@ export async function runDev(opts: {
   for (const [k, v] of Object.entries(sandbox.info.env)) if (k !== 'NODE_EXTRA_CA_CERTS') process.env[k] = String(v);
   process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
 
+  installTelemetry(); // the worker's logs as `ech-remote worker` writes them (src/log.ts), before its connection
   const worker = await createWorker();
   const running = worker.run();
   // Ready requests for this sandbox (its private CA is made anew at each start), in examples/dev/ of the working
