@@ -124,7 +124,7 @@ async function tryRequest<T>(
       };
     }
     // Connection problems with the cluster we talk to (not the remote): classified like every other call.
-    throw classifyElasticsearchError(conn.system, operation, err);
+    throw classifyElasticsearchError(conn.system, operation, err, conn.url);
   }
 }
 
