@@ -5,129 +5,35 @@
  * payloads between the step that obtains it and the step that installs it.
  */
 import type { Access } from '../contract/request';
-import type { CaCheck } from '../domain/preflight';
-import type { DirectTrustEntry } from '../domain/requests';
-import type { SecretUse } from './secretBindings';
+import type {
+  CaCheck,
+  CloudTarget,
+  ClusterFacts,
+  CrossClusterKey,
+  DeploymentFacts,
+  DirectTrustEntry,
+  EsTarget,
+  RemoteEvidence,
+  SecretReference,
+  TlsProbeReport,
+} from '../contract/facts';
 
-/** The ECH deployment as the Cloud API addresses it. */
-export interface CloudTarget {
-  /** The Cloud API; absent = the endpoint the worker binds the API key secret to. */
-  endpoint?: string;
-  apiKeySecret: string;
-  deploymentId: string;
-  /** Elasticsearch resource ref_id; discovered by describeDeployment when absent. */
-  refId?: string;
-}
-
-export type ElasticsearchSide = 'ech' | 'self-managed';
-
-/** One Elasticsearch cluster's HTTP API. */
-export interface EsTarget {
-  side: ElasticsearchSide;
-  url: string;
-  credentialsSecret: string;
-  /** Extra CA for this cluster's HTTP layer (never disables verification). */
-  caPem?: string;
-  /** Version as reported by the cluster; chooses the client's REST-compatibility headers. Discovered when absent. */
-  version?: string;
-  /**
-   * ECH side: the deployment whose Elasticsearch endpoint (as the Cloud API reports it) `url` must be, for the ECH
-   * credentials to be sent (the worker's secret bindings).
-   */
-  deployment?: CloudTarget;
-}
-
-export interface DeploymentFacts {
-  deploymentId: string;
-  refId: string;
-  region: string;
-  clusterId: string;
-  clusterName: string;
-  /** `info.status`: initializing | stopping | stopped | rebooting | restarting | reconfiguring | started */
-  status: string;
-  healthy: boolean;
-  version: string;
-  /** Elasticsearch HTTPS endpoint from the deployment metadata, e.g. https://<id>.<region>.<domain>:443 */
-  esUrl?: string;
-  pendingPlan: boolean;
-  /** Names of direct trust entries currently set (for the plan and for ownership checks). */
-  directTrustNames: string[];
-}
-
-export interface ClusterFacts {
-  version: string;
-  clusterName: string;
-  clusterUuid: string;
-  license: { type: string; status: string };
-  principal: { username: string; authenticationType: string };
-  /** Privileges from `required` that the credentials lack, by name (`cluster:manage_security`, …). */
-  missingPrivileges: string[];
-  /** Existing `cluster.remote.<alias>.*` settings and our ownership record for the alias, if any. */
-  remote?: { settings: Record<string, unknown>; ownedBy?: { workflowId: string } };
-  /** Result of `_ssl/certificates` when readable (self-managed): which files are loaded. */
-  sslCertificates?: { path: string; format: string; subject_dn: string; expiry: string; has_private_key: boolean }[];
-}
-
-export interface CrossClusterKey {
-  id: string;
-  name: string;
-  /** The `encoded` value (secret). */
-  encoded: string;
-  created: boolean;
-  /** Our own keys found active for this run whose secret was lost (a crashed attempt), invalidated. */
-  invalidatedIds: string[];
-  expiration?: number;
-}
-
-export interface CertSummary {
-  subject: string;
-  issuer: string;
-  validFrom: string;
-  validTo: string;
-  dnsNames: string[];
-  ipAddresses: string[];
-  otherNames: string[];
-  fingerprint256: string;
-  isCa: boolean;
-}
-
-export interface Finding {
-  level: 'error' | 'warning' | 'info';
-  code: string;
-  message: string;
-  fix?: string;
-}
-
-export interface TlsProbeReport {
-  address: string;
-  serverName: string;
-  reachable: boolean;
-  /** Handshake completed and the chain verified against the trust given (public roots or the private CA). */
-  trusted: boolean;
-  hostnameMatches: boolean;
-  /** The server asked for a client certificate (a transport port does; the remote cluster server does not). */
-  requestsClientCertificate: boolean;
-  looksLikeTransportPort: boolean;
-  chain: CertSummary[];
-  expiresInDays?: number;
-  findings: Finding[];
-}
-
-export interface RemoteEvidence {
-  remoteInfo: unknown;
-  resolveCluster?: unknown;
-  searchHits?: number;
-}
-
-/** A secret named by the request, and the request field that names it (for errors a person can act on). */
-export interface SecretReference {
-  field: string;
-  name: string;
-  /** What the secret is for and where it would be sent (checked against the worker's bindings). */
-  use: SecretUse;
-  /** The request field that chose the destination, when there is one (`remote.elasticsearch.url`, …). */
-  destinationField?: string;
-}
+/** The facts live in src/contract/facts.ts (below domain and activities); re-exported for the activities' callers. */
+export type {
+  CaCheck,
+  CertSummary,
+  CloudTarget,
+  ClusterFacts,
+  CrossClusterKey,
+  DeploymentFacts,
+  DirectTrustEntry,
+  ElasticsearchSide,
+  EsTarget,
+  Finding,
+  RemoteEvidence,
+  SecretReference,
+  TlsProbeReport,
+} from '../contract/facts';
 
 export interface Activities {
   // ---- Cloud API (cloud.ts)

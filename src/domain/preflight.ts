@@ -2,7 +2,16 @@
  * Turns what the read-only preflight activities found into findings: errors stop the run before anything changes,
  * warnings are kept in the result. Pure, so the workflow decides deterministically and tests can check every rule.
  */
-import type { ClusterFacts, DeploymentFacts, Finding, SecretReference, TlsProbeReport } from '../activities/types';
+import type {
+  CaCheck,
+  ClusterFacts,
+  DeploymentFacts,
+  Finding,
+  SecretReference,
+  TlsProbeReport,
+} from '../contract/facts';
+
+export type { CaCheck } from '../contract/facts';
 import type { ConnectRequest } from '../contract/request';
 import {
   API_KEY_MODEL_LICENSES,
@@ -26,9 +35,6 @@ export interface PreflightFacts {
   /** TLS model: the check of the self-managed transport CA given in the request. */
   caCheck?: CaCheck;
 }
-
-/** Result of checking a CA certificate (PEM, a CA, no private key, not expired). */
-export type CaCheck = { ok: true; subject: string; validTo: string } | { ok: false; problems: string[] };
 
 /** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
 /**
