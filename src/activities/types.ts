@@ -9,7 +9,10 @@ import type {
   CaCheck,
   CloudTarget,
   ClusterFacts,
+  ConnectionFacts,
   CrossClusterKey,
+  CrossClusterKeyInfo,
+  OwnershipRecord,
   DeploymentFacts,
   DirectTrustEntry,
   EsTarget,
@@ -24,7 +27,10 @@ export type {
   CertSummary,
   CloudTarget,
   ClusterFacts,
+  ConnectionFacts,
   CrossClusterKey,
+  CrossClusterKeyInfo,
+  OwnershipRecord,
   DeploymentFacts,
   DirectTrustEntry,
   ElasticsearchSide,
@@ -101,7 +107,9 @@ export interface Activities {
     alias: string;
     /** When given, remove only if this workflow owns the alias (rollback); else any ownership record of ours. */
     workflowId?: string;
-  }): Promise<{ removed: boolean }>;
+    /** disconnect `adopt: true`: an alias without our record is removed too (its settings only). */
+    adopt?: boolean;
+  }): Promise<{ removed: boolean; settings: string[] }>;
   /** _remote/info, _resolve/cluster, a size-0 search; retries briefly (connections are lazy), then fails with the diagnosis. */
   verifyRemoteConnection(i: {
     target: EsTarget;
@@ -111,14 +119,30 @@ export interface Activities {
     timeoutMs: number;
   }): Promise<RemoteEvidence>;
   ensureRole(i: { target: EsTarget; name: string; body: Record<string, unknown> }): Promise<{ created: boolean }>;
-  removeRole(i: { target: EsTarget; name: string }): Promise<{ removed: boolean }>;
+  /** Only ours; only this run's, unless `alias` is given (disconnect): then any of ours made for that alias. */
+  removeRole(i: { target: EsTarget; name: string; alias?: string }): Promise<{ removed: boolean }>;
   ensureUser(i: {
     target: EsTarget;
     username: string;
     body: Record<string, unknown>;
     passwordSecret: string;
   }): Promise<{ created: boolean }>;
-  removeUser(i: { target: EsTarget; username: string }): Promise<{ removed: boolean }>;
+  removeUser(i: { target: EsTarget; username: string; alias?: string }): Promise<{ removed: boolean }>;
+
+  // ---- day 2 (elasticsearch.ts)
+  /** Read-only: the alias's settings, our record, `_remote/info`, CCR use, the roles and users we made for it. */
+  readConnection(i: { target: EsTarget; alias: string }): Promise<ConnectionFacts>;
+  /** Read-only: cross-cluster keys by id, or our active ones for `alias`. */
+  findCrossClusterApiKeys(i: { target: EsTarget; id?: string; alias?: string }): Promise<CrossClusterKeyInfo[]>;
+  /** `PUT /_security/cross_cluster/api_key/<id>` with the new access (ours only); Elasticsearch's `updated`. */
+  updateCrossClusterApiKey(i: {
+    target: EsTarget;
+    id: string;
+    access: Access;
+    metadata?: Record<string, unknown>;
+  }): Promise<{ updated: boolean; before?: unknown; after?: unknown }>;
+  /** Rewrite our ownership record of `alias` (only when the one there is ours); `{written:false}` otherwise. */
+  putOwnershipRecord(i: { target: EsTarget; alias: string; record: OwnershipRecord }): Promise<{ written: boolean }>;
 
   // ---- Secrets (secrets.ts)
   /**

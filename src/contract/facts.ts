@@ -144,3 +144,43 @@ export type SecretUse =
   | { use: 'ech-elasticsearch'; deploymentId: string; url?: string; reportedUrl?: string }
   | { use: 'elasticsearch'; url: string }
   | { use: 'user-password' };
+
+/** The `cluster.metadata` record this tool writes beside an alias's settings (what it made, for day 2). */
+export interface OwnershipRecord {
+  managed_by?: string;
+  workflow_id?: string;
+  security_model?: string;
+  /** The cross-cluster API key the alias uses, once a rotation (or an update) recorded it. */
+  api_key_id?: string;
+  /** The run that last rotated the key. */
+  rotated_by?: string;
+}
+
+/** A cross-cluster API key as Elasticsearch reports it (never its secret). */
+export interface CrossClusterKeyInfo {
+  id: string;
+  name?: string;
+  invalidated: boolean;
+  expiration?: number;
+  /** `managed_by` is this tool's. */
+  managed: boolean;
+  /** The alias and workflow in the key's metadata (ours only). */
+  alias?: string;
+  workflowId?: string;
+  /** The access as Elasticsearch stores it (allow_restricted_indices filled in, a DLS query as a JSON string). */
+  access?: unknown;
+}
+
+/** An alias on the ECH deployment as day 2 sees it. */
+export interface ConnectionFacts {
+  /** Non-null `cluster.remote.<alias>.*` settings. */
+  settings: Record<string, unknown>;
+  record?: OwnershipRecord;
+  /** `_remote/info` of the alias, when it is there. */
+  remoteInfo?: { connected: boolean; mode?: string; credentials: boolean };
+  /** CCR use of the alias: follower indices and auto-follow patterns whose remote cluster it is. */
+  ccr: { followerIndices: string[]; autoFollowPatterns: string[] };
+  /** Roles and users this tool made for the alias (metadata managed_by + alias). */
+  roles: string[];
+  users: string[];
+}
