@@ -483,8 +483,14 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       });
     },
 
-    async removeRemoteCluster(input: { target: EsTarget; alias: string; workflowId?: string; adopt?: boolean }) {
-      const { target, alias, workflowId, adopt } = input;
+    async removeRemoteCluster(input: {
+      target: EsTarget;
+      alias: string;
+      workflowId?: string;
+      adopt?: boolean;
+      keepRecord?: boolean;
+    }) {
+      const { target, alias, workflowId, adopt, keepRecord } = input;
       return withCluster(target, async (conn) => {
         const state = await readAlias(conn, alias);
         const settings = Object.keys(state.settings);
@@ -501,9 +507,12 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         // Every cluster.remote.<alias>.* setting in ONE request (ES refuses skip_unavailable without an address),
         // the ones the tool writes and any other set on the alias, with our record.
         const req = disconnectRequest(alias);
-        const body = {
-          persistent: { ...req.body.persistent, ...Object.fromEntries(settings.map((k) => [k, null])) },
+        const persistent: Record<string, unknown> = {
+          ...req.body.persistent,
+          ...Object.fromEntries(settings.map((k) => [k, null])),
         };
+        if (keepRecord) delete persistent[ownershipSettingKey(alias)];
+        const body = { persistent };
         await conn.request('remove remote cluster settings', { method: req.method, path: req.path, body });
         logInfo(`removed remote cluster ${alias}`);
         return { removed: true, settings };

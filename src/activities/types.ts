@@ -109,6 +109,8 @@ export interface Activities {
     workflowId?: string;
     /** disconnect `adopt: true`: an alias without our record is removed too (its settings only). */
     adopt?: boolean;
+    /** disconnect: remove the settings but keep the ownership record (removed last, so a rerun knows the alias). */
+    keepRecord?: boolean;
   }): Promise<{ removed: boolean; settings: string[] }>;
   /** _remote/info, _resolve/cluster, a size-0 search; retries briefly (connections are lazy), then fails with the diagnosis. */
   verifyRemoteConnection(i: {

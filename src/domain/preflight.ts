@@ -36,13 +36,19 @@ export interface PreflightFacts {
   caCheck?: CaCheck;
 }
 
-/** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
+/** What a request of any lifecycle workflow names secrets with (a ConnectRequest, or a day-2 request). */
+export interface SecretNamingRequest {
+  local: Pick<ConnectRequest['local'], 'deploymentId' | 'cloud' | 'elasticsearch'>;
+  remote: { elasticsearch?: { url: string; credentialsSecret: string } };
+  users?: { passwordSecret: string }[];
+}
+
 /**
  * Every secret the request names, with the field that names it and where it would be sent: checked first (names,
  * values, and the worker's bindings of each to its destination), so a typo or a hostile destination fails before any
  * connection is opened. The ECH endpoint is judged once the Cloud API has reported it.
  */
-export function secretReferences(r: ConnectRequest): SecretReference[] {
+export function secretReferences(r: SecretNamingRequest): SecretReference[] {
   return [
     {
       field: 'local.cloud.apiKeySecret',
@@ -66,7 +72,7 @@ export function secretReferences(r: ConnectRequest): SecretReference[] {
           },
         ]
       : []),
-    ...r.users.map((u, i) => ({
+    ...(r.users ?? []).map((u, i) => ({
       field: `users[${i}].passwordSecret`,
       name: u.passwordSecret,
       use: { use: 'user-password' as const },
