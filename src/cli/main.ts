@@ -5,6 +5,7 @@ import { runDev } from '../dev/dev';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
 import { registerConnect } from './connect';
+import { registerLifecycle } from './lifecycle';
 import { EXIT } from './exitCodes';
 import { exitWith, printJson } from './output';
 import { registerSignals } from './signals';
@@ -19,6 +20,7 @@ const program = new Command()
   .exitOverride();
 
 registerConnect(program);
+registerLifecycle(program);
 registerStatus(program);
 registerSignals(program);
 
