@@ -6,6 +6,7 @@ import { logFatal } from '../log';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
 import { registerConnect } from './connect';
+import { registerLifecycle } from './lifecycle';
 import { EXIT } from './exitCodes';
 import { exitWith, printJson } from './output';
 import { registerSignals } from './signals';
@@ -20,6 +21,7 @@ const program = new Command()
   .exitOverride();
 
 registerConnect(program);
+registerLifecycle(program);
 registerStatus(program);
 registerSignals(program);
 

@@ -142,7 +142,11 @@ export async function runDev(opts: {
   const examples = path.resolve('examples', 'dev');
   fs.mkdirSync(examples, { recursive: true });
   for (const [name, req] of Object.entries(sandbox.info.requests)) {
-    fs.writeFileSync(path.join(examples, `connect-${name}.json`), JSON.stringify(req, null, 2) + '\n');
+    // Day 2 (rotate, updateAccess, disconnect) as rotate.json, update-access.json, disconnect.json.
+    const file = ['rotate', 'updateAccess', 'disconnect'].includes(name)
+      ? `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.json`
+      : `connect-${name}.json`;
+    fs.writeFileSync(path.join(examples, file), JSON.stringify(req, null, 2) + '\n');
   }
   // The id `ech-remote connect` derives for the sample requests, so both ways of starting meet the same run.
   const sampleWorkflowId = connectWorkflowId({ alias: 'onprem-logs', local: { deploymentId: DEV_DEPLOYMENT_ID } });

@@ -33,7 +33,7 @@ function port(proxyAddress: string): number {
 }
 
 /** `cli` is a command line whose values are already quoted (with `q`). */
-function answerHelp(workflowId: string, signal: string, example: string, cli: string): string {
+export function answerHelp(workflowId: string, signal: string, example: string, cli: string): string {
   return [
     '**When done, answer this step** (any one of):',
     `- Temporal UI: open workflow \`${workflowId}\` › *Send a Signal* › \`${signal}\` with input \`${example}\``,
@@ -92,7 +92,10 @@ export function remoteClusterServerInstructions(r: ConnectRequest, workflowId: s
 }
 
 /** Step `cross-cluster-api-key` (A1/B1): the self-managed org creates the key and hands over `encoded`. */
-export function crossClusterApiKeyInstructions(r: ConnectRequest, workflowId: string): HumanInstructions {
+export function crossClusterApiKeyInstructions(
+  r: Pick<ConnectRequest, 'alias' | 'access' | 'keyExpiration'>,
+  workflowId: string,
+): HumanInstructions {
   const req = crossClusterApiKeyRequest(r, workflowId);
   const instructions = [
     '### Self-managed org: create the cross-cluster API key',
@@ -115,7 +118,7 @@ export function crossClusterApiKeyInstructions(r: ConnectRequest, workflowId: st
 
 /** Step `approve-local-changes`: what will change on the ECH deployment. */
 export function approvalInstructions(
-  r: ConnectRequest,
+  r: { local: { deploymentId: string } },
   workflowId: string,
   changes: { action: string; request?: { method: string; path: string } }[],
 ): HumanInstructions {

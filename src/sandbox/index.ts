@@ -17,6 +17,7 @@ import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
 import { scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
+import type { DisconnectRequestInput, RotateRequestInput, UpdateAccessRequestInput } from '../contract/lifecycle';
 import type { ConnectRequestInput } from '../contract/request';
 
 export { SCENARIOS, DEFAULT_VERSIONS, type ScenarioName, type Versions } from './scenarios';
@@ -98,7 +99,12 @@ export interface SandboxInfo {
   secretsEnvFile: string;
   files: { publicRootPem: string; secretsEnv: string; sandboxJson?: string };
   /** Ready ConnectRequests, one per path. */
-  requests: Record<'api-key-public' | 'api-key-private' | 'tls-certificate', ConnectRequestInput>;
+  requests: Record<'api-key-public' | 'api-key-private' | 'tls-certificate', ConnectRequestInput> & {
+    /** Day 2, for the alias of `api-key-private` (remote credentials included; the grace period ≤ 10 s). */
+    rotate: RotateRequestInput;
+    updateAccess: UpdateAccessRequestInput;
+    disconnect: DisconnectRequestInput;
+  };
   /** The request that fits the current scenario. */
   recommendedRequest: 'api-key-public' | 'api-key-private' | 'tls-certificate';
   /** The index pattern seeded on the self-managed cluster. */
@@ -254,9 +260,23 @@ function buildRequests(
     verify: { searchIndex: 'logs-*' },
     onFailure: 'rollback',
   });
+  const private_ = apiKey({ kind: 'private', pem: info.ca.remotePrivate });
+  // Day 2 for the connection `api-key-private` makes: same deployment, secrets and remote credentials.
+  const day2 = {
+    alias: private_.alias,
+    local,
+    remote: { elasticsearch: remoteEs },
+    verify: { searchIndex: 'logs-*' },
+  };
   return {
     'api-key-public': apiKey({ kind: 'public' }),
-    'api-key-private': apiKey({ kind: 'private', pem: info.ca.remotePrivate }),
+    'api-key-private': private_,
+    rotate: { ...day2, gracePeriod: '10s' },
+    updateAccess: {
+      ...day2,
+      access: { search: [{ names: ['logs-*'], query: { term: { service: 'auth' } } }] },
+    },
+    disconnect: { ...day2 },
     'tls-certificate': {
       alias: 'onprem-logs',
       securityModel: 'tls-certificate',
