@@ -17,13 +17,7 @@ import {
 } from '@temporalio/common';
 import type { Command } from 'commander';
 import { statusQuery } from '../contract/messages';
-import type {
-  CleanupOutcome,
-  RunResult,
-  ConnectStatus,
-  StepStatus,
-  WaitingFor,
-} from '../contract/status';
+import type { CleanupOutcome, RunResult, ConnectStatus, StepStatus, WaitingFor } from '../contract/status';
 import type { Phase } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
