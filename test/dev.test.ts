@@ -96,7 +96,9 @@ describe('every sample in examples/dev/ completes against this one environment, 
     const files = fs.readdirSync(path.join(dev.cwd, 'examples', 'dev')).filter((f) => f.endsWith('.json'));
     assert.deepEqual(
       files.sort(),
-      Object.keys(SAMPLES).map((n) => `connect-${n}.json`),
+      Object.keys(SAMPLES)
+        .map((n) => `connect-${n}.json`)
+        .sort(),
     );
   });
 
