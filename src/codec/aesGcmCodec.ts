@@ -7,8 +7,8 @@
  * A payload that is not encrypted is refused on decode by default (`UnencryptedPayload`): whatever this tool writes
  * is encrypted, so plaintext in a history means someone wrote around the codec. Two places relax that, by name:
  * - the worker (`plaintext: 'warn'`), for payloads of a workflow (signal, update and start inputs): the human steps
- *   may be answered with `temporal workflow signal` or the Web UI without the codec endpoint (README, "Answering the
- *   human steps"), and refusing those would leave a run stuck; each one is logged as a warning naming the workflow
+ *   may be answered with `temporal workflow signal` or the Web UI without the codec endpoint (docs/human-steps.md,
+ *   docs/secrets.md), and refusing those would leave a run stuck; each one is logged as a warning naming the workflow
  *   and the payload's encoding, once (not again when a replay decodes it anew). Activity payloads, always written by
  *   the worker itself, stay strict there too.
  * - the codec server (`plaintext: 'allow'`): it only shows payloads to a person, plaintext ones as they are.

@@ -1,5 +1,5 @@
 /**
- * A human step answered without the codec (`temporal workflow signal` without --codec-endpoint, as the README allows
+ * A human step answered without the codec (`temporal workflow signal` without --codec-endpoint, as docs/secrets.md allows
  * for approve/reject/confirm) still reaches the run, and the worker's log says so, naming the workflow: the worker
  * lets a workflow's plaintext payload through with a warning, once however often the history is replayed; everything
  * else refuses plaintext (test/codec/codec.test.ts).
