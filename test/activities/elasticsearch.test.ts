@@ -428,9 +428,15 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     );
     assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: 'wf-2' }), {
       removed: false,
+      settings: [],
     });
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF }), { removed: true });
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), { removed: false });
+    const removed = await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF });
+    assert.equal(removed.removed, true);
+    assert.ok(removed.settings.includes(`cluster.remote.${alias}.proxy_address`), JSON.stringify(removed));
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), {
+      removed: false,
+      settings: [],
+    });
     const after = await flatSettings(ech);
     assert.ok(!Object.keys(after).some((k) => k.includes(`.${alias}`)), JSON.stringify(after));
   });
@@ -461,7 +467,10 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       }),
       failsWith('AliasInUse', /"handmade".*not created by this tool.*choose another alias/),
     );
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias: 'handmade' }), { removed: false });
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias: 'handmade' }), {
+      removed: false,
+      settings: [],
+    });
     assert.equal((await flatSettings(ech))['cluster.remote.handmade.proxy_address'], '10.0.0.1:9443');
   });
 
