@@ -91,6 +91,12 @@ export const WHY = {
   port: "the container's port of a service: here the port that service's process listens on",
 } as const;
 
+/**
+ * Variables whose value is a bare host name (auto-setup's POSTGRES_SEEDS): only these name a service by itself; a bare
+ * word elsewhere is data (POSTGRES_USER is `temporal`, which is also a service's name).
+ */
+const HOST_KEY = /(_SEEDS|_HOST)$/;
+
 /** How compose's network and mounts look on this host. */
 export interface HostLayout {
   /** Where compose's relative paths (./deploy/secrets/…, ./deploy/config/…) resolve. */
@@ -156,7 +162,7 @@ export function serviceEnvironment(
       if (port === undefined) throw new Error(`${name}: ${key}=${value}: no host port for ${address[1]}:${address[2]}`);
       host = `127.0.0.1:${port}`;
       why = WHY.serviceName;
-    } else if (serviceNames.has(value)) {
+    } else if (HOST_KEY.test(key) && serviceNames.has(value)) {
       host = '127.0.0.1';
       why = WHY.serviceName;
     }

@@ -65,6 +65,7 @@ describe('test:production reads its settings from docker-compose.yml', () => {
     const temporal = serviceEnvironment(compose, 'temporal', layout).env;
     assert.equal(temporal.POSTGRES_SEEDS, '127.0.0.1');
     assert.equal(temporal.DB, 'postgres12');
+    assert.equal(temporal.POSTGRES_USER, 'temporal', 'a user name that is also a service name stays a user name');
     const codec = serviceEnvironment(compose, 'codec-server', layout).env;
     assert.equal(codec.ECH_REMOTE_CODEC_TOKEN_FILE, path.join(projectDir, 'deploy/secrets/codec-token'));
     assert.equal(codec.ECH_REMOTE_CODEC_CORS_ORIGINS, 'http://localhost:8080', 'the UI origin, unchanged');

@@ -16,11 +16,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../../src/contract/searchAttributes';
 import { freePorts } from '../helpers/cli';
 import {
   REPO_ROOT,
+  WHY,
   asList,
   interpolate,
   loadCompose,
@@ -96,6 +98,25 @@ export class Proc {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
+  }
+}
+
+/** `n` distinct loopback ports free now, from [20000, max): held open together so they are distinct. */
+async function freePortsBelow(max: number, n: number): Promise<number[]> {
+  const held: net.Server[] = [];
+  try {
+    while (held.length < n) {
+      const port = 20000 + Math.floor(Math.random() * (max - 20000));
+      const server = net.createServer();
+      const ok = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (ok) held.push(server);
+    }
+    return held.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
   }
 }
 
@@ -190,13 +211,17 @@ export class Topology {
   async start(): Promise<void> {
     fs.mkdirSync(path.join(this.opts.workDir, 'logs'), { recursive: true });
     this.prepareProject();
-    const [pg, frontend, codec, ...internal] = await freePorts(11);
+    const [pg, frontend, codec, ...internal] = await freePorts(7);
     this.ports['postgresql:5432'] = pg!;
     this.ports['temporal:7233'] = frontend!;
     this.ports['codec-server:8888'] = codec!;
-    const names = ['HISTORY_GRPC', 'MATCHING_GRPC', 'WORKER_GRPC', 'FRONTEND_HTTP'];
+    ['HISTORY_GRPC', 'MATCHING_GRPC', 'WORKER_GRPC', 'FRONTEND_HTTP'].forEach(
+      (n, i) => (this.serverPorts[`${n}_PORT`] = internal[i]!),
+    );
+    // The SQL schema stores membership ports as SMALLINT (cluster_membership.rpc_port): below 32768, i.e. below the
+    // kernel's ephemeral range where the ports above come from.
     const membership = ['FRONTEND_MEMBERSHIP', 'HISTORY_MEMBERSHIP', 'MATCHING_MEMBERSHIP', 'WORKER_MEMBERSHIP'];
-    [...names, ...membership].forEach((n, i) => (this.serverPorts[`${n}_PORT`] = internal[i]!));
+    (await freePortsBelow(32768, membership.length)).forEach((p, i) => (this.serverPorts[`${membership[i]}_PORT`] = p));
 
     this.startPostgres();
     this.setUpSchemas();
@@ -224,7 +249,7 @@ export class Topology {
         key: '(port)',
         compose: '5432',
         host: String(this.ports['postgresql:5432']),
-        why: 'the container port of a service: here the port its process listens on',
+        why: WHY.port,
       },
     ];
   }
@@ -244,7 +269,7 @@ export class Topology {
       key: 'DB_PORT',
       compose: env.DB_PORT!,
       host: pgPort,
-      why: 'the postgresql service port on this host',
+      why: WHY.port,
     });
     env.DB_PORT = pgPort;
     // The entrypoint reads the password from the secret file: `POSTGRES_PWD="$(cat /run/secrets/<name>)"`.
