@@ -33,7 +33,8 @@ export function ensurePostgres(): string {
   if (found) return found;
   const root = process.getuid?.() === 0;
   const sudo = !root && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
-  if (!fs.existsSync('/usr/bin/apt-get') || (!root && !sudo)) {
+  const aptGet = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!aptGet || (!root && !sudo)) {
     throw new Error(
       'PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin) and cannot be installed ' +
         'here (needs apt-get as root or passwordless sudo). Install the PostgreSQL server (Debian: apt-get install ' +
