@@ -184,6 +184,8 @@ describe('the compose topology on this host (PostgreSQL, Temporal server, two wo
   });
 
   let failoverRun: string | undefined;
+  /** The 50 finished runs and their history lengths: the server restart must keep them as they are. */
+  const finished = new Map<string, number>();
 
   it(
     'a worker SIGKILLed in the middle of an activity: the other worker finishes the run',
@@ -248,7 +250,9 @@ describe('the compose topology on this host (PostgreSQL, Temporal server, two wo
 
     const perWorker = new Map(live.map((w) => [w, { runs: 0, tasks: 0 }]));
     for (const h of handles) {
-      const ids = workDoneBy(await history(h.workflowId));
+      const events = await history(h.workflowId);
+      finished.set(h.workflowId, events.length);
+      const ids = workDoneBy(events);
       for (const [w, count] of perWorker) {
         const mine = ids.filter((id) => identityOf(w).test(id)).length;
         count.tasks += mine;
@@ -268,7 +272,7 @@ describe('the compose topology on this host (PostgreSQL, Temporal server, two wo
   });
 
   it(
-    'the Temporal server SIGKILLed and restarted mid-run loses no event of any run',
+    'the Temporal server SIGKILLed and restarted mid-run loses no event of any run, running or finished',
     { timeout: 300_000 },
     async () => {
       // One run with an activity in flight (the keystore write held), two waiting for their approval.
@@ -297,6 +301,13 @@ describe('the compose topology on this host (PostgreSQL, Temporal server, two wo
           before[i]!.map((e) => [e.eventId?.toString(), e.eventType]),
           `${h.workflowId} kept its history`,
         );
+      }
+      // The runs that had finished before the kill are still there, completed, with every event.
+      assert.equal(finished.size, 50, 'the 50 connects ran before');
+      for (const [workflowId, length] of finished) {
+        const d = await client.workflow.getHandle(workflowId).describe();
+        assert.equal(d.status.name, 'COMPLETED', workflowId);
+        assert.equal((await history(workflowId)).length, length, `${workflowId} kept its history`);
       }
       // Visibility (PostgreSQL) still answers by the custom search attribute.
       const found: string[] = [];

@@ -211,17 +211,17 @@ export class Topology {
   async start(): Promise<void> {
     fs.mkdirSync(path.join(this.opts.workDir, 'logs'), { recursive: true });
     this.prepareProject();
-    const [pg, frontend, codec, ...internal] = await freePorts(7);
+    // Ports below the kernel's ephemeral range (32768+): the Temporal server is restarted on the same ports mid-test,
+    // and an outgoing connection could take an ephemeral port while it is down. The SQL schema also stores the
+    // membership ports as SMALLINT (cluster_membership.rpc_port), so they must be below 32768 anyway.
+    const internal = ['HISTORY_GRPC', 'MATCHING_GRPC', 'WORKER_GRPC', 'FRONTEND_HTTP'].concat(
+      ['FRONTEND', 'HISTORY', 'MATCHING', 'WORKER'].map((s) => `${s}_MEMBERSHIP`),
+    );
+    const [pg, frontend, codec, ...rest] = await freePortsBelow(32768, 3 + internal.length);
     this.ports['postgresql:5432'] = pg!;
     this.ports['temporal:7233'] = frontend!;
     this.ports['codec-server:8888'] = codec!;
-    ['HISTORY_GRPC', 'MATCHING_GRPC', 'WORKER_GRPC', 'FRONTEND_HTTP'].forEach(
-      (n, i) => (this.serverPorts[`${n}_PORT`] = internal[i]!),
-    );
-    // The SQL schema stores membership ports as SMALLINT (cluster_membership.rpc_port): below 32768, i.e. below the
-    // kernel's ephemeral range where the ports above come from.
-    const membership = ['FRONTEND_MEMBERSHIP', 'HISTORY_MEMBERSHIP', 'MATCHING_MEMBERSHIP', 'WORKER_MEMBERSHIP'];
-    (await freePortsBelow(32768, membership.length)).forEach((p, i) => (this.serverPorts[`${membership[i]}_PORT`] = p));
+    internal.forEach((n, i) => (this.serverPorts[`${n}_PORT`] = rest[i]!));
 
     this.startPostgres();
     this.setUpSchemas();
