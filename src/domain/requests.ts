@@ -4,7 +4,10 @@
  * Pure functions: the workflow bundle imports this file.
  */
 import type { Access, ConnectRequest, RoleSpec, UserSpec } from '../contract/request';
+import type { DirectTrustEntry } from '../contract/facts';
 import { MANAGED_BY } from '../contract/steps';
+
+export type { DirectTrustEntry } from '../contract/facts';
 import type { SelfManagedIdentity } from './tlsCertificate';
 
 export interface Ownership {
@@ -133,17 +136,6 @@ export function disconnectRequest(alias: string) {
 
 export function trustEntryName(alias: string): string {
   return `${MANAGED_BY}/${alias}`;
-}
-
-export interface DirectTrustEntry {
-  type: 'proxy' | 'generic';
-  name: string;
-  certificates: { pem: string }[];
-  trust_all: boolean;
-  scope_id?: string;
-  trust_allowlist?: string[];
-  additional_node_names?: string[];
-  uid?: string;
 }
 
 /** Path B: ECH trusts the private CA of the self-managed remote cluster server (a `proxy` direct trust entry). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/activities/types';
+import type { ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/contract/facts';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import { evaluatePreflight, preflightFailureType } from '../../src/domain/preflight';
 import { buildPlan } from '../../src/domain/plan';
