@@ -10,7 +10,7 @@ import type { CrossClusterKeyInfo } from '../contract/facts';
 import { durationToMs } from '../contract/duration';
 import { validateRotateRequest, type RotateRequest } from '../contract/lifecycle';
 import type { RotateResult } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
 import { invalidateOldKeyInstructions, planStep } from '../domain/day2';
 import { approvalInstructions, crossClusterApiKeyInstructions } from '../domain/instructions';
 import { keystoreSecretName } from '../domain/requests';
@@ -29,7 +29,7 @@ export const ROTATE: RunDefinition<RotateRequest, RotateFound, RotateResult> = {
   kind: 'rotate',
   title: 'Rotate the cross-cluster API key',
   requestName: 'RotateRequest',
-  confirmable: [HUMAN_STEPS.invalidateOldKey],
+  confirmable: CONFIRMABLE_STEPS.rotate,
   validate: validateRotateRequest,
   async preflight(ctx) {
     const { r } = ctx;
