@@ -26,6 +26,7 @@ export const STEP_IDS = [
   'verify',
   'roles-and-users',
   // rotateRemoteClusterKey
+  'verify-new-key',
   'grace-period',
   HUMAN_STEPS.invalidateOldKey,
   'verify-after-invalidation',
