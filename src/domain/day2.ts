@@ -5,8 +5,9 @@
  */
 import type { Access } from '../contract/request';
 import type { PlanStep } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
+import { HUMAN_STEPS, MANAGED_BY } from '../contract/steps';
 import { answerHelp, type HumanInstructions } from './instructions';
+import { ownershipSettingKey } from './requests';
 import { shellQuote as q } from './tlsCertificate';
 
 /** Step `invalidate-old-key`: the self-managed org invalidates the key the connection no longer uses. */
@@ -139,4 +140,43 @@ function parseJson(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/**
+ * The temporary alias a rotation verifies the new key on before it touches the live alias. Elasticsearch keeps one
+ * connection (and one credential) per alias (RemoteClusterService: a RemoteClusterConnection per alias, no check that
+ * two aliases reach the same cluster), so a second alias to the same remote cluster is allowed and independent.
+ */
+export function rotationProbeAlias(alias: string): string {
+  return `${alias}-rotation-probe`;
+}
+
+/**
+ * The probe's `PUT /_cluster/settings` body: the live alias's own `cluster.remote.<alias>.*` settings (mode, proxy
+ * address, server name…) under the probe's name, and an ownership record that says whose probe it is.
+ */
+export function rotationProbeSettings(
+  alias: string,
+  live: Record<string, unknown>,
+  workflowId: string,
+): { persistent: Record<string, unknown> } {
+  const probe = rotationProbeAlias(alias);
+  const from = `cluster.remote.${alias}.`;
+  const persistent: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(live)) {
+    if (k.startsWith(from)) persistent[`cluster.remote.${probe}.${k.slice(from.length)}`] = v;
+  }
+  persistent[ownershipSettingKey(probe)] = JSON.stringify({
+    managed_by: MANAGED_BY,
+    workflow_id: workflowId,
+    security_model: 'api-key',
+    rotation_probe_for: alias,
+  });
+  return { persistent };
+}
+
+/** An index pattern the key may search, for the probe's search when the request names none. */
+export function firstSearchPattern(access: unknown): string | undefined {
+  const names = (access as Access | undefined)?.search?.[0]?.names;
+  return Array.isArray(names) && typeof names[0] === 'string' ? names[0] : undefined;
 }

@@ -10,7 +10,7 @@ import { durationToMs } from '../contract/duration';
 import { validateUpdateAccessRequest, type UpdateAccessRequest } from '../contract/lifecycle';
 import type { Access } from '../contract/request';
 import type { DryRunResult, UpdateAccessResult } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
 import { normaliseAccess, planStep, sameAccess, updateRemoteKeyInstructions } from '../domain/day2';
 import { approvalInstructions } from '../domain/instructions';
 import { accessHash, roleRequest } from '../domain/requests';
@@ -29,7 +29,7 @@ export const UPDATE_ACCESS: RunDefinition<UpdateAccessRequest, UpdateFound, Upda
   kind: 'update-access',
   title: 'Update remote cluster access',
   requestName: 'UpdateAccessRequest',
-  confirmable: [HUMAN_STEPS.updateRemoteKey],
+  confirmable: CONFIRMABLE_STEPS['update-access'],
   validate: validateUpdateAccessRequest,
   async preflight(ctx) {
     const { r } = ctx;
