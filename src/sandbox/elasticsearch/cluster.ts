@@ -28,8 +28,8 @@ import { IndexStore, splitExpression } from './search';
 import type { Hit } from './search';
 import { FILE, NodeConfig, NodeStartupError, SETTING } from './nodeConfig';
 import type { NodeRuntime } from './nodeConfig';
-import { RemoteClusters, RemoteError, RemoteListener, failures } from './remote';
-import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteFailure, RemoteSideHost } from './remote';
+import { RemoteClusters, RemoteError, RemoteListener, causeToString, failures, isRemoteUnavailable } from './remote';
+import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteSideHost } from './remote';
 
 export interface TrustConfig {
   /** CA PEMs of the deployment's trusted environments (settings.trust.direct[].certificates[].pem). */
@@ -1152,13 +1152,24 @@ export class SimulatedCluster {
           };
         } catch (e) {
           if (!(e instanceof RemoteError)) throw e;
-          if (!conn.settings.skipUnavailable) throw e.toEsError();
+          const unavailable = isRemoteUnavailable(e) && e.failure.type !== 'illegal_argument_exception';
+          if (!conn.settings.skipUnavailable) {
+            // A connect failure reaches the search as the proxy strategy's NoSeedNodeLeftException (the TLS or
+            // handshake cause only in the node's log); a failure over an open connection as the remote's exception.
+            if (unavailable) throw noSeedNodeLeft(conn);
+            throw e.toEsError();
+          }
           skipped++;
+          // skip_unavailable: a cluster known to be disconnected is not reconnected for this search
+          // (RemoteConnectionManager.getAnyRemoteConnection: "Unable to connect to [alias]").
+          const reason = unavailable
+            ? { type: 'connect_transport_exception', reason: `Unable to connect to [${alias}]` }
+            : { type: e.failure.type, reason: e.failure.reason };
           details[alias] = {
             status: 'skipped',
             indices: indices.join(','),
             timed_out: false,
-            failures: [{ shard: -1, index: null, reason: { type: e.failure.type, reason: e.failure.reason } }],
+            failures: [{ shard: -1, index: null, reason }],
           };
         }
       }),
@@ -1231,36 +1242,63 @@ export class SimulatedCluster {
         for (const alias of this.aliasesFor(r.clusterPattern))
           byAlias.set(alias, [...(byAlias.get(alias) ?? []), r.index]);
     }
+    // Shaped as TransportResolveClusterAction does: a remote that cannot be connected to (any TCP, TLS or handshake
+    // failure) is only `connected: false`, without `error`; a timeout (only with ?timeout) and security exceptions
+    // carry their message; an IndexNotFoundException keeps `connected: true`; anything else is reported as the
+    // cause's toString(). The reasons the sandbox knows stay in the node's log (outbound log), as in ES.
     await Promise.all(
       [...byAlias].map(async ([alias, indices]) => {
         const conn = this.remotes.connections.get(alias)!;
         const skip = conn.settings.skipUnavailable;
+        const remoteVersion = (): unknown =>
+          conn.remote && supportsResolveCluster(conn.remote.version)
+            ? {
+                number: conn.remote.version,
+                build_flavor: 'default',
+                minimum_wire_compatibility_version: minimumWireCompatibilityVersion(conn.remote.version),
+                minimum_index_compatibility_version: minimumIndexCompatibilityVersion(conn.remote.version),
+              }
+            : undefined;
         try {
-          await conn.ensureConnected(timeoutMs);
-        } catch (e) {
-          const failure: RemoteFailure | undefined = e instanceof RemoteError ? e.failure : undefined;
-          out[alias] = { connected: false, skip_unavailable: skip, error: failure?.reason ?? String(e) };
-          return;
-        }
-        if (expression === undefined) {
-          out[alias] = { connected: true, skip_unavailable: skip };
-          return;
-        }
-        try {
+          if (expression === undefined) {
+            // clusterInfoOnly: no index expression is checked, matching_indices is left out.
+            await conn.ensureConnected(timeoutMs);
+            const version = remoteVersion();
+            out[alias] = { connected: true, skip_unavailable: skip, ...(version ? { version } : {}) };
+            return;
+          }
           const user = this.remoteUser(auth, conn, INDEX_ACTIONS.resolve[0]);
           const result = (await conn.request('resolve', { indices, user }, timeoutMs)) as {
-            matching_indices: boolean;
-            version: unknown;
+            matching_indices?: boolean;
+            version?: unknown;
+            error?: string;
           };
+          if (result.error !== undefined) {
+            out[alias] = { connected: true, skip_unavailable: skip, error: result.error };
+            return;
+          }
+          // A remote older than 8.13 has no _resolve/cluster: the fallback to _resolve/index gives no version.
+          const version = remoteVersion();
           out[alias] = {
             connected: true,
             skip_unavailable: skip,
             matching_indices: result.matching_indices,
-            version: result.version,
+            ...(version ? { version } : {}),
           };
         } catch (e) {
           if (!(e instanceof RemoteError)) throw e;
-          out[alias] = { connected: conn.connected, skip_unavailable: skip, error: e.failure.reason };
+          const f = e.failure;
+          if (f.type === 'receive_timeout_transport_exception' && query.has('timeout')) {
+            out[alias] = { connected: false, skip_unavailable: skip, error: f.reason };
+          } else if (isRemoteUnavailable(e)) {
+            out[alias] = { connected: false, skip_unavailable: skip };
+          } else if (f.type === 'security_exception') {
+            out[alias] = { connected: false, skip_unavailable: skip, error: f.reason };
+          } else if (f.type === 'index_not_found_exception') {
+            out[alias] = { connected: true, skip_unavailable: skip, error: f.reason };
+          } else {
+            out[alias] = { connected: false, skip_unavailable: skip, error: causeToString(f) };
+          }
         }
       }),
     );
@@ -1285,6 +1323,18 @@ class NoRoute extends EsError {
   constructor() {
     super(400, 'no_handler', 'no handler found');
   }
+}
+
+/** ProxyConnectionStrategy: every connect attempt failed with a retryable (connect/TLS/handshake) exception. */
+function noSeedNodeLeft(conn: RemoteConnection): EsError {
+  const target = conn.settings.mode === 'proxy' ? conn.resolvedAddress() : conn.address;
+  return new EsError(
+    500,
+    'no_seed_node_left_exception',
+    conn.settings.mode === 'proxy'
+      ? `Unable to open any proxy connections to cluster [${conn.alias}] at address [${target}]`
+      : `Unable to open any connections to remote cluster [${conn.alias}]`,
+  );
 }
 
 function parseTimeout(v: string): number {
