@@ -117,6 +117,13 @@ export interface RemoteEvidence {
   remoteInfo: unknown;
   resolveCluster?: unknown;
   searchHits?: number;
+  /** The cross-cluster search's failure as Elasticsearch answered it (HTTP status, `type: reason`), when it failed. */
+  searchFailure?: { status: number; error: string };
+  /**
+   * The worker's TLS probe of proxy_address, re-run when ECH reported the remote not connected without a reason (seen
+   * from the worker's network, which may differ from ECH's egress).
+   */
+  tlsProbe?: TlsProbeReport;
 }
 
 /** A secret named by the request, and the request field that names it (for errors a person can act on). */
@@ -203,6 +210,8 @@ export interface Activities {
     securityModel: 'api-key' | 'tls-certificate';
     searchIndex?: string;
     timeoutMs: number;
+    /** The trust ECH was given for proxy_address (the request's remote.ca), for the worker's TLS probe. Default public. */
+    ca?: { kind: 'public' } | { kind: 'private'; pem: string };
   }): Promise<RemoteEvidence>;
   ensureRole(i: { target: EsTarget; name: string; body: Record<string, unknown> }): Promise<{ created: boolean }>;
   removeRole(i: { target: EsTarget; name: string }): Promise<{ removed: boolean }>;

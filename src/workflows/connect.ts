@@ -411,6 +411,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
       securityModel: r.securityModel,
       searchIndex: r.verify.searchIndex,
       timeoutMs: verifyMs,
+      ca: r.remote.ca,
     });
     state.step(
       'verify',

@@ -25,7 +25,7 @@ import { createEchEndpointLookup } from '../../src/activities/cloud';
 import { createElasticsearchActivities } from '../../src/activities/elasticsearch';
 import { resolveTargetCredentials } from '../../src/activities/secrets';
 import { bindSecret } from '../helpers/estate';
-import type { EsTarget } from '../../src/activities/types';
+import type { EsTarget, RemoteEvidence } from '../../src/activities/types';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import {
   connectRequest,
@@ -205,6 +205,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   let request: ConnectRequest;
   let acts: ReturnType<typeof createElasticsearchActivities>;
   const WF = 'wf-test-1';
+  const PROBE = () => ({ extraCaPems: [sb.info.ca.publicRoot], timeoutMs: 3_000, attempts: 2, retryDelayMs: 50 });
   /** Clients as the activities make them: ECH credentials only for the endpoint the Cloud API reports. */
   const echEndpoint = createEchEndpointLookup();
   const sandboxClients = () =>
@@ -235,6 +236,8 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       echEndpoint: createEchEndpointLookup(),
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 100, maxMs: 400 },
+      // The worker's TLS probe trusts the sandbox's "public" root as a worker trusts the public CAs.
+      tls: PROBE(),
     });
   });
   after(async () => {
@@ -559,6 +562,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       echEndpoint,
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 50, maxMs: 200 },
+      tls: PROBE(),
     });
     try {
       const evidence = await run(fast.verifyRemoteConnection, {
@@ -583,6 +587,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       echEndpoint,
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 50, maxMs: 200 },
+      tls: PROBE(),
     });
     try {
       await assert.rejects(
@@ -627,12 +632,36 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.equal(heartbeats[0]?.diagnosis, 'credentials-missing');
   });
 
+  /**
+   * The sandbox answers as real Elasticsearch does (§4b): a connection failure is `connected: false` in _remote/info
+   * and _resolve/cluster, without any `error`. The diagnosis must then come from the worker's TLS probe.
+   */
+  function diagnosedFromProbe(code: string, message: RegExp) {
+    return (err: unknown) => {
+      failsWith('RemoteConnectionFailed', message)(err);
+      const [details] = (err as ApplicationFailure).details as [
+        { diagnosis: { code: string; evidence: string[] }; evidence: RemoteEvidence },
+      ];
+      assert.equal(details.diagnosis.code, code);
+      const resolved = details.evidence.resolveCluster as Record<string, unknown>;
+      assert.deepEqual(Object.keys(resolved).sort(), ['connected', 'skip_unavailable'], JSON.stringify(resolved));
+      assert.equal(resolved.connected, false);
+      assert.ok(details.evidence.tlsProbe, 'the worker re-ran its TLS probe');
+      assert.match(details.diagnosis.evidence.join('\n'), /_resolve\/cluster: connected=false, .*no error/);
+      assert.match(details.diagnosis.evidence.join('\n'), /worker TLS probe of .*seen from the worker's network/);
+      return true;
+    };
+  }
+
   it('verifyRemoteConnection: API-key model pointed at the transport port → diagnosis says use 9443', async () => {
     const alias = 'wrongport';
     await registerRemote(alias, { proxyAddress: sb.info.selfManaged.transport });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
-      failsWith('RemoteConnectionFailed', /transport port.*Fix: .*remote cluster server port \(default 9443\)/),
+      diagnosedFromProbe(
+        'transport-port',
+        /transport port.*Fix: .*remote cluster server port \(default 9443\).*To confirm: in the ECH deployment logs look for "Received fatal alert: bad_certificate"/,
+      ),
     );
   });
 
@@ -641,10 +670,127 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     await registerRemote(alias, { serverName: 'not-the-name.example' });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
-      failsWith(
-        'RemoteConnectionFailed',
-        /Diagnosis: the remote certificate does not cover .*server_name "not-the-name\.example".*Fix: set remote\.serverName/,
+      diagnosedFromProbe(
+        'tls-name-mismatch',
+        /Diagnosis: the remote certificate does not cover .*server_name "not-the-name\.example".*Fix: set remote\.serverName to one of .*es\.selfmanaged\.sandbox.*No subject alternative DNS name matching not-the-name\.example found/,
       ),
+    );
+  });
+
+  it('verifyRemoteConnection: certificate from a CA ECH does not trust → untrusted-CA diagnosis', async () => {
+    const alias = 'untrusted';
+    await sb.selfManaged.reissueRemoteClusterServerCertificate({ ca: 'private' });
+    await sb.selfManaged.applyNodeConfig({ restart: true });
+    try {
+      await registerRemote(alias);
+      await assert.rejects(
+        run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
+        diagnosedFromProbe(
+          'tls-untrusted',
+          /Diagnosis: The certificate of .* is issued by .*not a publicly trusted CA.*Fix: if it is your private CA, add it to the request.*PKIX path building failed/,
+        ),
+      );
+      // Given the private CA, the worker trusts the chain; ECH still does not (no trust entry): the diagnosis says
+      // what is left instead of blaming the certificate.
+      await assert.rejects(
+        run(acts.verifyRemoteConnection, {
+          target: ech,
+          alias,
+          securityModel: 'api-key',
+          timeoutMs: 1_500,
+          ca: { kind: 'private', pem: sb.info.ca.remotePrivate },
+        }),
+        diagnosedFromProbe('not-connected', /working remote cluster server.*ECH not trusting a private CA/),
+      );
+    } finally {
+      await sb.selfManaged.reissueRemoteClusterServerCertificate({ ca: 'public' });
+      await sb.selfManaged.applyNodeConfig({ restart: true });
+    }
+  });
+
+  it('verifyRemoteConnection: nothing listens at proxy_address → unreachable (from ECH and from the worker)', async () => {
+    const alias = 'nowhere';
+    await registerRemote(alias, { proxyAddress: '127.0.0.1:1' });
+    await assert.rejects(
+      run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 1_500 }),
+      diagnosedFromProbe(
+        'unreachable',
+        /Diagnosis: neither ECH \(not connected\) nor the worker can connect to 127\.0\.0\.1:1.*failed to open any proxy connections to cluster \[nowhere\]/,
+      ),
+    );
+  });
+
+  it('verifyRemoteConnection: the key invalidated on the self-managed cluster → key diagnosis from _resolve/cluster', async () => {
+    const alias = 'revoked';
+    await registerRemote(alias);
+    await run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 5_000 });
+    const key = await run(acts.findOrCreateCrossClusterApiKey, {
+      target: selfManaged,
+      alias,
+      workflowId: WF,
+      access: request.access!,
+    });
+    assert.deepEqual(await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: key.id }), {
+      invalidated: true,
+    });
+    await assert.rejects(
+      run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
+      (err: unknown) => {
+        failsWith(
+          'RemoteConnectionFailed',
+          /Diagnosis: the cross-cluster API key is wrong, invalidated or expired.*Authentication using apikey failed/,
+        )(err);
+        const [details] = (err as ApplicationFailure).details as [
+          { diagnosis: { code: string; evidence: string[] }; evidence: RemoteEvidence },
+        ];
+        assert.equal(details.diagnosis.code, 'key-invalid');
+        // The open connection stays: _remote/info may still say connected; ES reports the security exception.
+        const resolved = details.evidence.resolveCluster as { connected: boolean; error: string };
+        assert.equal(resolved.connected, false);
+        assert.match(resolved.error, /^unable to authenticate user \[/);
+        assert.match(details.diagnosis.evidence.join('\n'), /_resolve\/cluster error: unable to authenticate/);
+        return true;
+      },
+    );
+  });
+
+  it('verifyRemoteConnection: a verifying user without remote_indices → remote_indices diagnosis', async () => {
+    const alias = 'onprem-logs';
+    await registerRemote(alias);
+    const admin = await sandboxClients().connect(ech);
+    try {
+      await admin.request('role', {
+        method: 'PUT',
+        path: '/_security/role/only-monitor',
+        body: { cluster: ['monitor'] },
+      });
+      await admin.request('user', {
+        method: 'PUT',
+        path: '/_security/user/verifier',
+        body: { password: 'l0ng-r4nd0m-pw', roles: ['only-monitor'] },
+      });
+    } finally {
+      await admin.close();
+    }
+    process.env.VERIFIER_CREDS = 'verifier:l0ng-r4nd0m-pw';
+    bindSecret('VERIFIER_CREDS', { use: 'ech-elasticsearch' });
+    await assert.rejects(
+      run(acts.verifyRemoteConnection, {
+        target: { ...ech, credentialsSecret: 'VERIFIER_CREDS' },
+        alias,
+        securityModel: 'api-key',
+        searchIndex: 'logs-*',
+        timeoutMs: 3_000,
+      }),
+      (err: unknown) => {
+        failsWith(
+          'RemoteConnectionFailed',
+          /Diagnosis: the searching user has no remote_indices privileges for onprem-logs.*Fix: grant a role with remote_indices/,
+        )(err);
+        const [details] = (err as ApplicationFailure).details as [{ diagnosis: { code: string } }];
+        assert.equal(details.diagnosis.code, 'no-remote-indices-privileges');
+        return true;
+      },
     );
   });
 
