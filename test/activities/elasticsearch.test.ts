@@ -348,6 +348,56 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: other.id });
   });
 
+  it('findOrCreateCrossClusterApiKey: a license below Enterprise is a LicenseNotSupported failure, nothing created', async () => {
+    const before = (sb.selfManaged.snapshot() as { apiKeys: unknown[] }).apiKeys.length;
+    sb.selfManaged.setLicense('platinum');
+    try {
+      await assert.rejects(
+        run(acts.findOrCreateCrossClusterApiKey, {
+          target: selfManaged,
+          alias: 'lic',
+          workflowId: WF,
+          access: request.access!,
+        }),
+        failsWith(
+          'LicenseNotSupported',
+          /current license is non-compliant for \[advanced-remote-cluster-security\].*Enterprise \(or trial\) license/,
+        ),
+      );
+    } finally {
+      sb.selfManaged.setLicense('enterprise');
+    }
+    assert.equal((sb.selfManaged.snapshot() as { apiKeys: unknown[] }).apiKeys.length, before);
+  });
+
+  it('findOrCreateCrossClusterApiKey: both answers to a lookup that finds nothing (200 empty list, or 404 elsewhere)', async () => {
+    // Current versions answer 200 {"api_keys": []} (ApiKeyService.getApiKeys); the 404 of other versions is injected.
+    const first = await run(acts.findOrCreateCrossClusterApiKey, {
+      target: selfManaged,
+      alias: 'lookup-a',
+      workflowId: WF,
+      access: request.access!,
+    });
+    assert.equal(first.created, true);
+    sb.faults.configure(
+      [{ target: 'self-managed', method: 'GET', path: '^/_security/api_key$', statusRates: { '404': 1 }, times: 1 }],
+      5,
+    );
+    try {
+      const second = await run(acts.findOrCreateCrossClusterApiKey, {
+        target: selfManaged,
+        alias: 'lookup-b',
+        workflowId: WF,
+        access: request.access!,
+      });
+      assert.equal(second.created, true);
+      assert.deepEqual(second.invalidatedIds, []);
+      assert.equal(sb.faults.history.filter((h) => h.decision !== 'pass').length, 1, 'the 404 was met');
+    } finally {
+      sb.faults.clear();
+    }
+  });
+
   it('findOrCreateCrossClusterApiKey refuses API-key credentials', async () => {
     process.env.SM_API_KEY_CREDS = 'c29tZS1pZDpzb21lLWtleQ';
     bindSecret('SM_API_KEY_CREDS', { use: 'elasticsearch', urls: [sb.info.selfManaged.url] });

@@ -28,7 +28,15 @@ import { IndexStore, splitExpression } from './search';
 import type { Hit } from './search';
 import { FILE, NodeConfig, NodeStartupError, SETTING } from './nodeConfig';
 import type { NodeRuntime } from './nodeConfig';
-import { RemoteClusters, RemoteError, RemoteListener, causeToString, failures, isRemoteUnavailable } from './remote';
+import {
+  RemoteClusters,
+  RemoteError,
+  RemoteListener,
+  causeToString,
+  failures,
+  isRemoteUnavailable,
+  licenseAllowsApiKeyModel,
+} from './remote';
 import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteSideHost } from './remote';
 
 export interface TrustConfig {
@@ -670,14 +678,19 @@ export class SimulatedCluster {
     );
     on('GET', '/_security/_authenticate', (_req, auth) => ok(this.authenticateBody(auth)));
     on('GET|POST', '/_security/user/_has_privileges', (req, auth) => ok(this.hasPrivileges(auth, body(req))));
-    on('POST|PUT', '/_security/cross_cluster/api_key', (req, auth) => {
+    on('POST', '/_security/cross_cluster/api_key', (req, auth) => {
       this.requireApiKeyModelApi(req);
+      // The REST layer parses first (missing name/access: 400), then the action is authorized, then licensed.
+      const b = body(req);
+      SecurityRealm.requireCrossClusterKeyFields(b);
       need(auth, 'crossClusterKeyCreate');
-      return ok(this.security.createCrossClusterKey(auth, body(req)));
+      this.requireAdvancedRemoteClusterSecurity();
+      return ok(this.security.createCrossClusterKey(auth, b));
     });
     on('PUT', '/_security/cross_cluster/api_key/{id}', (req, auth) => {
       this.requireApiKeyModelApi(req);
       need(auth, 'crossClusterKeyUpdate');
+      this.requireAdvancedRemoteClusterSecurity();
       return ok(this.security.updateKey(auth, req.params.id!, body(req), 'cross_cluster'));
     });
     on('POST|PUT', '/_security/api_key', (req, auth) => {
@@ -842,6 +855,17 @@ export class SimulatedCluster {
   private guardIndexName(req: Request): void {
     const index = req.params.index ?? req.params.target ?? '';
     if (index.startsWith('_')) throw new NoRoute();
+  }
+
+  /**
+   * Creating or updating a cross-cluster API key is the licensed feature `advanced-remote-cluster-security`
+   * (Enterprise or trial): LicenseUtils.newComplianceException, 403 with the feature in `license.expired.feature`.
+   */
+  private requireAdvancedRemoteClusterSecurity(): void {
+    if (licenseAllowsApiKeyModel(this.license)) return;
+    throw new EsError(403, 'security_exception', failures.license().reason, {
+      'license.expired.feature': 'advanced-remote-cluster-security',
+    });
   }
 
   private requireApiKeyModelApi(req: Request): void {

@@ -523,6 +523,15 @@ export class SecurityRealm {
     };
   }
 
+  /**
+   * RestCreateCrossClusterApiKeyAction's ConstructingObjectParser: `name` and `access` are constructor arguments, so a
+   * request without them fails parsing (`Required [name]`) before it is authorized or anything else is looked at.
+   */
+  static requireCrossClusterKeyFields(b: Record<string, unknown> | undefined): void {
+    const missing = ['name', 'access'].filter((f) => b?.[f] === undefined || b[f] === null);
+    if (missing.length) throw badRequest(`Required [${missing.join(', ')}]`);
+  }
+
   /** Domain page §3: the access rules of CrossClusterApiKeyRoleDescriptorBuilder, with its messages. */
   static crossClusterRoleDescriptor(access: unknown): { access: CrossClusterAccess; descriptor: RoleDescriptor } {
     const a = (access ?? {}) as CrossClusterAccess & Record<string, unknown>;
@@ -560,12 +569,14 @@ export class SecurityRealm {
     const cluster: string[] = [];
     if (search.length) cluster.push('cross_cluster_search', 'monitor_enrich');
     if (replication.length) cluster.push('cross_cluster_replication');
+    // Stored as ES stores it (50_cross_cluster.yml): a DLS query as a JSON string, allow_restricted_indices filled in.
+    const storedQuery = (q: unknown) => (typeof q === 'string' ? q : JSON.stringify(q));
     const indices: IndicesPrivileges[] = [
       ...search.map((s) => ({
         names: s.names,
         privileges: ['read', 'read_cross_cluster', 'view_index_metadata'],
-        ...(s.query !== undefined ? { query: s.query } : {}),
         ...(s.field_security !== undefined ? { field_security: s.field_security } : {}),
+        ...(s.query !== undefined ? { query: storedQuery(s.query) } : {}),
         allow_restricted_indices: s.allow_restricted_indices ?? false,
       })),
       ...replication.map((r) => ({
@@ -575,8 +586,24 @@ export class SecurityRealm {
       })),
     ];
     const cleanAccess: CrossClusterAccess = {
-      ...(search.length ? { search } : {}),
-      ...(replication.length ? { replication } : {}),
+      ...(search.length
+        ? {
+            search: search.map((s) => ({
+              names: s.names,
+              ...(s.field_security !== undefined ? { field_security: s.field_security } : {}),
+              ...(s.query !== undefined ? { query: storedQuery(s.query) } : {}),
+              allow_restricted_indices: s.allow_restricted_indices ?? false,
+            })),
+          }
+        : {}),
+      ...(replication.length
+        ? {
+            replication: replication.map((r) => ({
+              names: r.names,
+              allow_restricted_indices: r.allow_restricted_indices ?? false,
+            })),
+          }
+        : {}),
     };
     return {
       access: cleanAccess,
@@ -592,12 +619,13 @@ export class SecurityRealm {
   }
 
   createCrossClusterKey(auth: Authentication, body: Record<string, unknown> | undefined): Record<string, unknown> {
+    const b = body ?? {};
+    SecurityRealm.requireCrossClusterKeyFields(b);
     if (auth.apiKey) {
       throw badRequest(
         'authentication via API key not supported: An API key cannot be used to create a cross-cluster API key',
       );
     }
-    const b = body ?? {};
     const name = requireKeyName(b);
     const { access, descriptor } = SecurityRealm.crossClusterRoleDescriptor(b.access);
     return this.storeNewKey(auth, b, name, {
@@ -685,9 +713,7 @@ export class SecurityRealm {
         (!username || wildcardMatch(username, k.username)) &&
         (!activeOnly || (!k.invalidated && (k.expiration === undefined || k.expiration > this.now()))),
     );
-    if ((id || name) && keys.length === 0) {
-      throw new EsError(404, 'resource_not_found_exception', `api key owned by requesting user does not exist`);
-    }
+    // ApiKeyService.getApiKeys: nothing found is GetApiKeyResponse.emptyResponse(), HTTP 200 {"api_keys": []}.
     return { api_keys: keys.map((k) => this.keyInfo(k, withLimitedBy)) };
   }
 
@@ -736,8 +762,11 @@ export class SecurityRealm {
         'One of [api key id(s), api key name, username, realm name] must be specified if [owner] flag is false',
       );
     }
+    // ApiKeyService.invalidateApiKeys looks keys up with filterOutInvalidatedKeys: an already invalidated key is not
+    // found, so invalidating it again answers the empty response (not previously_invalidated_api_keys).
     const matches = [...this.apiKeys.values()].filter(
       (k) =>
+        !k.invalidated &&
         (!ids || ids.includes(k.id)) &&
         (!name || wildcardMatch(name, k.name)) &&
         (!owner || k.username === auth.username) &&

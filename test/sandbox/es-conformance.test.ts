@@ -1,0 +1,277 @@
+/**
+ * Conformance of the simulated Elasticsearch with real Elasticsearch, one test per behaviour, each citing the
+ * elastic/elasticsearch source (REST test, action or service) it follows. Production code must never depend on an
+ * answer only the sandbox gives: these tests pin the sandbox to what ES answers.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPki, type SandboxPki } from '../../src/sandbox/pki';
+import { canonicalAccess, sameAccess, storedAccessShape } from '../../src/domain/apiKeyAccess';
+import { startEstate, call, type Estate } from './es-helpers';
+
+let pki: SandboxPki;
+let e: Estate;
+
+before(async () => {
+  pki = await createPki();
+  e = await startEstate({ pki });
+  await call(e.sm, 'PUT', '/logs-app/_doc/1', { msg: 'hello', category: 'shared' });
+});
+after(() => e.stop());
+
+const LICENSE_REFUSAL = 'current license is non-compliant for [advanced-remote-cluster-security]';
+
+async function connect(alias: string, extra: Record<string, unknown> = {}) {
+  const key = (
+    await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: `k-${alias}`,
+      access: { search: [{ names: ['logs-*'] }] },
+    })
+  ).body as { id: string; encoded: string };
+  await e.ech.setSecureSettings({ [`cluster.remote.${alias}.credentials`]: key.encoded });
+  const r = await call(e.ech, 'PUT', '/_cluster/settings', {
+    persistent: {
+      [`cluster.remote.${alias}.mode`]: 'proxy',
+      [`cluster.remote.${alias}.proxy_address`]: e.sm.remoteClusterServerAddress,
+      [`cluster.remote.${alias}.server_name`]: e.sm.serverName,
+      ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [`cluster.remote.${alias}.${k}`, v])),
+    },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return key;
+}
+
+// ------------------------------------------------------------------------------------------- cross-cluster keys
+
+test('x-pack/plugin/src/yamlRestTest/resources/rest-api-spec/test/api_key/50_cross_cluster.yml "Test create a cross-cluster API key": GET shows access and role descriptors as stored', async () => {
+  const access = {
+    search: [
+      {
+        names: ['logs*'],
+        query: { term: { category: 'shared' } },
+        field_security: { grant: ['*'], except: ['private'] },
+      },
+    ],
+    replication: [{ names: ['archive'], allow_restricted_indices: false }],
+  };
+  // (the YAML test sends this combination to a version that accepts it; DLS with replication is refused since, so
+  // the DLS part is checked alone and replication separately)
+  const dls = (
+    await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'my-cc-api-key',
+      expiration: '1d',
+      access: { search: access.search },
+      metadata: { answer: 42, tag: 'dev' },
+    })
+  ).body as { id: string };
+  const got = (await call(e.sm, 'GET', `/_security/api_key?id=${dls.id}&with_limited_by=true`)).body.api_keys[0];
+  assert.equal(got.type, 'cross_cluster');
+  assert.deepEqual(got.metadata, { answer: 42, tag: 'dev' });
+  assert.deepEqual(got.access, {
+    search: [
+      {
+        names: ['logs*'],
+        field_security: { grant: ['*'], except: ['private'] },
+        query: '{"term":{"category":"shared"}}',
+        allow_restricted_indices: false,
+      },
+    ],
+  });
+  assert.deepEqual(got.role_descriptors, {
+    cross_cluster: {
+      cluster: ['cross_cluster_search', 'monitor_enrich'],
+      indices: [
+        {
+          names: ['logs*'],
+          privileges: ['read', 'read_cross_cluster', 'view_index_metadata'],
+          field_security: { grant: ['*'], except: ['private'] },
+          query: '{"term":{"category":"shared"}}',
+          allow_restricted_indices: false,
+        },
+      ],
+      applications: [],
+      run_as: [],
+      metadata: {},
+      transient_metadata: { enabled: true },
+    },
+  });
+  assert.equal(got.limited_by, undefined);
+  // The product's comparison: what GET shows equals what was asked (defaults filled, query as a string), and its
+  // prediction of the stored shape is exactly this read-back.
+  assert.deepEqual(storedAccessShape({ search: access.search }), got.access);
+  assert.ok(sameAccess(got.access, { search: access.search }));
+  assert.ok(!sameAccess(got.access, { search: [{ ...access.search[0], query: { term: { category: 'other' } } }] }));
+  assert.ok(!sameAccess(got.access, { search: [{ ...access.search[0], allow_restricted_indices: true }] }));
+  assert.deepEqual(canonicalAccess(got.access), canonicalAccess({ search: access.search }));
+
+  const repl = (
+    await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'my-cc-api-key',
+      access: { replication: access.replication },
+    })
+  ).body as { id: string };
+  const r = (await call(e.sm, 'GET', `/_security/api_key?id=${repl.id}`)).body.api_keys[0];
+  assert.deepEqual(r.access, { replication: [{ names: ['archive'], allow_restricted_indices: false }] });
+  assert.deepEqual(r.role_descriptors.cross_cluster.cluster, ['cross_cluster_replication']);
+  assert.deepEqual(r.role_descriptors.cross_cluster.indices[0].privileges, [
+    'cross_cluster_replication',
+    'cross_cluster_replication_internal',
+  ]);
+});
+
+test('50_cross_cluster.yml "Test update a cross-cluster API Key": resending what GET shows is a no-op (updated:false)', async () => {
+  const key = (
+    await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'upd',
+      access: { search: [{ names: ['logs*'], query: { term: { category: 'shared' } } }] },
+    })
+  ).body as { id: string };
+  const shown = (await call(e.sm, 'GET', `/_security/api_key?id=${key.id}`)).body.api_keys[0].access;
+  const again = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, { access: shown });
+  assert.deepEqual(again.body, { updated: false });
+});
+
+test('RestCreateCrossClusterApiKeyAction (ConstructingObjectParser): a missing name or access is "Required [...]", before authorization; only POST', async () => {
+  const noName = await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+    access: { search: [{ names: ['*'] }] },
+  });
+  assert.equal(noName.status, 400);
+  assert.equal(noName.body.error.type, 'illegal_argument_exception');
+  assert.equal(noName.body.error.reason, 'Required [name]');
+  assert.equal(
+    (await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {})).body.error.reason,
+    'Required [name, access]',
+  );
+  // The route is POST only (routes() = POST /_security/cross_cluster/api_key): PUT is 405 with the allowed method.
+  const put = await call(e.sm, 'PUT', '/_security/cross_cluster/api_key', {
+    name: 'n',
+    access: { search: [{ names: ['*'] }] },
+  });
+  assert.equal(put.status, 405);
+  assert.match(
+    put.body.error,
+    /^Incorrect HTTP method for uri \[\/_security\/cross_cluster\/api_key\] and method \[PUT\], allowed: \[POST\]/,
+  );
+});
+
+test('ApiKeyService.getApiKeys: a name or id that matches nothing is 200 {"api_keys": []}', async () => {
+  for (const q of ['name=no-such-key', 'id=no-such-id', 'name=no-such-key&active_only=true']) {
+    const r = await call(e.sm, 'GET', `/_security/api_key?${q}`);
+    assert.deepEqual([r.status, r.body], [200, { api_keys: [] }], q);
+  }
+});
+
+test('ApiKeyService.invalidateApiKeys: invalidated keys are filtered out first, so invalidating one again answers empty', async () => {
+  const key = (
+    await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'inv',
+      access: { search: [{ names: ['*'] }] },
+    })
+  ).body as { id: string };
+  const first = await call(e.sm, 'DELETE', '/_security/api_key', { ids: [key.id] });
+  assert.deepEqual(first.body, { invalidated_api_keys: [key.id], previously_invalidated_api_keys: [], error_count: 0 });
+  const second = await call(e.sm, 'DELETE', '/_security/api_key', { ids: [key.id] });
+  assert.deepEqual(second.body, { invalidated_api_keys: [], previously_invalidated_api_keys: [], error_count: 0 });
+  assert.equal((await call(e.sm, 'GET', `/_security/api_key?id=${key.id}`)).body.api_keys[0].invalidated, true);
+});
+
+test('LicenseUtils.newComplianceException (Security.ADVANCED_REMOTE_CLUSTER_SECURITY_FEATURE): creating or updating a cross-cluster key below Enterprise/trial is 403', async () => {
+  const key = (
+    await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'lic',
+      access: { search: [{ names: ['*'] }] },
+    })
+  ).body as { id: string };
+  for (const license of ['basic', 'gold', 'platinum'] as const) {
+    e.sm.setLicense(license);
+    try {
+      const created = await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+        name: 'lic2',
+        access: { search: [{ names: ['*'] }] },
+      });
+      assert.equal(created.status, 403, license);
+      assert.equal(created.body.error.type, 'security_exception');
+      assert.equal(created.body.error.reason, LICENSE_REFUSAL);
+      assert.equal(created.body.error['license.expired.feature'], 'advanced-remote-cluster-security');
+      const updated = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, { metadata: { a: 1 } });
+      assert.equal(updated.status, 403, license);
+      assert.equal(updated.body.error.reason, LICENSE_REFUSAL);
+    } finally {
+      e.sm.setLicense('enterprise');
+    }
+  }
+  e.sm.setLicense('trial');
+  try {
+    const ok = await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'lic3',
+      access: { search: [{ names: ['*'] }] },
+    });
+    assert.equal(ok.status, 200);
+  } finally {
+    e.sm.setLicense('enterprise');
+  }
+});
+
+// ------------------------------------------------------------------------- _resolve/cluster and _remote/info (§4b)
+
+test('TransportResolveClusterAction + ResolveClusterActionResponse: connected remote; index expression vs cluster-info-only form', async () => {
+  await connect('ok');
+  const withIndex = (await call(e.ech, 'GET', '/_resolve/cluster/ok:logs-*')).body.ok;
+  assert.deepEqual(Object.keys(withIndex), ['connected', 'skip_unavailable', 'matching_indices', 'version']);
+  assert.equal(withIndex.connected, true);
+  assert.equal(withIndex.matching_indices, true);
+  assert.deepEqual(Object.keys(withIndex.version), [
+    'number',
+    'build_flavor',
+    'minimum_wire_compatibility_version',
+    'minimum_index_compatibility_version',
+  ]);
+  // clusterInfoOnly (no expression, 8.18+/9.x): no matching_indices, but the version.
+  const infoOnly = (await call(e.ech, 'GET', '/_resolve/cluster')).body.ok;
+  assert.deepEqual(Object.keys(infoOnly), ['connected', 'skip_unavailable', 'version']);
+  // IndexNotFoundException on the remote keeps connected:true with the message.
+  const missing = (await call(e.ech, 'GET', '/_resolve/cluster/ok:logs-nothing')).body.ok;
+  assert.deepEqual(missing, { connected: true, skip_unavailable: true, error: 'no such index [logs-nothing]' });
+});
+
+test('TransportResolveClusterAction.onFailure: a remote-unavailable failure (ExceptionsHelper.isRemoteUnavailableException) has no error; _remote/info says connected:false', async () => {
+  const key = await connect('down', { server_name: 'wrong.example.com' });
+  assert.ok(key.id);
+  const r = (await call(e.ech, 'GET', '/_resolve/cluster/down:logs-*')).body.down;
+  assert.deepEqual(r, { connected: false, skip_unavailable: true });
+  const info = (await call(e.ech, 'GET', '/_remote/info')).body.down;
+  assert.equal(info.connected, false);
+  assert.equal(info.num_proxy_sockets_connected, 0);
+  assert.equal(info.server_name, 'wrong.example.com');
+  assert.equal(info.cluster_credentials, '::es_redacted::');
+  // A search with skip_unavailable:false fails with the proxy strategy's exception (ProxyConnectionStrategy
+  // getNoSeedNodeLeftException); with skip_unavailable the cluster is skipped, "Unable to connect to [alias]"
+  // (RemoteConnectionManager.getAnyRemoteConnection).
+  const skipped = await call(e.ech, 'GET', '/down:logs-*/_search');
+  assert.equal(skipped.status, 200);
+  assert.equal(skipped.body._clusters.details.down.status, 'skipped');
+  assert.deepEqual(skipped.body._clusters.details.down.failures[0].reason, {
+    type: 'connect_transport_exception',
+    reason: 'Unable to connect to [down]',
+  });
+  await call(e.ech, 'PUT', '/_cluster/settings', { persistent: { 'cluster.remote.down.skip_unavailable': false } });
+  const failed = await call(e.ech, 'GET', '/down:logs-*/_search');
+  assert.equal(failed.status, 500);
+  assert.equal(failed.body.error.type, 'no_seed_node_left_exception');
+  assert.match(
+    failed.body.error.reason,
+    /^Unable to open any proxy connections to cluster \[down\] at address \[127\.0\.0\.1:\d+\]$/,
+  );
+  assert.doesNotMatch(JSON.stringify(failed.body), /subject alternative|establish trust/);
+});
+
+test('TransportResolveClusterAction.onFailure: a security exception over an open connection carries its message and connected:false', async () => {
+  const key = await connect('sec');
+  assert.equal((await call(e.ech, 'GET', '/_resolve/cluster/sec:logs-*')).body.sec.connected, true);
+  await call(e.sm, 'DELETE', '/_security/api_key', { ids: [key.id] });
+  const r = (await call(e.ech, 'GET', '/_resolve/cluster/sec:logs-*')).body.sec;
+  assert.equal(r.connected, false);
+  assert.match(r.error, /^unable to authenticate user \[/);
+  // _remote/info stays stale: the socket is open, every request is authenticated.
+  assert.equal((await call(e.ech, 'GET', '/_remote/info')).body.sec.connected, true);
+});
