@@ -275,3 +275,60 @@ test('TransportResolveClusterAction.onFailure: a security exception over an open
   // _remote/info stays stale: the socket is open, every request is authenticated.
   assert.equal((await call(e.ech, 'GET', '/_remote/info')).body.sec.connected, true);
 });
+
+// ------------------------------------------------------------------------------------ remote cluster settings
+
+test('RemoteClusterService (RemoteConnectionEnabled validator): per-alias settings left for an alias without an address are refused', async () => {
+  const put = (persistent: Record<string, unknown>) => call(e.ech, 'PUT', '/_cluster/settings', { persistent });
+  assert.equal((await put({ 'cluster.remote.half.mode': 'proxy' })).status, 200, 'mode alone is accepted');
+  const lone = await put({ 'cluster.remote.half.skip_unavailable': false });
+  assert.equal(lone.status, 400);
+  assert.equal(lone.body.error.type, 'illegal_argument_exception');
+  assert.equal(
+    lone.body.error.reason,
+    'Cannot configure setting [cluster.remote.half.skip_unavailable] if remote cluster is not enabled.',
+  );
+  assert.equal(
+    (await put({ 'cluster.remote.half.transport.ping_schedule': '30s' })).body.error.reason,
+    'Cannot configure setting [cluster.remote.half.transport.ping_schedule] if remote cluster is not enabled.',
+  );
+  // With an address it is accepted; removing only the address while skip_unavailable stays is refused, and
+  // removing everything in one request (as Kibana and this tool do) is accepted.
+  assert.equal(
+    (
+      await put({
+        'cluster.remote.half.proxy_address': e.sm.remoteClusterServerAddress,
+        'cluster.remote.half.skip_unavailable': false,
+      })
+    ).status,
+    200,
+  );
+  const partial = await put({ 'cluster.remote.half.proxy_address': null });
+  assert.equal(partial.status, 400);
+  assert.equal(
+    partial.body.error.reason,
+    'Cannot configure setting [cluster.remote.half.skip_unavailable] if remote cluster is not enabled.',
+  );
+  assert.equal((await put({ 'cluster.remote.half.*': null })).status, 200);
+  assert.equal((await call(e.ech, 'GET', '/_remote/info')).body.half, undefined);
+});
+
+test('ProxyConnectionStrategy.strategyMustBeRebuilt / RemoteClusterService.updateSkipUnavailable: skip_unavailable alone does not rebuild the connection; server_name does', async () => {
+  await connect('live');
+  assert.equal((await call(e.ech, 'GET', '/_resolve/cluster/live:logs-*')).body.live.connected, true);
+  const handshakes = () => (e.sm.snapshot() as any).inbound.filter((i: any) => i.ok).length;
+  const connects = () => (e.ech.snapshot() as any).outbound.filter((o: any) => o.alias === 'live').length;
+  const [h0, c0] = [handshakes(), connects()];
+  await call(e.ech, 'PUT', '/_cluster/settings', { persistent: { 'cluster.remote.live.skip_unavailable': false } });
+  const info = (await call(e.ech, 'GET', '/_remote/info')).body.live;
+  assert.equal(info.skip_unavailable, false, 'the new value is live');
+  assert.equal(info.num_proxy_sockets_connected, 18, 'the same sockets stay open');
+  assert.deepEqual([handshakes(), connects()], [h0, c0], 'no new handshake, no reconnect');
+  assert.equal((await call(e.ech, 'GET', '/_resolve/cluster/live:logs-*')).body.live.skip_unavailable, false);
+  // server_name is part of the strategy: changing it rebuilds (and here, a wrong name, breaks) the connection.
+  await call(e.ech, 'PUT', '/_cluster/settings', {
+    persistent: { 'cluster.remote.live.server_name': 'wrong.example.com' },
+  });
+  assert.ok(connects() > c0, 'rebuilt');
+  assert.equal((await call(e.ech, 'GET', '/_remote/info')).body.live.connected, false);
+});

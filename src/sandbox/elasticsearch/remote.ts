@@ -717,7 +717,8 @@ export class RemoteConnection {
   private closedByUs = false;
 
   constructor(
-    readonly settings: RemoteClusterSettings,
+    /** Replaced in place when only skip_unavailable changes (no rebuild, as RemoteClusterService does). */
+    public settings: RemoteClusterSettings,
     private readonly local: LocalSideHost,
     readonly credentials: string | undefined,
   ) {}
@@ -993,7 +994,11 @@ export class RemoteClusters {
       }
     }
     for (const [alias, settings] of wanted) {
-      if (this.connections.has(alias)) continue;
+      const open = this.connections.get(alias);
+      if (open) {
+        open.settings = settings; // e.g. skip_unavailable, updated on the live connection
+        continue;
+      }
       const credentials = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
       const conn = new RemoteConnection(settings, this.local, credentials);
       this.connections.set(alias, conn);
