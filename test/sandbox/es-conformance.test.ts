@@ -332,3 +332,43 @@ test('ProxyConnectionStrategy.strategyMustBeRebuilt / RemoteClusterService.updat
   assert.ok(connects() > c0, 'rebuilt');
   assert.equal((await call(e.ech, 'GET', '/_remote/info')).body.live.connected, false);
 });
+
+// ------------------------------------------------------------------------------------------------------- roles
+
+test('RoleDescriptorRequestValidator / RoleDescriptor.parseRemoteIndex / RemoteClusterPermissions: role privileges validated with ES messages', async () => {
+  const put = (body: unknown) => call(e.ech, 'PUT', '/_security/role/conf-role', body);
+  const cluster = await put({ cluster: ['monitor', 'bogus_privilege'] });
+  assert.equal(cluster.status, 400);
+  assert.equal(cluster.body.error.type, 'action_request_validation_exception');
+  assert.match(
+    cluster.body.error.reason,
+    /^Validation Failed: 1: unknown cluster privilege \[bogus_privilege\]\. a privilege must be either one of the predefined cluster privilege names \[all,cancel_task,.*monitor_enrich.*\] or a pattern over one of the available cluster actions;$/,
+  );
+  const index = await put({ indices: [{ names: ['logs-*'], privileges: ['read', 'reed'] }] });
+  assert.match(
+    index.body.error.reason,
+    /^Validation Failed: 1: unknown index privilege \[reed\]\. a privilege must be either one of the predefined fixed indices privileges \[all,.*read_cross_cluster.*\] or a pattern over one of the available index actions;$/,
+  );
+  const remoteIndex = await put({ remote_indices: [{ clusters: ['a'], names: ['*'], privileges: ['raed'] }] });
+  assert.match(remoteIndex.body.error.reason, /^Validation Failed: 1: unknown index privilege \[raed\]/);
+  const noClusters = await put({ remote_indices: [{ names: ['logs-*'], privileges: ['read'] }] });
+  assert.equal(noClusters.status, 400);
+  assert.equal(noClusters.body.error.type, 'parse_exception');
+  assert.equal(
+    noClusters.body.error.reason,
+    'failed to parse remote indices privileges for role [conf-role]. missing required [clusters] field',
+  );
+  const rc = await put({ remote_cluster: [{ clusters: ['a'], privileges: ['monitor'] }] });
+  assert.equal(
+    rc.body.error.reason,
+    'Invalid remote_cluster permissions found. Please remove the following: [monitor] Only [monitor_enrich, monitor_stats] are allowed',
+  );
+  // Raw action patterns are privileges too.
+  const raw = await put({
+    cluster: ['cluster:monitor/main'],
+    indices: [{ names: ['x'], privileges: ['indices:data/read/*'] }],
+    remote_indices: [{ clusters: ['a'], names: ['*'], privileges: ['read', 'read_cross_cluster'] }],
+    remote_cluster: [{ clusters: ['a'], privileges: ['monitor_enrich'] }],
+  });
+  assert.equal(raw.status, 200, JSON.stringify(raw.body));
+});
