@@ -372,3 +372,43 @@ test('RoleDescriptorRequestValidator / RoleDescriptor.parseRemoteIndex / RemoteC
   });
   assert.equal(raw.status, 200, JSON.stringify(raw.body));
 });
+
+// ------------------------------------------------------------------------------------- REST compatibility headers
+
+test('RestCompatibleVersionHelper.getCompatibleVersion + RestRequest (MediaTypeHeaderException): versioned media types', async () => {
+  const v8 = 'application/vnd.elasticsearch+json; compatible-with=8';
+  const v9 = 'application/vnd.elasticsearch+json; compatible-with=9';
+  const json = 'application/json';
+  const body = { query: { match_all: {} } };
+  const reason = async (headers: Record<string, string>, withBody = true) => {
+    const r = await call(e.ech, withBody ? 'POST' : 'GET', '/_search', withBody ? body : undefined, { headers });
+    if (r.status === 200) return 'ok';
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.type, 'media_type_header_exception');
+    assert.equal(r.body.error.reason, 'Invalid media-type value on headers [Accept, Content-Type]');
+    return r.body.error.caused_by.reason as string;
+  };
+  // ECH 9.1: 9 and 8 are accepted, versioned on both headers alike.
+  assert.equal(await reason({ accept: v9, 'content-type': v9 }), 'ok');
+  assert.equal(await reason({ accept: v8, 'content-type': v8 }), 'ok');
+  assert.equal(await reason({ accept: json, 'content-type': json }), 'ok');
+  assert.equal(await reason({ accept: v8 }, false), 'ok', 'without a body only Accept counts');
+  assert.equal(
+    await reason({ accept: 'application/vnd.elasticsearch+json; compatible-with=7' }, false),
+    'Accept version must be either version 9 or 8, but found 7. Accept=application/vnd.elasticsearch+json; compatible-with=7',
+  );
+  // A versioned Accept with a plain JSON body.
+  assert.equal(
+    await reason({ accept: v9, 'content-type': json }),
+    `A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version. Accept=${v9}, Content-Type=${json}`,
+  );
+  // Different versions on the two headers, with a body.
+  assert.equal(
+    await reason({ accept: v9, 'content-type': v8 }),
+    `A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match. Accept=${v9}, Content-Type=${v8}`,
+  );
+  assert.equal(
+    await reason({ accept: v9, 'content-type': 'application/vnd.elasticsearch+json; compatible-with=10' }),
+    'Content-Type version must be either version 9 or 8, but found 10. Content-Type=application/vnd.elasticsearch+json; compatible-with=10',
+  );
+});

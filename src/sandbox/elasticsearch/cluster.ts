@@ -599,7 +599,7 @@ export class SimulatedCluster {
     let compat: number | undefined;
     let reply: Reply;
     try {
-      compat = checkCompatibilityHeaders(this.config.version, req.headers);
+      compat = checkCompatibilityHeaders(this.config.version, req.headers, req.text.length > 0);
       if (!route) reply = noHandler(req.method, req.path);
       else if (route === 'method') reply = wrongMethod(req.method, req.path, this.allowedMethods(req.path));
       else {
