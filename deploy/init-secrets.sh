@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the secret files docker-compose.yml mounts, once: existing files are kept (rotating the encryption key is
-# adding a new key in front, see README). git ignores deploy/secrets/.
+# adding a new key in front, see docs/secrets.md). git ignores deploy/secrets/.
 set -euo pipefail
 dir="$(cd "$(dirname "$0")" && pwd)/secrets"
 mkdir -p "$dir/worker"

@@ -1,12 +1,23 @@
 /**
- * Worker operations: Prometheus metrics from the SDK's own telemetry (ECH_REMOTE_METRICS_ADDRESS) and one JSON object
- * per log line on stderr (ECH_REMOTE_LOG_LEVEL), with the SDK's workflow/activity context. Every string goes through
- * redact(), so a secret the worker resolved can never reach the logs. Installed once, before any connection is made.
+ * Worker operations: Prometheus metrics from the SDK's own telemetry (ECH_REMOTE_METRICS_ADDRESS) and the worker's
+ * logs (src/log.ts: human lines on a terminal, JSON lines otherwise, ECH_REMOTE_LOG_LEVEL / ECH_REMOTE_LOG_FORMAT),
+ * the SDK's workflow, activity and core logs included, with their workflow/activity context. Installed once, before
+ * any connection is made.
  */
 import net from 'node:net';
-import { DefaultLogger, Runtime, type LogEntry, type Logger } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { z } from 'zod';
-import { redact } from './activities/secrets';
+import {
+  LOG_FORMAT_ENV,
+  LOG_LEVEL_ENV,
+  SettingsError,
+  TemporalLogger,
+  createLogger,
+  log,
+  logFormat,
+  logLevel,
+  type LogStream,
+} from './log';
 
 /**
  * The Prometheus bind address as the Temporal runtime takes it: an IP literal and a port (it does not resolve names,
@@ -22,51 +33,35 @@ export const metricsAddress = z.string().refine((v) => {
 }, METRICS_ADDRESS_MESSAGE);
 
 const operationsEnv = z.object({
-  ECH_REMOTE_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  ECH_REMOTE_LOG_LEVEL: logLevel.default('INFO'),
+  ECH_REMOTE_LOG_FORMAT: logFormat.optional(),
   ECH_REMOTE_METRICS_ADDRESS: metricsAddress.optional(),
 });
 export type OperationsSettings = z.output<typeof operationsEnv>;
 
 export function operationsSettings(env: NodeJS.ProcessEnv = process.env): OperationsSettings {
   const parsed = operationsEnv.safeParse({
-    ECH_REMOTE_LOG_LEVEL: env.ECH_REMOTE_LOG_LEVEL?.toUpperCase() || undefined,
+    ECH_REMOTE_LOG_LEVEL: env[LOG_LEVEL_ENV]?.toUpperCase() || undefined,
+    ECH_REMOTE_LOG_FORMAT: env[LOG_FORMAT_ENV]?.toLowerCase() || undefined,
     ECH_REMOTE_METRICS_ADDRESS: env.ECH_REMOTE_METRICS_ADDRESS || undefined,
   });
   if (!parsed.success) {
-    throw new Error(
+    throw new SettingsError(
       `Invalid worker settings:\n${parsed.error.issues.map((i) => `- ${String(i.path[0])}: ${i.message}`).join('\n')}`,
     );
   }
   return parsed.data;
 }
 
-/** Strings redacted, errors as {name, message, stack}, bigints as strings: always serialisable, never a secret. */
-function safe(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message), ...(value.stack ? { stack: redact(value.stack) } : {}) };
-  }
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 5) return '[…]';
-  if (Array.isArray(value)) return value.map((v) => safe(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, safe(v, depth + 1)]));
-}
-
-/** One log line: time, level, message, then the SDK's meta (workflowId, runId, activityId, activityType, taskQueue…). */
-export function jsonLogLine(entry: LogEntry): string {
-  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
-  const line: Record<string, unknown> = { time, level: entry.level, message: redact(entry.message) };
-  for (const [k, v] of Object.entries(entry.meta ?? {})) if (!(k in line)) line[k] = safe(v);
-  return JSON.stringify(line);
-}
-
-/** Runtime.install with the JSON logger (the SDK's native logs forwarded to it) and, when configured, Prometheus. */
-export function installTelemetry(env: NodeJS.ProcessEnv = process.env): Logger {
+/**
+ * Runtime.install with the process's logger behind Temporal's Logger interface (the SDK's native core logs forwarded
+ * to it) and, when configured, Prometheus. `stream` (tests) logs there instead of stderr.
+ */
+export function installTelemetry(env: NodeJS.ProcessEnv = process.env, stream?: LogStream): TemporalLogger {
   const settings = operationsSettings(env);
-  const logger = new DefaultLogger(settings.ECH_REMOTE_LOG_LEVEL, (entry) => {
-    process.stderr.write(`${jsonLogLine(entry)}\n`);
-  });
+  const logger = new TemporalLogger(
+    stream || env !== process.env ? createLogger({ env, ...(stream ? { stream } : {}) }) : log(),
+  );
   Runtime.install({
     logger,
     telemetryOptions: {

@@ -1,8 +1,8 @@
 /**
  * The worker: Temporal connection from @temporalio/envconfig, the contract's task queue, the prebuilt workflow bundle
  * when `npm run build` made one, encrypted payloads (src/codec), activity errors redacted, graceful shutdown on
- * SIGINT/SIGTERM (the SDK's default shutdown signals); runWorker adds the operations telemetry (JSON logs, Prometheus
- * metrics; src/telemetry.ts).
+ * SIGINT/SIGTERM (the SDK's default shutdown signals); runWorker adds the operations telemetry (logs through
+ * src/log.ts, Prometheus metrics; src/telemetry.ts).
  */
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -10,9 +10,10 @@ import { keepAliveHeartbeats } from './activities/heartbeat';
 import { SECRET_BINDINGS_ENV, loadSecretBindings } from './activities/secretBindings';
 import { redactActivityErrors } from './activities/secrets';
 import { INSECURE_PLAINTEXT_ENV, insecurePlaintextRequested, loadDataConverter } from './codec';
+import { logFatal } from './log';
 import { installTelemetry } from './telemetry';
-import { taskQueue, temporalConnectConfig } from './temporal/connection';
-import { workflowSource } from './workflowBundle';
+import { taskQueue, temporalConnectConfig, temporalConnectionError } from './temporal/connection';
+import { bundleWorkflowSources, workflowSource } from './workflowBundle';
 
 /**
  * The worker's data converter: unencrypted workflow payloads (a human step answered without the codec) are let
@@ -26,15 +27,27 @@ export function workerDataConverter(opts: { insecurePlaintextPayloads?: boolean 
   });
 }
 
+/** The worker's connection to the Temporal frontend of TEMPORAL_ADDRESS / the profile; a failure names the address. */
+export async function connectWorker(): Promise<NativeConnection> {
+  const { connectionOptions } = temporalConnectConfig();
+  return NativeConnection.connect(connectionOptions).catch((err: unknown) => {
+    throw temporalConnectionError(connectionOptions.address, err);
+  });
+}
+
 export async function createWorker(options: Partial<WorkerOptions> = {}): Promise<Worker> {
   const dataConverter = options.dataConverter ?? workerDataConverter();
-  const { connectionOptions, namespace } = temporalConnectConfig();
-  const connection = options.connection ?? (await NativeConnection.connect(connectionOptions));
+  const { namespace } = temporalConnectConfig();
+  const connection = options.connection ?? (await connectWorker());
+  // Without a prebuilt bundle the sources are bundled here, quietly: the SDK's own bundling logs webpack's statistics.
+  const source = workflowSource();
   return Worker.create({
     connection,
     namespace,
     taskQueue: taskQueue(),
-    ...workflowSource(),
+    ...(source.workflowsPath && !options.workflowBundle && !options.workflowsPath
+      ? { workflowBundle: await bundleWorkflowSources(source.workflowsPath) }
+      : source),
     activities: createActivities(),
     // Keep-alive heartbeats: a worker that dies mid-activity is noticed after the heartbeat timeout, not start-to-close.
     interceptors: { activity: [redactActivityErrors, keepAliveHeartbeats()] },
@@ -69,8 +82,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         'Bind each secret your requests name to its use and destination (docs/configuration.md).',
     );
   }
-  const { connectionOptions } = temporalConnectConfig();
-  const connection = await NativeConnection.connect(connectionOptions);
+  const connection = await connectWorker();
   const worker = await createWorker({ connection, dataConverter });
   logger.info(
     `ech-remote worker started: task queue "${worker.options.taskQueue}", namespace "${worker.options.namespace}"`,
@@ -92,7 +104,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
 
 if (require.main === module) {
   runWorker().catch((err: unknown) => {
-    console.error(err);
+    logFatal(err, 'ech-remote worker stopped');
     process.exit(1);
   });
 }

@@ -6,7 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, type Logger, type WorkerOptions } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from './codec';
+import { TemporalLogger } from './log';
 
 /**
  * What the current bundle build guarantees (format 1: the failure converter with encoded attributes). Raise the
@@ -54,4 +56,37 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workfl
   if (!bundle) return { workflowsPath: require.resolve('./workflows') };
   assertCurrentBundle(bundle);
   return { workflowBundle: { codePath: bundle } };
+}
+
+/**
+ * The bundler's log, minus webpack's statistics (a page of module sizes at info level on every start): its warnings
+ * and errors still reach the process's log.
+ */
+function quietBundlerLogger(): Logger {
+  const logger = new TemporalLogger();
+  const noop = () => undefined;
+  return {
+    log: noop,
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: logger.warn.bind(logger),
+    error: logger.error.bind(logger),
+  };
+}
+
+/**
+ * Bundles the workflow sources as `npm run build` does (the codec's failure converter included), without webpack's
+ * statistics in the log; what a worker without a prebuilt bundle loads, and what scripts/bundle-workflows.ts writes.
+ */
+export async function bundleWorkflowSources(
+  workflowsPath: string = require.resolve('./workflows'),
+): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    // Workflow failures are encrypted like activity failures: the bundle carries the codec's failure converter.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: quietBundlerLogger(),
+  });
+  return { code };
 }

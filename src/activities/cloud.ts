@@ -259,7 +259,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         return { changed: true, ...previous };
       } catch (err) {
         if (!isVersionConflict(err) || attempt >= trustAttempts) throw err;
-        log().info('Deployment changed concurrently; re-reading the trust settings', { attempt, what });
+        log().info('Deployment changed concurrently; re-reading the trust settings', { trustAttempt: attempt, what });
         heartbeat({ trustAttempt: attempt });
         await Context.current().sleep(100 * attempt + Math.floor(Math.random() * 100));
       }

@@ -57,6 +57,10 @@ export type ElasticsearchActivities = Pick<
   | 'removeRole'
   | 'ensureUser'
   | 'removeUser'
+  | 'readConnection'
+  | 'findCrossClusterApiKeys'
+  | 'updateCrossClusterApiKey'
+  | 'putOwnershipRecord'
 >;
 
 export interface ElasticsearchActivityDeps {
@@ -138,7 +142,7 @@ async function tryRequest<T>(
       };
     }
     // Connection problems with the cluster we talk to (not the remote): classified like every other call.
-    throw classifyElasticsearchError(conn.system, operation, err);
+    throw classifyElasticsearchError(conn.system, operation, err, conn.url);
   }
 }
 
@@ -494,23 +498,39 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       });
     },
 
-    async removeRemoteCluster(input: { target: EsTarget; alias: string; workflowId?: string }) {
-      const { target, alias, workflowId } = input;
+    async removeRemoteCluster(input: {
+      target: EsTarget;
+      alias: string;
+      workflowId?: string;
+      adopt?: boolean;
+      keepRecord?: boolean;
+    }) {
+      const { target, alias, workflowId, adopt, keepRecord } = input;
       return withCluster(target, async (conn) => {
         const state = await readAlias(conn, alias);
+        const settings = Object.keys(state.settings);
         if (!state.record || state.record.managed_by !== MANAGED_BY) {
-          if (aliasExists(state, alias))
-            logWarn(`not removing remote cluster ${alias}: it is not managed by ${MANAGED_BY}`);
-          return { removed: false };
-        }
-        if (workflowId !== undefined && state.record.workflow_id !== workflowId) {
+          if (!adopt || !aliasExists(state, alias)) {
+            if (aliasExists(state, alias))
+              logWarn(`not removing remote cluster ${alias}: it is not managed by ${MANAGED_BY}`);
+            return { removed: false, settings: [] };
+          }
+        } else if (workflowId !== undefined && state.record.workflow_id !== workflowId) {
           logWarn(`not removing remote cluster ${alias}: it belongs to workflow ${state.record.workflow_id ?? '?'}`);
-          return { removed: false };
+          return { removed: false, settings: [] };
         }
+        // Every cluster.remote.<alias>.* setting in ONE request (ES refuses skip_unavailable without an address),
+        // the ones the tool writes and any other set on the alias, with our record.
         const req = disconnectRequest(alias);
-        await conn.request('remove remote cluster settings', { method: req.method, path: req.path, body: req.body });
+        const persistent: Record<string, unknown> = {
+          ...req.body.persistent,
+          ...Object.fromEntries(settings.map((k) => [k, null])),
+        };
+        if (keepRecord) delete persistent[ownershipSettingKey(alias)];
+        const body = { persistent };
+        await conn.request('remove remote cluster settings', { method: req.method, path: req.path, body });
         logInfo(`removed remote cluster ${alias}`);
-        return { removed: true };
+        return { removed: true, settings };
       });
     },
 
@@ -550,6 +570,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
                 securityModel,
                 proxyAddress: configured?.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
                 serverName: configured?.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
+                ...(ca ? {} : { caUnknown: true }),
               };
             }
             const probeInput: ProbeInput | undefined = dctx.proxyAddress
@@ -627,8 +648,8 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       });
     },
 
-    async removeRole({ target, name }) {
-      return withCluster(target, (conn) => removeManaged(conn, 'role', name));
+    async removeRole({ target, name, alias }) {
+      return withCluster(target, (conn) => removeManaged(conn, 'role', name, alias));
     },
 
     async ensureUser({ target, username, body, passwordSecret }) {
@@ -647,22 +668,155 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       });
     },
 
-    async removeUser({ target, username }) {
-      return withCluster(target, (conn) => removeManaged(conn, 'user', username));
+    async removeUser({ target, username, alias }) {
+      return withCluster(target, (conn) => removeManaged(conn, 'user', username, alias));
+    },
+
+    // ------------------------------------------------------------ day 2
+    async readConnection({ target, alias }) {
+      return withCluster(target, async (conn) => {
+        const state = await readAlias(conn, alias);
+        const info = await conn.request<Record<string, RemoteInfoEntry>>('read remote info', {
+          method: 'GET',
+          path: '/_remote/info',
+        });
+        const entry = info[alias];
+        const ccr = await readCcrUse(conn, alias);
+        const [roles, users] = await Promise.all([
+          managedNamesFor(conn, 'role', alias),
+          managedNamesFor(conn, 'user', alias),
+        ]);
+        return {
+          settings: state.settings,
+          ...(state.record?.managed_by === MANAGED_BY ? { record: state.record } : {}),
+          ...(entry
+            ? {
+                remoteInfo: {
+                  connected: entry.connected === true,
+                  ...(typeof entry.mode === 'string' ? { mode: entry.mode } : {}),
+                  credentials: entry.cluster_credentials !== undefined,
+                },
+              }
+            : {}),
+          ccr,
+          roles,
+          users,
+        };
+      });
+    },
+
+    async findCrossClusterApiKeys({ target, id, alias }) {
+      return withCluster(target, async (conn) => {
+        const querystring: Record<string, string | boolean> = id
+          ? { id }
+          : { name: crossClusterApiKeyName(alias ?? ''), active_only: true };
+        const res = await conn.requestWithStatus<{ api_keys?: (ApiKeyInfo & { access?: unknown })[] }>(
+          'look up cross-cluster API keys',
+          { method: 'GET', path: '/_security/api_key', querystring },
+          [404],
+        );
+        return (res.body?.api_keys ?? [])
+          .filter((k) => k.type === undefined || k.type === 'cross_cluster')
+          .filter((k) => id !== undefined || (isOurs(k.metadata) && k.metadata?.alias === alias))
+          .map((k) => ({
+            id: k.id,
+            ...(k.name !== undefined ? { name: k.name } : {}),
+            invalidated: k.invalidated === true,
+            ...(k.expiration !== undefined ? { expiration: k.expiration } : {}),
+            managed: isOurs(k.metadata),
+            ...(typeof k.metadata?.alias === 'string' ? { alias: k.metadata.alias } : {}),
+            ...(typeof k.metadata?.workflow_id === 'string' ? { workflowId: k.metadata.workflow_id } : {}),
+            ...(k.access !== undefined ? { access: k.access } : {}),
+          }));
+      });
+    },
+
+    async updateCrossClusterApiKey({ target, id, access, metadata }) {
+      return withCluster(target, async (conn) => {
+        const res = await conn.requestWithStatus<{ api_keys?: (ApiKeyInfo & { access?: unknown })[] }>(
+          'look up cross-cluster API key',
+          { method: 'GET', path: '/_security/api_key', querystring: { id } },
+          [404],
+        );
+        const key = (res.body?.api_keys ?? []).find((k) => k.id === id);
+        if (!key || key.invalidated === true) {
+          throw permanent(
+            FAILURE_TYPES.notFound,
+            `Cross-cluster API key ${id} is not on the self-managed cluster or is invalidated → run rotateRemoteClusterKey to give the connection a new key.`,
+          );
+        }
+        if (!isOurs(key.metadata)) {
+          throw permanent(
+            FAILURE_TYPES.notOurs,
+            `Cross-cluster API key ${id} was not created by ${MANAGED_BY}; refusing to change its access → change it yourself (PUT /_security/cross_cluster/api_key/${id}).`,
+          );
+        }
+        // Elasticsearch replaces access whole; metadata is kept (with ours merged in).
+        const out = await conn.request<{ updated?: boolean }>('update cross-cluster API key', {
+          method: 'PUT',
+          path: `/_security/cross_cluster/api_key/${encodeURIComponent(id)}`,
+          body: { access, ...(metadata ? { metadata: { ...key.metadata, ...metadata } } : {}) },
+        });
+        const after = await conn.request<{ api_keys?: (ApiKeyInfo & { access?: unknown })[] }>(
+          'read cross-cluster API key',
+          { method: 'GET', path: '/_security/api_key', querystring: { id } },
+        );
+        logInfo(`updated cross-cluster API key ${id}`, { updated: out.updated === true });
+        return {
+          updated: out.updated === true,
+          ...(key.access !== undefined ? { before: key.access } : {}),
+          ...(after.api_keys?.[0]?.access !== undefined ? { after: after.api_keys[0].access } : {}),
+        };
+      });
+    },
+
+    async putOwnershipRecord({ target, alias, record }) {
+      return withCluster(target, async (conn) => {
+        const state = await readAlias(conn, alias);
+        if (state.record?.managed_by !== MANAGED_BY || !aliasExists(state, alias)) return { written: false };
+        await conn.request('put ownership record', {
+          method: 'PUT',
+          path: '/_cluster/settings',
+          body: { persistent: { [ownershipSettingKey(alias)]: JSON.stringify({ ...record, managed_by: MANAGED_BY }) } },
+        });
+        return { written: true };
+      });
     },
   };
+
+  /** Names of the roles or users whose metadata says this tool made them for `alias`. */
+  async function managedNamesFor(conn: EsConnection, kind: 'role' | 'user', alias: string): Promise<string[]> {
+    const all = await conn.request<Record<string, { metadata?: Record<string, unknown> }>>(`list ${kind}s`, {
+      method: 'GET',
+      path: `/_security/${kind}`,
+    });
+    return Object.entries(all)
+      .filter(([, v]) => isOurs(v.metadata) && v.metadata?.alias === alias)
+      .map(([name]) => name)
+      .sort();
+  }
   /** Delete a role or user only when its metadata says this tool made it. */
-  async function removeManaged(conn: EsConnection, kind: 'role' | 'user', name: string): Promise<{ removed: boolean }> {
+  async function removeManaged(
+    conn: EsConnection,
+    kind: 'role' | 'user',
+    name: string,
+    alias?: string,
+  ): Promise<{ removed: boolean }> {
     const existing = await getManaged(conn, kind, name);
     if (!existing.exists) return { removed: false };
     if (!isOurs(existing.metadata)) {
       logWarn(`not deleting ${kind} ${name}: it was not created by ${MANAGED_BY}`);
       return { removed: false };
     }
-    // A rollback removes only what its own run created; another run's role or user stays.
+    if (alias !== undefined && existing.metadata?.alias !== alias) {
+      logWarn(`not deleting ${kind} ${name}: it was made for another alias`);
+      return { removed: false };
+    }
+    // A rollback removes only what its own run created; another run's role or user stays (disconnect: any of ours for
+    // the alias, above).
     const runId = activityContext()?.info.workflowExecution?.runId;
     const createdBy = existing.metadata?.created_by_run;
-    if (typeof createdBy === 'string' && runId !== undefined && createdBy !== runId) {
+    if (alias === undefined && typeof createdBy === 'string' && runId !== undefined && createdBy !== runId) {
       logWarn(`not deleting ${kind} ${name}: another run (${createdBy}) created it`);
       return { removed: false };
     }
@@ -890,4 +1044,31 @@ async function verifyOnce(
     evidence.searchHits = typeof total === 'number' ? total : (total?.value ?? 0);
   }
   return { ok: true, evidence };
+}
+
+/**
+ * Follower indices and auto-follow patterns whose remote cluster is `alias` (`GET /_ccr/stats`, `GET /_ccr/auto_follow`).
+ * Elasticsearch does not stop an alias CCR uses from being removed, so disconnect looks first.
+ */
+async function readCcrUse(
+  conn: EsConnection,
+  alias: string,
+): Promise<{ followerIndices: string[]; autoFollowPatterns: string[] }> {
+  const stats = await conn.request<{
+    follow_stats?: { indices?: { index: string; shards?: { remote_cluster?: string }[] }[] };
+  }>('read CCR stats', { method: 'GET', path: '/_ccr/stats' });
+  const followerIndices = (stats.follow_stats?.indices ?? [])
+    .filter((i) => (i.shards ?? []).some((sh) => sh.remote_cluster === alias))
+    .map((i) => i.index)
+    .sort();
+  const auto = await conn.requestWithStatus<{ patterns?: { name: string; pattern?: { remote_cluster?: string } }[] }>(
+    'read CCR auto-follow patterns',
+    { method: 'GET', path: '/_ccr/auto_follow' },
+    [404],
+  );
+  const autoFollowPatterns = (auto.body?.patterns ?? [])
+    .filter((p) => p.pattern?.remote_cluster === alias)
+    .map((p) => p.name)
+    .sort();
+  return { followerIndices, autoFollowPatterns };
 }

@@ -25,7 +25,10 @@
 import fs from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import type { SecretUse } from '../contract/facts';
 import { SECRET_NAME_RE } from '../contract/secretNames';
+
+export type { SecretUse } from '../contract/facts';
 
 export const SECRET_BINDINGS_ENV = 'ECH_REMOTE_SECRET_BINDINGS';
 export const SECRET_BINDINGS_FILE_ENV = 'ECH_REMOTE_SECRET_BINDINGS_FILE';
@@ -56,13 +59,6 @@ const bindingsSchema = z.record(z.string().regex(SECRET_NAME_RE, 'a secret name'
 export type SecretBinding = z.output<typeof bindingSchema>;
 export type SecretBindings = Record<string, SecretBinding>;
 export type SecretUseKind = SecretBinding['use'];
-
-/** Where a secret is about to be used. `url` is the destination the request (or the workflow) chose. */
-export type SecretUse =
-  | { use: 'cloud-api-key'; endpoint?: string }
-  | { use: 'ech-elasticsearch'; deploymentId: string; url?: string; reportedUrl?: string }
-  | { use: 'elasticsearch'; url: string }
-  | { use: 'user-password' };
 
 /** `https://host[:port][/path]` reduced to what identifies a destination; undefined when not acceptable. */
 export function parseDestination(raw: string): string | undefined {

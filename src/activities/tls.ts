@@ -26,7 +26,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { Certificate, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import type { Activities, CertSummary, Finding, TlsProbeReport } from './types';
-import type { CaCheck } from '../domain/preflight';
+import type { CaCheck } from '../contract/facts';
 import { FAILURE_TYPES } from '../clients/errors';
 import { heartbeat } from './heartbeat';
 

@@ -5,136 +5,41 @@
  * payloads between the step that obtains it and the step that installs it.
  */
 import type { Access } from '../contract/request';
-import type { CaCheck } from '../domain/preflight';
-import type { DirectTrustEntry } from '../domain/requests';
-import type { SecretUse } from './secretBindings';
+import type {
+  CaCheck,
+  CloudTarget,
+  ClusterFacts,
+  ConnectionFacts,
+  CrossClusterKey,
+  CrossClusterKeyInfo,
+  OwnershipRecord,
+  DeploymentFacts,
+  DirectTrustEntry,
+  EsTarget,
+  RemoteEvidence,
+  SecretReference,
+  TlsProbeReport,
+} from '../contract/facts';
 
-/** The ECH deployment as the Cloud API addresses it. */
-export interface CloudTarget {
-  /** The Cloud API; absent = the endpoint the worker binds the API key secret to. */
-  endpoint?: string;
-  apiKeySecret: string;
-  deploymentId: string;
-  /** Elasticsearch resource ref_id; discovered by describeDeployment when absent. */
-  refId?: string;
-}
-
-export type ElasticsearchSide = 'ech' | 'self-managed';
-
-/** One Elasticsearch cluster's HTTP API. */
-export interface EsTarget {
-  side: ElasticsearchSide;
-  url: string;
-  credentialsSecret: string;
-  /** Extra CA for this cluster's HTTP layer (never disables verification). */
-  caPem?: string;
-  /** Version as reported by the cluster; chooses the client's REST-compatibility headers. Discovered when absent. */
-  version?: string;
-  /**
-   * ECH side: the deployment whose Elasticsearch endpoint (as the Cloud API reports it) `url` must be, for the ECH
-   * credentials to be sent (the worker's secret bindings).
-   */
-  deployment?: CloudTarget;
-}
-
-export interface DeploymentFacts {
-  deploymentId: string;
-  refId: string;
-  region: string;
-  clusterId: string;
-  clusterName: string;
-  /** `info.status`: initializing | stopping | stopped | rebooting | restarting | reconfiguring | started */
-  status: string;
-  healthy: boolean;
-  version: string;
-  /** Elasticsearch HTTPS endpoint from the deployment metadata, e.g. https://<id>.<region>.<domain>:443 */
-  esUrl?: string;
-  pendingPlan: boolean;
-  /** Names of direct trust entries currently set (for the plan and for ownership checks). */
-  directTrustNames: string[];
-}
-
-export interface ClusterFacts {
-  version: string;
-  clusterName: string;
-  clusterUuid: string;
-  license: { type: string; status: string };
-  principal: { username: string; authenticationType: string };
-  /** Privileges from `required` that the credentials lack, by name (`cluster:manage_security`, …). */
-  missingPrivileges: string[];
-  /** Existing `cluster.remote.<alias>.*` settings and our ownership record for the alias, if any. */
-  remote?: { settings: Record<string, unknown>; ownedBy?: { workflowId: string } };
-  /** Result of `_ssl/certificates` when readable (self-managed): which files are loaded. */
-  sslCertificates?: { path: string; format: string; subject_dn: string; expiry: string; has_private_key: boolean }[];
-}
-
-export interface CrossClusterKey {
-  id: string;
-  name: string;
-  /** The `encoded` value (secret). */
-  encoded: string;
-  created: boolean;
-  /** Our own keys found active for this run whose secret was lost (a crashed attempt), invalidated. */
-  invalidatedIds: string[];
-  expiration?: number;
-}
-
-export interface CertSummary {
-  subject: string;
-  issuer: string;
-  validFrom: string;
-  validTo: string;
-  dnsNames: string[];
-  ipAddresses: string[];
-  otherNames: string[];
-  fingerprint256: string;
-  isCa: boolean;
-}
-
-export interface Finding {
-  level: 'error' | 'warning' | 'info';
-  code: string;
-  message: string;
-  fix?: string;
-}
-
-export interface TlsProbeReport {
-  address: string;
-  serverName: string;
-  reachable: boolean;
-  /** Handshake completed and the chain verified against the trust given (public roots or the private CA). */
-  trusted: boolean;
-  hostnameMatches: boolean;
-  /** The server asked for a client certificate (a transport port does; the remote cluster server does not). */
-  requestsClientCertificate: boolean;
-  looksLikeTransportPort: boolean;
-  chain: CertSummary[];
-  expiresInDays?: number;
-  findings: Finding[];
-}
-
-export interface RemoteEvidence {
-  remoteInfo: unknown;
-  resolveCluster?: unknown;
-  searchHits?: number;
-  /** The cross-cluster search's failure as Elasticsearch answered it (HTTP status, `type: reason`), when it failed. */
-  searchFailure?: { status: number; error: string };
-  /**
-   * The worker's TLS probe of proxy_address, re-run when ECH reported the remote not connected without a reason (seen
-   * from the worker's network, which may differ from ECH's egress).
-   */
-  tlsProbe?: TlsProbeReport;
-}
-
-/** A secret named by the request, and the request field that names it (for errors a person can act on). */
-export interface SecretReference {
-  field: string;
-  name: string;
-  /** What the secret is for and where it would be sent (checked against the worker's bindings). */
-  use: SecretUse;
-  /** The request field that chose the destination, when there is one (`remote.elasticsearch.url`, …). */
-  destinationField?: string;
-}
+/** The facts live in src/contract/facts.ts (below domain and activities); re-exported for the activities' callers. */
+export type {
+  CaCheck,
+  CertSummary,
+  CloudTarget,
+  ClusterFacts,
+  ConnectionFacts,
+  CrossClusterKey,
+  CrossClusterKeyInfo,
+  OwnershipRecord,
+  DeploymentFacts,
+  DirectTrustEntry,
+  ElasticsearchSide,
+  EsTarget,
+  Finding,
+  RemoteEvidence,
+  SecretReference,
+  TlsProbeReport,
+} from '../contract/facts';
 
 export interface Activities {
   // ---- Cloud API (cloud.ts)
@@ -202,7 +107,11 @@ export interface Activities {
     alias: string;
     /** When given, remove only if this workflow owns the alias (rollback); else any ownership record of ours. */
     workflowId?: string;
-  }): Promise<{ removed: boolean }>;
+    /** disconnect `adopt: true`: an alias without our record is removed too (its settings only). */
+    adopt?: boolean;
+    /** disconnect: remove the settings but keep the ownership record (removed last, so a rerun knows the alias). */
+    keepRecord?: boolean;
+  }): Promise<{ removed: boolean; settings: string[] }>;
   /** _remote/info, _resolve/cluster, a size-0 search; retries briefly (connections are lazy), then fails with the diagnosis. */
   verifyRemoteConnection(i: {
     target: EsTarget;
@@ -210,18 +119,37 @@ export interface Activities {
     securityModel: 'api-key' | 'tls-certificate';
     searchIndex?: string;
     timeoutMs: number;
-    /** The trust ECH was given for proxy_address (the request's remote.ca), for the worker's TLS probe. Default public. */
+    /**
+     * The trust ECH was given for proxy_address (the request's remote.ca), for the worker's TLS probe. Absent (day 2):
+     * the probe checks against the public roots and an untrusted chain is reported as evidence, not as the diagnosis.
+     */
     ca?: { kind: 'public' } | { kind: 'private'; pem: string };
   }): Promise<RemoteEvidence>;
   ensureRole(i: { target: EsTarget; name: string; body: Record<string, unknown> }): Promise<{ created: boolean }>;
-  removeRole(i: { target: EsTarget; name: string }): Promise<{ removed: boolean }>;
+  /** Only ours; only this run's, unless `alias` is given (disconnect): then any of ours made for that alias. */
+  removeRole(i: { target: EsTarget; name: string; alias?: string }): Promise<{ removed: boolean }>;
   ensureUser(i: {
     target: EsTarget;
     username: string;
     body: Record<string, unknown>;
     passwordSecret: string;
   }): Promise<{ created: boolean }>;
-  removeUser(i: { target: EsTarget; username: string }): Promise<{ removed: boolean }>;
+  removeUser(i: { target: EsTarget; username: string; alias?: string }): Promise<{ removed: boolean }>;
+
+  // ---- day 2 (elasticsearch.ts)
+  /** Read-only: the alias's settings, our record, `_remote/info`, CCR use, the roles and users we made for it. */
+  readConnection(i: { target: EsTarget; alias: string }): Promise<ConnectionFacts>;
+  /** Read-only: cross-cluster keys by id, or our active ones for `alias`. */
+  findCrossClusterApiKeys(i: { target: EsTarget; id?: string; alias?: string }): Promise<CrossClusterKeyInfo[]>;
+  /** `PUT /_security/cross_cluster/api_key/<id>` with the new access (ours only); Elasticsearch's `updated`. */
+  updateCrossClusterApiKey(i: {
+    target: EsTarget;
+    id: string;
+    access: Access;
+    metadata?: Record<string, unknown>;
+  }): Promise<{ updated: boolean; before?: unknown; after?: unknown }>;
+  /** Rewrite our ownership record of `alias` (only when the one there is ours); `{written:false}` otherwise. */
+  putOwnershipRecord(i: { target: EsTarget; alias: string; record: OwnershipRecord }): Promise<{ written: boolean }>;
 
   // ---- Secrets (secrets.ts)
   /**

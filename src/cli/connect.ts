@@ -35,10 +35,10 @@ export type ConnectReport = Omit<RunReport, 'outcome' | 'exitCode'> & {
   exitCode: ExitCode;
 };
 
-function invalid(problems: ValidationProblem[], json: boolean): Promise<never> {
+export function invalid(problems: ValidationProblem[], json: boolean, requestName = 'ConnectRequest'): Promise<never> {
   if (json) return exitWith(EXIT.invalid, printJson({ outcome: 'invalid', exitCode: EXIT.invalid, problems }));
   process.stderr.write(
-    `Invalid ConnectRequest (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was sent:\n` +
+    `Invalid ${requestName} (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was sent:\n` +
       problems.map((p) => `- ${p.path}: ${p.message}\n`).join(''),
   );
   return exitWith(EXIT.invalid);
@@ -50,7 +50,7 @@ function invalid(problems: ValidationProblem[], json: boolean): Promise<never> {
  */
 const MAX_REQUEST_FILE_BYTES = 64 * LIMITS.requestChars;
 
-function readRequest(file: string): { input?: unknown; problems?: ValidationProblem[] } {
+export function readRequest(file: string): { input?: unknown; problems?: ValidationProblem[] } {
   let text: string;
   try {
     const { size } = fs.statSync(file);

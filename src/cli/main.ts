@@ -2,9 +2,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { runCodecServer } from '../codec/server';
 import { runDev } from '../dev/dev';
+import { logFatal } from '../log';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
 import { registerConnect } from './connect';
+import { registerLifecycle } from './lifecycle';
 import { EXIT } from './exitCodes';
 import { exitWith, printJson } from './output';
 import { registerSignals } from './signals';
@@ -19,6 +21,7 @@ const program = new Command()
   .exitOverride();
 
 registerConnect(program);
+registerLifecycle(program);
 registerStatus(program);
 registerSignals(program);
 
@@ -90,6 +93,7 @@ program.parseAsync(process.argv).catch(async (err: unknown) => {
       printJson({ outcome: 'invalid', exitCode: EXIT.invalid, problems: [{ path: 'argv', message }] }),
     );
   }
-  console.error(err instanceof Error ? err.message : err);
+  // The long-running commands (worker, dev, sandbox, codec-server) end here when they cannot go on: one log line.
+  logFatal(err, `ech-remote ${process.argv[2] ?? ''} stopped`);
   process.exit(1);
 });

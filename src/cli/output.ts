@@ -52,6 +52,9 @@ export function nextActions(workflowId: string, step: WaitingFor['step']): strin
       return [`ech-remote provide-key ${id} --from-env VAR   (VAR holds the key's "encoded" value)`];
     case HUMAN_STEPS.remoteClusterServer:
     case HUMAN_STEPS.remoteTrust:
+    case HUMAN_STEPS.invalidateOldKey:
+    case HUMAN_STEPS.updateRemoteKey:
+    case HUMAN_STEPS.invalidateRemoteKey:
       return [`ech-remote confirm ${id} --step ${step} --as YOUR_NAME`];
     case HUMAN_STEPS.remoteCaCertificate:
       return ['Temporal UI: Send a Signal › provideRemoteCaCertificate with {"pem":"-----BEGIN CERTIFICATE-----…"}'];

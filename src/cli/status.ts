@@ -17,14 +17,7 @@ import {
 } from '@temporalio/common';
 import type { Command } from 'commander';
 import { statusQuery } from '../contract/messages';
-import type {
-  CleanupOutcome,
-  ConnectResult,
-  ConnectStatus,
-  DryRunResult,
-  StepStatus,
-  WaitingFor,
-} from '../contract/status';
+import type { CleanupOutcome, RunResult, ConnectStatus, StepStatus, WaitingFor } from '../contract/status';
 import type { Phase } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
@@ -50,7 +43,7 @@ export interface RunReport {
   phase?: Phase;
   steps?: StepStatus[];
   waitingFor?: WaitingFor;
-  result?: ConnectResult | DryRunResult;
+  result?: RunResult;
   error?: { type: string; message: string };
   cleanup?: Cleanup;
   approvals?: ConnectStatus['approvals'];
@@ -104,7 +97,7 @@ function isCleanup(v: unknown): v is Cleanup {
 /** A closed run's end: the result, or the failure's type, message and what became of the run's changes. */
 export function ending(settled: { ok: true; value: unknown } | { ok: false; err: unknown }): Partial<RunReport> {
   if (settled.ok) {
-    return { outcome: 'completed', result: settled.value as ConnectResult | DryRunResult };
+    return { outcome: 'completed', result: settled.value as RunResult };
   }
   const err = settled.err;
   if (!(err instanceof WorkflowFailedError)) throw err;
@@ -185,6 +178,15 @@ export async function followRun(
   return finish(base, { ...fromStatus(final), waitingFor: undefined, ...ending(settled) });
 }
 
+/** What a completed run did, by its result's shape (connect, rotate, update access, disconnect). */
+function doneWord(result: RunResult | undefined): string {
+  if (!result) return 'Done';
+  if ('rotated' in result) return `Rotated (new key ${result.newKeyId}, old key ${result.oldKey})`;
+  if ('nothingToDo' in result && 'removed' in result) return result.nothingToDo ? 'Nothing to do' : 'Disconnected';
+  if ('updated' in result) return `Access updated (updated: ${result.updated})`;
+  return 'Connected';
+}
+
 /** The human summary of a report (stdout), after the progress lines (stderr). */
 export function summary(r: RunReport): string {
   const lines: string[] = [];
@@ -193,7 +195,7 @@ export function summary(r: RunReport): string {
       lines.push(
         r.result && 'plan' in r.result
           ? `Dry run of ${r.workflowId} completed: ${r.result.plan.length} planned step(s), nothing changed.`
-          : `Connected: ${r.workflowId} completed${r.result && 'durationMs' in r.result ? ` in ${Math.round(r.result.durationMs / 1000)} s` : ''}.`,
+          : `${doneWord(r.result)}: ${r.workflowId} completed${r.result && 'durationMs' in r.result ? ` in ${Math.round(r.result.durationMs / 1000)} s` : ''}.`,
       );
       break;
     case 'waiting':

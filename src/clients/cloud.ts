@@ -183,7 +183,7 @@ export function createCloudClient(opts: CloudClientOptions): CloudClient {
       });
     },
     onError({ request, error, schemaPath }) {
-      return networkFailure('cloud-api', operationLabel(request.method, schemaPath), error);
+      return networkFailure('cloud-api', operationLabel(request.method, schemaPath), error, request.url);
     },
   };
   api.use(classify);

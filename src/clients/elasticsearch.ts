@@ -25,6 +25,7 @@ import {
   parseRetryAfter,
   permanent,
   requestedRetryDelayMs,
+  originOf,
   type ExternalSystem,
 } from './errors';
 
@@ -101,6 +102,8 @@ export interface EsConnection {
   clusterName?: string;
   clusterUuid?: string;
   system: ExternalSystem;
+  /** The cluster's URL (origin only), named in connection errors. */
+  url: string;
   /** Whether the credentials are an API key (never the secret itself). */
   authKind: 'basic' | 'api-key';
   headers: VendoredHeaders;
@@ -129,7 +132,13 @@ export function systemOf(target: EsTarget): ExternalSystem {
 }
 
 /** Classify anything the client throws: ResponseError → httpFailure (with ES error.type/reason), network → networkFailure. */
-export function classifyElasticsearchError(system: ExternalSystem, operation: string, err: unknown): Error {
+export function classifyElasticsearchError(
+  system: ExternalSystem,
+  operation: string,
+  err: unknown,
+  /** The cluster's URL, named when the connection fails. */
+  url?: string,
+): Error {
   if (err instanceof errors.ResponseError) {
     const status = err.meta?.statusCode ?? err.statusCode ?? 0;
     const { type, reason } = elasticsearchErrorOf(err.body);
@@ -156,12 +165,12 @@ export function classifyElasticsearchError(system: ExternalSystem, operation: st
     err instanceof errors.NoLivingConnectionsError ||
     err instanceof errors.RequestAbortedError
   ) {
-    return networkFailure(system, operation, err);
+    return networkFailure(system, operation, err, url);
   }
   if (err instanceof errors.DeserializationError) {
     return permanent(FAILURE_TYPES.validation, `${operation}: the response was not valid JSON: ${redact(err.message)}`);
   }
-  return networkFailure(system, operation, err);
+  return networkFailure(system, operation, err, url);
 }
 
 /** `{error:{type,reason,caused_by}}`, `{error:"text"}` or raw text → type and a reason including the cause. */
@@ -249,7 +258,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
           const res = await client.transport.request<T>(params, { meta: true, ignore });
           return { status: res.statusCode ?? 200, body: res.body };
         } catch (err) {
-          throw classifyElasticsearchError(system, operation, err);
+          throw classifyElasticsearchError(system, operation, err, target.url);
         }
       });
     return {
@@ -259,6 +268,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
       clusterName: info.clusterName,
       clusterUuid: info.clusterUuid,
       system,
+      url: originOf(target.url) ?? target.url,
       authKind: 'apiKey' in credentials ? 'api-key' : 'basic',
       headers,
       request<T>(operation: string, params: TransportRequestParams, options?: TransportRequestOptions) {
@@ -266,7 +276,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
           try {
             return (await client.transport.request<T>(params, { ...options, meta: false })) as T;
           } catch (err) {
-            throw classifyElasticsearchError(system, operation, err);
+            throw classifyElasticsearchError(system, operation, err, target.url);
           }
         });
       },
@@ -298,7 +308,7 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
             } catch (err) {
               // 403 (no `monitor`) is handled below, unclassified
               if (err instanceof errors.ResponseError && err.statusCode === 403) throw err;
-              throw classifyElasticsearchError(system, 'GET /', err);
+              throw classifyElasticsearchError(system, 'GET /', err, target.url);
             }
           });
           version = root.version?.number;

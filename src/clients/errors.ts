@@ -175,29 +175,54 @@ export function permanent(type: string, message: string, details?: unknown): App
   });
 }
 
-/** Rethrow transient network errors as retryable (with the secrets redacted), anything else as-is. */
-export function networkFailure(system: ExternalSystem, operation: string, err: unknown): Error {
+/** A URL as a message may show it: scheme, host and port (no credentials, path or query). */
+export function originOf(url: string | URL | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Rethrow transient network errors as retryable (with the secrets redacted), anything else as-is. `url`, the address
+ * the call went to, is named in the message: a refused or timed-out connection is fixed where that address comes from.
+ */
+export function networkFailure(system: ExternalSystem, operation: string, err: unknown, url?: string | URL): Error {
   // Activity cancellation (the fetch was aborted with the activity's CancelledFailure) must surface as is.
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
-  const message = redact(err instanceof Error ? err.message : String(err));
+  const message = redact(networkMessage(err));
+  const origin = originOf(url);
+  const where = `${label(system)} ${operation}${origin ? ` at ${origin}` : ''}`;
   // TLS trust failures first: client libraries report them as ConnectionError, which would otherwise look transient.
   if (isTlsTrustError(err)) {
     return ApplicationFailure.create({
       message:
-        `${label(system)} ${operation}: TLS verification failed: ${message} → give the CA that signed the server's` +
+        `${where}: TLS verification failed: ${message} → give the CA that signed the server's` +
         ' certificate (caPem / a private CA in the request), or use a URL whose host name the certificate covers',
       type: FAILURE_TYPES.tls,
       nonRetryable: true,
     });
   }
   if (isTransientNetworkError(err)) {
-    return ApplicationFailure.retryable(`${label(system)} ${operation}: ${message}`, FAILURE_TYPES.transient);
+    return ApplicationFailure.retryable(`${where}: ${message}`, FAILURE_TYPES.transient);
   }
   return ApplicationFailure.create({
-    message: `${label(system)} ${operation}: ${message}`,
+    message: `${where}: ${message}`,
     type: FAILURE_TYPES.connection,
     nonRetryable: false,
   });
+}
+
+/** fetch says only "fetch failed": the reason (ECONNREFUSED, a certificate error…) is in its cause. */
+function networkMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error ? (err.cause as { message?: unknown; code?: unknown } | undefined) : undefined;
+  if (message === 'fetch failed' && cause && typeof cause.message === 'string' && cause.message) {
+    return `${message}: ${cause.message}`;
+  }
+  return message;
 }
 
 const TLS_RE = /certificate|self[- ]signed|altnames|CERT_|unable to verify|ERR_TLS_|UNABLE_TO_GET_ISSUER/i;

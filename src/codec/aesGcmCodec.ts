@@ -7,12 +7,13 @@
  * A payload that is not encrypted is refused on decode by default (`UnencryptedPayload`): whatever this tool writes
  * is encrypted, so plaintext in a history means someone wrote around the codec. Two places relax that, by name:
  * - the worker (`plaintext: 'warn'`), for payloads of a workflow (signal, update and start inputs): the human steps
- *   may be answered with `temporal workflow signal` or the Web UI without the codec endpoint (README, "Answering the
- *   human steps"), and refusing those would leave a run stuck; each one is logged as a warning naming the workflow
- *   and the payload's encoding. Activity payloads, always written by the worker itself, stay strict there too.
+ *   may be answered with `temporal workflow signal` or the Web UI without the codec endpoint (docs/human-steps.md,
+ *   docs/secrets.md), and refusing those would leave a run stuck; each one is logged as a warning naming the workflow
+ *   and the payload's encoding, once (not again when a replay decodes it anew). Activity payloads, always written by
+ *   the worker itself, stay strict there too.
  * - the codec server (`plaintext: 'allow'`): it only shows payloads to a person, plaintext ones as they are.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { ApplicationFailure, type Payload, type PayloadCodec, type SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { KeyRing } from './keys';
@@ -46,9 +47,18 @@ function owner(context: SerializationContext | undefined): string {
   return `activity "${context.activityId ?? '?'}" of workflow "${context.workflowId ?? '?'}"`;
 }
 
+/** How many plaintext payloads the codec remembers having warned about (a bound on memory, not on correctness). */
+const WARNED_PAYLOADS_KEPT = 10_000;
+
 export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly plaintext: PlaintextPolicy;
   private readonly warn: NonNullable<AesGcmPayloadCodecOptions['warn']>;
+  /**
+   * The plaintext payloads already warned about (workflow id and a digest of the bytes): a replay (a query on a run
+   * no longer cached, a worker restart's first task) decodes the whole history again, and the same signal must not
+   * be reported once per replay.
+   */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly keys: KeyRing,
@@ -131,6 +141,12 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const what = `${owner(context)} is not encrypted (encoding "${encoding.slice(0, 64) || 'none'}")`;
     if (this.plaintext === 'allow') return payload;
     if (this.plaintext === 'warn' && context?.type !== 'activity') {
+      const seen = `${context?.workflowId ?? ''}|${createHash('sha256')
+        .update(temporal.api.common.v1.Payload.encode(payload).finish())
+        .digest('hex')}`;
+      if (this.warned.has(seen)) return payload;
+      if (this.warned.size >= WARNED_PAYLOADS_KEPT) this.warned.clear();
+      this.warned.add(seen);
       this.warn(
         `A payload of ${what}: accepted (a signal or input sent without the codec, e.g. \`temporal workflow signal\` ` +
           'without --codec-endpoint); it is stored in plaintext in the history.',

@@ -27,6 +27,8 @@ export interface DurationBounds {
  *   history) open for a step nobody will answer.
  * - verify.timeout: the connection settles in seconds; 5s is the least that survives a slow handshake, 1h the most a
  *   run should poll a connection that does not come up before failing (and rolling back).
+ * - gracePeriod (rotate): how long the old key stays valid after the new one is in use (a durable timer); 0s is
+ *   allowed (invalidate at once after the verify), 30 days as for a human step.
  * - keyExpiration: a cross-cluster API key that expires within the hour breaks the connection before anyone notices
  *   it works; 10 years (3650d) is far beyond any rotation policy, while Elasticsearch would take any number.
  */
@@ -35,6 +37,7 @@ export const DURATION_BOUNDS = {
   humanStepTimeout: { min: '1s', max: '30d' },
   verifyTimeout: { min: '5s', max: '1h' },
   keyExpiration: { min: '1h', max: '3650d' },
+  gracePeriod: { min: '0s', max: '30d' },
 } as const satisfies Record<string, DurationBounds>;
 
 /** Why `value` is not a duration between the bounds, or undefined when it is. */

@@ -130,7 +130,7 @@ export const hostPort = checked((v) => {
   return n > 0 && n < 65536 ? undefined : 'port must be between 1 and 65535';
 });
 
-const httpsUrl = checked((u) => {
+export const httpsUrl = checked((u) => {
   if (u.length > LIMITS.urlChars) return tooLong(LIMITS.urlChars);
   // The URL parser silently drops tabs and newlines and decodes IDNs: what it parsed would not be what was written.
   if (!/^[\x21-\x7e]+$/.test(u)) return 'must be printable ASCII without spaces (percent-encode anything else)';
@@ -151,7 +151,7 @@ const httpsUrl = checked((u) => {
 
 // ---- names -----------------------------------------------------------------------------------------------------------
 
-const secretName = checked((name) => {
+export const secretName = checked((name) => {
   if (!SECRET_NAME_RE.test(name)) return 'must name an environment variable or a file in ECH_REMOTE_SECRETS_DIR';
   const reserved = reservedSecretName(name);
   return reserved ? `may not be "${name}": ${reserved}` : undefined;
@@ -198,7 +198,7 @@ const roleReference = checked(esName('role names', new Set(), ''));
  * refused everywhere: index names cannot hold it, and no field here takes a cluster-qualified `cluster:index` (the
  * cluster is `clusters`, or the alias the search is sent to). Lucene-regexp patterns (`/…/`) are not accepted.
  */
-const indexName = checked((name) => {
+export const indexName = checked((name) => {
   if (utf8Bytes(name) > LIMITS.indexNameBytes) return tooLong(LIMITS.indexNameBytes, 'bytes (UTF-8)');
   if (name.length === 0) return 'must not be empty';
   if (INVISIBLE_RE.test(name)) return 'must not contain control or invisible characters';
@@ -245,7 +245,7 @@ const nodeName = checked((n) => {
 });
 
 /** ECH's Elasticsearch ref_id (`main-elasticsearch`): a resource id in Cloud API paths, hence a path segment. */
-const refId = checked((r) => {
+export const refId = checked((r) => {
   if (r.length > 128) return tooLong(128);
   if (!/^[A-Za-z0-9_.-]+$/.test(r)) return 'ref ids use letters, digits, _ . -';
   return r === '.' || r === '..' ? 'may not be "." or ".."' : undefined;
@@ -263,7 +263,7 @@ const email = z
   .max(LIMITS.emailChars, tooLong(LIMITS.emailChars))
   .pipe(z.string().email('must be an email address'));
 
-const pemCertificate = checked((p) => {
+export const pemCertificate = checked((p) => {
   if (p.length > LIMITS.pemChars) return tooLong(LIMITS.pemChars);
   // Printable ASCII and line breaks only; no backtick, so a PEM cannot close the code block it is shown in.
   if (!/^[\x20-\x5f\x61-\x7e\r\n\t]*$/.test(p)) return 'must be a PEM certificate (ASCII text, no backticks)';
@@ -272,12 +272,12 @@ const pemCertificate = checked((p) => {
   return undefined;
 });
 
-function boundedDuration(bounds: DurationBounds) {
+export function boundedDuration(bounds: DurationBounds) {
   return checked((v) => durationProblem(v, bounds));
 }
 
 /** An array of at most `max` items, with a message naming the limit. */
-function list<T extends z.ZodType>(item: T, max: number = LIMITS.items) {
+export function list<T extends z.ZodType>(item: T, max: number = LIMITS.items) {
   return z.array(item).max(max, `must have at most ${max} entries`);
 }
 
@@ -596,10 +596,21 @@ function wholeRequestProblem(input: unknown): ValidationProblem | undefined {
 export function validateConnectRequest(
   input: unknown,
 ): { ok: true; request: ConnectRequest } | { ok: false; problems: ValidationProblem[] } {
+  return validateWith(connectRequestSchema, input);
+}
+
+/**
+ * Validate `input` with `schema` (every request of the contract goes through here): the whole-request limits first,
+ * then the schema; one problem per JSON path.
+ */
+export function validateWith<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+): { ok: true; request: z.output<S> } | { ok: false; problems: ValidationProblem[] } {
   try {
     const whole = wholeRequestProblem(input);
     if (whole) return { ok: false, problems: [whole] };
-    const parsed = connectRequestSchema.safeParse(input);
+    const parsed = schema.safeParse(input);
     if (parsed.success) return { ok: true, request: parsed.data };
     const problems = parsed.error.issues.flatMap((i): ValidationProblem[] =>
       // One problem per unknown field, at its own path (zod reports them together at the parent).
@@ -637,9 +648,9 @@ export function sameHttpsEndpoint(a: string, b: string): boolean {
   return x !== undefined && x === norm(b);
 }
 
-export function formatProblems(problems: ValidationProblem[]): string {
+export function formatProblems(problems: ValidationProblem[], requestName = 'ConnectRequest'): string {
   return (
-    `Invalid ConnectRequest (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+    `Invalid ${requestName} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
     problems.map((p) => `- ${p.path}: ${p.message}`).join('\n')
   );
 }

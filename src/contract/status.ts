@@ -87,14 +87,70 @@ export interface ConnectResult {
 export interface DryRunResult {
   plan: PlanStep[];
   warnings: string[];
+  /** Disconnect / update access: nothing of the tool's to remove, or the access is already so. */
+  nothingToDo?: boolean;
+  /** Update access: the access as Elasticsearch stores it now and as the request would store it. */
+  diff?: { before: unknown; after: unknown };
 }
+
+/** rotateRemoteClusterKey's result: which key the connection uses now, and what became of the old one. */
+export interface RotateResult {
+  alias: string;
+  rotated: true;
+  /** The new key (its id; the secret never leaves the encrypted payloads). */
+  newKeyId: string;
+  /** The key the connection used before, when the tool knows it (its own record, or the key handed over). */
+  oldKeyId?: string;
+  /** `invalidated` by the tool, `confirmed` by the self-managed org's signal, `unknown` when neither could be. */
+  oldKey: 'invalidated' | 'confirmed' | 'unknown';
+  gracePeriodMs: number;
+  evidence: { remoteInfo: unknown; resolveCluster?: unknown; searchHits?: number };
+  warnings: string[];
+  durationMs: number;
+}
+
+/** updateRemoteClusterAccess's result. */
+export interface UpdateAccessResult {
+  alias: string;
+  keyId?: string;
+  /** Elasticsearch's `updated` of `PUT /_security/cross_cluster/api_key/<id>` (false: the access was already so). */
+  updated: boolean;
+  /** The access as Elasticsearch stores it, before and after. */
+  before?: unknown;
+  after: unknown;
+  roles: string[];
+  evidence?: { remoteInfo: unknown; resolveCluster?: unknown; searchHits?: number };
+  warnings: string[];
+  durationMs: number;
+}
+
+/** disconnectRemoteCluster's result: what was removed (or, with `nothingToDo`, that nothing of ours was left). */
+export interface DisconnectResult {
+  alias: string;
+  nothingToDo: boolean;
+  removed: {
+    clusterSettings: string[];
+    keystoreEntry?: string;
+    trustEntry?: string;
+    apiKeyIds: string[];
+    roles: string[];
+    users: string[];
+    ownershipRecord: boolean;
+  };
+  /** What was found but left, and why (another alias uses the trust entry, an adopted alias's other objects…). */
+  left: { item: string; why: string }[];
+  warnings: string[];
+  durationMs: number;
+}
+
+export type RunResult = ConnectResult | RotateResult | UpdateAccessResult | DisconnectResult | DryRunResult;
 
 export interface ConnectStatus {
   phase: Phase;
   steps: StepStatus[];
   waitingFor?: WaitingFor;
   plan?: PlanStep[];
-  result?: ConnectResult | DryRunResult;
+  result?: RunResult;
   /** What is left in place after a failure with onFailure "keep", or what a rollback removed. */
   cleanup?: { mode: 'rollback' | 'keep'; items: string[]; outcomes?: CleanupOutcome[] };
   error?: { type: string; message: string };
@@ -105,6 +161,9 @@ export interface ConnectStatus {
    */
   refused?: { signal: string; at: string; reason: string }[];
 }
+
+/** The status of every lifecycle workflow (connect's, by its first name). */
+export type RunStatus = ConnectStatus;
 
 export const MAX_REFUSED_SIGNALS = 20;
 

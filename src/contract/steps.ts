@@ -5,6 +5,10 @@ export const HUMAN_STEPS = {
   remoteCaCertificate: 'remote-ca-certificate',
   approveLocalChanges: 'approve-local-changes',
   remoteTrust: 'remote-trust',
+  /** Rotate / update access / disconnect without remote credentials: the self-managed org acts on the key by hand. */
+  invalidateOldKey: 'invalidate-old-key',
+  updateRemoteKey: 'update-remote-key',
+  invalidateRemoteKey: 'invalidate-remote-key',
 } as const;
 export type HumanStepId = (typeof HUMAN_STEPS)[keyof typeof HUMAN_STEPS];
 
@@ -21,6 +25,15 @@ export const STEP_IDS = [
   'connect',
   'verify',
   'roles-and-users',
+  // rotateRemoteClusterKey
+  'grace-period',
+  HUMAN_STEPS.invalidateOldKey,
+  'verify-after-invalidation',
+  // updateRemoteClusterAccess
+  HUMAN_STEPS.updateRemoteKey,
+  // disconnectRemoteCluster
+  'disconnect',
+  HUMAN_STEPS.invalidateRemoteKey,
   'rollback',
 ] as const;
 export type StepId = (typeof STEP_IDS)[number];
@@ -36,6 +49,10 @@ export type Phase =
   | 'connecting'
   | 'verifying'
   | 'roles-and-users'
+  | 'grace-period'
+  | 'invalidating-old-key'
+  | 'updating-access'
+  | 'disconnecting'
   | 'rolling-back'
   | 'completed'
   | 'failed'
@@ -45,3 +62,7 @@ export type Phase =
 /** Everything this tool creates is tagged with this, and every cleanup path filters on it. */
 export const MANAGED_BY = 'ech-remote-clusters';
 export const DEFAULT_TASK_QUEUE = 'ech-remote-clusters';
+
+/** The lifecycle workflows, as the `Workflow` search attribute names them. */
+export const WORKFLOW_KINDS = ['connect', 'rotate', 'update-access', 'disconnect'] as const;
+export type WorkflowKind = (typeof WORKFLOW_KINDS)[number];

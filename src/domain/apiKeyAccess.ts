@@ -88,17 +88,20 @@ export function canonicalAccess(access: Access | Record<string, unknown> | undef
  * Whether a key's stored `access` (from GET /_security/api_key) grants exactly what `wanted` asks for. Use this, never
  * a JSON comparison of the two: ES adds `allow_restricted_indices: false` and stores a DLS query as a string.
  */
-export function sameAccess(
-  stored: Access | Record<string, unknown> | undefined,
-  wanted: Access | Record<string, unknown> | undefined,
-): boolean {
-  return JSON.stringify(canonicalAccess(stored)) === JSON.stringify(canonicalAccess(wanted));
+export function sameAccess(stored: unknown, wanted: Access | Record<string, unknown> | undefined): boolean {
+  return (
+    JSON.stringify(canonicalAccess(stored as Record<string, unknown> | undefined)) ===
+    JSON.stringify(canonicalAccess(wanted))
+  );
 }
 
 /**
  * `access` exactly as Elasticsearch will return it for a key created or updated with `access` (the read-back shape of
- * 50_cross_cluster.yml): for showing "what the key will look like" and for tests of the sandbox.
+ * 50_cross_cluster.yml): for showing "what the key will look like" (updateRemoteClusterAccess's diff) and for tests of
+ * the sandbox. Compare accesses with sameAccess, never with this shape.
  */
+export function storedAccessShape(access: Access): Access;
+export function storedAccessShape(access: Access | Record<string, unknown>): Record<string, unknown>;
 export function storedAccessShape(access: Access | Record<string, unknown>): Record<string, unknown> {
   const a = access as { search?: AccessEntry[]; replication?: AccessEntry[] };
   const entry = (e: AccessEntry): Record<string, unknown> => ({

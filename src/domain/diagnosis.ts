@@ -65,6 +65,11 @@ export interface DiagnosisContext {
   securityModel: 'api-key' | 'tls-certificate';
   proxyAddress?: string;
   serverName?: string;
+  /**
+   * The CA ECH was given for proxy_address is not known to this run (day 2: the request does not restate remote.ca),
+   * so the worker's probe checks the chain against the public roots only: an untrusted chain is evidence, not a verdict.
+   */
+  caUnknown?: boolean;
 }
 
 const EGRESS = 'https://ips.cld.elstc.co/';
@@ -477,7 +482,7 @@ function unconnectedVerdict(ctx: DiagnosisContext, probe: TlsProbeReport | undef
     };
   }
   const untrusted = finding('TLS_UNTRUSTED_CHAIN');
-  if (untrusted) {
+  if (untrusted && !ctx.caUnknown) {
     return {
       code: 'tls-untrusted',
       cause: `${untrusted.message} ${seen}; ECH verifies the same chain against the public roots and its trusted environments`,
@@ -497,10 +502,14 @@ function unconnectedVerdict(ctx: DiagnosisContext, probe: TlsProbeReport | undef
   }
   // The worker finds a correctly set-up endpoint: what is left cannot be seen from here.
   if (apiKey) {
+    const chain =
+      untrusted && ctx.caUnknown
+        ? 'chain not verified: this run does not know the CA ECH was given, and the public roots do not verify it'
+        : 'chain trusted';
     return {
       code: 'not-connected',
       cause:
-        `from the worker's network ${addr} is a working remote cluster server (chain trusted, name "${probe.serverName}" matches, no client certificate asked), ` +
+        `from the worker's network ${addr} is a working remote cluster server (${chain}, name "${probe.serverName}" matches, no client certificate asked), ` +
         `yet ECH is not connected to ${ctx.alias} and Elasticsearch's API gives no reason. What remains, which only the logs tell apart:` +
         ' the handshake refused by the self-managed cluster (cross-cluster API key invalidated, expired or not a cross-cluster key; license below Enterprise),' +
         " ECH not trusting a private CA (its trust entry not applied yet), or a firewall that admits the worker but not ECH's egress IPs",

@@ -32,13 +32,34 @@ function port(proxyAddress: string): number {
   return Number(/:(\d+)$/.exec(proxyAddress)?.[1] ?? 9443);
 }
 
-/** `cli` is a command line whose values are already quoted (with `q`). */
-function answerHelp(workflowId: string, signal: string, example: string, cli: string): string {
+/**
+ * The `temporal` flags that send a signal's payload through the codec server, encrypted like every other payload of
+ * the run: the same variables `temporal` reads by itself (and `ech-remote dev` writes to dev.env). Without them a
+ * signal's payload is stored in plaintext in the run's history.
+ */
+export const TEMPORAL_CODEC_FLAGS = '--codec-endpoint "$TEMPORAL_CODEC_ENDPOINT" --codec-auth "$TEMPORAL_CODEC_AUTH"';
+
+/** A raw `temporal workflow signal` command for a step; values are quoted here. */
+export function temporalSignalCommand(workflowId: string, signal: string, input: string): string {
+  return `temporal workflow signal --workflow-id ${q(workflowId)} --name ${q(signal)} --input ${input} ${TEMPORAL_CODEC_FLAGS}`;
+}
+
+/**
+ * How to answer a step, ech-remote first (it checks what it sends, and encrypts it with the workers' key). `cli` is a
+ * command line whose values are already quoted (with `q`); `input` the raw `temporal` command's --input, quoted.
+ */
+export function answerHelp(
+  workflowId: string,
+  signal: string,
+  example: string,
+  cli: string,
+  input = q(example),
+): string {
   return [
     '**When done, answer this step** (any one of):',
-    `- Temporal UI: open workflow \`${workflowId}\` › *Send a Signal* › \`${signal}\` with input \`${example}\``,
-    `- Temporal CLI: \`temporal workflow signal --workflow-id ${q(workflowId)} --name ${q(signal)} --input ${q(example)}\``,
     `- ech-remote: \`${cli}\``,
+    `- Temporal UI: open workflow \`${workflowId}\` › *Send a Signal* › \`${signal}\` with input \`${example}\``,
+    `- Temporal CLI, through the codec server: \`${temporalSignalCommand(workflowId, signal, input)}\``,
   ].join('\n');
 }
 
@@ -92,7 +113,10 @@ export function remoteClusterServerInstructions(r: ConnectRequest, workflowId: s
 }
 
 /** Step `cross-cluster-api-key` (A1/B1): the self-managed org creates the key and hands over `encoded`. */
-export function crossClusterApiKeyInstructions(r: ConnectRequest, workflowId: string): HumanInstructions {
+export function crossClusterApiKeyInstructions(
+  r: Pick<ConnectRequest, 'alias' | 'access' | 'keyExpiration'>,
+  workflowId: string,
+): HumanInstructions {
   const req = crossClusterApiKeyRequest(r, workflowId);
   const instructions = [
     '### Self-managed org: create the cross-cluster API key',
@@ -101,21 +125,19 @@ export function crossClusterApiKeyInstructions(r: ConnectRequest, workflowId: st
     `${req.method} ${req.path}`,
     JSON.stringify(req.body, null, 2),
     '```',
-    'Hand over only the `encoded` value of the response. It is encrypted in transit to the workflow and never shown again.',
+    "Hand over only the `encoded` value of the response, with `ech-remote provide-key`: it encrypts the key with the workers' key before it reaches Temporal, and never prints it.",
     '',
-    answerHelp(
-      workflowId,
-      'provideCrossClusterApiKey',
-      '{"encoded":"<encoded>"}',
-      `ECH_REMOTE_KEY=<encoded> ech-remote provide-key ${q(workflowId)} --from-env ECH_REMOTE_KEY`,
-    ),
+    '**When done, hand over the key** (any one of):',
+    `- ech-remote (paste the \`encoded\` value; it is not echoed): \`read -rs ECH_REMOTE_KEY && export ECH_REMOTE_KEY && ech-remote provide-key ${q(workflowId)} --from-env ECH_REMOTE_KEY\``,
+    `- Temporal UI, when it is configured with the codec server (it encrypts through it): open workflow \`${workflowId}\` › *Send a Signal* › \`provideCrossClusterApiKey\` with input \`{"encoded":"<encoded>"}\``,
+    `- Temporal CLI, only with the codec server (without \`--codec-endpoint\` the key would be stored in plaintext): \`${temporalSignalCommand(workflowId, 'provideCrossClusterApiKey', '"{\\"encoded\\":\\"$ECH_REMOTE_KEY\\"}"')}\``,
   ].join('\n');
   return { instructions, artifacts: { requests: [req] } };
 }
 
 /** Step `approve-local-changes`: what will change on the ECH deployment. */
 export function approvalInstructions(
-  r: ConnectRequest,
+  r: { local: { deploymentId: string } },
   workflowId: string,
   changes: { action: string; request?: { method: string; path: string } }[],
 ): HumanInstructions {
@@ -125,9 +147,9 @@ export function approvalInstructions(
     ...changes.map((c, i) => `${i + 1}. ${c.action}${c.request ? ` — \`${c.request.method} ${c.request.path}\`` : ''}`),
     '',
     '**Approve or reject** (any one of):',
+    `- ech-remote: \`ech-remote approve ${q(workflowId)} --step approve-local-changes --as you@example.com\` (or \`ech-remote reject … --reason TEXT\`)`,
     `- Temporal UI: workflow \`${workflowId}\` › *Send a Signal* › \`approve\` with \`{"step":"approve-local-changes","approver":"you@example.com"}\` (or \`reject\` with a \`reason\`)`,
-    `- Temporal CLI: \`temporal workflow signal --workflow-id ${q(workflowId)} --name approve --input ${q('{"step":"approve-local-changes","approver":"you@example.com"}')}\``,
-    `- ech-remote: \`ech-remote approve ${q(workflowId)} --step approve-local-changes --as you@example.com\``,
+    `- Temporal CLI, through the codec server: \`${temporalSignalCommand(workflowId, 'approve', q('{"step":"approve-local-changes","approver":"you@example.com"}'))}\``,
   ].join('\n');
   return { instructions };
 }
@@ -146,8 +168,9 @@ export function remoteCaCertificateInstructions(workflowId: string, rejected?: s
       workflowId,
       'provideRemoteCaCertificate',
       '{"pem":"-----BEGIN CERTIFICATE-----\\n…\\n-----END CERTIFICATE-----"}',
+      `ech-remote provide-ca ${q(workflowId)} --file transport-ca.crt.pem`,
       // The command substitution is meant: jq reads the file the org names.
-      `temporal workflow signal --workflow-id ${q(workflowId)} --name provideRemoteCaCertificate --input "$(jq -Rs '{pem: .}' transport-ca.crt.pem)"`,
+      `"$(jq -Rs '{pem: .}' transport-ca.crt.pem)"`,
     ),
   ].join('\n');
   return { instructions };

@@ -2,7 +2,16 @@
  * Turns what the read-only preflight activities found into findings: errors stop the run before anything changes,
  * warnings are kept in the result. Pure, so the workflow decides deterministically and tests can check every rule.
  */
-import type { ClusterFacts, DeploymentFacts, Finding, SecretReference, TlsProbeReport } from '../activities/types';
+import type {
+  CaCheck,
+  ClusterFacts,
+  DeploymentFacts,
+  Finding,
+  SecretReference,
+  TlsProbeReport,
+} from '../contract/facts';
+
+export type { CaCheck } from '../contract/facts';
 import type { ConnectRequest } from '../contract/request';
 import {
   API_KEY_MODEL_LICENSES,
@@ -27,16 +36,19 @@ export interface PreflightFacts {
   caCheck?: CaCheck;
 }
 
-/** Result of checking a CA certificate (PEM, a CA, no private key, not expired). */
-export type CaCheck = { ok: true; subject: string; validTo: string } | { ok: false; problems: string[] };
+/** What a request of any lifecycle workflow names secrets with (a ConnectRequest, or a day-2 request). */
+export interface SecretNamingRequest {
+  local: Pick<ConnectRequest['local'], 'deploymentId' | 'cloud' | 'elasticsearch'>;
+  remote: { elasticsearch?: { url: string; credentialsSecret: string } };
+  users?: { passwordSecret: string }[];
+}
 
-/** Failure type of the preflight: the one category when all errors share it, else PreflightFailed. */
 /**
  * Every secret the request names, with the field that names it and where it would be sent: checked first (names,
  * values, and the worker's bindings of each to its destination), so a typo or a hostile destination fails before any
  * connection is opened. The ECH endpoint is judged once the Cloud API has reported it.
  */
-export function secretReferences(r: ConnectRequest): SecretReference[] {
+export function secretReferences(r: SecretNamingRequest): SecretReference[] {
   return [
     {
       field: 'local.cloud.apiKeySecret',
@@ -60,7 +72,7 @@ export function secretReferences(r: ConnectRequest): SecretReference[] {
           },
         ]
       : []),
-    ...r.users.map((u, i) => ({
+    ...(r.users ?? []).map((u, i) => ({
       field: `users[${i}].passwordSecret`,
       name: u.passwordSecret,
       use: { use: 'user-password' as const },

@@ -3,7 +3,7 @@
  * pattern of their transport certificates' `otherName`, domain steps C2/C3), and the files the self-managed org
  * installs (ECH CA, trust restrictions, instances.yml for a re-issue, C4/C5). Pure: the workflow bundle imports it.
  */
-import type { CertSummary } from '../activities/types';
+import type { CertSummary } from '../contract/facts';
 
 /**
  * One shell word that the shell reads back as exactly `value` (POSIX sh, bash, zsh), for every value put into a command

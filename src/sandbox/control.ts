@@ -15,6 +15,9 @@
  * | `POST /_sandbox/self-managed/apply`  | `{ settings?: {key: value\|null}, files?: {name: content\|null}, restart?: boolean }` | applies a step's `artifacts` (or one of its `phases`, in order) as the admin would; `{ restarted, pendingRestart, effective, pending, files }`; a node that refuses to start → 409 `sandbox.node_startup_failed` with Elasticsearch's message |
  * | `POST /_sandbox/self-managed/restart`| –                                                          | restarts the self-managed node (pending settings take effect); as apply |
  * | `POST /_sandbox/self-managed/certutil` | `{ instances: "<instances.yml>", certificate, key }`     | plays `elasticsearch-certutil cert --in instances.yml` with the self-managed transport CA and copies this node's certificate and key to the given config paths (takes effect at restart); `{ name, otherNames, certificate, key }` |
+ *
+ * The `/_sandbox/self-managed/*` endpoints act on the scenario's self-managed cluster (`onprem-logs`), or on the one
+ * `?cluster=<alias>` names (`onprem-metrics`, `onprem-legacy` in an `every-path` estate; unknown: 404).
  * | `GET /_sandbox/faults`               | –                                                          | `{ seed, rules, history }` (history: every request a rule matched, in order, with its outcome) |
  * | `POST /_sandbox/faults`              | `{ seed?: number, rules: FaultRule[] }`                    | replaces the rules and restarts the seeded PRNG; `{ seed, rules }` |
  * | `DELETE /_sandbox/faults`            | –                                                          | removes all rules (held requests are dropped); answers the history recorded until then |
@@ -55,14 +58,26 @@ export interface ControlTarget {
   faultSeed: number;
   plans(): PlanSettings & { pending: string | null; history: unknown[] };
   setPlans(settings: Partial<PlanSettings>): void;
-  selfManagedConfig(): Record<string, unknown>;
-  selfManagedApply(input: {
-    settings?: Record<string, unknown>;
-    files?: Record<string, string | null>;
-    restart?: boolean;
-  }): Promise<Record<string, unknown>>;
-  selfManagedRestart(): Promise<Record<string, unknown>>;
-  selfManagedCertutil(input: { instances: string; certificate: string; key: string }): Promise<Record<string, unknown>>;
+  /** `cluster`: the alias of a self-managed cluster of the estate (`?cluster=`); default the scenario's. */
+  selfManagedConfig(cluster?: string): Record<string, unknown>;
+  selfManagedApply(
+    input: {
+      settings?: Record<string, unknown>;
+      files?: Record<string, string | null>;
+      restart?: boolean;
+    },
+    cluster?: string,
+  ): Promise<Record<string, unknown>>;
+  selfManagedRestart(cluster?: string): Promise<Record<string, unknown>>;
+  selfManagedCertutil(
+    input: { instances: string; certificate: string; key: string },
+    cluster?: string,
+  ): Promise<Record<string, unknown>>;
+}
+
+/** `?cluster=<alias>` of the `/_sandbox/self-managed/*` endpoints. */
+function clusterParam(req: Request): string | undefined {
+  return req.query.get('cluster') ?? undefined;
 }
 
 export const CONTROL_ENDPOINTS = [
@@ -72,10 +87,10 @@ export const CONTROL_ENDPOINTS = [
   'GET /_sandbox/scenarios',
   'POST /_sandbox/scenario {name, versions?}',
   'POST /_sandbox/reset',
-  'GET /_sandbox/self-managed/config',
-  'POST /_sandbox/self-managed/apply {settings?, files?, restart?}',
-  'POST /_sandbox/self-managed/restart',
-  'POST /_sandbox/self-managed/certutil {instances, certificate, key}',
+  'GET /_sandbox/self-managed/config[?cluster=ALIAS]',
+  'POST /_sandbox/self-managed/apply[?cluster=ALIAS] {settings?, files?, restart?}',
+  'POST /_sandbox/self-managed/restart[?cluster=ALIAS]',
+  'POST /_sandbox/self-managed/certutil[?cluster=ALIAS] {instances, certificate, key}',
   'GET /_sandbox/faults',
   'POST /_sandbox/faults {seed?, rules}',
   'DELETE /_sandbox/faults',
@@ -208,7 +223,7 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
       await target.switchScenario(target.scenario, target.versions);
       return ok(target.summary());
     })
-    .on('GET', '/_sandbox/self-managed/config', () => ok(target.selfManagedConfig()))
+    .on('GET', '/_sandbox/self-managed/config', (req) => ok(target.selfManagedConfig(clusterParam(req))))
     .on('POST', '/_sandbox/self-managed/apply', async (req) => {
       const b = body(req);
       for (const k of Object.keys(b)) {
@@ -229,25 +244,31 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
       // An artifacts object may be posted as is: `restartRequired` then means restart (its `requests` are for an API).
       const restart = (b.restart as boolean | undefined) ?? b.restartRequired === true;
       return ok(
-        await target.selfManagedApply({
-          ...(b.settings ? { settings: b.settings } : {}),
-          ...(b.files ? { files: b.files as Record<string, string | null> } : {}),
-          restart,
-        }),
+        await target.selfManagedApply(
+          {
+            ...(b.settings ? { settings: b.settings } : {}),
+            ...(b.files ? { files: b.files as Record<string, string | null> } : {}),
+            restart,
+          },
+          clusterParam(req),
+        ),
       );
     })
-    .on('POST', '/_sandbox/self-managed/restart', async () => ok(await target.selfManagedRestart()))
+    .on('POST', '/_sandbox/self-managed/restart', async (req) => ok(await target.selfManagedRestart(clusterParam(req))))
     .on('POST', '/_sandbox/self-managed/certutil', async (req) => {
       const b = body(req);
       for (const k of ['instances', 'certificate', 'key'] as const) {
         if (typeof b[k] !== 'string' || !b[k]) throw invalid(`${k} must be a non-empty string`, k);
       }
       return ok(
-        await target.selfManagedCertutil({
-          instances: b.instances as string,
-          certificate: b.certificate as string,
-          key: b.key as string,
-        }),
+        await target.selfManagedCertutil(
+          {
+            instances: b.instances as string,
+            certificate: b.certificate as string,
+            key: b.key as string,
+          },
+          clusterParam(req),
+        ),
       );
     })
     .on('GET', '/_sandbox/faults', () =>

@@ -3,6 +3,11 @@
  * and its Elasticsearch endpoint, a self-managed cluster (HTTP, remote cluster server, transport), and the control API
  * under `/_sandbox` on the Cloud endpoint. `start()` builds it on random free ports and returns a `Sandbox` whose
  * `info` is exactly what sandbox.json holds (contract, "Sandbox"). Product code never imports this module.
+ *
+ * With `estate: 'every-path'` (what `ech-remote dev` runs) two more self-managed clusters stand beside the scenario's
+ * one, so that a sample request of every path works at once: `onprem-metrics` (remote cluster server with a private
+ * CA, path B) and `onprem-legacy` (transport port for the TLS-certificate model, path C). Scenarios shape only the
+ * first one (`onprem-logs`, `info.selfManaged`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,9 +22,46 @@ import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
 import { scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
+import type { DisconnectRequestInput, RotateRequestInput, UpdateAccessRequestInput } from '../contract/lifecycle';
 import type { ConnectRequestInput } from '../contract/request';
 
 export { SCENARIOS, DEFAULT_VERSIONS, type ScenarioName, type Versions } from './scenarios';
+
+export type RequestName = 'api-key-public' | 'api-key-private' | 'tls-certificate';
+
+/** The alias of the scenario's self-managed cluster (`info.selfManaged`) in the sample requests. */
+export const PRIMARY_ALIAS = 'onprem-logs';
+
+/**
+ * The self-managed clusters an `every-path` estate adds, one per path the scenario's cluster does not serve by
+ * default. Each sample request creates its own role and user on ECH, so the samples can all complete side by side.
+ */
+export const EXTRA_REMOTES = [
+  {
+    alias: 'onprem-metrics',
+    request: 'api-key-private',
+    clusterName: 'onprem-metrics',
+    serverName: 'metrics.selfmanaged.sandbox',
+    role: 'metrics-search',
+    user: 'metrics-search-user',
+  },
+  {
+    alias: 'onprem-legacy',
+    request: 'tls-certificate',
+    clusterName: 'onprem-legacy',
+    serverName: 'legacy.selfmanaged.sandbox',
+    role: 'legacy-search',
+    user: 'legacy-search-user',
+  },
+] as const;
+export type ExtraRemoteAlias = (typeof EXTRA_REMOTES)[number]['alias'];
+
+/** Ports of one self-managed cluster. */
+export interface ClusterPorts {
+  http: number;
+  remoteClusterServer: number;
+  transport: number;
+}
 
 export interface StartOptions {
   scenario?: ScenarioName;
@@ -43,7 +85,22 @@ export interface StartOptions {
    * Fixed ports instead of random free ones (`ech-remote dev` uses them so the committed examples/ requests work):
    * Cloud API, ECH HTTP, self-managed HTTP, its remote cluster server and transport.
    */
-  ports?: { cloud: number; ech: number; selfManaged: number; remoteClusterServer: number; transport: number };
+  ports?: {
+    cloud: number;
+    ech: number;
+    selfManaged: number;
+    remoteClusterServer: number;
+    transport: number;
+    /** Ports of the clusters an `every-path` estate adds (default random). */
+    remotes?: Partial<Record<ExtraRemoteAlias, ClusterPorts>>;
+  };
+  /**
+   * `scenario` (default): one self-managed cluster, shaped by the scenario. `every-path`: also `onprem-metrics` and
+   * `onprem-legacy` (see EXTRA_REMOTES), so that every request of `info.requests` works without switching scenario.
+   */
+  estate?: 'scenario' | 'every-path';
+  /** Called with the new info after every (re)build: start, scenario switch, reset. */
+  onInfo?: (info: SandboxInfo) => void;
   /** A fixed deployment id (32 lowercase hex) instead of a random one (dev: stable across restarts). */
   deploymentId?: string;
   /** Start a simulated cluster (default `SimulatedCluster.start`); tests may substitute a stand-in. */
@@ -97,12 +154,52 @@ export interface SandboxInfo {
   /** The secrets as `NAME=value` lines a worker can load (also written to `files.secretsEnv`). */
   secretsEnvFile: string;
   files: { publicRootPem: string; secretsEnv: string; sandboxJson?: string };
-  /** Ready ConnectRequests, one per path. */
-  requests: Record<'api-key-public' | 'api-key-private' | 'tls-certificate', ConnectRequestInput>;
+  /**
+   * Ready ConnectRequests, one per path. In a `scenario` estate all go to the one self-managed cluster (alias
+   * `onprem-logs`); in an `every-path` estate `api-key-private` and `tls-certificate` go to their own clusters
+   * (`remotes`), each with its alias, role and user, so that all complete side by side.
+   */
+  requests: Record<RequestName, ConnectRequestInput> & {
+    /** Day 2, for the alias of `api-key-private` (remote credentials included; the grace period ≤ 10 s). */
+    rotate: RotateRequestInput;
+    updateAccess: UpdateAccessRequestInput;
+    disconnect: DisconnectRequestInput;
+  };
   /** The request that fits the current scenario. */
-  recommendedRequest: 'api-key-public' | 'api-key-private' | 'tls-certificate';
+  recommendedRequest: RequestName;
+  /**
+   * The request that fits the current scenario, against the scenario's cluster (`selfManaged`, alias `onprem-logs`):
+   * in a `scenario` estate the same as `requests[recommendedRequest]`. After switching to a failure scenario, this is
+   * the request that shows it.
+   */
+  scenarioRequest: ConnectRequestInput;
+  /** `scenario` or `every-path` (StartOptions.estate). */
+  estate: 'scenario' | 'every-path';
+  /**
+   * Every simulated self-managed cluster, by the alias its sample request uses: `onprem-logs` (= `selfManaged`) and,
+   * in an `every-path` estate, `onprem-metrics` and `onprem-legacy`. The control API's `/_sandbox/self-managed/*`
+   * endpoints take `?cluster=<alias>` (default `onprem-logs`).
+   */
+  remotes: Record<string, RemoteInfo>;
   /** The index pattern seeded on the self-managed cluster. */
   seededIndex: { name: string; pattern: string; documents: number };
+}
+
+export interface RemoteInfo {
+  /** The sample request (key of `requests`) that connects to this cluster. */
+  request: RequestName;
+  description: string;
+  url: string;
+  remoteClusterServer: string;
+  /** Whether the remote cluster server is on (`remote_cluster_server.enabled`) at start. */
+  remoteClusterServerEnabled: boolean;
+  /** Which CA signs its remote cluster server certificate: a publicly trusted one, or the remote private CA. */
+  remoteClusterServerCa: 'public' | 'private';
+  transport: string;
+  serverName: string;
+  clusterName: string;
+  version: string;
+  license: string;
 }
 
 export interface Sandbox {
@@ -111,6 +208,8 @@ export interface Sandbox {
   readonly deployment: CloudDeployment;
   readonly ech: SimulatedCluster;
   readonly selfManaged: SimulatedCluster;
+  /** The clusters an `every-path` estate adds, by alias (empty otherwise). */
+  readonly extraRemotes: ReadonlyMap<string, SimulatedCluster>;
   readonly pki: SandboxPki;
   readonly faults: FaultInjector;
   /** The control API's operations, callable in-process (the HTTP API under `info.control` does the same). */
@@ -149,13 +248,9 @@ interface Identity {
   selfManagedClusterUuid: string;
   echClusterUuid: string;
   /** Ports fixed after the first start so that endpoints stay put across scenarios. */
-  ports?: { ech: ClusterPorts; selfManaged: ClusterPorts };
-}
-
-interface ClusterPorts {
-  http: number;
-  remoteClusterServer: number;
-  transport: number;
+  ports?: { ech: ClusterPorts; selfManaged: ClusterPorts; remotes: Partial<Record<string, ClusterPorts>> };
+  /** Cluster uuids of the extra remotes, by alias. */
+  remoteUuids: Record<string, string>;
 }
 
 function portOf(address: string): number {
@@ -173,12 +268,21 @@ function portsOf(c: SimulatedCluster): ClusterPorts {
 // ---- Adapter to the Elasticsearch simulator ----------------------------------------------------------------------
 // The only place that knows ClusterConfig's fields; keep scenario → cluster translation here.
 
+/** An extra self-managed cluster's own names and ports (the scenario's cluster uses the identity's). */
+interface RemoteOverride {
+  clusterName: string;
+  clusterUuid: string;
+  serverName: string;
+  ports?: ClusterPorts;
+}
+
 function clusterConfigFor(
   side: 'ech' | 'self-managed',
   spec: ScenarioSpec,
   id: Identity,
   pki: SandboxPki,
   faults: FaultInjector,
+  remote?: RemoteOverride,
 ): ClusterConfig {
   if (side === 'ech') {
     return {
@@ -196,10 +300,12 @@ function clusterConfigFor(
       ...(id.ports ? { ports: id.ports.ech } : {}),
     };
   }
+  const ports = remote ? remote.ports : id.ports?.selfManaged;
   return {
     kind: 'self-managed',
-    clusterName: id.selfManagedClusterName,
-    clusterUuid: id.selfManagedClusterUuid,
+    clusterName: remote?.clusterName ?? id.selfManagedClusterName,
+    clusterUuid: remote?.clusterUuid ?? id.selfManagedClusterUuid,
+    ...(remote ? { serverName: remote.serverName } : {}),
     version: spec.versions.selfManaged,
     license: spec.selfManaged.license,
     elasticPassword: id.selfManagedPassword,
@@ -209,7 +315,7 @@ function clusterConfigFor(
     rcsCa: spec.selfManaged.rcsCa,
     transportOtherName: spec.selfManaged.transportOtherName,
     host: id.host,
-    ...(id.ports ? { ports: id.ports.selfManaged } : {}),
+    ...(ports ? { ports } : {}),
   };
 }
 
@@ -219,68 +325,98 @@ function serverNameOf(c: SimulatedCluster): string {
 
 // ---- ConnectRequests ------------------------------------------------------------------------------------------------
 
-function buildRequests(
-  info: Omit<SandboxInfo, 'requests' | 'recommendedRequest' | 'secretsEnvFile'>,
-): SandboxInfo['requests'] {
+/** Where a sample request goes and what it creates on ECH. */
+interface RequestTarget {
+  alias: string;
+  url: string;
+  httpCa: string;
+  remoteClusterServer: string;
+  transport: string;
+  serverName: string;
+  role: string;
+  user: string;
+}
+
+type InfoBase = Omit<
+  SandboxInfo,
+  'requests' | 'recommendedRequest' | 'secretsEnvFile' | 'scenarioRequest' | 'estate' | 'remotes'
+>;
+
+function buildRequest(info: InfoBase, name: RequestName, t: RequestTarget): ConnectRequestInput {
   const local = {
     deploymentId: info.cloud.deploymentId,
     refId: info.cloud.refId,
     cloud: { endpoint: info.cloud.endpoint, apiKeySecret: 'EC_API_KEY' },
     elasticsearch: { url: info.ech.url, credentialsSecret: 'ECH_ES_CREDENTIALS' },
   };
-  const remoteEs = {
-    url: info.selfManaged.url,
-    credentialsSecret: 'ONPREM_ES_CREDENTIALS',
-    caPem: info.selfManaged.httpCa,
-  };
+  const remoteEs = { url: t.url, credentialsSecret: 'ONPREM_ES_CREDENTIALS', caPem: t.httpCa };
   const privileges = ['read', 'read_cross_cluster', 'view_index_metadata'];
-  const users = [
-    { username: 'cross-search-user', roles: ['remote-search'], passwordSecret: 'CROSS_SEARCH_USER_PASSWORD' },
-  ];
-  const apiKey = (ca: ConnectRequestInput['remote']['ca']): ConnectRequestInput => ({
-    alias: 'onprem-logs',
-    securityModel: 'api-key',
-    local,
-    remote: {
-      proxyAddress: info.selfManaged.remoteClusterServer,
-      serverName: info.selfManaged.serverName,
-      ca,
-      elasticsearch: remoteEs,
-    },
-    access: { search: [{ names: ['logs-*'] }] },
-    keyExpiration: '90d',
-    roles: [{ name: 'remote-search', remoteIndices: [{ names: ['logs-*'], privileges }] }],
-    users,
-    verify: { searchIndex: 'logs-*' },
-    onFailure: 'rollback',
-  });
-  return {
-    'api-key-public': apiKey({ kind: 'public' }),
-    'api-key-private': apiKey({ kind: 'private', pem: info.ca.remotePrivate }),
-    'tls-certificate': {
-      alias: 'onprem-logs',
+  const users = [{ username: t.user, roles: [t.role], passwordSecret: 'CROSS_SEARCH_USER_PASSWORD' }];
+  if (name === 'tls-certificate') {
+    return {
+      alias: t.alias,
       securityModel: 'tls-certificate',
       local,
       remote: {
         // The transport port; the certificate model verifies node names (otherName), not host names.
-        proxyAddress: info.selfManaged.transport,
+        proxyAddress: t.transport,
         ca: { kind: 'private', pem: info.ca.selfManagedTransport },
         elasticsearch: remoteEs,
       },
-      roles: [{ name: 'remote-search', remote: { indices: [{ names: ['logs-*'], privileges }] } }],
+      roles: [{ name: t.role, remote: { indices: [{ names: ['logs-*'], privileges }] } }],
       users,
       verify: { searchIndex: 'logs-*' },
       onFailure: 'rollback',
+    };
+  }
+  return {
+    alias: t.alias,
+    securityModel: 'api-key',
+    local,
+    remote: {
+      proxyAddress: t.remoteClusterServer,
+      serverName: t.serverName,
+      ca: name === 'api-key-public' ? { kind: 'public' } : { kind: 'private', pem: info.ca.remotePrivate },
+      elasticsearch: remoteEs,
     },
+    access: { search: [{ names: ['logs-*'] }] },
+    keyExpiration: '90d',
+    roles: [{ name: t.role, remoteIndices: [{ names: ['logs-*'], privileges }] }],
+    users,
+    verify: { searchIndex: 'logs-*' },
+    onFailure: 'rollback',
+  };
+}
+
+/** Day 2 for the connection `api-key-private` makes: same deployment, secrets and remote credentials. */
+function buildDay2Requests(
+  connect: ConnectRequestInput,
+): Pick<SandboxInfo['requests'], 'rotate' | 'updateAccess' | 'disconnect'> {
+  const day2 = {
+    alias: connect.alias,
+    local: connect.local,
+    remote: { elasticsearch: connect.remote.elasticsearch! },
+    verify: { searchIndex: 'logs-*' },
+  };
+  return {
+    rotate: { ...day2, gracePeriod: '10s' },
+    updateAccess: { ...day2, access: { search: [{ names: ['logs-*'], query: { term: { service: 'auth' } } }] } },
+    disconnect: { ...day2 },
   };
 }
 
 /** The bindings a worker needs for the sandbox's secrets: each to the sandbox endpoint it belongs to. */
-export function sandboxSecretBindings(cloudEndpoint: string, deploymentId: string, selfManagedUrl: string) {
+export function sandboxSecretBindings(
+  cloudEndpoint: string,
+  deploymentId: string,
+  selfManagedUrl: string,
+  otherSelfManagedUrls: string[] = [],
+) {
   return {
     EC_API_KEY: { use: 'cloud-api-key', endpoint: cloudEndpoint },
     ECH_ES_CREDENTIALS: { use: 'ech-elasticsearch', deployments: [deploymentId] },
-    ONPREM_ES_CREDENTIALS: { use: 'elasticsearch', urls: [selfManagedUrl] },
+    // Every self-managed cluster of the estate has the same `elastic` password: one secret, bound to each of them.
+    ONPREM_ES_CREDENTIALS: { use: 'elasticsearch', urls: [selfManagedUrl, ...otherSelfManagedUrls] },
     CROSS_SEARCH_USER_PASSWORD: { use: 'user-password' },
   } as const;
 }
@@ -329,6 +465,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
   deployment!: CloudDeployment;
   ech!: SimulatedCluster;
   selfManaged!: SimulatedCluster;
+  extraRemotes = new Map<string, SimulatedCluster>();
   scenario: ScenarioName;
   versions: Versions;
   faultSeed: number;
@@ -382,20 +519,56 @@ class SandboxImpl implements Sandbox, ControlTarget {
     ]);
     this.cloud = cloud;
     this.cloud.control = createControlHandler(this);
-    this.id.ports = { ech: portsOf(this.ech), selfManaged: portsOf(this.selfManaged) };
+    this.id.ports = {
+      ech: portsOf(this.ech),
+      selfManaged: portsOf(this.selfManaged),
+      remotes: Object.fromEntries([...this.extraRemotes].map(([alias, c]) => [alias, portsOf(c)])),
+    };
     this.attachDeployment();
     this.refreshInfo();
   }
 
+  private get everyPath(): boolean {
+    return this.options.estate === 'every-path';
+  }
+
   private async startClusters(): Promise<void> {
     const startCluster = this.options.clusterFactory ?? ((c: ClusterConfig) => SimulatedCluster.start(c));
-    const [ech, selfManaged] = await Promise.all([
+    // The extra remotes are shaped by their path, never by the scenario (nor its version overrides).
+    const extras = this.everyPath
+      ? EXTRA_REMOTES.map((r) =>
+          startCluster(
+            clusterConfigFor('self-managed', scenarioSpec(r.request), this.id, this.pki, this.faults, {
+              clusterName: r.clusterName,
+              clusterUuid: this.id.remoteUuids[r.alias]!,
+              serverName: r.serverName,
+              ports: this.id.ports?.remotes[r.alias] ?? this.options.ports?.remotes?.[r.alias],
+            }),
+          ),
+        )
+      : [];
+    const [ech, selfManaged, ...others] = await Promise.all([
       startCluster(clusterConfigFor('ech', this.spec, this.id, this.pki, this.faults)),
       startCluster(clusterConfigFor('self-managed', this.spec, this.id, this.pki, this.faults)),
+      ...extras,
     ]);
     this.ech = ech;
     this.selfManaged = selfManaged;
-    await seedData(selfManaged, this.id.selfManagedPassword);
+    this.extraRemotes = new Map(others.map((c, i) => [EXTRA_REMOTES[i]!.alias, c]));
+    await Promise.all([selfManaged, ...others].map((c) => seedData(c, this.id.selfManagedPassword)));
+  }
+
+  /** A self-managed cluster by the alias of its sample request (`?cluster=` of the control API); default the scenario's. */
+  cluster(alias?: string): SimulatedCluster {
+    if (alias === undefined || alias === PRIMARY_ALIAS) return this.selfManaged;
+    const c = this.extraRemotes.get(alias);
+    if (!c) {
+      const known = [PRIMARY_ALIAS, ...this.extraRemotes.keys()].join(', ');
+      throw new CloudError(404, 'sandbox.not_found', `No self-managed cluster [${alias}] in this estate (${known})`, [
+        'cluster',
+      ]);
+    }
+    return c;
   }
 
   private attachDeployment(plans?: Partial<PlanSettings>): void {
@@ -427,7 +600,12 @@ class SandboxImpl implements Sandbox, ControlTarget {
       ONPREM_ES_CREDENTIALS: `elastic:${this.id.selfManagedPassword}`,
       CROSS_SEARCH_USER_PASSWORD: this.id.crossSearchUserPassword,
       ECH_REMOTE_SECRET_BINDINGS: JSON.stringify(
-        sandboxSecretBindings(this.cloud.url, this.id.deploymentId, this.selfManaged.url),
+        sandboxSecretBindings(
+          this.cloud.url,
+          this.id.deploymentId,
+          this.selfManaged.url,
+          [...this.extraRemotes.values()].map((c) => c.url),
+        ),
       ),
       NODE_EXTRA_CA_CERTS: this.publicRootFile,
     };
@@ -475,8 +653,68 @@ class SandboxImpl implements Sandbox, ControlTarget {
     };
     const secretsEnvFile = envFile(env);
     fs.writeFileSync(this.secretsFile, secretsEnvFile, { mode: 0o600 });
-    this.info = { ...base, secretsEnvFile, requests: buildRequests(base), recommendedRequest: this.spec.request };
+    const primary: RequestTarget = {
+      alias: PRIMARY_ALIAS,
+      url: this.selfManaged.url,
+      httpCa: this.selfManaged.httpCaPem,
+      remoteClusterServer: this.selfManaged.remoteClusterServerAddress,
+      transport: this.selfManaged.transportAddress,
+      serverName: serverNameOf(this.selfManaged),
+      role: 'remote-search',
+      user: 'cross-search-user',
+    };
+    const targetOf = (name: RequestName): RequestTarget => {
+      const extra = EXTRA_REMOTES.find((r) => r.request === name);
+      const c = extra && this.extraRemotes.get(extra.alias);
+      if (!extra || !c) return primary;
+      return {
+        alias: extra.alias,
+        url: c.url,
+        httpCa: c.httpCaPem,
+        remoteClusterServer: c.remoteClusterServerAddress,
+        transport: c.transportAddress,
+        serverName: serverNameOf(c),
+        role: extra.role,
+        user: extra.user,
+      };
+    };
+    const names: RequestName[] = ['api-key-public', 'api-key-private', 'tls-certificate'];
+    const connects = Object.fromEntries(names.map((n) => [n, buildRequest(base, n, targetOf(n))])) as Record<
+      RequestName,
+      ConnectRequestInput
+    >;
+    const requests: SandboxInfo['requests'] = { ...connects, ...buildDay2Requests(connects['api-key-private']) };
+    const remoteInfo = (c: SimulatedCluster, spec: ScenarioSpec, request: RequestName): RemoteInfo => ({
+      request,
+      description: spec.description,
+      url: c.url,
+      remoteClusterServer: c.remoteClusterServerAddress,
+      remoteClusterServerEnabled: spec.selfManaged.rcsEnabled,
+      remoteClusterServerCa: spec.selfManaged.rcsCa,
+      transport: c.transportAddress,
+      serverName: serverNameOf(c),
+      clusterName: c.config.clusterName,
+      version: spec.versions.selfManaged,
+      license: spec.selfManaged.license,
+    });
+    const remotes: Record<string, RemoteInfo> = {
+      [PRIMARY_ALIAS]: remoteInfo(this.selfManaged, this.spec, this.spec.request),
+    };
+    for (const r of EXTRA_REMOTES) {
+      const c = this.extraRemotes.get(r.alias);
+      if (c) remotes[r.alias] = remoteInfo(c, scenarioSpec(r.request), r.request);
+    }
+    this.info = {
+      ...base,
+      secretsEnvFile,
+      requests,
+      recommendedRequest: this.spec.request,
+      scenarioRequest: buildRequest(base, this.spec.request, primary),
+      estate: this.everyPath ? 'every-path' : 'scenario',
+      remotes,
+    };
     if (this.options.outFile) this.writeInfo();
+    this.options.onInfo?.(this.info);
   }
 
   writeInfo(file = this.options.outFile): void {
@@ -493,7 +731,11 @@ class SandboxImpl implements Sandbox, ControlTarget {
       this.versions = this.spec.versions;
       this.faults.configure([], this.faultSeed);
       this.deployment.dispose();
-      await Promise.all([this.ech.stop(), this.selfManaged.stop()]);
+      await Promise.all([
+        this.ech.stop(),
+        this.selfManaged.stop(),
+        ...[...this.extraRemotes.values()].map((c) => c.stop()),
+      ]);
       await this.startClusters();
       this.attachDeployment(plans);
       this.refreshInfo();
@@ -519,6 +761,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
         ...this.spec.selfManaged,
       },
       ech: { url: this.ech.url, transport: this.ech.transportAddress },
+      remotes: this.info?.remotes,
       cloud: { endpoint: this.cloud.url, deploymentId: this.id.deploymentId, refId: this.id.refId },
       plans: { ...this.deployment.plans },
       faults: { seed: this.faultSeed, rules: this.faults.activeRules.length },
@@ -526,7 +769,11 @@ class SandboxImpl implements Sandbox, ControlTarget {
   }
 
   async state(): Promise<Record<string, unknown>> {
-    await Promise.all([this.ech.idle(), this.selfManaged.idle()]);
+    await Promise.all([
+      this.ech.idle(),
+      this.selfManaged.idle(),
+      ...[...this.extraRemotes.values()].map((c) => c.idle()),
+    ]);
     const ech = this.ech.snapshot();
     const selfManaged = this.selfManaged.snapshot();
     return {
@@ -535,6 +782,8 @@ class SandboxImpl implements Sandbox, ControlTarget {
       cloud: { ...this.deployment.snapshot(), requestCounts: this.cloud.requestCounts },
       ech,
       selfManaged,
+      // The other clusters of an `every-path` estate, by alias (`selfManaged` is `onprem-logs`).
+      remotes: Object.fromEntries([...this.extraRemotes].map(([alias, c]) => [alias, c.snapshot()])),
       lastRemoteConnection: lastRemoteConnection(ech, selfManaged),
       faults: { seed: this.faultSeed, rules: this.faults.activeRules, history: this.faults.history },
     };
@@ -549,24 +798,28 @@ class SandboxImpl implements Sandbox, ControlTarget {
     Object.assign(this.deployment.plans, settings);
   }
 
-  selfManagedConfig(): Record<string, unknown> {
-    const c = this.selfManaged.nodeConfig();
+  selfManagedConfig(cluster?: string): Record<string, unknown> {
+    const c = this.cluster(cluster).nodeConfig();
     return { ...c, pendingRestart: JSON.stringify(c.effective) !== JSON.stringify(c.pending) };
   }
 
-  async selfManagedApply(input: {
-    settings?: Record<string, unknown>;
-    files?: Record<string, string | null>;
-    restart?: boolean;
-  }): Promise<Record<string, unknown>> {
+  async selfManagedApply(
+    input: {
+      settings?: Record<string, unknown>;
+      files?: Record<string, string | null>;
+      restart?: boolean;
+    },
+    cluster?: string,
+  ): Promise<Record<string, unknown>> {
+    const target = this.cluster(cluster);
     // `null` removes a setting or file (NodeConfig.apply), though the simulator's signature only names strings.
-    const result = await this.selfManaged.applyNodeConfig(input as Parameters<SimulatedCluster['applyNodeConfig']>[0]);
-    return { ...result, ...this.selfManaged.nodeConfig() };
+    const result = await target.applyNodeConfig(input as Parameters<SimulatedCluster['applyNodeConfig']>[0]);
+    return { ...result, ...target.nodeConfig() };
   }
 
-  async selfManagedRestart(): Promise<Record<string, unknown>> {
-    await this.selfManaged.restart();
-    return { restarted: true, ...this.selfManagedConfig() };
+  async selfManagedRestart(cluster?: string): Promise<Record<string, unknown>> {
+    await this.cluster(cluster).restart();
+    return { restarted: true, ...this.selfManagedConfig(cluster) };
   }
 
   /**
@@ -574,11 +827,15 @@ class SandboxImpl implements Sandbox, ControlTarget {
    * self-managed transport CA) and copies this node's certificate and key into place. `cn` entries become otherName
    * SANs, as certutil makes them.
    */
-  async selfManagedCertutil(input: {
-    instances: string;
-    certificate: string;
-    key: string;
-  }): Promise<Record<string, unknown>> {
+  async selfManagedCertutil(
+    input: {
+      instances: string;
+      certificate: string;
+      key: string;
+    },
+    cluster?: string,
+  ): Promise<Record<string, unknown>> {
+    const target = this.cluster(cluster);
     let doc: unknown;
     try {
       doc = yaml.load(input.instances);
@@ -593,7 +850,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
         'instances',
       ]);
     }
-    const node = this.selfManaged.nodeName;
+    const node = target.nodeName;
     const mine = instances.find((i: { name?: unknown }) => i?.name === node) as { cn?: unknown } | undefined;
     if (!mine) {
       throw new CloudError(
@@ -604,7 +861,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
       );
     }
     const cn = Array.isArray(mine.cn) ? mine.cn.map(String) : typeof mine.cn === 'string' ? [mine.cn] : [];
-    await this.selfManaged.reissueTransportCertificates({
+    await target.reissueTransportCertificates({
       otherName: cn.length ? cn : undefined,
       paths: { certificate: input.certificate, key: input.key },
     });
@@ -613,7 +870,12 @@ class SandboxImpl implements Sandbox, ControlTarget {
 
   async stop(): Promise<void> {
     await this.switching;
-    await Promise.all([this.cloud?.stop(), this.ech?.stop(), this.selfManaged?.stop()]);
+    await Promise.all([
+      this.cloud?.stop(),
+      this.ech?.stop(),
+      this.selfManaged?.stop(),
+      ...[...this.extraRemotes.values()].map((c) => c.stop()),
+    ]);
   }
 }
 
@@ -650,12 +912,14 @@ export async function start(options: StartOptions = {}): Promise<Sandbox> {
     selfManagedClusterName: 'onprem-cluster',
     selfManagedClusterUuid: secret(16),
     echClusterUuid: secret(16),
+    remoteUuids: Object.fromEntries(EXTRA_REMOTES.map((r) => [r.alias, secret(16)])),
   };
   if (options.ports) {
     const p = options.ports;
     id.ports = {
       ech: { http: p.ech, remoteClusterServer: p.ech + 1000, transport: p.ech + 2000 },
       selfManaged: { http: p.selfManaged, remoteClusterServer: p.remoteClusterServer, transport: p.transport },
+      remotes: { ...p.remotes },
     };
   }
   // Under `npm test`, the root scripts/run-tests.ts made and every test process trusts (NODE_EXTRA_CA_CERTS).

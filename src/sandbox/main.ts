@@ -3,6 +3,7 @@
  * sandbox.json, print the endpoints, and stop cleanly on SIGINT/SIGTERM.
  */
 import path from 'node:path';
+import { SettingsError, logFatal } from '../log';
 import { start, type Sandbox, type StartOptions } from './index';
 import { SCENARIOS, isScenarioName, validVersion } from './scenarios';
 
@@ -23,10 +24,11 @@ export async function startSandboxFromCli(options: SandboxCliOptions = {}): Prom
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const scenario = options.scenario ?? 'api-key-public';
   if (!isScenarioName(scenario)) {
-    throw new Error(`unknown scenario "${scenario}"; one of: ${SCENARIOS.join(', ')}`);
+    throw new SettingsError(`unknown scenario "${scenario}"; one of: ${SCENARIOS.join(', ')}`);
   }
   for (const v of [options.echVersion, options.selfManagedVersion]) {
-    if (v !== undefined && !validVersion(v)) throw new Error(`invalid version "${v}" (major.minor.patch, 7.17 to 9.x)`);
+    if (v !== undefined && !validVersion(v))
+      throw new SettingsError(`invalid version "${v}" (major.minor.patch, 7.17 to 9.x)`);
   }
   const out = path.resolve(options.out ?? 'sandbox.json');
   const startOptions: StartOptions = {
@@ -68,7 +70,7 @@ export async function startSandboxFromCli(options: SandboxCliOptions = {}): Prom
       sandbox.stop().then(
         () => process.exit(0),
         (e: unknown) => {
-          process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
+          logFatal(e, 'error while stopping the sandbox');
           process.exit(1);
         },
       );
@@ -87,7 +89,7 @@ if (require.main === module) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   startSandboxFromCli({ out: arg('--out'), scenario: arg('--scenario') }).catch((e: unknown) => {
-    process.stderr.write(`${(e as Error).message}\n`);
+    logFatal(e, 'the sandbox did not start');
     process.exit(1);
   });
 }

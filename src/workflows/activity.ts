@@ -73,26 +73,54 @@ export async function trustOnEch(
   if (!existed) {
     ctx.compensations.push({
       label: `trust entry "${entry.name}" on the ECH deployment`,
-      undo: async () => {
-        const removed = await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name: entry.name });
-        if (removed.removed) {
-          await activity('Wait for the ECH plan', LONG).waitForPlan({
-            target: cloud,
-            ...(removed.previousAttemptId ? { afterAttemptId: removed.previousAttemptId } : {}),
-          });
-        }
-      },
+      undo: () => removeTrustOnEch(cloud, entry.name),
     });
   }
   // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
-  const notBefore = new Date().toISOString();
-  const put = await activity(`Trust ${what} on ECH`).ensureDirectTrust({ target: cloud, entry });
-  await activity('Wait for the ECH plan', LONG).waitForPlan({
-    target: cloud,
-    notBefore,
-    // The change's plan is the one after what the write saw (a lost answer's retry sees the entry already there).
-    ...(put.previousAttemptId && (put.changed || !existed) ? { afterAttemptId: put.previousAttemptId } : {}),
+  await planChange(cloud, `trust ${what}`, async () => {
+    const notBefore = new Date().toISOString();
+    const put = await activity(`Trust ${what} on ECH`).ensureDirectTrust({ target: cloud, entry });
+    await activity('Wait for the ECH plan', LONG).waitForPlan({
+      target: cloud,
+      notBefore,
+      // The change's plan is the one after what the write saw (a lost answer's retry sees the entry already there).
+      ...(put.previousAttemptId && (put.changed || !existed) ? { afterAttemptId: put.previousAttemptId } : {}),
+    });
   });
   state.step('ech-trust', 'done', entry.name);
   return { created: !existed };
+}
+
+/** Remove our trust entry (by name) and wait for its plan: a rollback's undo, and disconnect. */
+export async function removeTrustOnEch(cloud: CloudTarget, name: string): Promise<{ removed: boolean }> {
+  return planChange(cloud, `remove trust entry ${name}`, async () => {
+    const removed = await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name });
+    if (removed.removed) {
+      await activity('Wait for the ECH plan', LONG).waitForPlan({
+        target: cloud,
+        ...(removed.previousAttemptId ? { afterAttemptId: removed.previousAttemptId } : {}),
+      });
+    }
+    return { removed: removed.removed };
+  });
+}
+
+/**
+ * Every change that needs an ECH plan (a trust entry, a restart to reload the keystore before 8.14, and their undo)
+ * goes through here: the one place where a per-deployment turn (one plan at a time per deployment, issue 13) will be
+ * taken. Today it runs `change` as it is and adds no command of its own, so recorded histories replay unchanged.
+ */
+export async function planChange<T>(deployment: CloudTarget, what: string, change: () => Promise<T>): Promise<T> {
+  void deployment; // the turn will be per deployment
+  void what; // and say what it is for
+  return change();
+}
+
+/** ECH before 8.14 reloads the keystore only on a restart: a plan of its own. */
+export async function restartToReloadKeystore(cloud: CloudTarget): Promise<void> {
+  await planChange(cloud, 'restart to reload the keystore', async () => {
+    const restartedAt = new Date().toISOString();
+    await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
+    await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud, notBefore: restartedAt });
+  });
 }

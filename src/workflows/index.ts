@@ -1,3 +1,6 @@
 /** Every workflow type the worker registers (the bundle's entry point). */
 export { connectRemoteCluster } from './connect';
 export { connectionLease } from './connectionLease';
+export { disconnectRemoteCluster } from './disconnect';
+export { rotateRemoteClusterKey } from './rotate';
+export { updateRemoteClusterAccess } from './updateAccess';

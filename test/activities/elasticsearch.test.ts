@@ -481,9 +481,18 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     );
     assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: 'wf-2' }), {
       removed: false,
+      settings: [],
     });
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF }), { removed: true });
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), { removed: false });
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF }), {
+      removed: true,
+      settings: [
+        'cluster.remote.idem.mode',
+        'cluster.remote.idem.proxy_address',
+        'cluster.remote.idem.server_name',
+        'cluster.remote.idem.skip_unavailable',
+      ],
+    });
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), { removed: false, settings: [] });
     const after = await flatSettings(ech);
     assert.ok(!Object.keys(after).some((k) => k.includes(`.${alias}`)), JSON.stringify(after));
   });
@@ -514,7 +523,10 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       }),
       failsWith('AliasInUse', /"handmade".*not created by this tool.*choose another alias/),
     );
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias: 'handmade' }), { removed: false });
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias: 'handmade' }), {
+      removed: false,
+      settings: [],
+    });
     assert.equal((await flatSettings(ech))['cluster.remote.handmade.proxy_address'], '10.0.0.1:9443');
   });
 
@@ -734,7 +746,13 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     try {
       await registerRemote(alias);
       await assert.rejects(
-        run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
+        run(acts.verifyRemoteConnection, {
+          target: ech,
+          alias,
+          securityModel: 'api-key',
+          timeoutMs: 3_000,
+          ca: { kind: 'public' },
+        }),
         diagnosedFromProbe(
           'tls-untrusted',
           /Diagnosis: The certificate of .* is issued by .*not a publicly trusted CA.*Fix: if it is your private CA, add it to the request.*PKIX path building failed/,
@@ -751,6 +769,15 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
           ca: { kind: 'private', pem: sb.info.ca.remotePrivate },
         }),
         diagnosedFromProbe('not-connected', /working remote cluster server.*ECH not trusting a private CA/),
+      );
+      // Day 2 (rotate, update access) does not restate remote.ca: the worker cannot tell a private CA ECH was given
+      // from an untrusted one, so the untrusted chain is evidence, not the verdict.
+      await assert.rejects(
+        run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 1_500 }),
+        diagnosedFromProbe(
+          'not-connected',
+          /chain not verified: this run does not know the CA ECH was given.*Evidence: .*TLS_UNTRUSTED_CHAIN/,
+        ),
       );
     } finally {
       await sb.selfManaged.reissueRemoteClusterServerCertificate({ ca: 'public' });
@@ -845,6 +872,16 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   });
 
   it('verifyRemoteConnection: basic license on the remote → license diagnosis', async () => {
+    // An open connection first (earlier tests restart the self-managed node): the license is then refused per request,
+    // a security exception ES reports. (Were the connection to be opened now, the handshake would fail and ES would
+    // say only connected:false, as for any refused handshake.)
+    await run(acts.verifyRemoteConnection, {
+      target: ech,
+      alias: 'onprem-logs',
+      securityModel: 'api-key',
+      searchIndex: 'logs-*',
+      timeoutMs: 10_000,
+    });
     sb.selfManaged.setLicense('basic');
     try {
       await assert.rejects(

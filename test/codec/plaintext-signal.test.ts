@@ -1,7 +1,8 @@
 /**
- * A human step answered without the codec (`temporal workflow signal` without --codec-endpoint, as the README allows
+ * A human step answered without the codec (`temporal workflow signal` without --codec-endpoint, as docs/secrets.md allows
  * for approve/reject/confirm) still reaches the run, and the worker's log says so, naming the workflow: the worker
- * lets a workflow's plaintext payload through with a warning; everything else refuses plaintext (test/codec/codec.test.ts).
+ * lets a workflow's plaintext payload through with a warning, once however often the history is replayed; everything
+ * else refuses plaintext (test/codec/codec.test.ts).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -67,5 +68,9 @@ describe('a signal sent without the codec', () => {
     // The run was not stuck on the payload: it went on to its (stubbed) end.
     const err = await handle.result().catch((e: unknown) => e);
     assert.ok(err instanceof WorkflowFailedError, String(err));
+    // A query on the closed run replays its history, decoding the signal again: the warning is not repeated.
+    for (let i = 0; i < 2; i++) await handle.query('status');
+    const warnings = workerLogLines.slice(logStart).filter((l) => l.includes(`workflow "${workflowId}"`));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/activities/types';
+import type { ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/contract/facts';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import { evaluatePreflight, preflightFailureType } from '../../src/domain/preflight';
 import { buildPlan } from '../../src/domain/plan';
@@ -129,6 +129,15 @@ describe('what people are shown is what is sent', () => {
       accessHash({ search: [{ names: ['metrics-*'] }] }),
     );
     assert.equal(accessHash({ search: [{ names: ['a'] }] }), accessHash({ search: [{ names: ['a'] }] }));
+    // The same grant written as Elasticsearch stores it (defaults filled, DLS query as a string) hashes the same.
+    assert.equal(
+      accessHash({ search: [{ names: ['a'], query: { term: { x: 1 } } }] }),
+      accessHash({ search: [{ names: ['a'], query: '{"term":{"x":1}}', allow_restricted_indices: false }] }),
+    );
+    assert.notEqual(
+      accessHash({ search: [{ names: ['a'] }] }),
+      accessHash({ search: [{ names: ['a'], allow_restricted_indices: true }] }),
+    );
   });
 
   it('the remote-cluster-server step gives settings to apply and a restart', () => {

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import yaml from 'js-yaml';
-import type { CertSummary, ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/activities/types';
+import type { CertSummary, ClusterFacts, DeploymentFacts, TlsProbeReport } from '../../src/contract/facts';
 import { checkCaCertificate } from '../../src/activities/tls';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import { diagnoseRemoteError } from '../../src/domain/diagnosis';

@@ -11,6 +11,12 @@ import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { start, type Sandbox } from '../../src/sandbox';
+import { durationToMs } from '../../src/contract/duration';
+import {
+  validateDisconnectRequest,
+  validateRotateRequest,
+  validateUpdateAccessRequest,
+} from '../../src/contract/lifecycle';
 import { connectRequestSchema } from '../../src/contract/request';
 import { CloudTestClient, httpsJson, waitFor } from './cloud-helpers';
 
@@ -78,11 +84,21 @@ describe('start() and sandbox.json', () => {
     assert.equal(fs.readFileSync(sandbox.info.files.secretsEnv, 'utf8'), sandbox.info.secretsEnvFile);
   });
 
-  it('ships ready ConnectRequests that the contract schema accepts', () => {
-    for (const [name, request] of Object.entries(sandbox.info.requests)) {
+  it('ships ready ConnectRequests and day-2 requests that the contract schemas accept', () => {
+    const { rotate, updateAccess, disconnect, ...connects } = sandbox.info.requests;
+    for (const [name, request] of Object.entries(connects)) {
       const parsed = connectRequestSchema.safeParse(request);
       assert.ok(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`);
     }
+    // Day 2 acts on the connection api-key-private makes, with remote credentials; the grace period is at most 10 s.
+    assert.equal(validateRotateRequest(rotate).ok, true);
+    assert.equal(validateUpdateAccessRequest(updateAccess).ok, true);
+    assert.equal(validateDisconnectRequest(disconnect).ok, true);
+    for (const r of [rotate, updateAccess, disconnect]) {
+      assert.equal(r.alias, sandbox.info.requests['api-key-private'].alias);
+      assert.ok(r.remote?.elasticsearch?.credentialsSecret);
+    }
+    assert.ok(durationToMs(rotate.gracePeriod ?? '0s') <= 10_000);
     assert.equal(
       sandbox.info.requests['api-key-public'].remote.proxyAddress,
       sandbox.info.selfManaged.remoteClusterServer,

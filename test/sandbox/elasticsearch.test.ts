@@ -187,6 +187,8 @@ test('cross-cluster API key: access rules, get, update (updated:false when uncha
     (k: any) => k.id === key.id,
   );
   assert.equal(got.type, 'cross_cluster');
+  // As ES shows it: allow_restricted_indices filled in (domain page §4c; 50_cross_cluster.yml of
+  // x-pack/plugin/src/yamlRestTest/resources/rest-api-spec/test/api_key).
   assert.deepEqual(got.access, { search: [{ names: ['logs-*'], allow_restricted_indices: false }] });
   assert.deepEqual(got.metadata, { managed_by: 'ech-remote-clusters' });
   assert.ok(got.expiration > Date.now());
@@ -367,11 +369,16 @@ test('API-key model, public CA: connected, search hits = key access ∩ user rem
     none.body.error.reason,
     'action [indices:data/read/search] towards remote cluster [onprem] is unauthorized for user [local-only] with effective roles [only-monitor] because no remote indices privileges apply for the target cluster',
   );
-  // Rotation: a new key under the same alias is reloaded without restart (9.1) and is the one that authenticates.
+  // Rotation: a new key under the same alias is reloaded without restart (9.1) and authenticates the next request;
+  // the connection is not rebuilt (only aliases that gain or lose credentials are: RemoteClusterService
+  // .updateRemoteClusterCredentials, RemoteClusterSecurityReloadCredentialsRestIT).
   const next = await ccKey();
+  const handshakeKey = (e.ech.snapshot() as any).lastRemoteAuthentication.apiKeyId;
   await e.ech.setSecureSettings({ 'cluster.remote.onprem.credentials': next.encoded });
   assert.equal((await remoteInfo('onprem')).connected, true);
-  assert.equal((e.ech.snapshot() as any).lastRemoteAuthentication.apiKeyId, next.id);
+  assert.equal((e.ech.snapshot() as any).lastRemoteAuthentication.apiKeyId, handshakeKey, 'no reconnect');
+  assert.equal((await call(e.ech, 'GET', '/onprem:logs-*/_search')).status, 200);
+  assert.equal((e.sm.snapshot() as any).lastCrossClusterRequest.apiKeyId, next.id, 'the new key authenticated it');
   // Invalidating the key: _remote/info stays stale (connected), requests fail.
   await call(e.sm, 'DELETE', '/_security/api_key', { ids: [next.id] });
   assert.equal((await remoteInfo('onprem')).connected, true);

@@ -1,5 +1,5 @@
 /**
- * The README's "Minimal privileges": users with exactly those roles on each side connect end to end, and a user
+ * docs/privileges.md: users with exactly those roles on each side connect end to end, and a user
  * lacking one is stopped by the preflight, which names the missing privilege and the secret, before any change.
  */
 import assert from 'node:assert/strict';
@@ -55,7 +55,7 @@ function withCredentials(req: Req, local: string, remote: string): Req {
   };
 }
 
-/** The README's ECH role: the cluster privileges the preflight checks, and reading the verify index pattern remotely. */
+/** The ECH role of docs/privileges.md: the cluster privileges the preflight checks, and reading the verify index pattern remotely. */
 const minimalEch = () =>
   userWith('ech', 'MINIMAL_ECH_CREDENTIALS', LOCAL_REQUIRED_PRIVILEGES, {
     remote_indices: [

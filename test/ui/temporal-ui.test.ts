@@ -152,3 +152,57 @@ it('a person starts a connection in the Temporal UI, sees what it waits for, app
     await page.getByText(`"detail": "approved by ${approver}"`).waitFor();
   });
 });
+
+/**
+ * The start form as it opens from a link: once loaded (the UI looks for an earlier run to copy from), with its
+ * advanced options open, what it would start with.
+ */
+async function startForm(href: string) {
+  await page.goto(href);
+  await page.getByText('Task Queue is Active').waitFor();
+  await page.waitForLoadState('networkidle');
+  if (!(await page.getByRole('heading', { name: 'Custom Search Attributes' }).isVisible())) {
+    await page.getByRole('button', { name: 'More options' }).click();
+  }
+  await page.getByRole('heading', { name: 'Custom Search Attributes' }).waitFor();
+  const editors = page.locator('.cm-content');
+  return {
+    workflowId: await page.getByRole('textbox', { name: 'Workflow ID' }).inputValue(),
+    // The Data box, like the summary and details, is an editor (contenteditable), not an <input>.
+    input: (await page.getByRole('textbox', { name: 'Data' }).innerText()).trim(),
+    searchAttributes: await page.getByTestId('search-attribute-select').count(),
+    editorCount: await editors.count(),
+    editors: (await editors.allInnerTexts()).map((t) => t.trim()).join('\n'),
+  };
+}
+
+it('after a run of a connection completed, its Start Workflow link opens a form with nothing of that run', async () => {
+  // A completed run with a summary, details and search attributes (Phase=completed): started by the CLI.
+  const run = await dev.shell(
+    'ech-remote connect --request examples/dev/connect-api-key-private.json --approve --as you@example.com --wait',
+  );
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  const link = new URL(dev.startWorkflowLink('onprem-metrics'));
+
+  await stage('start-form-after-a-run', async () => {
+    const form = await startForm(link.href);
+    assert.equal(form.workflowId, link.searchParams.get('workflowId'));
+    assert.equal(form.input, '');
+    assert.equal(form.searchAttributes, 0);
+    // Data, summary and details: all empty.
+    assert.equal(form.editorCount, 3);
+    assert.equal(form.editors.replace(/\s/g, ''), '');
+  });
+
+  // What the link guards against: without its run id the UI copies the completed run into the form.
+  await stage('start-form-copied-from-the-run', async () => {
+    const unguarded = new URL(link);
+    unguarded.searchParams.delete('runId');
+    await page.goto(unguarded.href);
+    await page.getByTestId('search-attribute-select').first().waitFor();
+    const form = await startForm(unguarded.href);
+    assert.ok(form.searchAttributes > 0);
+    assert.match(form.editors, /Connect ECH .* as "onprem-metrics"/);
+    assert.match(form.editors, /Remote cluster alias/);
+  });
+});

@@ -112,6 +112,11 @@ export class SimulatedCluster {
   startupError?: string;
   lastRemoteAuthentication?: { alias: string; apiKeyId: string; at: string };
   readonly inboundLog: (InboundEvent & { at: string })[] = [];
+  /** CCR (minimal): follower indices and auto-follow patterns, by name. */
+  readonly ccrFollowers = new Map<string, { remoteCluster: string; leaderIndex: string }>();
+  readonly ccrAutoFollow = new Map<string, { remoteCluster: string; leaderIndexPatterns: string[] }>();
+  /** Remote side: the key that authenticated the last cross-cluster request (what the remote sees, per request). */
+  lastCrossClusterRequest?: { apiKeyId: string; at: string };
   readonly outboundLog: { at: string; alias: string; ok: boolean; apiKeyId?: string; reason?: string }[] = [];
 
   private http?: RunningServer;
@@ -147,6 +152,9 @@ export class SimulatedCluster {
       store: this.store,
       faults: config.faults,
       faultTarget: config.kind,
+      recordRequestKey: (apiKeyId) => {
+        this.lastCrossClusterRequest = { apiKeyId, at: new Date().toISOString() };
+      },
       recordInbound: (e) => {
         this.inboundLog.push({ at: new Date().toISOString(), ...e });
         if (this.inboundLog.length > 200) this.inboundLog.shift();
@@ -575,6 +583,7 @@ export class SimulatedCluster {
       ),
       ...(this.lastRemoteAuthentication ? { lastRemoteAuthentication: this.lastRemoteAuthentication } : {}),
       inbound: this.inboundLog.slice(-20),
+      ...(this.lastCrossClusterRequest ? { lastCrossClusterRequest: this.lastCrossClusterRequest } : {}),
       outbound: this.outboundLog.slice(-20),
       listeners: {
         remoteClusterServer: { address: this.remoteClusterServerAddress, listening: this.rcsListener.listening },
@@ -781,6 +790,86 @@ export class SimulatedCluster {
     on('GET', '/_resolve/cluster/{expr}', (req, auth) => {
       if (!supportsResolveCluster(this.config.version)) return noHandler(req.method, req.path);
       return this.resolveCluster(auth, req.params.expr!, req.query);
+    });
+    // ---- CCR, minimal: follower indices and auto-follow patterns, so a disconnect can see what uses an alias. ES
+    // does not stop the alias being removed while they exist (domain page §4c); neither does the sandbox.
+    on('PUT', '/{index}/_ccr/follow', (req, auth) => {
+      need(auth, 'ccrFollow');
+      const b = body(req) ?? {};
+      const remote = typeof b.remote_cluster === 'string' ? b.remote_cluster : '';
+      const leader = typeof b.leader_index === 'string' ? b.leader_index : '';
+      if (!remote || !leader)
+        throw new EsError(
+          400,
+          'action_request_validation_exception',
+          'Validation Failed: 1: [remote_cluster] and [leader_index] are missing;',
+        );
+      if (!this.settings.remote(remote))
+        throw new EsError(404, 'no_such_remote_cluster_exception', `no such remote cluster: [${remote}]`);
+      this.ccrFollowers.set(req.params.index!, { remoteCluster: remote, leaderIndex: leader });
+      return ok({ follow_index_created: true, follow_index_shards_acked: true, index_following_started: true });
+    });
+    on('POST', '/{index}/_ccr/unfollow', (req, auth) => {
+      need(auth, 'ccrFollow');
+      if (!this.ccrFollowers.delete(req.params.index!)) throw indexNotFound(req.params.index!);
+      return ok({ acknowledged: true });
+    });
+    on('GET', '/_ccr/stats', (_req, auth) => {
+      need(auth, 'ccrStats');
+      return ok({
+        auto_follow_stats: {
+          number_of_failed_follow_indices: 0,
+          number_of_failed_remote_cluster_state_requests: 0,
+          number_of_successful_follow_indices: 0,
+          recent_auto_follow_errors: [],
+          auto_followed_clusters: [],
+        },
+        follow_stats: {
+          indices: [...this.ccrFollowers].map(([index, f]) => ({
+            index,
+            total_global_checkpoint_lag: 0,
+            shards: [
+              { remote_cluster: f.remoteCluster, leader_index: f.leaderIndex, follower_index: index, shard_id: 0 },
+            ],
+          })),
+        },
+      });
+    });
+    on('PUT', '/_ccr/auto_follow/{name}', (req, auth) => {
+      need(auth, 'ccrAutoFollowPut');
+      const b = body(req) ?? {};
+      const remote = typeof b.remote_cluster === 'string' ? b.remote_cluster : '';
+      if (!remote)
+        throw new EsError(
+          400,
+          'action_request_validation_exception',
+          'Validation Failed: 1: [remote_cluster] is missing;',
+        );
+      const patterns = Array.isArray(b.leader_index_patterns) ? (b.leader_index_patterns as string[]) : [];
+      this.ccrAutoFollow.set(req.params.name!, { remoteCluster: remote, leaderIndexPatterns: patterns });
+      return ok({ acknowledged: true });
+    });
+    on('GET', '/_ccr/auto_follow', (_req, auth) => {
+      need(auth, 'ccrAutoFollowGet');
+      return ok({
+        patterns: [...this.ccrAutoFollow].map(([name, p]) => ({
+          name,
+          pattern: {
+            active: true,
+            remote_cluster: p.remoteCluster,
+            leader_index_patterns: p.leaderIndexPatterns,
+            follow_index_pattern: '{{leader_index}}',
+            leader_index_exclusion_patterns: [],
+          },
+        })),
+      });
+    });
+    on('DELETE', '/_ccr/auto_follow/{name}', (req, auth) => {
+      need(auth, 'ccrAutoFollowPut');
+      if (!this.ccrAutoFollow.delete(req.params.name!)) {
+        throw new EsError(404, 'resource_not_found_exception', `auto-follow pattern [${req.params.name}] is missing`);
+      }
+      return ok({ acknowledged: true });
     });
     on('GET', '/_ssl/certificates', (_req, auth) => {
       need(auth, 'sslCertificates');

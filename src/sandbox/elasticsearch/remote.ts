@@ -329,6 +329,8 @@ export interface RemoteSideHost {
   faultTarget: FaultTarget;
   /** Called after every handshake attempt (read-back and logs). */
   recordInbound(event: InboundEvent): void;
+  /** Called for every authorised cross-cluster request with the key that authenticated it (read-back). */
+  recordRequestKey?(apiKeyId: string): void;
 }
 
 type ChannelContext = { kind: 'api_key'; apiKey: ApiKey } | { kind: 'certificate'; peerNames: string[] };
@@ -538,8 +540,15 @@ export class RemoteListener {
 
   /** Authorize and run a cross-cluster request on this (remote) cluster. */
   private execute(frame: Frame, context: ChannelContext): unknown {
-    // Re-check the key on every request: an invalidated or expired key stops working on open connections too.
+    // Re-check the key on every request: an invalidated or expired key stops working on open connections too. The
+    // request's own credential (ES sends it with every cross-cluster request) is the one authenticated.
     if (context.kind === 'api_key') {
+      if (typeof frame.credentials === 'string') {
+        const verified = this.host.security.verifyApiKey(frame.credentials);
+        if ('failure' in verified) throw new RemoteError(failures.badKey(verified.id ?? '<unknown>', verified.failure));
+        if (verified.apiKey.type !== 'cross_cluster') throw new RemoteError(failures.restKey(verified.apiKey.id));
+        context = { kind: 'api_key', apiKey: verified.apiKey };
+      }
       const current = this.host.security.apiKeys.get(context.apiKey.id);
       if (!current || current.invalidated || (current.expiration !== undefined && current.expiration <= Date.now())) {
         throw new RemoteError(
@@ -551,6 +560,7 @@ export class RemoteListener {
       }
       if (!licenseAllowsApiKeyModel(this.host.license())) throw new RemoteError(failures.license());
       context = { kind: 'api_key', apiKey: current };
+      this.host.recordRequestKey?.(current.id);
     }
     const user = frame.user as RemoteUser;
     const expression = (frame.indices as string[]) ?? [];
@@ -720,7 +730,8 @@ export class RemoteConnection {
     /** Replaced in place when only skip_unavailable changes (no rebuild, as RemoteClusterService does). */
     public settings: RemoteClusterSettings,
     private readonly local: LocalSideHost,
-    readonly credentials: string | undefined,
+    /** The keystore credential; replaced in place on a reload that keeps the alias on the API-key model. */
+    public credentials: string | undefined,
   ) {}
 
   get alias(): string {
@@ -933,7 +944,12 @@ export class RemoteConnection {
     const channel = open[this.next++ % open.length]!;
     let reply: Frame;
     try {
-      reply = await channel.request({ type, ...payload }, timeoutMs);
+      // The credential travels with each request (as in ES's cross-cluster access header), so a reloaded key is used
+      // from the next request on without rebuilding the connection.
+      reply = await channel.request(
+        { type, ...payload, ...(this.credentials ? { credentials: this.credentials } : {}) },
+        timeoutMs,
+      );
     } catch (e) {
       if (e instanceof RemoteError) throw e;
       throw new RemoteError(failures.closedByRemote(this.address), 'connect');
@@ -1012,12 +1028,21 @@ export class RemoteClusters {
     clearTimeout(timer);
   }
 
-  /** Keystore credentials changed (reload): rebuild those aliases' connections. */
+  /**
+   * Keystore credentials changed (reload). As in ES (RemoteClusterService.updateRemoteClusterCredentials): only aliases
+   * that gain or lose credentials are rebuilt; an alias whose credential is replaced keeps its connection and sends
+   * the new credential from the next request on (domain page §4c; RemoteClusterSecurityReloadCredentialsRestIT).
+   */
   async credentialsChanged(aliases: string[], remotes: RemoteClusterSettings[]): Promise<void> {
-    await this.sync(
-      remotes,
-      aliases.filter((a) => this.connections.has(a)),
-    );
+    const rebuild: string[] = [];
+    for (const alias of aliases) {
+      const conn = this.connections.get(alias);
+      if (!conn) continue;
+      const now = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
+      if (conn.credentials !== undefined && now !== undefined) conn.credentials = now;
+      else rebuild.push(alias);
+    }
+    await this.sync(remotes, rebuild);
   }
 
   closeAll(): void {

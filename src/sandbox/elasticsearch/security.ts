@@ -249,6 +249,10 @@ export const CLUSTER_ACTIONS = {
   userPut: ['cluster:admin/xpack/security/user/put', ['manage_security', 'all']],
   userGet: ['cluster:admin/xpack/security/user/get', ['read_security', 'manage_security', 'all']],
   userDelete: ['cluster:admin/xpack/security/user/delete', ['manage_security', 'all']],
+  ccrStats: ['cluster:monitor/ccr/stats', ['monitor', 'manage', 'all']],
+  ccrAutoFollowGet: ['cluster:monitor/ccr/auto_follow_pattern/get', ['monitor', 'manage', 'all']],
+  ccrAutoFollowPut: ['cluster:admin/xpack/ccr/auto_follow_pattern/put', ['manage_ccr', 'all']],
+  ccrFollow: ['indices:admin/xpack/ccr/put_follow', ['manage_ccr', 'all']],
 } as const satisfies Record<string, readonly [string, readonly string[]]>;
 
 export type ClusterAction = keyof typeof CLUSTER_ACTIONS;
@@ -707,6 +711,9 @@ export class SecurityRealm {
         allow_restricted_indices: r.allow_restricted_indices ?? false,
       })),
     ];
+    // Access as Elasticsearch stores and shows it (GET _security/api_key): allow_restricted_indices filled in, a DLS
+    // query kept as a JSON string. An update that resends what GET shows is then `updated: false` (50_cross_cluster.yml
+    // of x-pack/plugin/src/yamlRestTest/resources/rest-api-spec/test/api_key; domain page §4c).
     const cleanAccess: CrossClusterAccess = {
       ...(search.length
         ? {

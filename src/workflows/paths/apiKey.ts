@@ -11,7 +11,7 @@ import { crossClusterApiKeyInstructions, remoteClusterServerInstructions } from 
 import { formatFindings, preflightFailureType } from '../../domain/preflight';
 import { keystoreSecretName, privateCaTrustEntry } from '../../domain/requests';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../../domain/versions';
-import { LONG, activity, trustOnEch } from '../activity';
+import { activity, restartToReloadKeystore, trustOnEch } from '../activity';
 import type { PathContext } from './context';
 
 export interface ApiKeyPathContext extends PathContext {
@@ -134,9 +134,7 @@ export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Pr
   });
   created.keystoreEntry = entry;
   if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
-    const restartedAt = new Date().toISOString();
-    await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
-    await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud, notBefore: restartedAt });
+    await restartToReloadKeystore(cloud);
   }
   state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
 }

@@ -1,0 +1,162 @@
+/**
+ * `ech-remote rotate|update-access|disconnect --request FILE [--wait] [--json] [--approve --as NAME] [--timeout D]`:
+ * validate before anything is sent, start the day-2 run for the connection (or attach to the one going), optionally
+ * pre-approve, follow it. Exit codes as `connect`: 0 done, 2 invalid, 3 failed, 4 still waiting, 5 rejected.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Command } from 'commander';
+import { taskQueue } from '../temporal/connection';
+import { DURATION_RE, durationToMs } from '../contract/duration';
+import {
+  validateDisconnectRequest,
+  validateRotateRequest,
+  validateUpdateAccessRequest,
+  type Day2Request,
+} from '../contract/lifecycle';
+import { approveSignal } from '../contract/messages';
+import type { ValidationProblem } from '../contract/request';
+import { HUMAN_STEPS, type WorkflowKind } from '../contract/steps';
+import { cliClient } from './client';
+import { invalid, readRequest, type ConnectReport } from './connect';
+import { EXIT } from './exitCodes';
+import { Progress, exitWith, printJson, runCommand } from './output';
+import { followRun, reportBase, summary } from './status';
+
+interface Day2Command {
+  name: string;
+  kind: WorkflowKind;
+  workflowType: string;
+  requestName: string;
+  validate(input: unknown): { ok: true; request: Day2Request } | { ok: false; problems: ValidationProblem[] };
+  describe(r: Day2Request): string;
+}
+
+export const DAY2_COMMANDS: Day2Command[] = [
+  {
+    name: 'rotate',
+    kind: 'rotate',
+    workflowType: 'rotateRemoteClusterKey',
+    requestName: 'RotateRequest',
+    validate: validateRotateRequest,
+    describe: (r) => `Rotate the cross-cluster API key of "${r.alias}" on ECH ${r.local.deploymentId}`,
+  },
+  {
+    name: 'update-access',
+    kind: 'update-access',
+    workflowType: 'updateRemoteClusterAccess',
+    requestName: 'UpdateAccessRequest',
+    validate: validateUpdateAccessRequest,
+    describe: (r) => `Update the access of "${r.alias}" on ECH ${r.local.deploymentId}`,
+  },
+  {
+    name: 'disconnect',
+    kind: 'disconnect',
+    workflowType: 'disconnectRemoteCluster',
+    requestName: 'DisconnectRequest',
+    validate: validateDisconnectRequest,
+    describe: (r) => `Disconnect "${r.alias}" from ECH ${r.local.deploymentId}`,
+  },
+];
+
+/** One id per workflow kind and connection: a running one is attached to; an ended one is followed by a new run. */
+export function day2WorkflowId(kind: WorkflowKind, r: { alias: string; local: { deploymentId: string } }): string {
+  return `${kind}-${r.local.deploymentId}-${r.alias}`;
+}
+
+interface Options {
+  request: string;
+  wait?: boolean;
+  timeout?: string;
+  approve?: boolean;
+  as?: string;
+  json?: boolean;
+}
+
+async function startOrAttach(
+  client: Client,
+  cmd: Day2Command,
+  r: Day2Request,
+  input: unknown,
+): Promise<{ handle: WorkflowHandle; runId: string; attached: boolean }> {
+  const workflowId = day2WorkflowId(cmd.kind, r);
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.status.name === 'RUNNING')
+      return { handle: client.workflow.getHandle(workflowId, d.runId), runId: d.runId, attached: true };
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  try {
+    const handle = await client.workflow.start(cmd.workflowType, {
+      workflowId,
+      taskQueue: taskQueue(),
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      staticSummary: cmd.describe(r),
+    });
+    return { handle, runId: handle.firstExecutionRunId, attached: false };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return { handle: client.workflow.getHandle(workflowId, d.runId), runId: d.runId, attached: true };
+  }
+}
+
+async function run(cmd: Day2Command, opts: Options): Promise<never> {
+  const json = !!opts.json;
+  const usage: ValidationProblem[] = [];
+  if (opts.timeout !== undefined && !DURATION_RE.test(opts.timeout)) {
+    usage.push({ path: '--timeout', message: 'must be a duration such as "30m", "2h" or "45s"' });
+  }
+  if (opts.approve && !opts.as?.trim())
+    usage.push({ path: '--as', message: '--approve needs --as NAME (the approver)' });
+  const { input, problems } = readRequest(opts.request);
+  if (problems) usage.push(...problems);
+  if (usage.length) return invalid(usage, json, cmd.requestName);
+  const v = cmd.validate(input);
+  if (!v.ok) return invalid(v.problems, json, cmd.requestName);
+
+  const client = await cliClient();
+  const { handle, runId, attached } = await startOrAttach(client, cmd, v.request, input);
+  const base = reportBase(client, handle.workflowId, runId);
+  if (!json)
+    process.stderr.write(`${attached ? 'Attached to the running' : 'Started'} ${base.workflowId} (run ${runId})\n`);
+  if (opts.approve) {
+    await handle.signal(approveSignal, {
+      step: HUMAN_STEPS.approveLocalChanges,
+      approver: (opts.as as string).trim(),
+      comment: `approved in advance with ech-remote ${cmd.name} --approve`,
+    });
+  }
+  if (!opts.wait && opts.timeout === undefined) {
+    const report: ConnectReport = { ...base, attached, outcome: 'started', exitCode: EXIT.done };
+    return exitWith(EXIT.done, json ? printJson(report) : `${attached ? 'Attached' : 'Started'}: ${base.uiUrl}\n`);
+  }
+  const progress = json ? undefined : new Progress(base.workflowId, base.uiUrl);
+  const report = await followRun(client, handle, runId, {
+    timeoutMs: opts.timeout === undefined ? undefined : durationToMs(opts.timeout),
+    onStatus: (s) => progress?.update(s),
+  });
+  const out: ConnectReport = { ...report, attached };
+  return exitWith(out.exitCode, json ? printJson(out) : summary(report));
+}
+
+export function registerLifecycle(program: Command): void {
+  for (const cmd of DAY2_COMMANDS) {
+    program
+      .command(cmd.name)
+      .description(
+        `${cmd.workflowType}: validated before anything is sent. ` +
+          'Exit codes: 0 done/started, 2 invalid request, 3 failed, 4 still waiting at --timeout, 5 rejected',
+      )
+      .requiredOption('--request <file>', `the ${cmd.requestName} (JSON)`)
+      .option('--wait', 'follow the run to its end, printing each step and what a person must do next')
+      .option('--timeout <duration>', 'with --wait (implied): stop waiting after this long ("30m", "2h"); exit 4')
+      .option('--approve', 'approve the ECH changes in advance (needs --as)')
+      .option('--as <name>', 'the approver recorded with --approve')
+      .option('--json', 'print one JSON object on stdout (progress is not printed)')
+      .action((opts: Options) => runCommand(!!opts.json, () => run(cmd, opts)));
+  }
+}

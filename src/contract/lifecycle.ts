@@ -1,0 +1,146 @@
+/**
+ * The requests of the day-2 workflows (rotateRemoteClusterKey, updateRemoteClusterAccess, disconnectRemoteCluster):
+ * the connection they act on (deployment + alias, named the same way as in a ConnectRequest), the remote credentials
+ * when the tool may act on the self-managed cluster itself, and the run's options. Validated like a ConnectRequest
+ * (same limits, one problem per JSON path). No I/O: the workflow bundle imports this file.
+ */
+import { z } from 'zod';
+import { DURATION_BOUNDS } from './duration';
+import {
+  access,
+  boundedDuration,
+  httpsUrl,
+  indexName,
+  list,
+  pemCertificate,
+  refId,
+  roleSpec,
+  secretName,
+  validateWith,
+  type ValidationProblem,
+} from './request';
+
+const alias = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 lowercase letters, digits, "-" or "_"');
+
+/** The ECH deployment, as in a ConnectRequest's `local`. */
+const local = z
+  .object({
+    deploymentId: z.string().regex(/^[a-z0-9]{32}$/, 'must be a 32-character ECH deployment id'),
+    refId: refId.optional(),
+    cloud: z.object({ endpoint: httpsUrl.optional(), apiKeySecret: secretName }).strict(),
+    elasticsearch: z.object({ url: httpsUrl.optional(), credentialsSecret: secretName }).strict(),
+  })
+  .strict();
+
+/** The self-managed cluster's API, when the tool may act there (else the self-managed org does, by hand). */
+const remote = z
+  .object({
+    elasticsearch: z
+      .object({ url: httpsUrl, credentialsSecret: secretName, caPem: pemCertificate.optional() })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .default({});
+
+const approvals = z
+  .object({
+    beforeLocalChanges: z.boolean().default(true),
+    timeout: boundedDuration(DURATION_BOUNDS.approvalTimeout).default('7d'),
+  })
+  .strict()
+  .default({ beforeLocalChanges: true, timeout: '7d' });
+
+const verify = z
+  .object({
+    searchIndex: indexName.optional(),
+    timeout: boundedDuration(DURATION_BOUNDS.verifyTimeout).default('2m'),
+  })
+  .strict()
+  .default({ timeout: '2m' });
+
+/** What every day-2 request has. */
+const common = {
+  alias,
+  local,
+  remote,
+  approvals,
+  humanStepTimeout: boundedDuration(DURATION_BOUNDS.humanStepTimeout).default('7d'),
+  verify,
+  onFailure: z.enum(['rollback', 'keep']).default('rollback'),
+  dryRun: z.boolean().default(false),
+};
+
+export const rotateRequestSchema = z
+  .object({
+    ...common,
+    /** How long the old key stays valid after the connection uses the new one (a durable timer). */
+    gracePeriod: boundedDuration(DURATION_BOUNDS.gracePeriod).default('0s'),
+    /** Expiration of the new key (Elasticsearch's duration); absent: the key does not expire. */
+    keyExpiration: boundedDuration(DURATION_BOUNDS.keyExpiration).optional(),
+  })
+  .strict();
+
+export const updateAccessRequestSchema = z
+  .object({
+    ...common,
+    /** The key's new access, whole (Elasticsearch replaces it whole). */
+    access,
+    /**
+     * ECH roles of this alias to update in the same run (each must be one this tool made; `remoteIndices` of
+     * another alias are refused). Absent: the roles are left as they are.
+     */
+    roles: list(roleSpec).default([]),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const search = r.access.search ?? [];
+    const replication = r.access.replication ?? [];
+    if (search.length === 0 && replication.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['access'],
+        message: 'must specify non-empty access for either [search] or [replication]',
+      });
+    }
+    if (replication.length > 0 && search.some((s) => s.query !== undefined || s.field_security !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['access', 'search'],
+        message: 'search does not support document or field level security if replication is assigned',
+      });
+    }
+  });
+
+export const disconnectRequestSchema = z
+  .object({
+    ...common,
+    /** Disconnect even while CCR follower indices or auto-follow patterns use the alias (they stop working). */
+    force: z.boolean().default(false),
+    /**
+     * The alias was not made by this tool (no ownership record): remove its `cluster.remote.<alias>.*` settings only,
+     * nothing else (the keystore entry, keys, roles and users are someone else's).
+     */
+    adopt: z.boolean().default(false),
+  })
+  .strict();
+
+export type RotateRequestInput = z.input<typeof rotateRequestSchema>;
+export type RotateRequest = z.output<typeof rotateRequestSchema>;
+export type UpdateAccessRequestInput = z.input<typeof updateAccessRequestSchema>;
+export type UpdateAccessRequest = z.output<typeof updateAccessRequestSchema>;
+export type DisconnectRequestInput = z.input<typeof disconnectRequestSchema>;
+export type DisconnectRequest = z.output<typeof disconnectRequestSchema>;
+export type Day2Request = RotateRequest | UpdateAccessRequest | DisconnectRequest;
+
+type Validation<T> = { ok: true; request: T } | { ok: false; problems: ValidationProblem[] };
+
+export function validateRotateRequest(input: unknown): Validation<RotateRequest> {
+  return validateWith(rotateRequestSchema, input);
+}
+export function validateUpdateAccessRequest(input: unknown): Validation<UpdateAccessRequest> {
+  return validateWith(updateAccessRequestSchema, input);
+}
+export function validateDisconnectRequest(input: unknown): Validation<DisconnectRequest> {
+  return validateWith(disconnectRequestSchema, input);
+}

@@ -1,0 +1,143 @@
+/**
+ * What rotate, update access and disconnect share before they change anything: the secrets the request names
+ * (bound by the worker), the deployment and its own Elasticsearch endpoint, the self-managed cluster's API when the
+ * request gives one, and the alias as it is now (settings, our ownership record, `_remote/info`, CCR use, the roles
+ * and users we made for it). Read-only.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { CloudTarget, ConnectionFacts, DeploymentFacts, EsTarget } from '../../contract/facts';
+import type { Day2Request } from '../../contract/lifecycle';
+import { sameHttpsEndpoint } from '../../contract/request';
+import { LOCAL_REQUIRED_PRIVILEGES, REMOTE_REQUIRED_PRIVILEGES, secretReferences } from '../../domain/preflight';
+import { activity } from '../activity';
+import type { RunContext } from '../run';
+
+export interface Day2Found {
+  cloud: CloudTarget;
+  deployment: DeploymentFacts;
+  local: EsTarget;
+  remote?: EsTarget;
+  connection: ConnectionFacts;
+  keystoreEntries: string[];
+}
+
+export async function day2Preflight<R extends Day2Request>(ctx: RunContext<R>): Promise<Day2Found> {
+  const { r, preflightFailed } = ctx;
+  const cloud: CloudTarget = {
+    ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}),
+    apiKeySecret: r.local.cloud.apiKeySecret,
+    deploymentId: r.local.deploymentId,
+    refId: r.local.refId,
+  };
+  await activity('Check the secrets the request names')
+    .checkSecrets({ secrets: secretReferences(r) })
+    .catch(preflightFailed);
+  const deployment = await activity('Describe the ECH deployment')
+    .describeDeployment({ target: cloud })
+    .catch(preflightFailed);
+  cloud.refId = deployment.refId;
+  // The ECH credentials go to the deployment's own endpoint as the Cloud API reports it, never to a URL of the request.
+  const localUrl =
+    deployment.esUrl ??
+    preflightFailed(
+      ApplicationFailure.create({
+        type: 'DeploymentNotHealthy',
+        message: `The Cloud API reports no Elasticsearch endpoint for deployment ${r.local.deploymentId}: check the deployment in the Cloud console.`,
+        nonRetryable: true,
+      }),
+    );
+  if (r.local.elasticsearch.url && !sameHttpsEndpoint(r.local.elasticsearch.url, localUrl)) {
+    preflightFailed(
+      ApplicationFailure.create({
+        type: 'SecretNotAllowed',
+        message:
+          `local.elasticsearch.url (${r.local.elasticsearch.url}) is not the Elasticsearch endpoint the Cloud API reports for deployment ` +
+          `${r.local.deploymentId} (${localUrl}); the worker sends local.elasticsearch.credentialsSecret only there → leave local.elasticsearch.url out, or set it to that endpoint.`,
+        nonRetryable: true,
+      }),
+    );
+  }
+  const local: EsTarget = {
+    side: 'ech',
+    url: localUrl,
+    credentialsSecret: r.local.elasticsearch.credentialsSecret,
+    deployment: cloud,
+  };
+  const remote: EsTarget | undefined = r.remote.elasticsearch && {
+    side: 'self-managed',
+    url: r.remote.elasticsearch.url,
+    credentialsSecret: r.remote.elasticsearch.credentialsSecret,
+    ...(r.remote.elasticsearch.caPem ? { caPem: r.remote.elasticsearch.caPem } : {}),
+  };
+  const [localFacts, remoteFacts, connection, keystoreEntries] = await Promise.all([
+    activity('Inspect the ECH cluster').inspectCluster({
+      target: local,
+      required: { cluster: LOCAL_REQUIRED_PRIVILEGES },
+    }),
+    remote
+      ? activity('Inspect the self-managed cluster').inspectCluster({
+          target: remote,
+          required: { cluster: REMOTE_REQUIRED_PRIVILEGES },
+        })
+      : Promise.resolve(undefined),
+    activity('Read the connection').readConnection({ target: local, alias: r.alias }),
+    activity('Read the ECH keystore').listKeystoreKeys({ target: cloud }),
+  ]).catch(preflightFailed);
+  const missing = [
+    ...localFacts.missingPrivileges.map((p) => `${p} (local.elasticsearch.credentialsSecret)`),
+    ...(remoteFacts?.missingPrivileges ?? []).map((p) => `${p} (remote.elasticsearch.credentialsSecret)`),
+  ];
+  if (missing.length) {
+    preflightFailed(
+      ApplicationFailure.create({
+        type: 'MissingPrivileges',
+        message: `The credentials lack privileges: ${missing.join(', ')} → grant them (docs/configuration.md, minimal privileges).`,
+        nonRetryable: true,
+      }),
+    );
+  }
+  local.version = localFacts.version;
+  if (remote && remoteFacts) remote.version = remoteFacts.version;
+  return { cloud, deployment, local, ...(remote ? { remote } : {}), connection, keystoreEntries };
+}
+
+/** The alias must exist and be ours (our ownership record next to its settings). */
+export function requireOurAlias<R extends Day2Request>(ctx: RunContext<R>, found: Day2Found, what: string): void {
+  const { r } = ctx;
+  const c = found.connection;
+  const exists = Object.keys(c.settings).some((k) => /\.(mode|proxy_address|seeds)$/.test(k));
+  if (!exists) {
+    ctx.preflightFailed(
+      ApplicationFailure.create({
+        type: 'AliasNotFound',
+        message: `Deployment ${r.local.deploymentId} has no remote cluster "${r.alias}" → check the alias, or connect it first (connectRemoteCluster).`,
+        nonRetryable: true,
+      }),
+    );
+  }
+  if (!c.record) {
+    ctx.preflightFailed(
+      ApplicationFailure.create({
+        type: 'NotManagedByUs',
+        message: `Remote cluster "${r.alias}" was not connected by this tool (no ownership record), so it will not ${what} it → do it yourself, or disconnect it with adopt: true and connect it again with connectRemoteCluster.`,
+        nonRetryable: true,
+      }),
+    );
+  }
+}
+
+/** The key id inside an encoded cross-cluster API key (base64 of `id:secret`); undefined when it is not one. */
+export function keyIdOf(encoded: string): string | undefined {
+  try {
+    const text = decodeBase64(encoded.trim());
+    const i = text.indexOf(':');
+    return i > 0 ? text.slice(0, i) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** base64/base64url decoding without Buffer (the workflow sandbox has atob). */
+function decodeBase64(s: string): string {
+  return atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+}
