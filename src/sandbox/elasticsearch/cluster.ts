@@ -510,6 +510,11 @@ export class SimulatedCluster {
     this.license = license;
   }
 
+  /** For the Cloud API's remote-clusters `info.connected`: an open connection to the alias, as `_remote/info` says. */
+  remoteConnected(alias: string): boolean {
+    return this.remotes.connections.get(alias)?.connected ?? false;
+  }
+
   // ---- self-managed admin -------------------------------------------------------------------------------------------
 
   async applyNodeConfig(input: {
