@@ -465,6 +465,23 @@ describe('certificate authority', () => {
     assert.equal(res.body.public_certificates[0].pem, pki.echTransport.certPem);
     assert.match(res.body.public_certificates[0].metadata.fingerprint, /^[0-9a-f]{64}$/);
   });
+
+  it('during a rotation lists the inactive CA beside the active one, each with its own validity (CertificateAuthority)', async () => {
+    const next = await pki.createCa('ech-transport-next');
+    dep.addInactiveCa(next.certPem);
+    const res = await client.call('GET', `${depPath()}/certificate-authority`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      res.body.public_certificates.map((c: { active: boolean; pem: string }) => [c.active, c.pem]),
+      [
+        [true, pki.echTransport.certPem],
+        [false, next.certPem],
+      ],
+    );
+    const [a, b] = res.body.public_certificates;
+    assert.notEqual(a.metadata.fingerprint, b.metadata.fingerprint);
+    assert.ok(Date.parse(b.metadata.valid_to) > Date.now());
+  });
 });
 
 describe('certificate-based remote clusters (Cloud API remote-clusters)', () => {

@@ -773,6 +773,16 @@ export class CloudDeployment {
     });
   }
 
+  /**
+   * A CA rotation as the certificate-authority answer shows it: another transport CA listed beside the active one with
+   * `active: false` (a CA being rotated in, or one rotated out and kept until it expires). The nodes keep their
+   * certificates from the active CA.
+   */
+  addInactiveCa(pem: string): void {
+    this.config.caCertificates.push({ pem, active: false });
+    this.touch('certificate-authority', { inactive: certificateMetadata(pem).fingerprint });
+  }
+
   renderCertificateAuthority(): Record<string, unknown> {
     return {
       recommended_trust_restriction: nodeNamePattern(this.config.clusterId, this.config.orgId),
