@@ -312,6 +312,19 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           principal,
           missingPrivileges,
         };
+        try {
+          const health = await conn.request<{ status?: string }>('read cluster health', {
+            method: 'GET',
+            path: '/_cluster/health',
+          });
+          if (health.status === 'green' || health.status === 'yellow' || health.status === 'red') {
+            facts.health = health.status;
+          }
+        } catch (e) {
+          // Best-effort, like _ssl/certificates: an expired license blocks cluster health (SecurityActionFilter), and
+          // the license finding reports that; a transient failure is retried as any other.
+          if (isRetryableFailure(e)) throw e;
+        }
         if (alias) {
           const state = await readAlias(conn, alias);
           facts.remote = {

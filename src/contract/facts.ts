@@ -54,6 +54,11 @@ export interface ClusterFacts {
   clusterName: string;
   clusterUuid: string;
   license: { type: string; status: string };
+  /**
+   * `GET _cluster/health` status, when it could be read (needs `monitor`; Elasticsearch blocks it while the license is
+   * expired, and then the license finding says why).
+   */
+  health?: 'green' | 'yellow' | 'red';
   principal: { username: string; authenticationType: string };
   /** Privileges from `required` that the credentials lack, by name (`cluster:manage_security`, …). */
   missingPrivileges: string[];

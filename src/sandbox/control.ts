@@ -100,6 +100,7 @@ export const CONTROL_ENDPOINTS = [
   'POST /_sandbox/faults/release {id?, action?}',
   'GET /_sandbox/plans',
   'POST /_sandbox/plans {pendingMs?, failNext?, failureMessage?}',
+  "POST /_sandbox/ech/certificate-authority {inactive: 'valid' | 'expired'} (an inactive ECH transport CA beside the active one)",
 ];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -308,6 +308,8 @@ function clusterConfigFor(
     ...(remote ? { serverName: remote.serverName } : {}),
     version: spec.versions.selfManaged,
     license: spec.selfManaged.license,
+    ...(spec.selfManaged.licenseExpired ? { licenseExpired: true } : {}),
+    ...(spec.selfManaged.health ? { health: spec.selfManaged.health } : {}),
     elasticPassword: id.selfManagedPassword,
     pki,
     faults,

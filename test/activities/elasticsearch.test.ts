@@ -286,6 +286,28 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     }
   });
 
+  it('inspectCluster: cluster health as ES reports it; an expired license shows as such and blocks health', async () => {
+    const inspect = () =>
+      run(acts.inspectCluster, { target: selfManaged, required: { cluster: ['manage_security', 'monitor'] } });
+    assert.equal((await inspect()).health, 'green');
+    sb.selfManaged.health = 'red';
+    try {
+      assert.equal((await inspect()).health, 'red');
+    } finally {
+      sb.selfManaged.health = 'green';
+    }
+    // The expired-license scenario: _license says "expired" (type kept); SecurityActionFilter blocks cluster health
+    // with "current license is non-compliant for [security]", which inspectCluster tolerates.
+    sb.selfManaged.licenseExpired = true;
+    try {
+      const facts = await inspect();
+      assert.deepEqual(facts.license, { type: 'enterprise', status: 'expired' });
+      assert.equal(facts.health, undefined);
+    } finally {
+      sb.selfManaged.licenseExpired = false;
+    }
+  });
+
   it('inspectCluster: version, license, principal, missing privileges by name', async () => {
     const facts = await run(acts.inspectCluster, {
       target: selfManaged,

@@ -412,3 +412,44 @@ test('RestCompatibleVersionHelper.getCompatibleVersion + RestRequest (MediaTypeH
     'Content-Type version must be either version 9 or 8, but found 10. Content-Type=application/vnd.elasticsearch+json; compatible-with=10',
   );
 });
+
+test('SecurityActionFilter (x-pack/plugin/security/.../action/filter/SecurityActionFilter.java) + XPackLicenseState: an expired license blocks cluster health, keeps data operations, and refuses licensed features', async () => {
+  e.sm.licenseExpired = true;
+  try {
+    const lic = await call(e.sm, 'GET', '/_license');
+    assert.equal(lic.body.license.status, 'expired');
+    assert.equal(lic.body.license.type, 'enterprise');
+    assert.ok(lic.body.license.expiry_date_in_millis < Date.now());
+    const health = await call(e.sm, 'GET', '/_cluster/health');
+    assert.equal(health.status, 403);
+    assert.equal(health.body.error.type, 'security_exception');
+    assert.equal(health.body.error.reason, 'current license is non-compliant for [security]');
+    assert.equal(health.body.error['license.expired.feature'], 'security');
+    // "All data operations (read and write) continue to work."
+    assert.equal((await call(e.sm, 'GET', '/logs-app/_doc/1')).status, 200);
+    const key = await call(e.sm, 'POST', '/_security/cross_cluster/api_key', {
+      name: 'expired',
+      access: { search: [{ names: ['logs-*'] }] },
+    });
+    assert.equal(key.status, 403);
+    assert.equal(key.body.error.reason, LICENSE_REFUSAL);
+  } finally {
+    e.sm.licenseExpired = false;
+  }
+});
+
+test('ClusterHealthStatus from shard routing: yellow = replicas unassigned, red = a primary unassigned', async () => {
+  try {
+    e.sm.health = 'yellow';
+    const yellow = (await call(e.sm, 'GET', '/_cluster/health')).body;
+    assert.equal(yellow.status, 'yellow');
+    assert.equal(yellow.unassigned_primary_shards, 0);
+    assert.ok(yellow.unassigned_shards > 0);
+    e.sm.health = 'red';
+    const red = (await call(e.sm, 'GET', '/_cluster/health')).body;
+    assert.equal(red.status, 'red');
+    assert.ok(red.unassigned_primary_shards > 0);
+  } finally {
+    e.sm.health = 'green';
+  }
+});

@@ -56,6 +56,10 @@ export interface ClusterConfig {
   clusterUuid: string;
   version: string;
   license: 'basic' | 'gold' | 'platinum' | 'enterprise' | 'trial';
+  /** A paid license past its expiry date (`GET _license` status `expired`); default active. */
+  licenseExpired?: boolean;
+  /** `GET _cluster/health` status (default green): yellow = replicas unassigned, red = a primary unassigned. */
+  health?: 'green' | 'yellow' | 'red';
   elasticPassword: string;
   pki: SandboxPki;
   faults: FaultInjector;
@@ -132,10 +136,14 @@ export class SimulatedCluster {
   private echNodeCert?: IssuedCertificate;
   private background: Promise<unknown> = Promise.resolve();
   private featureLastUsed?: number;
+  licenseExpired: boolean;
+  health: 'green' | 'yellow' | 'red';
 
   private constructor(readonly config: ClusterConfig) {
     this.kind = config.kind;
     this.license = config.license;
+    this.licenseExpired = config.licenseExpired ?? false;
+    this.health = config.health ?? 'green';
     this.security = new SecurityRealm(config.version, config.elasticPassword);
     this.settings = new ClusterSettings(defaultSkipUnavailable(config.version));
     this.nodeName = config.nodeName ?? (config.kind === 'ech' ? 'instance-0000000000' : 'node-1');
@@ -147,7 +155,7 @@ export class SimulatedCluster {
       clusterName: config.clusterName,
       clusterUuid: config.clusterUuid,
       version: config.version,
-      license: () => this.license,
+      license: () => this.effectiveLicense(),
       security: this.security,
       store: this.store,
       faults: config.faults,
@@ -165,7 +173,7 @@ export class SimulatedCluster {
     this.transportListener = new RemoteListener(remoteSide, 'default', config.host);
     const localSide: LocalSideHost = {
       version: config.version,
-      license: () => this.license,
+      license: () => this.effectiveLicense(),
       remoteClusterClientCas: () => [config.pki.publicRoot.certPem, ...this.trust.cas],
       transportTrust: () => ({
         cas: [config.pki.echTransport.certPem, ...this.trust.cas],
@@ -679,17 +687,38 @@ export class SimulatedCluster {
         : [];
       return ok({ features });
     });
-    on('GET', '/_cluster/health', () =>
-      ok({
+    on('GET', '/_cluster/health', () => {
+      // SecurityActionFilter: with a license that is not active, cluster:monitor/health (and stats) are blocked with
+      // LicenseUtils.newComplianceException(security); data operations continue to work.
+      if (this.licenseExpired && this.license !== 'basic') {
+        throw new EsError(403, 'security_exception', 'current license is non-compliant for [security]', {
+          'license.expired.feature': 'security',
+        });
+      }
+      const indices = this.store.indices.size;
+      // One primary, one replica per index on a one-node cluster: yellow leaves the replicas unassigned; red also one
+      // primary (ClusterHealthStatus from the shard routing).
+      const unassignedPrimaries = this.health === 'red' && indices > 0 ? 1 : 0;
+      return ok({
         cluster_name: this.config.clusterName,
-        status: 'green',
+        status: this.health,
         timed_out: false,
         number_of_nodes: 1,
         number_of_data_nodes: 1,
-        active_primary_shards: this.store.indices.size,
-        active_shards: this.store.indices.size,
-      }),
-    );
+        active_primary_shards: indices - unassignedPrimaries,
+        active_shards: indices - unassignedPrimaries,
+        relocating_shards: 0,
+        initializing_shards: 0,
+        unassigned_shards: this.health === 'green' ? 0 : indices + unassignedPrimaries,
+        unassigned_primary_shards: unassignedPrimaries,
+        delayed_unassigned_shards: 0,
+        number_of_pending_tasks: 0,
+        number_of_in_flight_fetch: 0,
+        task_max_waiting_in_queue_millis: 0,
+        active_shards_percent_as_number:
+          indices === 0 || this.health === 'green' ? 100 : ((indices - unassignedPrimaries) / (indices * 2)) * 100,
+      });
+    });
     on('GET', '/_security/_authenticate', (_req, auth) => ok(this.authenticateBody(auth)));
     on('GET|POST', '/_security/user/_has_privileges', (req, auth) => ok(this.hasPrivileges(auth, body(req))));
     on('POST', '/_security/cross_cluster/api_key', (req, auth) => {
@@ -956,7 +985,7 @@ export class SimulatedCluster {
    * (Enterprise or trial): LicenseUtils.newComplianceException, 403 with the feature in `license.expired.feature`.
    */
   private requireAdvancedRemoteClusterSecurity(): void {
-    if (licenseAllowsApiKeyModel(this.license)) return;
+    if (licenseAllowsApiKeyModel(this.effectiveLicense())) return;
     throw new EsError(403, 'security_exception', failures.license().reason, {
       'license.expired.feature': 'advanced-remote-cluster-security',
     });
@@ -988,12 +1017,22 @@ export class SimulatedCluster {
     };
   }
 
+  /**
+   * The license as licensed features see it. An expired paid license keeps its type but is not active, and
+   * XPackLicenseState allows no feature that needs an active license (advanced-remote-cluster-security included): the
+   * same refusals as below Enterprise.
+   */
+  private effectiveLicense(): ClusterConfig['license'] {
+    return this.licenseExpired && this.license !== 'basic' ? 'basic' : this.license;
+  }
+
   private licenseBody(): Record<string, unknown> {
-    const issue = Date.parse('2025-01-01T00:00:00.000Z');
-    const expiry = issue + 365 * 86_400_000 * 5;
+    const expired = this.licenseExpired && this.license !== 'basic';
+    const issue = expired ? Date.now() - 400 * 86_400_000 : Date.parse('2025-01-01T00:00:00.000Z');
+    const expiry = expired ? Date.now() - 7 * 86_400_000 : issue + 365 * 86_400_000 * 5;
     return {
       license: {
-        status: 'active',
+        status: expired ? 'expired' : 'active',
         uid: createHash('md5')
           .update(this.config.clusterUuid)
           .digest('hex')
