@@ -204,7 +204,8 @@ export function raisedTypes(file: string, text: string, allSources: string[]): {
   if (file.startsWith('src/cli/')) {
     add(new RegExp(`\\btype\\s*(?::|=|\\?\\?)\\s*${TYPE}`, 'g'));
     add(new RegExp(`\\btype\\b[^\\n]*\\?\\?\\s*${TYPE}`, 'g'));
-    add(new RegExp(`${TYPE},?\\s*\\)`, 'g')); // the last argument of a call: CliError / refused
+    // the last argument of a call (CliError / refused), not a parameter's default value
+    add(new RegExp(`(?<!=\\s*)${TYPE},?\\s*\\)`, 'g'));
     return { run: [], cli: [...found] };
   }
   add(new RegExp(`\\btype\\s*(?::|=)\\s*${TYPE}`, 'g'));
