@@ -85,64 +85,6 @@ export function planStep(
 }
 
 /**
- * A cross-cluster key's access as Elasticsearch stores and shows it (GET /_security/api_key): every entry with
- * `allow_restricted_indices` (false unless given), a DLS query as a JSON string. Comparing normalised access tells
- * whether an update changes anything (Elasticsearch answers `updated: false` to what GET shows).
- */
-export function normaliseAccess(access: Access | undefined): Access {
-  const a = access ?? {};
-  return {
-    ...(a.search?.length
-      ? {
-          search: a.search.map((s) => ({
-            names: s.names,
-            ...(s.query !== undefined
-              ? { query: typeof s.query === 'string' ? s.query : JSON.stringify(s.query) }
-              : {}),
-            ...(s.field_security !== undefined ? { field_security: s.field_security } : {}),
-            allow_restricted_indices: s.allow_restricted_indices ?? false,
-          })),
-        }
-      : {}),
-    ...(a.replication?.length
-      ? {
-          replication: a.replication.map((r) => ({
-            names: r.names,
-            allow_restricted_indices: r.allow_restricted_indices ?? false,
-          })),
-        }
-      : {}),
-  };
-}
-
-/** Whether two accesses are the same once normalised (a DLS query compared as parsed JSON). */
-export function sameAccess(a: unknown, b: unknown): boolean {
-  const canon = (v: unknown): unknown => {
-    const n = normaliseAccess(v as Access);
-    return {
-      ...n,
-      ...(n.search
-        ? {
-            search: n.search.map((s) => ({
-              ...s,
-              ...(typeof s.query === 'string' ? { query: parseJson(s.query) } : {}),
-            })),
-          }
-        : {}),
-    };
-  };
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
  * The temporary alias a rotation verifies the new key on before it touches the live alias. Elasticsearch keeps one
  * connection (and one credential) per alias (RemoteClusterService: a RemoteClusterConnection per alias, no check that
  * two aliases reach the same cluster), so a second alias to the same remote cluster is allowed and independent.

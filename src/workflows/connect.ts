@@ -293,6 +293,7 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
     securityModel: r.securityModel,
     searchIndex: r.verify.searchIndex,
     timeoutMs: verifyMs,
+    ca: r.remote.ca,
   });
   state.step(
     'verify',
