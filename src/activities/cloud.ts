@@ -44,7 +44,7 @@ export interface CloudActivityDeps {
   createClient?: (o: CloudClientOptions) => CloudClient;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
-  /** Longest plan polling interval for waitForPlan (default 10 s; the first polls come sooner). */
+  /** Longest plan polling interval for waitForPlan (default 1 s: a plan's end is noticed within a second). */
   planPollIntervalMs?: number;
   /** Read-modify-write attempts of the trust object on version conflicts (default 20, backing off with jitter). */
   trustUpdateAttempts?: number;
@@ -202,7 +202,7 @@ export function createEchEndpointLookup(
 }
 
 export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivities {
-  const pollMs = deps.planPollIntervalMs ?? 10_000;
+  const pollMs = deps.planPollIntervalMs ?? 1_000;
   const trustAttempts = Math.max(1, deps.trustUpdateAttempts ?? 20);
   const pendingPollMs = deps.pendingPollMs ?? 1_000;
 
@@ -429,7 +429,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         // undoing) must not fail this wait. Wait a little for the change's plan to show; none = nothing to wait for.
         const stale = afterAttemptId !== undefined && current?.plan_attempt_id === afterAttemptId;
         if (!pending && stale && Date.now() - startedAt < NEW_PLAN_GRACE_MS) {
-          await ctx.sleep(Math.min(pollMs, 500));
+          await ctx.sleep(Math.min(pollMs, 250));
           continue;
         }
         if (!pending) {
@@ -473,8 +473,10 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
             attempt: pending.plan_attempt_id,
           });
         }
-        // Short first polls (small plans finish in seconds), backing off to the interval. Throws CancelledFailure on cancel.
-        await ctx.sleep(Math.min(pollMs, 500 * 2 ** (polls - 1)));
+        // Short first polls (small plans finish in seconds), then every pollMs: the Cloud API offers no notification
+        // of a plan's end, and one read a second per waiting change is light (runs take turns per deployment).
+        // Throws CancelledFailure on cancel.
+        await ctx.sleep(Math.min(pollMs, 250 * 2 ** (polls - 1)));
       }
     },
 
