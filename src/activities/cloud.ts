@@ -44,7 +44,7 @@ export interface CloudActivityDeps {
   createClient?: (o: CloudClientOptions) => CloudClient;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
-  /** Longest plan polling interval for waitForPlan (default 1 s: a plan's end is noticed within a second). */
+  /** Longest plan polling interval for waitForPlan (default 500 ms: a plan's end is noticed within half a second). */
   planPollIntervalMs?: number;
   /** Read-modify-write attempts of the trust object on version conflicts (default 20, backing off with jitter). */
   trustUpdateAttempts?: number;
@@ -202,7 +202,7 @@ export function createEchEndpointLookup(
 }
 
 export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivities {
-  const pollMs = deps.planPollIntervalMs ?? 1_000;
+  const pollMs = deps.planPollIntervalMs ?? 500;
   const trustAttempts = Math.max(1, deps.trustUpdateAttempts ?? 20);
   const pendingPollMs = deps.pendingPollMs ?? 1_000;
 
@@ -474,7 +474,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
           });
         }
         // Short first polls (small plans finish in seconds), then every pollMs: the Cloud API offers no notification
-        // of a plan's end, and one read a second per waiting change is light (runs take turns per deployment).
+        // of a plan's end, and two reads a second per waiting change are light (runs take turns per deployment).
         // Throws CancelledFailure on cancel.
         await ctx.sleep(Math.min(pollMs, 250 * 2 ** (polls - 1)));
       }
