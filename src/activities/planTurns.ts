@@ -12,16 +12,18 @@ const COORDINATOR_TYPE = 'deploymentPlanCoordinator';
 const REQUEST_SIGNAL = 'requestPlanTurn';
 
 export interface PlanTurnActivities {
-  requestPlanTurn(i: { deploymentId: string; request: PlanTurnRequest }): Promise<void>;
+  /** `coordinatorId`: the workflow's deploymentCoordinatorId (per deployment and task queue). */
+  requestPlanTurn(i: { deploymentId: string; coordinatorId?: string; request: PlanTurnRequest }): Promise<void>;
   closedPlanTurnHolders(i: { holders: { workflowId: string; runId: string }[] }): Promise<string[]>;
 }
 
 export function createPlanTurnActivities(): PlanTurnActivities {
   return {
-    async requestPlanTurn({ deploymentId, request }) {
+    async requestPlanTurn({ deploymentId, coordinatorId, request }) {
       const ctx = Context.current();
       await ctx.client.workflow.signalWithStart(COORDINATOR_TYPE, {
-        workflowId: `ech-remote-deployment/${deploymentId}`,
+        // Runs that asked before the id named the task queue pass none.
+        workflowId: coordinatorId ?? `ech-remote-deployment/${deploymentId}`,
         taskQueue: ctx.info.taskQueue,
         args: [{ deploymentId }],
         signal: REQUEST_SIGNAL,

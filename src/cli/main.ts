@@ -8,6 +8,16 @@ import { exitWith, printJson } from './output';
 import { registerSignals } from './signals';
 import { registerStatus } from './status';
 
+/**
+ * A module loaded only by the command that runs it (`--help` and the client commands never load the worker, the
+ * sandbox…). `require`, not `import()`: from the sources the CLI runs under tsx's CommonJS hook, which a dynamic
+ * import bypasses; built, both are CommonJS.
+ */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(id) as T;
+}
+
 const program = new Command()
   .name('ech-remote')
   .description(
@@ -30,7 +40,7 @@ program
   )
   .action(async (opts: { insecurePlaintextPayloads?: boolean }) => {
     // Loaded only by the command that runs it: `--help` and the client commands never load the worker, the sandbox…
-    const { runWorker } = await import('../worker.js');
+    const { runWorker } = load<typeof import('../worker')>('../worker');
     await runWorker({ insecurePlaintextPayloads: opts.insecurePlaintextPayloads === true });
   });
 
@@ -42,7 +52,7 @@ program
   )
   .option('--listen <host:port>', 'address to listen on (default ECH_REMOTE_CODEC_LISTEN or 127.0.0.1:8888)')
   .action(async (opts: { listen?: string }) => {
-    const { runCodecServer } = await import('../codec/server.js');
+    const { runCodecServer } = load<typeof import('../codec/server')>('../codec/server');
     await runCodecServer(opts);
   });
 
@@ -56,7 +66,7 @@ program
     'api-key-public',
   )
   .action(async (opts: { out: string; scenario: string }) => {
-    const { startSandboxFromCli } = await import('../sandbox/main.js');
+    const { startSandboxFromCli } = load<typeof import('../sandbox/main')>('../sandbox/main');
     await startSandboxFromCli({ out: opts.out, scenario: opts.scenario });
   });
 
@@ -74,7 +84,7 @@ program
       .default('fixed'),
   )
   .action(async (opts: { scenario: string; port: string; uiPort: string; sandboxPorts: 'fixed' | 'random' }) => {
-    const { runDev } = await import('../dev/dev.js');
+    const { runDev } = load<typeof import('../dev/dev')>('../dev/dev');
     await runDev({
       scenario: opts.scenario,
       port: Number(opts.port),

@@ -2,7 +2,7 @@
  * One plan at a time per ECH deployment (issue 13). An ECH deployment runs one plan at a time and answers a second
  * change while one is pending with an error (`deployments.deployment_resource_plan_change_error`), so the runs that
  * change one deployment take turns: every change that needs a plan (a trust entry, a restart, their undo) asks the
- * deployment's coordinator, a small long-lived workflow under the deterministic id `ech-remote-deployment/<id>`
+ * deployment's coordinator, a small long-lived workflow under the deterministic id `ech-remote-deployment/<taskQueue>/<id>`
  * (started by signal-with-start from an activity, whoever comes first), for a turn, makes its change, and gives the
  * turn back.
  *
@@ -61,8 +61,13 @@ export const planTurnsQuery = wf.defineQuery<PlanTurnsView>('planTurns');
 
 export const DEPLOYMENT_COORDINATOR_TYPE = 'deploymentPlanCoordinator';
 
-export function deploymentCoordinatorId(deploymentId: string): string {
-  return `ech-remote-deployment/${deploymentId}`;
+/**
+ * Per deployment AND task queue: the coordinator runs on the task queue of the runs it serves, so a coordinator never
+ * waits for workers of another queue that may be gone (another fleet, a test's own queue). Runs of different queues
+ * changing one deployment still meet at the Cloud API, where a pending plan of someone else is waited for.
+ */
+export function deploymentCoordinatorId(deploymentId: string, taskQueue: string): string {
+  return `ech-remote-deployment/${taskQueue}/${deploymentId}`;
 }
 
 interface Queued {
@@ -340,7 +345,7 @@ export interface PlanTurn {
 const ASK_AGAIN = '2m';
 
 const turnActivities = wf.proxyActivities<{
-  requestPlanTurn(i: { deploymentId: string; request: PlanTurnRequest }): Promise<void>;
+  requestPlanTurn(i: { deploymentId: string; coordinatorId: string; request: PlanTurnRequest }): Promise<void>;
 }>({
   startToCloseTimeout: '30s',
   retry: TURN_RETRY,
@@ -372,11 +377,15 @@ export async function withPlanTurn<T>(
     },
     { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
   );
-  const coordinator = deploymentCoordinatorId(deployment.deploymentId);
+  const coordinator = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
   let ok = false;
   try {
     for (;;) {
-      await turnActivities.requestPlanTurn({ deploymentId: deployment.deploymentId, request });
+      await turnActivities.requestPlanTurn({
+        deploymentId: deployment.deploymentId,
+        coordinatorId: coordinator,
+        request,
+      });
       if (await wf.condition(() => grant !== undefined, ASK_AGAIN)) break;
     }
     const granted = grant as PlanTurnGrant | undefined;

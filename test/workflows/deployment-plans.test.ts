@@ -116,7 +116,7 @@ describe('the coordinator', () => {
     };
     await client.workflow.signalWithStart('deploymentPlanCoordinator', {
       taskQueue: worker.taskQueue,
-      workflowId: deploymentCoordinatorId(deploymentId),
+      workflowId: deploymentCoordinatorId(deploymentId, worker.taskQueue),
       args: [{ deploymentId, limits }],
       signal: 'requestPlanTurn',
       signalArgs: [request],
@@ -125,7 +125,9 @@ describe('the coordinator', () => {
   }
 
   async function viewOf(deploymentId: string): Promise<PlanTurnsView> {
-    return client.workflow.getHandle(deploymentCoordinatorId(deploymentId)).query<PlanTurnsView>('planTurns');
+    return client.workflow
+      .getHandle(deploymentCoordinatorId(deploymentId, worker.taskQueue))
+      .query<PlanTurnsView>('planTurns');
   }
 
   async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
@@ -154,7 +156,7 @@ describe('the coordinator', () => {
     );
     assert.equal(v.queue.length, 3);
     // a gives the turn back: b gets it, carrying c's entry (one plan for both); the restart waits.
-    await client.workflow.getHandle(deploymentCoordinatorId(dep)).signal('releasePlanTurn', {
+    await client.workflow.getHandle(deploymentCoordinatorId(dep, worker.taskQueue)).signal('releasePlanTurn', {
       requestId: ra.requestId,
       ok: true,
     });
@@ -171,7 +173,7 @@ describe('the coordinator', () => {
         [rd.requestId, undefined],
       ],
     );
-    await client.workflow.getHandle(deploymentCoordinatorId(dep)).signal('releasePlanTurn', {
+    await client.workflow.getHandle(deploymentCoordinatorId(dep, worker.taskQueue)).signal('releasePlanTurn', {
       requestId: rb.requestId,
       ok: true,
     });
@@ -204,7 +206,7 @@ describe('the coordinator', () => {
     const re = await ask(dep, e!, limits);
     await c!.terminate('ends while waiting');
     await client.workflow
-      .getHandle(deploymentCoordinatorId(dep))
+      .getHandle(deploymentCoordinatorId(dep, worker.taskQueue))
       .signal('releasePlanTurn', { requestId: rb.requestId, ok: true });
     await until('e holds (c skipped)', async () =>
       (await viewOf(dep)).holders[0]?.requestId === re.requestId ? true : undefined,
@@ -219,7 +221,7 @@ describe('the coordinator', () => {
     const hs = await Promise.all(Array.from({ length: 6 }, () => requester()));
     const requests: PlanTurnRequest[] = [];
     for (const h of hs) requests.push(await ask(dep, h, limits)); // serialised (no trust entries)
-    const coordinator = client.workflow.getHandle(deploymentCoordinatorId(dep));
+    const coordinator = client.workflow.getHandle(deploymentCoordinatorId(dep, worker.taskQueue));
     const firstRun = (await coordinator.describe()).runId;
     // Each turn given back and granted again grows the history; it continues as new on the way.
     for (const r of requests) {
