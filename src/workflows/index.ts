@@ -4,3 +4,4 @@ export { connectionLease } from './connectionLease';
 export { disconnectRemoteCluster } from './disconnect';
 export { rotateRemoteClusterKey } from './rotate';
 export { updateRemoteClusterAccess } from './updateAccess';
+export { auditDeploymentRemoteClusters, auditRemoteClusters } from './audit';
