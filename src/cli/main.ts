@@ -5,6 +5,7 @@ import { runDev } from '../dev/dev';
 import { logFatal } from '../log';
 import { startSandboxFromCli } from '../sandbox/main';
 import { runWorker } from '../worker';
+import { registerAudit } from './audit';
 import { registerConnect } from './connect';
 import { registerLifecycle } from './lifecycle';
 import { EXIT } from './exitCodes';
@@ -24,6 +25,7 @@ registerConnect(program);
 registerLifecycle(program);
 registerStatus(program);
 registerSignals(program);
+registerAudit(program);
 
 program
   .command('worker')
