@@ -88,9 +88,13 @@ function aliasRow(f: DeploymentFactsForAudit, a: AliasFacts): AuditRow {
 
   if (a.keys && model === 'api-key' && record) {
     const ours = a.keys.filter((k) => k.alias === a.alias);
+    // The record's key; else the one its connect run made (invalidated or not: that is what to report); else the
+    // one active key of ours for the alias.
+    const byRun = ours.filter((k) => k.workflowId === record.workflow_id);
     const key =
       (record.api_key_id ? ours.find((k) => k.id === record.api_key_id) : undefined) ??
-      soleActive(ours.filter((k) => k.workflowId === record.workflow_id)) ??
+      soleActive(byRun) ??
+      (byRun.length === 1 ? byRun[0] : undefined) ??
       soleActive(ours);
     if (!key) {
       problem(
