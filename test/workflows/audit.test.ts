@@ -2,7 +2,7 @@
  * auditRemoteClusters on the real dev server and the sandbox, through the built CLI as a schedule or a pipeline runs
  * it: two connections made by connectRemoteCluster are listed healthy (exit 0); a key inside the warning window, a key
  * invalidated behind the tool's back and a keystore entry removed by hand each make `audit` exit 3 naming the
- * connection and the problem; `schedule audit` creates (then updates, same id) a Schedule with overlap policy skip.
+ * connection and the problem, an alias removed by hand leaves its key an orphan; `schedule audit` creates (then updates, same id) a Schedule with overlap policy skip.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { AuditResult, AuditRow } from '../../src/contract/audit';
+import { disconnectRequest } from '../../src/domain/requests';
+import { Phase, WorkflowKind } from '../../src/contract/searchAttributes';
 import type { ConnectResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
 import { runCli } from '../helpers/cli';
@@ -62,11 +64,23 @@ function auditFile(over: Record<string, unknown> = {}): string {
   return file;
 }
 
-async function audit(file: string): Promise<{ code: number | null; result: AuditResult; table: string }> {
+type AuditJson = AuditResult & { workflowId: string };
+
+async function audit(file: string): Promise<{ code: number | null; result: AuditJson; table: string }> {
   const asJson = await runCli(['audit', '--request', file, '--json'], env);
   const table = await runCli(['audit', '--request', file], env);
   assert.equal(table.code, asJson.code, table.stderr);
-  return { code: asJson.code, result: JSON.parse(asJson.stdout) as AuditResult, table: table.stdout };
+  return { code: asJson.code, result: JSON.parse(asJson.stdout) as AuditJson, table: table.stdout };
+}
+
+/** What the Temporal UI lists for an audit run: the Phase search attribute and the counts in the memo. */
+async function listed(workflowId: string): Promise<{ phase?: string; kind?: string; counts: unknown }> {
+  const d = await client.workflow.getHandle(workflowId).describe();
+  return {
+    phase: d.typedSearchAttributes.get(Phase),
+    kind: d.typedSearchAttributes.get(WorkflowKind),
+    counts: d.memo?.auditCounts,
+  };
 }
 
 const rowOf = (result: AuditResult, alias: string): AuditRow => {
@@ -88,6 +102,11 @@ describe('ech-remote audit', () => {
     assert.equal(result.counts.healthy, 2);
     assert.match(table, /audit-one\s+healthy\s+api-key/);
     assert.match(table, /2 connection\(s\): 2 healthy/);
+    assert.deepEqual(await listed(result.workflowId), {
+      phase: 'healthy',
+      kind: 'audit',
+      counts: { healthy: 2, degraded: 0, broken: 0, drifted: 0, expiring: 0, orphan: 0 },
+    });
   });
 
   it('a key inside the warning window: exit 3, the connection expiring, with the expiry', async () => {
@@ -111,6 +130,9 @@ describe('ech-remote audit', () => {
     assert.match(row.problems.join('\n'), new RegExp(`key ${keyIds['audit-one']} was invalidated`));
     assert.equal(rowOf(result, 'audit-two').status, 'healthy');
     assert.match(table, /audit-one\s+broken[\s\S]*was invalidated/);
+    const ui = await listed(result.workflowId);
+    assert.equal(ui.phase, 'unhealthy');
+    assert.deepEqual(ui.counts, { healthy: 1, degraded: 0, broken: 1, drifted: 0, expiring: 0, orphan: 0 });
   });
 
   it('a keystore entry removed by hand: exit 3 naming the connection and the missing entry', async () => {
@@ -125,6 +147,19 @@ describe('ech-remote audit', () => {
     assert.equal(row.evidence.keystoreEntry, false);
     assert.match(row.problems.join('\n'), /keystore entry cluster\.remote\.audit-two\.credentials is missing/);
     assert.match(table, /audit-two\s+broken[\s\S]*keystore entry cluster\.remote\.audit-two\.credentials is missing/);
+  });
+});
+
+describe('ech-remote audit: orphans', () => {
+  it('an alias removed by hand while its key stays active: exit 3, the key an orphan', async () => {
+    const { body } = disconnectRequest('audit-two');
+    assert.equal((await estate.es('ech', 'PUT', '/_cluster/settings', body)).status, 200);
+    const { code, result, table } = await audit(auditFile());
+    assert.equal(code, 3, table);
+    const row = rowOf(result, 'audit-two');
+    assert.equal(row.status, 'orphan');
+    assert.equal(row.evidence.orphan, `key ${keyIds['audit-two']}`);
+    assert.match(table, new RegExp(`audit-two\\s+orphan[\\s\\S]*active key ${keyIds['audit-two']} of this tool`));
   });
 });
 
