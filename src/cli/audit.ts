@@ -17,6 +17,7 @@ import { CliError, EXIT } from './exitCodes';
 import { exitWith, printJson, runCommand, workflowUiUrl } from './output';
 
 export const AUDIT_WORKFLOW_TYPE = 'auditRemoteClusters';
+const REQUEST_NAME = 'AuditRequest';
 
 /** The same id for the same set of deployments, whatever their order: one schedule per audited estate. */
 export function auditScheduleId(r: AuditRequest): string {
@@ -27,9 +28,9 @@ export function auditScheduleId(r: AuditRequest): string {
 function readAudit(file: string, json: boolean, extra: ValidationProblem[] = []) {
   const { input, problems } = readRequest(file);
   const usage = [...extra, ...(problems ?? [])];
-  if (usage.length) return { invalid: invalid(usage, json, 'AuditRequest') };
+  if (usage.length) return { invalid: invalid(usage, json, REQUEST_NAME) };
   const v = validateAuditRequest(input);
-  if (!v.ok) return { invalid: invalid(v.problems, json, 'AuditRequest') };
+  if (!v.ok) return { invalid: invalid(v.problems, json, REQUEST_NAME) };
   return { input, request: v.request };
 }
 
@@ -75,7 +76,11 @@ async function audit(opts: { request: string; json?: boolean }): Promise<never> 
     result = (await handle.result()) as AuditResult;
   } catch (err) {
     const cause = err instanceof WorkflowFailedError ? (err.cause ?? err) : err;
-    throw new CliError(`the audit failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    throw new CliError(
+      `the audit failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      EXIT.error,
+      'AuditFailed',
+    );
   }
   const exitCode =
     result.errors.length > 0 || result.rows.some((r) => AUDIT_FAILING.includes(r.status)) ? EXIT.failed : EXIT.done;
