@@ -41,7 +41,7 @@ function usesBrowser(file: string): boolean {
  * Compiles src/ the way `npm run build` does, into `<work>/lib` (never the repo's lib/, which could be stale), so the
  * CLI tests run the built binary. A node_modules link beside it lets the output resolve its dependencies.
  */
-async function buildCli(root: string, work: string): Promise<string> {
+export async function buildCli(root: string, work: string): Promise<string> {
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
   const tsc = require.resolve('typescript/bin/tsc');
   // --noCheck: the same emit without a second type check (`npm run typecheck` does that), several times faster.
@@ -113,11 +113,14 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    // A missing browser is an expected condition with an actionable message; no stack trace.
-    console.error(err instanceof ChromiumNotFound ? err.message : err);
-    process.exit(1);
-  },
-);
+// Run as `npm test`; scripts/run-production-test.ts imports buildCli only.
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      // A missing browser is an expected condition with an actionable message; no stack trace.
+      console.error(err instanceof ChromiumNotFound ? err.message : err);
+      process.exit(1);
+    },
+  );
+}

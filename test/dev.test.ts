@@ -128,6 +128,30 @@ describe('every sample in examples/dev/ completes against this one environment, 
     assert.match(run.stdout, /Connected: connect-\S+-onprem-metrics completed/);
   });
 
+  it('day 2 on that connection, with the commands README and docs/workflows.md show, literally', async () => {
+    const commands = [
+      'ech-remote rotate --request examples/dev/rotate.json --approve --as you@example.com --wait',
+      'ech-remote update-access --request examples/dev/update-access.json --approve --as you@example.com --wait',
+      'ech-remote disconnect --request examples/dev/disconnect.json --approve --as you@example.com --wait',
+      'ech-remote disconnect --request examples/dev/disconnect.json --wait',
+    ];
+    for (const page of ['README.md', 'docs/workflows.md']) {
+      const text = fs.readFileSync(path.join(root, page), 'utf8');
+      for (const c of commands) assert.ok(text.includes(c), `${page} shows ${c}`);
+    }
+    const expected = [
+      /^Rotated \(new key \S+, old key invalidated\): rotate-\S+-onprem-metrics completed/,
+      /^Access updated \(updated: true\): update-access-\S+-onprem-metrics completed/,
+      /^Disconnected: disconnect-\S+-onprem-metrics completed/,
+      /^Nothing to do: disconnect-\S+-onprem-metrics completed/,
+    ];
+    for (const [i, command] of commands.entries()) {
+      const run = await dev.shell(command);
+      ok(run, command);
+      assert.match(run.stdout, expected[i]!, command);
+    }
+  });
+
   it('tls-certificate (transport port), with the sandbox admin applying what the run published', async () => {
     const id = idOf('tls-certificate');
     const started = await dev.shell(

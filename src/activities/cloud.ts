@@ -6,6 +6,7 @@
  * Request bodies come from src/domain/requests.ts (one builder per body). Failures arrive already classified by the
  * client (src/clients/cloud.ts); this file adds the domain failures (PlanFailed, ownership refusals).
  */
+import { X509Certificate } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -458,7 +459,22 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         params: { path: { deployment_id: target.deploymentId } },
       });
       const ca = bodyOf(result, 'GET /deployments/{deployment_id}/certificate-authority');
-      const certs = ca.public_certificates ?? [];
+      // Every CA the answer lists is kept, active or not: during a rotation the inactive one is the CA being rotated
+      // in or out, and ECH nodes may present certificates of either (domain page C1a). An expired CA is dropped: a Java
+      // trust store does not check its anchors' validity, so trusting it would keep accepting what it once signed.
+      const now = Date.now();
+      const expired = (pem: string): boolean => {
+        try {
+          return new Date(new X509Certificate(pem).validTo).getTime() <= now;
+        } catch {
+          return false; // not parseable here: kept, the self-managed node's own parsing decides
+        }
+      };
+      const all = ca.public_certificates ?? [];
+      const certs = all.filter((x) => !expired(x.pem));
+      if (certs.length < all.length) {
+        log().warn(`dropped ${all.length - certs.length} expired ECH transport CA(s) from the trust to give`);
+      }
       const active = certs.find((x) => x.active);
       return {
         pems: certs.map((x) => x.pem),

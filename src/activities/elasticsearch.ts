@@ -15,10 +15,17 @@ import {
   type ElasticsearchClientFactory,
   type EsConnection,
 } from '../clients/elasticsearch';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FAILURE_TYPES, isRetryableFailure, permanent, requestedRetryDelayMs } from '../clients/errors';
 import { MANAGED_BY } from '../contract/steps';
-import { diagnoseRemoteError, diagnoseRemoteInfo, type Diagnosis, type DiagnosisContext } from '../domain/diagnosis';
+import {
+  describeRemoteInfo,
+  diagnoseRemoteError,
+  diagnoseRemoteInfo,
+  diagnoseUnconnected,
+  type Diagnosis,
+  type DiagnosisContext,
+} from '../domain/diagnosis';
 import {
   crossClusterApiKeyName,
   crossClusterApiKeyRequest,
@@ -35,7 +42,8 @@ import {
   type Credentials,
   type EchEndpointLookup,
 } from './secrets';
-import type { Activities, ClusterFacts, CrossClusterKey, EsTarget, RemoteEvidence } from './types';
+import { createTlsActivities, type TlsActivityDeps } from './tls';
+import type { Activities, ClusterFacts, CrossClusterKey, EsTarget, RemoteEvidence, TlsProbeReport } from './types';
 
 export type ElasticsearchActivities = Pick<
   Activities,
@@ -67,7 +75,13 @@ export interface ElasticsearchActivityDeps {
   echEndpoint?: EchEndpointLookup;
   /** Backoff of verifyRemoteConnection between attempts (defaults 500 ms doubling to 5 s). */
   verifyBackoff?: { initialMs?: number; maxMs?: number };
+  /** Options of the worker's TLS probe that verifyRemoteConnection re-runs (same as the TLS activities'). */
+  tls?: TlsActivityDeps;
+  /** The probe itself (default: the TLS activities' probeRemoteClusterServer over `tls`). */
+  tlsProbe?: Activities['probeRemoteClusterServer'];
 }
+
+type ProbeInput = Parameters<Activities['probeRemoteClusterServer']>[0];
 
 // ---------------------------------------------------------------- helpers
 
@@ -187,6 +201,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
   const clients = deps.clients ?? createElasticsearchClientFactory({ credentialsFor, ...(deps.client ?? {}) });
   const initialBackoff = deps.verifyBackoff?.initialMs ?? 500;
   const maxBackoff = deps.verifyBackoff?.maxMs ?? 5_000;
+  const tlsProbe = deps.tlsProbe ?? createTlsActivities(deps.tls).probeRemoteClusterServer;
 
   async function withCluster<T>(target: EsTarget, fn: (conn: EsConnection) => Promise<T>): Promise<T> {
     const conn = await clients.connect(target);
@@ -300,6 +315,19 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           principal,
           missingPrivileges,
         };
+        try {
+          const health = await conn.request<{ status?: string }>('read cluster health', {
+            method: 'GET',
+            path: '/_cluster/health',
+          });
+          if (health.status === 'green' || health.status === 'yellow' || health.status === 'red') {
+            facts.health = health.status;
+          }
+        } catch (e) {
+          // Best-effort, like _ssl/certificates: an expired license blocks cluster health (SecurityActionFilter), and
+          // the license finding reports that; a transient failure is retried as any other.
+          if (isRetryableFailure(e)) throw e;
+        }
         if (alias) {
           const state = await readAlias(conn, alias);
           facts.remote = {
@@ -523,7 +551,14 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     },
 
     // ------------------------------------------------------------ verification
-    async verifyRemoteConnection({ target, alias, securityModel, searchIndex, timeoutMs }): Promise<RemoteEvidence> {
+    async verifyRemoteConnection({
+      target,
+      alias,
+      securityModel,
+      searchIndex,
+      timeoutMs,
+      ca,
+    }): Promise<RemoteEvidence> {
       const started = Date.now();
       const deadline = started + timeoutMs;
       let conn: EsConnection | undefined;
@@ -551,9 +586,18 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
                 securityModel,
                 proxyAddress: configured?.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
                 serverName: configured?.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
+                ...(ca ? {} : { caUnknown: true }),
               };
             }
-            outcome = await verifyOnce(conn, alias, dctx, searchIndex);
+            const probeInput: ProbeInput | undefined = dctx.proxyAddress
+              ? {
+                  proxyAddress: dctx.proxyAddress,
+                  ...(dctx.serverName ? { serverName: dctx.serverName } : {}),
+                  ca: ca ?? { kind: 'public' },
+                  expect: securityModel === 'api-key' ? 'remote-cluster-server' : 'transport',
+                }
+              : undefined;
+            outcome = await verifyOnce(conn, alias, dctx, searchIndex, probeInput && (() => tlsProbe(probeInput)));
           } catch (err) {
             if (!isRetryableFailure(err)) throw err;
             apiFailure = err;
@@ -598,7 +642,8 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       throw permanent(
         FAILURE_TYPES.connection,
         `Remote cluster "${alias}" is not usable after ${attempt} attempt(s) in ${seconds}s. Diagnosis: ${d.cause}.` +
-          ` Fix: ${d.fix}.${last.errorText ? ` Last error: ${last.errorText}` : ''}`,
+          ` Fix: ${d.fix}.${d.lookFor ? ` To confirm: ${d.lookFor}.` : ''} Evidence: ${d.evidence.join('; ')}.` +
+          `${last.errorText ? ` Last error: ${last.errorText}` : ''}`,
         { diagnosis: d, evidence: last.evidence },
       );
     },
@@ -778,7 +823,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
             proxyAddress: configured.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
             serverName: configured.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
           };
-          last = await verifyOnce(conn, alias, dctx, searchIndex);
+          last = await verifyOnce(conn, alias, dctx, searchIndex, undefined);
           if (last.ok || !last.diagnosis.transient) break;
           heartbeat({ alias, attempt });
           await sleep(1000 * attempt);
@@ -979,12 +1024,29 @@ function connectedPerModel(
   return !hasCredentials;
 }
 
-/** One verification round: _remote/info, _resolve/cluster (connects lazily), _remote/info again, then the search. */
+/** ECH's answer for a connection it cannot make (§4b): no reason, only not connected. */
+const CONNECTION_FAILURE_TYPES =
+  /^(?:no_seed_node_left_exception|connect_transport_exception|node_disconnected_exception|node_not_connected_exception)\b/;
+
+function describeResolve(entry: ResolveEntry | undefined, alias: string): string {
+  if (!entry) return `_resolve/cluster: no entry for ${alias}`;
+  return (
+    `_resolve/cluster: connected=${String(entry.connected)}, skip_unavailable=${String(entry.skip_unavailable)}` +
+    (entry.error !== undefined ? `, error "${entry.error}"` : ', no error')
+  );
+}
+
+/**
+ * One verification round: _remote/info, _resolve/cluster (connects lazily), _remote/info again, then the search.
+ * ECH's answers are read as real Elasticsearch gives them (§4b): a connection failure carries no reason, so its cause
+ * comes from the worker's TLS probe (`probe`), re-run now; error texts are diagnosed only where ES returns them.
+ */
 async function verifyOnce(
   conn: EsConnection,
   alias: string,
   dctx: DiagnosisContext,
   searchIndex: string | undefined,
+  probe: (() => Promise<TlsProbeReport>) | undefined,
 ): Promise<AttemptOutcome> {
   let remoteInfo = await readRemoteInfo(conn, alias);
   const pattern = searchIndex ?? '*';
@@ -1000,34 +1062,55 @@ async function verifyOnce(
       ? { resolveCluster: resolveEntry ?? resolve.body }
       : { resolveCluster: { error: resolve.errorText } }),
   };
+  const echSays = [
+    describeRemoteInfo(remoteInfo, alias),
+    resolve.ok
+      ? describeResolve(resolveEntry, alias)
+      : `_resolve/cluster: HTTP ${resolve.status} ${resolve.errorText ?? ''}`,
+  ];
+  const fail = (diagnosis: Diagnosis, errorText?: string): AttemptOutcome => ({
+    ok: false,
+    diagnosis,
+    ...(errorText ? { errorText } : {}),
+    evidence,
+  });
+  /** Not connected and no reason from ECH: the worker's probe, re-run now, says why. */
+  const unconnected = async (extra: string[] = []): Promise<AttemptOutcome> => {
+    let report: TlsProbeReport | undefined;
+    let probeError: string | undefined;
+    if (probe) {
+      try {
+        report = await probe();
+        evidence.tlsProbe = report;
+      } catch (e) {
+        if (e instanceof CancelledFailure) throw e;
+        probeError = `failed: ${redact(e instanceof Error ? e.message : String(e))}`;
+      }
+    }
+    return fail(diagnoseUnconnected(dctx, [...echSays, ...extra], report, probeError));
+  };
 
-  const errorText = !resolve.ok ? resolve.errorText : resolveEntry?.error;
   // The security model the alias actually uses comes first: without cluster.remote.<alias>.credentials ES falls back
-  // to the certificate model, and the error it then reports (typically a trust failure) is only a consequence.
+  // to the certificate model, and every failure after that is only a consequence.
   const stateProblem = diagnoseRemoteInfo(remoteInfo, dctx);
   if (
     stateProblem &&
     (stateProblem.code === 'credentials-missing' || stateProblem.code === 'credentials-on-tls-model')
   ) {
-    return { ok: false, diagnosis: stateProblem, ...(errorText ? { errorText } : {}), evidence };
+    return fail({ ...stateProblem, evidence: echSays });
   }
-  if (errorText) return { ok: false, diagnosis: diagnoseRemoteError(errorText, dctx), errorText, evidence };
-  if (stateProblem) return { ok: false, diagnosis: stateProblem, evidence };
-  if (resolveEntry && resolveEntry.connected === false) {
-    return {
-      ok: false,
-      diagnosis: diagnoseRemoteInfo(
-        { connected: false, mode: 'proxy', cluster_credentials: remoteInfo?.cluster_credentials },
-        dctx,
-      ) ?? {
-        code: 'not-connected',
-        cause: `_resolve/cluster reports ${alias} as not connected`,
-        fix: 'check the network path from the ECH egress IPs to the remote',
-        transient: true,
-      },
-      evidence,
-    };
+  if (!resolve.ok) {
+    const text = resolve.errorText ?? `HTTP ${resolve.status}`;
+    return fail(diagnoseRemoteError(text, dctx, `_resolve/cluster HTTP ${resolve.status}`), text);
   }
+  // An `error` is there only for a timeout, a security exception over an open connection, index-not-found, or an
+  // unclassified failure (TransportResolveClusterAction): its text is Elasticsearch's own.
+  if (resolveEntry?.error !== undefined) {
+    const d = diagnoseRemoteError(resolveEntry.error, dctx, '_resolve/cluster error');
+    return fail({ ...d, evidence: [...echSays.slice(0, 1), ...d.evidence] }, resolveEntry.error);
+  }
+  if (stateProblem?.code === 'no-such-remote') return fail({ ...stateProblem, evidence: echSays });
+  if (resolveEntry?.connected !== true || stateProblem) return unconnected();
 
   if (searchIndex) {
     const search = await tryRequest<SearchBody>(conn, 'cross-cluster search', {
@@ -1035,9 +1118,14 @@ async function verifyOnce(
       path: `/${encodeURIComponent(alias)}:${encodeURIComponent(searchIndex)}/_search`,
       querystring: { size: 0 },
     });
+    const source = `search ${alias}:${searchIndex}`;
     if (!search.ok) {
       const text = search.errorText ?? `HTTP ${search.status}`;
-      return { ok: false, diagnosis: diagnoseRemoteError(text, dctx), errorText: text, evidence };
+      evidence.searchFailure = { status: search.status, error: text };
+      // The connection dropped between resolve and search: again no reason from ECH.
+      if (CONNECTION_FAILURE_TYPES.test(text)) return unconnected([`${source}: HTTP ${search.status} ${text}`]);
+      const d = diagnoseRemoteError(text, dctx, `${source}: HTTP ${search.status}`);
+      return fail({ ...d, evidence: [...echSays, ...d.evidence] }, text);
     }
     // With skip_unavailable the search answers 200 and reports the remote as skipped: look inside.
     const cluster = search.body?._clusters?.details?.[alias];
@@ -1053,7 +1141,11 @@ async function verifyOnce(
           ? `${failure.type ?? 'error'}: ${failure.reason ?? ''}`
           : `remote cluster ${alias} was ${cluster?.status ?? 'skipped'}`,
       );
-      return { ok: false, diagnosis: diagnoseRemoteError(text, dctx), errorText: text, evidence };
+      evidence.searchFailure = { status: 200, error: text };
+      const line = `${source}: HTTP 200, ${alias} ${cluster?.status ?? 'skipped'} (${text})`;
+      if (!failure || CONNECTION_FAILURE_TYPES.test(text)) return unconnected([line]);
+      const d = diagnoseRemoteError(text, dctx, line);
+      return fail({ ...d, evidence: [...echSays, ...d.evidence] }, text);
     }
     const total = search.body?.hits?.total;
     evidence.searchHits = typeof total === 'number' ? total : (total?.value ?? 0);

@@ -17,7 +17,12 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps = {}): Activities {
   return {
     ...createCloudActivities(deps.cloud),
-    ...createElasticsearchActivities({ echEndpoint: createEchEndpointLookup(deps.cloud), ...deps.elasticsearch }),
+    ...createElasticsearchActivities({
+      echEndpoint: createEchEndpointLookup(deps.cloud),
+      // verifyRemoteConnection re-runs the TLS probe with the same options as the probe activity.
+      tls: deps.tls,
+      ...deps.elasticsearch,
+    }),
     ...createTlsActivities(deps.tls),
     checkSecrets,
   };

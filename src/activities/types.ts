@@ -120,6 +120,11 @@ export interface Activities {
     securityModel: 'api-key' | 'tls-certificate';
     searchIndex?: string;
     timeoutMs: number;
+    /**
+     * The trust ECH was given for proxy_address (the request's remote.ca), for the worker's TLS probe. Absent (day 2):
+     * the probe checks against the public roots and an untrusted chain is reported as evidence, not as the diagnosis.
+     */
+    ca?: { kind: 'public' } | { kind: 'private'; pem: string };
   }): Promise<RemoteEvidence>;
   ensureRole(i: { target: EsTarget; name: string; body: Record<string, unknown> }): Promise<{ created: boolean }>;
   /** Only ours; only this run's, unless `alias` is given (disconnect): then any of ours made for that alias. */

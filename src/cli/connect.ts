@@ -35,7 +35,14 @@ export type ConnectReport = Omit<RunReport, 'outcome' | 'exitCode'> & {
   exitCode: ExitCode;
 };
 
-export function invalid(problems: ValidationProblem[], json: boolean, requestName = 'ConnectRequest'): Promise<never> {
+/** The request's name in the "Invalid …" line (connect's unless a day-2 command says otherwise). */
+const CONNECT_REQUEST_NAME = 'ConnectRequest';
+
+export function invalid(
+  problems: ValidationProblem[],
+  json: boolean,
+  requestName = CONNECT_REQUEST_NAME,
+): Promise<never> {
   if (json) return exitWith(EXIT.invalid, printJson({ outcome: 'invalid', exitCode: EXIT.invalid, problems }));
   process.stderr.write(
     `Invalid ${requestName} (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was sent:\n` +

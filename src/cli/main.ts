@@ -55,7 +55,7 @@ program
   .option('--out <file>', 'where to write sandbox.json', 'sandbox.json')
   .option(
     '--scenario <name>',
-    'api-key-public | api-key-private | tls-certificate | tls-certificate-no-othername | old-version | basic-license | rcs-disabled',
+    'api-key-public | api-key-private | tls-certificate | tls-certificate-no-othername | old-version | basic-license | rcs-disabled | cluster-yellow | cluster-red | expired-license',
     'api-key-public',
   )
   .action(async (opts: { out: string; scenario: string }) => {

@@ -26,7 +26,7 @@ import {
   rejectInputSchema,
   rejectSignal,
 } from '../contract/messages';
-import { HUMAN_STEPS, type HumanStepId } from '../contract/steps';
+import { ALL_CONFIRMABLE_STEPS, HUMAN_STEPS, type HumanStepId } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT } from './exitCodes';
 import { exitWith, printJson, runCommand } from './output';
@@ -192,9 +192,9 @@ export function registerSignals(program: Command): void {
 
   program
     .command('confirm')
-    .description('Self-managed org: confirm a step it completed (remote-cluster-server, remote-trust)')
+    .description(`Self-managed org: confirm a step it completed (${ALL_CONFIRMABLE_STEPS.join(', ')})`)
     .argument('<workflow-id>')
-    .addOption(stepOption([HUMAN_STEPS.remoteClusterServer, HUMAN_STEPS.remoteTrust]))
+    .addOption(stepOption([...ALL_CONFIRMABLE_STEPS]))
     .requiredOption('--as <name>', 'who did it')
     .addOption(jsonOption())
     .action((id: string, o: { step: HumanStepId; as: string; json?: boolean }) =>

@@ -54,6 +54,11 @@ export interface ClusterFacts {
   clusterName: string;
   clusterUuid: string;
   license: { type: string; status: string };
+  /**
+   * `GET _cluster/health` status, when it could be read (needs `monitor`; Elasticsearch blocks it while the license is
+   * expired, and then the license finding says why).
+   */
+  health?: 'green' | 'yellow' | 'red';
   principal: { username: string; authenticationType: string };
   /** Privileges from `required` that the credentials lack, by name (`cluster:manage_security`, …). */
   missingPrivileges: string[];
@@ -112,6 +117,13 @@ export interface RemoteEvidence {
   remoteInfo: unknown;
   resolveCluster?: unknown;
   searchHits?: number;
+  /** The cross-cluster search's failure as Elasticsearch answered it (HTTP status, `type: reason`), when it failed. */
+  searchFailure?: { status: number; error: string };
+  /**
+   * The worker's TLS probe of proxy_address, re-run when ECH reported the remote not connected without a reason (seen
+   * from the worker's network, which may differ from ECH's egress).
+   */
+  tlsProbe?: TlsProbeReport;
 }
 
 /** A secret named by the request, and the request field that names it (for errors a person can act on). */

@@ -5,7 +5,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { ConnectStatus } from './status';
-import { HUMAN_STEPS, type HumanStepId } from './steps';
+import { ALL_CONFIRMABLE_STEPS, HUMAN_STEPS, type HumanStepId } from './steps';
 
 export interface ApproveInput {
   step: HumanStepId;
@@ -136,8 +136,7 @@ export const HANDLER_DESCRIPTIONS = {
     'Self-managed org hands over the cross-cluster API key it created. Payload: {"encoded":"<encoded value from POST /_security/cross_cluster/api_key>"}',
   provideRemoteCaCertificate:
     'Self-managed org provides its transport CA certificate (TLS model). Payload: {"pem":"-----BEGIN CERTIFICATE-----..."}',
-  confirmRemoteStep:
-    'Self-managed org confirms it completed a step (remote-cluster-server or remote-trust). Payload: {"step":"remote-cluster-server","by":"admin@corp.example"}',
+  confirmRemoteStep: `Self-managed org confirms it completed a step (${ALL_CONFIRMABLE_STEPS.join(', ')}; the one the run waits for). Payload: {"step":"remote-cluster-server","by":"admin@corp.example"}`,
   status:
     'Phase, every step with its state, what the run waits for (step, who, instructions, artifacts), plan and result.',
 } as const;

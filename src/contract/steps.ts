@@ -26,6 +26,7 @@ export const STEP_IDS = [
   'verify',
   'roles-and-users',
   // rotateRemoteClusterKey
+  'verify-new-key',
   'grace-period',
   HUMAN_STEPS.invalidateOldKey,
   'verify-after-invalidation',
@@ -66,3 +67,19 @@ export const DEFAULT_TASK_QUEUE = 'ech-remote-clusters';
 /** The lifecycle workflows, as the `Workflow` search attribute names them. */
 export const WORKFLOW_KINDS = ['connect', 'rotate', 'update-access', 'disconnect'] as const;
 export type WorkflowKind = (typeof WORKFLOW_KINDS)[number];
+
+/**
+ * The steps the self-managed org confirms with `confirmRemoteStep`, per workflow: the one list the workflows accept
+ * and `ech-remote confirm --step` offers (a step a workflow's instructions print must be answerable from the CLI).
+ */
+export const CONFIRMABLE_STEPS = {
+  connect: [HUMAN_STEPS.remoteClusterServer, HUMAN_STEPS.remoteTrust],
+  rotate: [HUMAN_STEPS.invalidateOldKey],
+  'update-access': [HUMAN_STEPS.updateRemoteKey],
+  disconnect: [],
+} as const satisfies Record<WorkflowKind, readonly HumanStepId[]>;
+
+/** Every step some workflow lets the self-managed org confirm, in contract order. */
+export const ALL_CONFIRMABLE_STEPS: readonly HumanStepId[] = [
+  ...new Set<HumanStepId>(WORKFLOW_KINDS.flatMap((k) => CONFIRMABLE_STEPS[k])),
+];

@@ -5,8 +5,9 @@
  */
 import type { Access } from '../contract/request';
 import type { PlanStep } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
+import { HUMAN_STEPS, MANAGED_BY } from '../contract/steps';
 import { answerHelp, type HumanInstructions } from './instructions';
+import { ownershipSettingKey } from './requests';
 import { shellQuote as q } from './tlsCertificate';
 
 /** Step `invalidate-old-key`: the self-managed org invalidates the key the connection no longer uses. */
@@ -84,59 +85,40 @@ export function planStep(
 }
 
 /**
- * A cross-cluster key's access as Elasticsearch stores and shows it (GET /_security/api_key): every entry with
- * `allow_restricted_indices` (false unless given), a DLS query as a JSON string. Comparing normalised access tells
- * whether an update changes anything (Elasticsearch answers `updated: false` to what GET shows).
+ * The temporary alias a rotation verifies the new key on before it touches the live alias. Elasticsearch keeps one
+ * connection (and one credential) per alias (RemoteClusterService: a RemoteClusterConnection per alias, no check that
+ * two aliases reach the same cluster), so a second alias to the same remote cluster is allowed and independent.
  */
-export function normaliseAccess(access: Access | undefined): Access {
-  const a = access ?? {};
-  return {
-    ...(a.search?.length
-      ? {
-          search: a.search.map((s) => ({
-            names: s.names,
-            ...(s.query !== undefined
-              ? { query: typeof s.query === 'string' ? s.query : JSON.stringify(s.query) }
-              : {}),
-            ...(s.field_security !== undefined ? { field_security: s.field_security } : {}),
-            allow_restricted_indices: s.allow_restricted_indices ?? false,
-          })),
-        }
-      : {}),
-    ...(a.replication?.length
-      ? {
-          replication: a.replication.map((r) => ({
-            names: r.names,
-            allow_restricted_indices: r.allow_restricted_indices ?? false,
-          })),
-        }
-      : {}),
-  };
+export function rotationProbeAlias(alias: string): string {
+  return `${alias}-rotation-probe`;
 }
 
-/** Whether two accesses are the same once normalised (a DLS query compared as parsed JSON). */
-export function sameAccess(a: unknown, b: unknown): boolean {
-  const canon = (v: unknown): unknown => {
-    const n = normaliseAccess(v as Access);
-    return {
-      ...n,
-      ...(n.search
-        ? {
-            search: n.search.map((s) => ({
-              ...s,
-              ...(typeof s.query === 'string' ? { query: parseJson(s.query) } : {}),
-            })),
-          }
-        : {}),
-    };
-  };
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+/**
+ * The probe's `PUT /_cluster/settings` body: the live alias's own `cluster.remote.<alias>.*` settings (mode, proxy
+ * address, server name…) under the probe's name, and an ownership record that says whose probe it is.
+ */
+export function rotationProbeSettings(
+  alias: string,
+  live: Record<string, unknown>,
+  workflowId: string,
+): { persistent: Record<string, unknown> } {
+  const probe = rotationProbeAlias(alias);
+  const from = `cluster.remote.${alias}.`;
+  const persistent: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(live)) {
+    if (k.startsWith(from)) persistent[`cluster.remote.${probe}.${k.slice(from.length)}`] = v;
   }
+  persistent[ownershipSettingKey(probe)] = JSON.stringify({
+    managed_by: MANAGED_BY,
+    workflow_id: workflowId,
+    security_model: 'api-key',
+    rotation_probe_for: alias,
+  });
+  return { persistent };
+}
+
+/** An index pattern the key may search, for the probe's search when the request names none. */
+export function firstSearchPattern(access: unknown): string | undefined {
+  const names = (access as Access | undefined)?.search?.[0]?.names;
+  return Array.isArray(names) && typeof names[0] === 'string' ? names[0] : undefined;
 }

@@ -1,10 +1,19 @@
 /**
- * The "Typical failures" table of remote-clusters.md §4, as code: an error text seen from the ECH side
- * (`_resolve/cluster` `error`, a cross-cluster search error, `_cluster/settings` 400) → cause → fix.
- * The message patterns come from Elasticsearch's own messages (troubleshooting page, ES source); which of them the
- * local cluster surfaces through `_resolve/cluster` (rather than only in its logs) is partly UNCONFIRMED, so every
- * pattern lives here and can be corrected without touching the activities. Pure: no I/O.
+ * Why a remote connection does not work, from evidence the ECH side really has (remote-clusters.md §4b):
+ *
+ * - Elasticsearch's API answers: `_remote/info`, `_resolve/cluster` and the cross-cluster search outcome. For a
+ *   connection failure (unreachable, wrong port, TLS trust or host name, handshake refused) real Elasticsearch says
+ *   only `connected: false` (TransportResolveClusterAction reports no `error` for a remote-unavailable exception, the
+ *   search a NoSeedNodeLeftException or "Unable to connect to [alias]"). Only security exceptions over an open
+ *   connection (invalidated key, missing remote_indices, license), index-not-found, a timeout and settings validation
+ *   carry a message: those texts are matched below (`diagnoseRemoteError`).
+ * - The worker's own TLS probe of proxy_address, re-run at verification time (`diagnoseUnconnected`): chain, server
+ *   name, transport port or not. It is seen from the worker's network, which may differ from ECH's egress.
+ *
+ * The "Typical failures" table's texts are node-log lines: here they are instructions (`lookFor`: which log to read
+ * and what to search for), never expected API answers. Every diagnosis lists the evidence it rests on. Pure: no I/O.
  */
+import type { Finding, TlsProbeReport } from '../activities/types';
 
 export interface Diagnosis {
   /** Stable code for tests, logs and the workflow. */
@@ -15,6 +24,8 @@ export interface Diagnosis {
     | 'tls-name-mismatch'
     | 'tls-expired'
     | 'transport-port'
+    | 'not-tls'
+    | 'not-transport-port'
     | 'tls-handshake-rejected'
     | 'credentials-missing'
     | 'credentials-on-tls-model'
@@ -33,13 +44,20 @@ export interface Diagnosis {
   fix: string;
   /** True when waiting may cure it (a lazy connection, a network blip, a keystore reload in flight). */
   transient: boolean;
+  /** What the diagnosis rests on: each Elasticsearch answer or probe result, named (set by the caller's evidence). */
+  evidence: string[];
+  /** Where to confirm it: which cluster's logs to read and what to look for there (the failure table's log texts). */
+  lookFor?: string;
 }
+
+/** A rule's or a probe's verdict, before the evidence is attached. */
+type Verdict = Omit<Diagnosis, 'evidence'>;
 
 interface Rule {
   test: RegExp;
   /** Only for this security model (the same text means something else in the other). */
   only?: DiagnosisContext['securityModel'];
-  make: (ctx: DiagnosisContext, text: string) => Diagnosis;
+  make: (ctx: DiagnosisContext, text: string) => Verdict;
 }
 
 export interface DiagnosisContext {
@@ -47,6 +65,11 @@ export interface DiagnosisContext {
   securityModel: 'api-key' | 'tls-certificate';
   proxyAddress?: string;
   serverName?: string;
+  /**
+   * The CA ECH was given for proxy_address is not known to this run (day 2: the request does not restate remote.ca),
+   * so the worker's probe checks the chain against the public roots only: an untrusted chain is evidence, not a verdict.
+   */
+  caUnknown?: boolean;
 }
 
 const EGRESS = 'https://ips.cld.elstc.co/';
@@ -55,7 +78,25 @@ function expectedPort(ctx: DiagnosisContext): string {
   return ctx.securityModel === 'api-key' ? '9443 (remote cluster server)' : '9300 (transport)';
 }
 
-function transportPort(ctx: DiagnosisContext): Diagnosis {
+/** The failure table's log lines, as instructions: where each failure shows itself when the APIs say nothing. */
+export const LOOK_FOR = {
+  transportPort:
+    'in the ECH deployment logs look for "Received fatal alert: bad_certificate" or "certificate_required"; in the self-managed node logs for "Empty client certificate chain" or "requires channel profile to be [_remote_cluster]"',
+  notTls: 'in the ECH deployment logs look for "Unsupported or unrecognized SSL message" for this address',
+  nameMismatch: (name: string) =>
+    `in the ECH deployment logs look for "No subject alternative DNS name matching ${name} found" (after "failed to establish trust with server")`,
+  untrusted:
+    'in the ECH deployment logs look for "failed to establish trust with server" followed by "PKIX path building failed"; on the self-managed nodes for "client did not trust this server\'s certificate"',
+  expired: 'in the ECH deployment logs look for "validity check failed" or "the certificate is expired"',
+  unreachable: (alias: string) =>
+    `in the ECH deployment logs look for "failed to open any proxy connections to cluster [${alias}]" followed by "connect_exception", "Connection refused" or "connect_timeout"`,
+  handshakeRefused: (alias: string) =>
+    `in the self-managed node logs look for "Authentication using apikey failed" (invalidated, expired or unknown key), "current license is non-compliant for [advanced-remote-cluster-security]" or "require transport header [_cross_cluster_access_credentials]"; in the ECH deployment logs for "failed to open any proxy connections to cluster [${alias}]" and the exception after it`,
+  certificateModel:
+    'in the self-managed node logs look for "does not match trust restrictions" or "Received fatal alert: certificate_unknown" (ECH\'s certificate refused); in the ECH deployment logs for "do not match any trusted node name" or "PKIX path building failed"',
+} as const;
+
+function transportPort(ctx: DiagnosisContext): Verdict {
   return {
     code: 'transport-port',
     cause: `proxy_address${ctx.proxyAddress ? ` ${ctx.proxyAddress}` : ''} points at the transport port (9300), not at the remote cluster server`,
@@ -112,6 +153,8 @@ const RULES: Rule[] = [
       cause: 'the cross-cluster API key is wrong, invalidated or expired',
       fix: 'issue a new cross-cluster API key on the self-managed cluster and install it (rotateRemoteClusterKey)',
       transient: false,
+      lookFor:
+        'in the self-managed node logs look for "Authentication using apikey failed" (it names the reason: invalidated, expired, unknown id)',
     }),
   },
   {
@@ -205,6 +248,15 @@ const RULES: Rule[] = [
     }),
   },
   {
+    test: /index_not_found_exception|no such index \[/i,
+    make: (ctx, text) => ({
+      code: 'no-matching-indices',
+      cause: `the remote cluster ${ctx.alias} is reachable, but the index searched does not exist there (${/no such index \[[^\]]*\]/.exec(text)?.[0] ?? 'index not found'})`,
+      fix: 'set verify.searchIndex to an index or pattern that exists on the self-managed cluster (a pattern with * matches nothing without failing)',
+      transient: false,
+    }),
+  },
+  {
     test: /because no remote indices privileges apply for the target cluster/i,
     make: (ctx) => ({
       code: 'no-remote-indices-privileges',
@@ -243,17 +295,22 @@ const RULES: Rule[] = [
   },
 ];
 
-/** Map an error text to the failure table's cause and fix. */
-export function diagnoseRemoteError(text: string, ctx: DiagnosisContext): Diagnosis {
+/**
+ * Map an error text Elasticsearch returned (a `_resolve/cluster` `error`, a search or settings error) to the failure
+ * table's cause and fix. `source` names the answer the text came from (it becomes the evidence).
+ */
+export function diagnoseRemoteError(text: string, ctx: DiagnosisContext, source = 'Elasticsearch error'): Diagnosis {
+  const evidence = [`${source}: ${text.slice(0, 500)}`];
   for (const rule of RULES) {
     if (rule.only && rule.only !== ctx.securityModel) continue;
-    if (rule.test.test(text)) return rule.make(ctx, text);
+    if (rule.test.test(text)) return { ...rule.make(ctx, text), evidence };
   }
   return {
     code: 'unknown',
     cause: `unrecognised error: ${text.slice(0, 500)}`,
     fix: "see the self-managed cluster's logs around this time and the troubleshooting page for remote clusters",
     transient: true,
+    evidence,
   };
 }
 
@@ -264,6 +321,31 @@ export function diagnoseRemoteInfo(
     | undefined,
   ctx: DiagnosisContext,
 ): Diagnosis | undefined {
+  const verdict = remoteInfoVerdict(entry, ctx);
+  return verdict && { ...verdict, evidence: [describeRemoteInfo(entry, ctx.alias)] };
+}
+
+/** One `_remote/info` entry as evidence. */
+export function describeRemoteInfo(
+  entry:
+    | { connected?: boolean; num_proxy_sockets_connected?: number; cluster_credentials?: unknown; mode?: string }
+    | undefined,
+  alias: string,
+): string {
+  if (!entry) return `_remote/info: no entry for ${alias}`;
+  return (
+    `_remote/info: connected=${String(entry.connected)}` +
+    (entry.mode === 'proxy' ? `, num_proxy_sockets_connected=${String(entry.num_proxy_sockets_connected)}` : '') +
+    `, cluster_credentials ${entry.cluster_credentials !== undefined ? 'present' : 'absent'}`
+  );
+}
+
+function remoteInfoVerdict(
+  entry:
+    | { connected?: boolean; num_proxy_sockets_connected?: number; cluster_credentials?: unknown; mode?: string }
+    | undefined,
+  ctx: DiagnosisContext,
+): Verdict | undefined {
   if (!entry) {
     return {
       code: 'no-such-remote',
@@ -298,4 +380,152 @@ export function diagnoseRemoteInfo(
     };
   }
   return undefined;
+}
+
+/** What the worker's probe says, as one line of evidence. */
+export function describeProbe(probe: TlsProbeReport): string {
+  const errors = probe.findings.filter((f) => f.level !== 'info');
+  const leaf = probe.chain[0];
+  const names = leaf ? [...leaf.dnsNames, ...leaf.ipAddresses, ...leaf.otherNames] : [];
+  return (
+    `worker TLS probe of ${probe.address} (server name ${probe.serverName}; seen from the worker's network, which may differ from ECH's egress): ` +
+    (errors.length
+      ? errors.map((f) => `${f.code}: ${f.message}`).join(' | ')
+      : `reachable, chain trusted, ${probe.hostnameMatches ? 'name matches' : 'name not checked'}, ` +
+        `${probe.requestsClientCertificate ? 'asks' : 'does not ask'} for a client certificate`) +
+    (leaf
+      ? ` (certificate ${leaf.subject}, issued by ${leaf.issuer}${names.length ? `, names ${names.join(', ')}` : ''})`
+      : '')
+  );
+}
+
+/**
+ * ECH reports the remote as not connected and Elasticsearch gives no reason (§4b): the cause comes from the worker's
+ * TLS probe of proxy_address, re-run now. `echEvidence` are ECH's own answers (already described); `probe` is
+ * undefined when no probe could run (no proxy_address, or the probe itself failed: `probeError`).
+ */
+export function diagnoseUnconnected(
+  ctx: DiagnosisContext,
+  echEvidence: string[],
+  probe: TlsProbeReport | undefined,
+  probeError?: string,
+): Diagnosis {
+  const evidence = [
+    ...echEvidence,
+    probe
+      ? describeProbe(probe)
+      : `worker TLS probe: ${probeError ?? 'not run (no proxy_address configured for this alias)'}`,
+  ];
+  return { ...unconnectedVerdict(ctx, probe), evidence };
+}
+
+function unconnectedVerdict(ctx: DiagnosisContext, probe: TlsProbeReport | undefined): Verdict {
+  const addr = ctx.proxyAddress ?? 'proxy_address';
+  const apiKey = ctx.securityModel === 'api-key';
+  const finding = (code: string): Finding | undefined => probe?.findings.find((f) => f.code === code);
+  if (!probe) {
+    return {
+      code: 'not-connected',
+      cause: `${ctx.alias} is registered but not connected, and Elasticsearch's API gives no reason for connection failures`,
+      fix: `check that ${addr} is reachable from the ECH egress IPs (${EGRESS}) on port ${expectedPort(ctx)}`,
+      transient: true,
+      lookFor: LOOK_FOR.unreachable(ctx.alias),
+    };
+  }
+  const seen = "(the worker's TLS probe, from the worker's network)";
+  if (apiKey && (finding('TLS_TRANSPORT_PORT') || probe.looksLikeTransportPort)) {
+    return { ...transportPort(ctx), cause: `${transportPort(ctx).cause} ${seen}`, lookFor: LOOK_FOR.transportPort };
+  }
+  const notTls = finding('TLS_NOT_TLS');
+  if (notTls) {
+    return {
+      code: 'not-tls',
+      cause: `${notTls.message} ${seen}`,
+      fix:
+        notTls.fix ??
+        `point remote.proxyAddress at the ${apiKey ? 'remote cluster server (9443)' : 'transport port (9300)'}`,
+      transient: false,
+      lookFor: LOOK_FOR.notTls,
+    };
+  }
+  if (!apiKey && finding('TLS_NOT_TRANSPORT_PORT')) {
+    const f = finding('TLS_NOT_TRANSPORT_PORT')!;
+    return {
+      code: 'not-transport-port',
+      cause: `${f.message} ${seen}`,
+      fix: f.fix ?? 'use the transport port (default 9300) in remote.proxyAddress',
+      transient: false,
+      lookFor: LOOK_FOR.certificateModel,
+    };
+  }
+  const expired = finding('TLS_CERT_EXPIRED');
+  if (expired) {
+    return {
+      code: 'tls-expired',
+      cause: `${expired.message} ${seen}`,
+      fix: expired.fix ?? 're-issue the certificate and reload it on every node',
+      transient: false,
+      lookFor: LOOK_FOR.expired,
+    };
+  }
+  const name = finding('TLS_NAME_MISMATCH');
+  if (apiKey && name) {
+    const what = ctx.serverName
+      ? `server_name "${ctx.serverName}"`
+      : `the host of proxy_address ("${probe.serverName}")`;
+    return {
+      code: 'tls-name-mismatch',
+      cause: `the remote certificate does not cover the name ECH verifies: ${what}. ${name.message} ${seen}`,
+      fix: name.fix ?? `set remote.serverName to a name in the certificate's subject alternative names`,
+      transient: false,
+      lookFor: LOOK_FOR.nameMismatch(probe.serverName),
+    };
+  }
+  const untrusted = finding('TLS_UNTRUSTED_CHAIN');
+  if (untrusted && !ctx.caUnknown) {
+    return {
+      code: 'tls-untrusted',
+      cause: `${untrusted.message} ${seen}; ECH verifies the same chain against the public roots and its trusted environments`,
+      fix: untrusted.fix ?? 'give the CA that signed the certificate in remote.ca',
+      transient: false,
+      lookFor: LOOK_FOR.untrusted,
+    };
+  }
+  if (!probe.reachable) {
+    return {
+      code: 'unreachable',
+      cause: `neither ECH (not connected) nor the worker can connect to ${addr}: wrong host or port, the ${apiKey ? 'remote cluster server not enabled (remote_cluster_server.enabled) or bound to localhost (remote_cluster.host)' : 'transport port not bound to a reachable address'}, or a firewall`,
+      fix: `check host and port ${expectedPort(ctx)}${apiKey ? ', set remote_cluster_server.enabled: true and remote_cluster.host on every node' : ''}, and allow inbound traffic from the ECH egress IPs (${EGRESS})`,
+      transient: true,
+      lookFor: LOOK_FOR.unreachable(ctx.alias),
+    };
+  }
+  // The worker finds a correctly set-up endpoint: what is left cannot be seen from here.
+  if (apiKey) {
+    const chain =
+      untrusted && ctx.caUnknown
+        ? 'chain not verified: this run does not know the CA ECH was given, and the public roots do not verify it'
+        : 'chain trusted';
+    return {
+      code: 'not-connected',
+      cause:
+        `from the worker's network ${addr} is a working remote cluster server (${chain}, name "${probe.serverName}" matches, no client certificate asked), ` +
+        `yet ECH is not connected to ${ctx.alias} and Elasticsearch's API gives no reason. What remains, which only the logs tell apart:` +
+        ' the handshake refused by the self-managed cluster (cross-cluster API key invalidated, expired or not a cross-cluster key; license below Enterprise),' +
+        " ECH not trusting a private CA (its trust entry not applied yet), or a firewall that admits the worker but not ECH's egress IPs",
+      fix: `read the logs named below; a firewall must admit the ECH egress IPs (${EGRESS}) on ${addr}; a refused key is replaced with rotateRemoteClusterKey`,
+      transient: true,
+      lookFor: LOOK_FOR.handshakeRefused(ctx.alias),
+    };
+  }
+  return {
+    code: 'not-connected',
+    cause:
+      `from the worker's network ${addr} is a transport port whose chain the given CA verifies, yet ECH is not connected to ${ctx.alias}.` +
+      " The worker cannot present ECH's certificate, so what remains is on the certificate exchange: the self-managed nodes not trusting the ECH CA or their trust restrictions not listing the ECH nodes," +
+      " or ECH's trusted environment not naming the self-managed nodes (their transport certificates' otherName)",
+    fix: `on every self-managed node trust the ECH CA(s) and list the ECH deployment's pattern in the trust restrictions; check that the trust entry's node names match the otherName of the transport certificates${probe.chain[0]?.otherNames.length ? ` (${probe.chain[0].otherNames.join(', ')})` : ''}`,
+    transient: true,
+    lookFor: LOOK_FOR.certificateModel,
+  };
 }

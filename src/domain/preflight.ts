@@ -154,6 +154,31 @@ export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflow
     }
   }
   if (r.securityModel === 'tls-certificate') out.push(...tlsModelFindings(r, f));
+  for (const [side, facts] of [
+    ['local', local],
+    ['remote', remote],
+  ] as const) {
+    const who = side === 'local' ? 'ECH deployment' : 'self-managed cluster';
+    // Red: a primary shard is unassigned. The connection can still be made; searches that touch that index fail
+    // (shard failures), so say it before the verification search does. Yellow (replicas unassigned, normal on one node)
+    // changes nothing for remote clusters and is not reported.
+    if (facts?.health === 'red') {
+      out.push({
+        level: 'warning',
+        code: `cluster-red-${side}`,
+        message: `The ${who}'s cluster health is red (a primary shard is unassigned): the remote connection works, but searches of the affected indices return shard failures${r.verify.searchIndex ? `, and the verification search of "${r.verify.searchIndex}" may fail` : ''}.`,
+        fix: `Find the unassigned primaries on the ${who} (GET _cluster/allocation/explain) and repair them; the connection itself does not need to wait.`,
+      });
+    }
+    if (r.securityModel === 'tls-certificate' && facts?.license.status === 'expired') {
+      out.push({
+        level: 'warning',
+        code: `license-expired-${side}`,
+        message: `The ${who}'s "${facts.license.type}" license has expired: the certificate model still works, but cluster health and stats APIs are blocked and paid features are off.`,
+        fix: `Renew the ${who}'s license.`,
+      });
+    }
+  }
   if (local.missingPrivileges.length > 0) {
     out.push({
       level: 'error',

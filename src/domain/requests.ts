@@ -6,6 +6,7 @@
 import type { Access, ConnectRequest, RoleSpec, UserSpec } from '../contract/request';
 import type { DirectTrustEntry } from '../contract/facts';
 import { MANAGED_BY } from '../contract/steps';
+import { canonicalAccess } from './apiKeyAccess';
 
 export type { DirectTrustEntry } from '../contract/facts';
 import type { SelfManagedIdentity } from './tlsCertificate';
@@ -15,27 +16,18 @@ export interface Ownership {
   alias: string;
 }
 
-/** A stable, short hash of the key's access so a changed access never reuses an old key (FNV-1a, deterministic). */
+/**
+ * A stable, short hash of the key's access (FNV-1a, deterministic), over the access as Elasticsearch stores it
+ * (canonicalAccess): two requests that grant the same thing hash the same, a changed access never does.
+ */
 export function accessHash(access: Access | undefined): string {
-  const text = JSON.stringify(canonical(access ?? {}));
+  const text = JSON.stringify(canonicalAccess(access));
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, '0');
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.keys(v as object)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
 }
 
 export function managedMetadata(o: Ownership, extra: Record<string, unknown> = {}): Record<string, unknown> {

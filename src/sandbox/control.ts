@@ -69,6 +69,8 @@ export interface ControlTarget {
     cluster?: string,
   ): Promise<Record<string, unknown>>;
   selfManagedRestart(cluster?: string): Promise<Record<string, unknown>>;
+  /** ECH transport CA rotation: an inactive CA beside the active one, still valid or already expired. */
+  echCaRotation(inactive: 'valid' | 'expired'): Promise<Record<string, unknown>>;
   selfManagedCertutil(
     input: { instances: string; certificate: string; key: string },
     cluster?: string,
@@ -98,6 +100,7 @@ export const CONTROL_ENDPOINTS = [
   'POST /_sandbox/faults/release {id?, action?}',
   'GET /_sandbox/plans',
   'POST /_sandbox/plans {pendingMs?, failNext?, failureMessage?}',
+  "POST /_sandbox/ech/certificate-authority {inactive: 'valid' | 'expired'} (an inactive ECH transport CA beside the active one)",
 ];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -303,6 +306,12 @@ export function createControlHandler(target: ControlTarget): (req: Request) => P
       if (b.id !== undefined && released.length === 0)
         throw new CloudError(404, 'sandbox.not_found', `No held request with id ${String(b.id)}`);
       return ok({ released });
+    })
+    .on('POST', '/_sandbox/ech/certificate-authority', async (req) => {
+      const b = body(req);
+      if (b.inactive !== 'valid' && b.inactive !== 'expired')
+        throw invalid("inactive must be 'valid' or 'expired'", 'inactive');
+      return ok(await target.echCaRotation(b.inactive));
     })
     .on('GET', '/_sandbox/plans', () => ok(target.plans()))
     .on('POST', '/_sandbox/plans', (req) => {

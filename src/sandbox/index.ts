@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import yaml from 'js-yaml';
 import { FaultInjector } from './faults';
 import { CloudError } from './cloud/errors';
-import { createPki, loadOrCreatePublicRoot, type PemPair, type SandboxPki } from './pki';
+import { createCertificateAuthority, createPki, loadOrCreatePublicRoot, type PemPair, type SandboxPki } from './pki';
 import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
@@ -311,6 +311,8 @@ function clusterConfigFor(
     ...(remote ? { serverName: remote.serverName } : {}),
     version: spec.versions.selfManaged,
     license: spec.selfManaged.license,
+    ...(spec.selfManaged.licenseExpired ? { licenseExpired: true } : {}),
+    ...(spec.selfManaged.health ? { health: spec.selfManaged.health } : {}),
     elasticPassword: id.selfManagedPassword,
     pki,
     faults,
@@ -835,6 +837,20 @@ class SandboxImpl implements Sandbox, ControlTarget {
     // `null` removes a setting or file (NodeConfig.apply), though the simulator's signature only names strings.
     const result = await target.applyNodeConfig(input as Parameters<SimulatedCluster['applyNodeConfig']>[0]);
     return { ...result, ...target.nodeConfig() };
+  }
+
+  async echCaRotation(inactive: 'valid' | 'expired'): Promise<Record<string, unknown>> {
+    const now = Date.now();
+    const day = 24 * 60 * 60 * 1000;
+    const ca = await createCertificateAuthority(
+      `ech-transport-${inactive}`,
+      `CN=Elastic Cloud Transport CA (${inactive === 'valid' ? 'rotation' : 'expired'}), O=Elastic Cloud Sandbox`,
+      inactive === 'valid'
+        ? { notBefore: new Date(now - day), notAfter: new Date(now + 3650 * day) }
+        : { notBefore: new Date(now - 400 * day), notAfter: new Date(now - 30 * day) },
+    );
+    this.deployment.addInactiveCa(ca.certPem);
+    return this.deployment.renderCertificateAuthority();
   }
 
   async selfManagedRestart(cluster?: string): Promise<Record<string, unknown>> {

@@ -117,16 +117,20 @@ function sanExtension(opts: LeafOptions): x509.Extension | undefined {
   return new x509.Extension(SAN_OID, false, AsnConvert.serialize(new SubjectAlternativeName(names)));
 }
 
-/** Create a self-signed CA. */
-export async function createCertificateAuthority(name: string, subject?: string): Promise<CertificateAuthority> {
+/** Create a self-signed CA (valid from yesterday for ten years, unless `validity` says otherwise). */
+export async function createCertificateAuthority(
+  name: string,
+  subject?: string,
+  validity?: { notBefore: Date; notAfter: Date },
+): Promise<CertificateAuthority> {
   const keys = await generateKeys();
   const dn = subject ?? `CN=${name}`;
-  const notBefore = new Date(Date.now() - DAY_MS);
+  const notBefore = validity?.notBefore ?? new Date(Date.now() - DAY_MS);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: dn,
     notBefore,
-    notAfter: new Date(notBefore.getTime() + 3650 * DAY_MS),
+    notAfter: validity?.notAfter ?? new Date(notBefore.getTime() + 3650 * DAY_MS),
     keys,
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [

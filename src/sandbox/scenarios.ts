@@ -13,6 +13,9 @@ export const SCENARIOS = [
   'old-version',
   'basic-license',
   'rcs-disabled',
+  'cluster-yellow',
+  'cluster-red',
+  'expired-license',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -40,6 +43,10 @@ export interface ScenarioSpec {
     rcsCa: 'public' | 'private';
     /** Transport certificates carry the Cloud-pattern `otherName` SAN (re-issued as in domain step C2). */
     transportOtherName: boolean;
+    /** The (paid) license is past its expiry date. */
+    licenseExpired?: boolean;
+    /** `_cluster/health` status (default green). */
+    health?: 'green' | 'yellow' | 'red';
   };
 }
 
@@ -56,6 +63,12 @@ const DESCRIPTIONS: Record<ScenarioName, string> = {
     'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
   'basic-license': 'Self-managed on a basic license: API-key cross-cluster requests fail with the license error.',
   'rcs-disabled': 'API-key model, but the self-managed remote cluster server is off until the admin enables it.',
+  'cluster-yellow':
+    'API-key model; the self-managed cluster is yellow (replicas unassigned, as on any one-node cluster with replicas): no obstacle.',
+  'cluster-red':
+    'API-key model; the self-managed cluster is red (a primary shard unassigned): the connection works, searches of that index fail.',
+  'expired-license':
+    'API-key model; the self-managed Enterprise license has expired: licensed features refused, cluster health and stats blocked (SecurityActionFilter).',
 };
 
 export function isScenarioName(name: unknown): name is ScenarioName {
@@ -106,6 +119,12 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
       return { ...base, selfManaged: { ...base.selfManaged, license: 'basic' } };
     case 'rcs-disabled':
       return { ...base, selfManaged: { ...base.selfManaged, rcsEnabled: false } };
+    case 'cluster-yellow':
+      return { ...base, selfManaged: { ...base.selfManaged, health: 'yellow' } };
+    case 'cluster-red':
+      return { ...base, selfManaged: { ...base.selfManaged, health: 'red' } };
+    case 'expired-license':
+      return { ...base, selfManaged: { ...base.selfManaged, licenseExpired: true } };
   }
 }
 

@@ -8,7 +8,7 @@ import type { CloudTarget, DeploymentFacts, EsTarget, TlsProbeReport } from '../
 import { durationToMs } from '../contract/duration';
 import { sameHttpsEndpoint, validateConnectRequest, type ConnectRequest } from '../contract/request';
 import type { ConnectResult, DryRunResult, PlanStep } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS } from '../contract/steps';
 import { approvalInstructions } from '../domain/instructions';
 import { buildPlan } from '../domain/plan';
 import {
@@ -45,7 +45,7 @@ export const CONNECT: RunDefinition<ConnectRequest, ConnectFound, ConnectResult 
   kind: 'connect',
   title: 'Connect remote cluster',
   requestName: 'ConnectRequest',
-  confirmable: [HUMAN_STEPS.remoteClusterServer, HUMAN_STEPS.remoteTrust],
+  confirmable: CONFIRMABLE_STEPS.connect,
   validate: validateConnectRequest,
   preflight: connectPreflight,
   run: connectChanges,
@@ -293,6 +293,7 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
     securityModel: r.securityModel,
     searchIndex: r.verify.searchIndex,
     timeoutMs: verifyMs,
+    ca: r.remote.ca,
   });
   state.step(
     'verify',

@@ -12,7 +12,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { CrossClusterKeyInfo } from '../contract/facts';
 import { validateDisconnectRequest, type DisconnectRequest } from '../contract/lifecycle';
 import type { DisconnectResult, DryRunResult } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
 import { invalidateRemoteKeyNote, planStep } from '../domain/day2';
 import { approvalInstructions } from '../domain/instructions';
 import { keystoreSecretName, trustEntryName } from '../domain/requests';
@@ -33,7 +33,7 @@ export const DISCONNECT: RunDefinition<DisconnectRequest, DisconnectFound, Disco
   kind: 'disconnect',
   title: 'Disconnect remote cluster',
   requestName: 'DisconnectRequest',
-  confirmable: [],
+  confirmable: CONFIRMABLE_STEPS.disconnect,
   validate: validateDisconnectRequest,
   async preflight(ctx) {
     const { r } = ctx;

@@ -10,14 +10,20 @@ import type { CrossClusterKeyInfo } from '../contract/facts';
 import { durationToMs } from '../contract/duration';
 import { validateRotateRequest, type RotateRequest } from '../contract/lifecycle';
 import type { RotateResult } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
-import { invalidateOldKeyInstructions, planStep } from '../domain/day2';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
+import {
+  firstSearchPattern,
+  invalidateOldKeyInstructions,
+  planStep,
+  rotationProbeAlias,
+  rotationProbeSettings,
+} from '../domain/day2';
 import { approvalInstructions, crossClusterApiKeyInstructions } from '../domain/instructions';
 import { keystoreSecretName } from '../domain/requests';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
 import { VERIFY_OPTIONS, activity, restartToReloadKeystore } from './activity';
 import { day2Preflight, keyIdOf, requireOurAlias, type Day2Found } from './paths/day2';
-import { runLifecycle, type RunContext, type RunDefinition } from './run';
+import { failureMessage, runLifecycle, type RunContext, type RunDefinition } from './run';
 
 interface RotateFound extends Day2Found {
   /** The key the alias uses now, when the tool can tell (its record, or its only active key for the alias). */
@@ -29,7 +35,7 @@ export const ROTATE: RunDefinition<RotateRequest, RotateFound, RotateResult> = {
   kind: 'rotate',
   title: 'Rotate the cross-cluster API key',
   requestName: 'RotateRequest',
-  confirmable: [HUMAN_STEPS.invalidateOldKey],
+  confirmable: CONFIRMABLE_STEPS.rotate,
   validate: validateRotateRequest,
   async preflight(ctx) {
     const { r } = ctx;
@@ -79,6 +85,12 @@ export const ROTATE: RunDefinition<RotateRequest, RotateFound, RotateResult> = {
         `new cross-cluster API key: ${newKey}`,
         undefined,
         found.remote ? 'workflow' : 'self-managed-org',
+      ),
+      planStep(
+        'verify-new-key',
+        atLeast(found.deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)
+          ? `verify the new key on a temporary alias "${rotationProbeAlias(r.alias)}" (same proxy address, keystore entry with the new key), then remove it; the live alias is not touched`
+          : `skipped before ${KEYSTORE_AUTO_RELOAD_VERSION} (a keystore change needs a restart there)`,
       ),
       planStep('ech-keystore', `replace ${keystoreSecretName(r.alias)} with the new key (same alias)`, {
         system: 'cloud-api',
@@ -196,7 +208,11 @@ async function rotate(ctx: RunContext<RotateRequest>, found: RotateFound): Promi
   const changes = (state.status.plan ?? []).filter((p) => p.step !== HUMAN_STEPS.crossClusterApiKey);
   await ctx.approve(approvalInstructions(r, workflowId, changes));
 
-  // 5. The keystore entry of the same alias, replaced.
+  // 5. The new key, proven on a probe alias first: a key that does not work is caught while the live alias still
+  // uses the old key (which cannot be put back once replaced: ECH never returns a keystore value).
+  await probeNewKey(ctx, found, encoded, newKeyId);
+
+  // 6. The keystore entry of the same alias, replaced.
   state.setPhase('ech-side');
   ctx.setCurrent('ech-keystore');
   state.step('ech-keystore', 'running');
@@ -221,7 +237,7 @@ async function rotate(ctx: RunContext<RotateRequest>, found: RotateFound): Promi
   if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) await restartToReloadKeystore(cloud);
   state.step('ech-keystore', 'done', `${keystoreSecretName(r.alias)} → key ${newKeyId}`);
 
-  // 6. Verify with the new key.
+  // 7. Verify with the new key.
   state.setPhase('verifying');
   ctx.setCurrent('verify');
   state.step('verify', 'running');
@@ -240,7 +256,7 @@ async function rotate(ctx: RunContext<RotateRequest>, found: RotateFound): Promi
     });
   }
 
-  // 7. Grace period: a durable timer (a worker restart resumes it).
+  // 8. Grace period: a durable timer (a worker restart resumes it).
   const graceMs = durationToMs(r.gracePeriod);
   ctx.setCurrent('grace-period');
   if (graceMs > 0) {
@@ -252,7 +268,7 @@ async function rotate(ctx: RunContext<RotateRequest>, found: RotateFound): Promi
     state.step('grace-period', 'skipped', 'gracePeriod 0s');
   }
 
-  // 8. The old key invalidated: from here on, nothing is rolled back (the old key cannot be brought back).
+  // 9. The old key invalidated: from here on, nothing is rolled back (the old key cannot be brought back).
   state.setPhase('invalidating-old-key');
   ctx.setCurrent(HUMAN_STEPS.invalidateOldKey);
   compensations.length = 0;
@@ -285,7 +301,7 @@ async function rotate(ctx: RunContext<RotateRequest>, found: RotateFound): Promi
     }
   }
 
-  // 9. Verify again, without the old key.
+  // 10. Verify again, without the old key.
   state.setPhase('verifying');
   ctx.setCurrent('verify-after-invalidation');
   state.step('verify-after-invalidation', 'running');
@@ -315,6 +331,81 @@ async function rotate(ctx: RunContext<RotateRequest>, found: RotateFound): Promi
     warnings,
     durationMs: Date.now() - ctx.started,
   };
+}
+
+/**
+ * Step `verify-new-key`: a temporary alias with the live alias's settings and the new key as its keystore credential,
+ * verified (connected, `_resolve/cluster`, a size-0 search), then removed (settings and keystore entry; a compensation
+ * removes them if the run fails in between). A failure ends the run with the live connection untouched; the saga
+ * invalidates the new key when the tool made it.
+ */
+async function probeNewKey(
+  ctx: RunContext<RotateRequest>,
+  found: RotateFound,
+  encoded: string,
+  newKeyId: string,
+): Promise<void> {
+  const { r, workflowId, state, compensations } = ctx;
+  const { cloud, local, deployment } = found;
+  ctx.setCurrent('verify-new-key');
+  if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
+    state.step(
+      'verify-new-key',
+      'skipped',
+      `Elasticsearch ${deployment.version} reloads the keystore only with a restart: the key is verified after the switch`,
+    );
+    return;
+  }
+  const probe = rotationProbeAlias(r.alias);
+  state.setPhase('verifying');
+  state.step('verify-new-key', 'running', `on the temporary alias "${probe}"`);
+  const removeProbe = async () => {
+    await activity('Remove the probe alias').removeRemoteCluster({ target: local, alias: probe, workflowId });
+    await activity('Remove the probe keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: probe });
+  };
+  // Registered before the first write: whatever of the probe exists is removed if the run fails.
+  const compensation = { label: `probe alias "${probe}" (settings and keystore entry)`, undo: removeProbe };
+  compensations.push(compensation);
+  // Credentials first: the probe's first connection already authenticates with the new key.
+  await activity('Store the new key for the probe alias').putRemoteClusterCredentials({
+    target: cloud,
+    alias: probe,
+    encoded,
+  });
+  await activity('Add the probe alias').putRemoteCluster({
+    target: local,
+    alias: probe,
+    workflowId,
+    body: rotationProbeSettings(r.alias, found.connection.settings, workflowId),
+  });
+  const verifyMs = durationToMs(r.verify.timeout);
+  const searchIndex = r.verify.searchIndex ?? firstSearchPattern(found.oldKey?.access);
+  try {
+    await activity('Verify the new key on the probe alias', VERIFY_OPTIONS(verifyMs)).verifyRemoteConnection({
+      target: local,
+      alias: probe,
+      securityModel: 'api-key',
+      ...(searchIndex ? { searchIndex } : {}),
+      timeoutMs: verifyMs,
+    });
+  } catch (err) {
+    throw ApplicationFailure.create({
+      type: 'NewKeyNotWorking',
+      nonRetryable: true,
+      message:
+        `The new key ${newKeyId} does not work (verified on the temporary alias "${probe}"): ${failureMessage(err).split('\n')[0]}. ` +
+        `The live alias "${r.alias}" was not touched and still uses the old key → check the new key on the self-managed cluster ` +
+        `(GET /_security/api_key?id=${newKeyId}: active, type cross_cluster, the access of the old one), then rotate again.`,
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+  await removeProbe();
+  compensations.splice(compensations.indexOf(compensation), 1);
+  state.step(
+    'verify-new-key',
+    'done',
+    `the new key works (probe "${probe}" connected${searchIndex ? ', searched' : ''}, then removed)`,
+  );
 }
 
 function soleKey(keys: CrossClusterKeyInfo[]): CrossClusterKeyInfo | undefined {

@@ -10,8 +10,9 @@ import { durationToMs } from '../contract/duration';
 import { validateUpdateAccessRequest, type UpdateAccessRequest } from '../contract/lifecycle';
 import type { Access } from '../contract/request';
 import type { DryRunResult, UpdateAccessResult } from '../contract/status';
-import { HUMAN_STEPS } from '../contract/steps';
-import { normaliseAccess, planStep, sameAccess, updateRemoteKeyInstructions } from '../domain/day2';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
+import { sameAccess, storedAccessShape } from '../domain/apiKeyAccess';
+import { planStep, updateRemoteKeyInstructions } from '../domain/day2';
 import { approvalInstructions } from '../domain/instructions';
 import { accessHash, roleRequest } from '../domain/requests';
 import { VERIFY_OPTIONS, activity } from './activity';
@@ -29,7 +30,7 @@ export const UPDATE_ACCESS: RunDefinition<UpdateAccessRequest, UpdateFound, Upda
   kind: 'update-access',
   title: 'Update remote cluster access',
   requestName: 'UpdateAccessRequest',
-  confirmable: [HUMAN_STEPS.updateRemoteKey],
+  confirmable: CONFIRMABLE_STEPS['update-access'],
   validate: validateUpdateAccessRequest,
   async preflight(ctx) {
     const { r } = ctx;
@@ -57,8 +58,9 @@ export const UPDATE_ACCESS: RunDefinition<UpdateAccessRequest, UpdateFound, Upda
       }
       keyId = key!.id;
     }
-    const after = normaliseAccess(r.access);
-    const unchanged = key !== undefined && sameAccess(key.access, after) && r.roles.length === 0;
+    // The diff shows the access as Elasticsearch will store it; "unchanged" is decided by the one comparison of keys.
+    const after = storedAccessShape(r.access);
+    const unchanged = key !== undefined && sameAccess(key.access, r.access) && r.roles.length === 0;
     const plan = unchanged
       ? []
       : [

@@ -23,6 +23,8 @@ export interface CloudEstate {
   injectFaults(body: { seed: number; rules: FaultRule[] }): Promise<void>;
   /** `POST /_sandbox/plans`. */
   setPlans(p: Partial<PlanSettings>): Promise<void>;
+  /** `POST /_sandbox/ech/certificate-authority`: an inactive ECH transport CA beside the active one. */
+  addInactiveEchCa(inactive: 'valid' | 'expired'): Promise<void>;
   /** Name of the direct trust entry "someone else" (the ECH org by hand) created. */
   foreignDirectName: string;
   /** Someone else adds a direct entry through the Cloud API (keeping what is there) and waits for its plan. */
@@ -78,6 +80,9 @@ export async function startCloudEstate(): Promise<CloudEstate> {
     },
     async setPlans(p) {
       await control('POST', '/plans', p);
+    },
+    async addInactiveEchCa(inactive) {
+      await control('POST', '/ech/certificate-authority', { inactive });
     },
     async seedForeignTrust() {
       await waitIdle();

@@ -15,6 +15,7 @@ import { privateCaTrustEntry, trustEntryName } from '../../src/domain/requests';
 import { bindSecret } from '../helpers/estate';
 import { trustingFetch, type TrustingFetch } from '../helpers/trusting-fetch';
 import { startCloudEstate, withoutAttempt, type CloudEstate } from './cloud-estate';
+import { httpsJson } from '../sandbox/cloud-helpers';
 
 let estate: CloudEstate;
 let transport: TrustingFetch;
@@ -419,5 +420,26 @@ describe('restart and certificate authority', () => {
     assert.match(ca.activePem ?? '', /BEGIN CERTIFICATE/);
     assert.ok(ca.pems.includes(ca.activePem as string));
     assert.match(ca.recommendedTrustRestriction ?? '', /\.account$/);
+  });
+
+  it('getCertificateAuthority during a CA rotation: keeps the inactive CA beside the active one, drops an expired one', async () => {
+    const before = await run(activities().getCertificateAuthority, { target: target() });
+    await estate.addInactiveEchCa('valid');
+    await estate.addInactiveEchCa('expired');
+    const raw = await httpsJson(
+      `${estate.info.cloud.endpoint}/api/v1/deployments/${estate.info.cloud.deploymentId}/certificate-authority`,
+      { ca: estate.info.ca.publicRoot, headers: { authorization: `ApiKey ${estate.info.cloud.apiKey}` } },
+    );
+    const listed = raw.body.public_certificates as { active: boolean; pem: string; metadata: { valid_to: string } }[];
+    assert.deepEqual(
+      listed.map((c) => c.active),
+      [true, false, false],
+    );
+    const expired = listed.find((c) => Date.parse(c.metadata.valid_to) < Date.now())!;
+    const rotating = listed.find((c) => !c.active && c !== expired)!;
+    const ca = await run(activities().getCertificateAuthority, { target: target() });
+    assert.equal(ca.activePem, before.activePem, 'the active CA is still the one that signs the nodes');
+    assert.deepEqual(ca.pems, [before.activePem, rotating.pem], 'both CAs ECH nodes may present; not the expired one');
+    assert.ok(!ca.pems.includes(expired.pem));
   });
 });

@@ -25,7 +25,7 @@ import { createEchEndpointLookup } from '../../src/activities/cloud';
 import { createElasticsearchActivities } from '../../src/activities/elasticsearch';
 import { resolveTargetCredentials } from '../../src/activities/secrets';
 import { bindSecret } from '../helpers/estate';
-import type { EsTarget } from '../../src/activities/types';
+import type { EsTarget, RemoteEvidence } from '../../src/activities/types';
 import { validateConnectRequest, type ConnectRequest } from '../../src/contract/request';
 import {
   connectRequest,
@@ -205,6 +205,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
   let request: ConnectRequest;
   let acts: ReturnType<typeof createElasticsearchActivities>;
   const WF = 'wf-test-1';
+  const PROBE = () => ({ extraCaPems: [sb.info.ca.publicRoot], timeoutMs: 3_000, attempts: 2, retryDelayMs: 50 });
   /** Clients as the activities make them: ECH credentials only for the endpoint the Cloud API reports. */
   const echEndpoint = createEchEndpointLookup();
   const sandboxClients = () =>
@@ -235,6 +236,8 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       echEndpoint: createEchEndpointLookup(),
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 100, maxMs: 400 },
+      // The worker's TLS probe trusts the sandbox's "public" root as a worker trusts the public CAs.
+      tls: PROBE(),
     });
   });
   after(async () => {
@@ -280,6 +283,28 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       });
     } finally {
       await client.close();
+    }
+  });
+
+  it('inspectCluster: cluster health as ES reports it; an expired license shows as such and blocks health', async () => {
+    const inspect = () =>
+      run(acts.inspectCluster, { target: selfManaged, required: { cluster: ['manage_security', 'monitor'] } });
+    assert.equal((await inspect()).health, 'green');
+    sb.selfManaged.health = 'red';
+    try {
+      assert.equal((await inspect()).health, 'red');
+    } finally {
+      sb.selfManaged.health = 'green';
+    }
+    // The expired-license scenario: _license says "expired" (type kept); SecurityActionFilter blocks cluster health
+    // with "current license is non-compliant for [security]", which inspectCluster tolerates.
+    sb.selfManaged.licenseExpired = true;
+    try {
+      const facts = await inspect();
+      assert.deepEqual(facts.license, { type: 'enterprise', status: 'expired' });
+      assert.equal(facts.health, undefined);
+    } finally {
+      sb.selfManaged.licenseExpired = false;
     }
   });
 
@@ -343,6 +368,56 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.deepEqual(other.invalidatedIds, []);
     assert.equal((await listActiveKeys(crossClusterApiKeyName('onprem-logs'))).length, 2);
     await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: other.id });
+  });
+
+  it('findOrCreateCrossClusterApiKey: a license below Enterprise is a LicenseNotSupported failure, nothing created', async () => {
+    const before = (sb.selfManaged.snapshot() as { apiKeys: unknown[] }).apiKeys.length;
+    sb.selfManaged.setLicense('platinum');
+    try {
+      await assert.rejects(
+        run(acts.findOrCreateCrossClusterApiKey, {
+          target: selfManaged,
+          alias: 'lic',
+          workflowId: WF,
+          access: request.access!,
+        }),
+        failsWith(
+          'LicenseNotSupported',
+          /current license is non-compliant for \[advanced-remote-cluster-security\].*Enterprise \(or trial\) license/,
+        ),
+      );
+    } finally {
+      sb.selfManaged.setLicense('enterprise');
+    }
+    assert.equal((sb.selfManaged.snapshot() as { apiKeys: unknown[] }).apiKeys.length, before);
+  });
+
+  it('findOrCreateCrossClusterApiKey: both answers to a lookup that finds nothing (200 empty list, or 404 elsewhere)', async () => {
+    // Current versions answer 200 {"api_keys": []} (ApiKeyService.getApiKeys); the 404 of other versions is injected.
+    const first = await run(acts.findOrCreateCrossClusterApiKey, {
+      target: selfManaged,
+      alias: 'lookup-a',
+      workflowId: WF,
+      access: request.access!,
+    });
+    assert.equal(first.created, true);
+    sb.faults.configure(
+      [{ target: 'self-managed', method: 'GET', path: '^/_security/api_key$', statusRates: { '404': 1 }, times: 1 }],
+      5,
+    );
+    try {
+      const second = await run(acts.findOrCreateCrossClusterApiKey, {
+        target: selfManaged,
+        alias: 'lookup-b',
+        workflowId: WF,
+        access: request.access!,
+      });
+      assert.equal(second.created, true);
+      assert.deepEqual(second.invalidatedIds, []);
+      assert.equal(sb.faults.history.filter((h) => h.decision !== 'pass').length, 1, 'the 404 was met');
+    } finally {
+      sb.faults.clear();
+    }
   });
 
   it('findOrCreateCrossClusterApiKey refuses API-key credentials', async () => {
@@ -430,13 +505,16 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       removed: false,
       settings: [],
     });
-    const removed = await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF });
-    assert.equal(removed.removed, true);
-    assert.ok(removed.settings.includes(`cluster.remote.${alias}.proxy_address`), JSON.stringify(removed));
-    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), {
-      removed: false,
-      settings: [],
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias, workflowId: WF }), {
+      removed: true,
+      settings: [
+        'cluster.remote.idem.mode',
+        'cluster.remote.idem.proxy_address',
+        'cluster.remote.idem.server_name',
+        'cluster.remote.idem.skip_unavailable',
+      ],
     });
+    assert.deepEqual(await run(acts.removeRemoteCluster, { target: ech, alias }), { removed: false, settings: [] });
     const after = await flatSettings(ech);
     assert.ok(!Object.keys(after).some((k) => k.includes(`.${alias}`)), JSON.stringify(after));
   });
@@ -568,6 +646,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       echEndpoint,
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 50, maxMs: 200 },
+      tls: PROBE(),
     });
     try {
       const evidence = await run(fast.verifyRemoteConnection, {
@@ -592,6 +671,7 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
       echEndpoint,
       client: { extraCaPems: [sb.info.ca.publicRoot] },
       verifyBackoff: { initialMs: 50, maxMs: 200 },
+      tls: PROBE(),
     });
     try {
       await assert.rejects(
@@ -636,12 +716,36 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.equal(heartbeats[0]?.diagnosis, 'credentials-missing');
   });
 
+  /**
+   * The sandbox answers as real Elasticsearch does (§4b): a connection failure is `connected: false` in _remote/info
+   * and _resolve/cluster, without any `error`. The diagnosis must then come from the worker's TLS probe.
+   */
+  function diagnosedFromProbe(code: string, message: RegExp) {
+    return (err: unknown) => {
+      failsWith('RemoteConnectionFailed', message)(err);
+      const [details] = (err as ApplicationFailure).details as [
+        { diagnosis: { code: string; evidence: string[] }; evidence: RemoteEvidence },
+      ];
+      assert.equal(details.diagnosis.code, code);
+      const resolved = details.evidence.resolveCluster as Record<string, unknown>;
+      assert.deepEqual(Object.keys(resolved).sort(), ['connected', 'skip_unavailable'], JSON.stringify(resolved));
+      assert.equal(resolved.connected, false);
+      assert.ok(details.evidence.tlsProbe, 'the worker re-ran its TLS probe');
+      assert.match(details.diagnosis.evidence.join('\n'), /_resolve\/cluster: connected=false, .*no error/);
+      assert.match(details.diagnosis.evidence.join('\n'), /worker TLS probe of .*seen from the worker's network/);
+      return true;
+    };
+  }
+
   it('verifyRemoteConnection: API-key model pointed at the transport port → diagnosis says use 9443', async () => {
     const alias = 'wrongport';
     await registerRemote(alias, { proxyAddress: sb.info.selfManaged.transport });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
-      failsWith('RemoteConnectionFailed', /transport port.*Fix: .*remote cluster server port \(default 9443\)/),
+      diagnosedFromProbe(
+        'transport-port',
+        /transport port.*Fix: .*remote cluster server port \(default 9443\).*To confirm: in the ECH deployment logs look for "Received fatal alert: bad_certificate"/,
+      ),
     );
   });
 
@@ -650,14 +754,156 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     await registerRemote(alias, { serverName: 'not-the-name.example' });
     await assert.rejects(
       run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
-      failsWith(
-        'RemoteConnectionFailed',
-        /Diagnosis: the remote certificate does not cover .*server_name "not-the-name\.example".*Fix: set remote\.serverName/,
+      diagnosedFromProbe(
+        'tls-name-mismatch',
+        /Diagnosis: the remote certificate does not cover .*server_name "not-the-name\.example".*Fix: set remote\.serverName to one of .*es\.selfmanaged\.sandbox.*No subject alternative DNS name matching not-the-name\.example found/,
       ),
     );
   });
 
+  it('verifyRemoteConnection: certificate from a CA ECH does not trust → untrusted-CA diagnosis', async () => {
+    const alias = 'untrusted';
+    await sb.selfManaged.reissueRemoteClusterServerCertificate({ ca: 'private' });
+    await sb.selfManaged.applyNodeConfig({ restart: true });
+    try {
+      await registerRemote(alias);
+      await assert.rejects(
+        run(acts.verifyRemoteConnection, {
+          target: ech,
+          alias,
+          securityModel: 'api-key',
+          timeoutMs: 3_000,
+          ca: { kind: 'public' },
+        }),
+        diagnosedFromProbe(
+          'tls-untrusted',
+          /Diagnosis: The certificate of .* is issued by .*not a publicly trusted CA.*Fix: if it is your private CA, add it to the request.*PKIX path building failed/,
+        ),
+      );
+      // Given the private CA, the worker trusts the chain; ECH still does not (no trust entry): the diagnosis says
+      // what is left instead of blaming the certificate.
+      await assert.rejects(
+        run(acts.verifyRemoteConnection, {
+          target: ech,
+          alias,
+          securityModel: 'api-key',
+          timeoutMs: 1_500,
+          ca: { kind: 'private', pem: sb.info.ca.remotePrivate },
+        }),
+        diagnosedFromProbe('not-connected', /working remote cluster server.*ECH not trusting a private CA/),
+      );
+      // Day 2 (rotate, update access) does not restate remote.ca: the worker cannot tell a private CA ECH was given
+      // from an untrusted one, so the untrusted chain is evidence, not the verdict.
+      await assert.rejects(
+        run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 1_500 }),
+        diagnosedFromProbe(
+          'not-connected',
+          /chain not verified: this run does not know the CA ECH was given.*Evidence: .*TLS_UNTRUSTED_CHAIN/,
+        ),
+      );
+    } finally {
+      await sb.selfManaged.reissueRemoteClusterServerCertificate({ ca: 'public' });
+      await sb.selfManaged.applyNodeConfig({ restart: true });
+    }
+  });
+
+  it('verifyRemoteConnection: nothing listens at proxy_address → unreachable (from ECH and from the worker)', async () => {
+    const alias = 'nowhere';
+    await registerRemote(alias, { proxyAddress: '127.0.0.1:1' });
+    await assert.rejects(
+      run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 1_500 }),
+      diagnosedFromProbe(
+        'unreachable',
+        /Diagnosis: neither ECH \(not connected\) nor the worker can connect to 127\.0\.0\.1:1.*failed to open any proxy connections to cluster \[nowhere\]/,
+      ),
+    );
+  });
+
+  it('verifyRemoteConnection: the key invalidated on the self-managed cluster → key diagnosis from _resolve/cluster', async () => {
+    const alias = 'revoked';
+    await registerRemote(alias);
+    await run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 5_000 });
+    const key = await run(acts.findOrCreateCrossClusterApiKey, {
+      target: selfManaged,
+      alias,
+      workflowId: WF,
+      access: request.access!,
+    });
+    assert.deepEqual(await run(acts.invalidateCrossClusterApiKey, { target: selfManaged, id: key.id }), {
+      invalidated: true,
+    });
+    await assert.rejects(
+      run(acts.verifyRemoteConnection, { target: ech, alias, securityModel: 'api-key', timeoutMs: 3_000 }),
+      (err: unknown) => {
+        failsWith(
+          'RemoteConnectionFailed',
+          /Diagnosis: the cross-cluster API key is wrong, invalidated or expired.*Authentication using apikey failed/,
+        )(err);
+        const [details] = (err as ApplicationFailure).details as [
+          { diagnosis: { code: string; evidence: string[] }; evidence: RemoteEvidence },
+        ];
+        assert.equal(details.diagnosis.code, 'key-invalid');
+        // The open connection stays: _remote/info may still say connected; ES reports the security exception.
+        const resolved = details.evidence.resolveCluster as { connected: boolean; error: string };
+        assert.equal(resolved.connected, false);
+        assert.match(resolved.error, /^unable to authenticate user \[/);
+        assert.match(details.diagnosis.evidence.join('\n'), /_resolve\/cluster error: unable to authenticate/);
+        return true;
+      },
+    );
+  });
+
+  it('verifyRemoteConnection: a verifying user without remote_indices → remote_indices diagnosis', async () => {
+    const alias = 'onprem-logs';
+    await registerRemote(alias);
+    const admin = await sandboxClients().connect(ech);
+    try {
+      await admin.request('role', {
+        method: 'PUT',
+        path: '/_security/role/only-monitor',
+        body: { cluster: ['monitor'] },
+      });
+      await admin.request('user', {
+        method: 'PUT',
+        path: '/_security/user/verifier',
+        body: { password: 'l0ng-r4nd0m-pw', roles: ['only-monitor'] },
+      });
+    } finally {
+      await admin.close();
+    }
+    process.env.VERIFIER_CREDS = 'verifier:l0ng-r4nd0m-pw';
+    bindSecret('VERIFIER_CREDS', { use: 'ech-elasticsearch' });
+    await assert.rejects(
+      run(acts.verifyRemoteConnection, {
+        target: { ...ech, credentialsSecret: 'VERIFIER_CREDS' },
+        alias,
+        securityModel: 'api-key',
+        searchIndex: 'logs-*',
+        timeoutMs: 3_000,
+      }),
+      (err: unknown) => {
+        failsWith(
+          'RemoteConnectionFailed',
+          /Diagnosis: the searching user has no remote_indices privileges for onprem-logs.*Fix: grant a role with remote_indices/,
+        )(err);
+        const [details] = (err as ApplicationFailure).details as [{ diagnosis: { code: string } }];
+        assert.equal(details.diagnosis.code, 'no-remote-indices-privileges');
+        return true;
+      },
+    );
+  });
+
   it('verifyRemoteConnection: basic license on the remote → license diagnosis', async () => {
+    // An open connection first (earlier tests restart the self-managed node): the license is then refused per request,
+    // a security exception ES reports. (Were the connection to be opened now, the handshake would fail and ES would
+    // say only connected:false, as for any refused handshake.)
+    await run(acts.verifyRemoteConnection, {
+      target: ech,
+      alias: 'onprem-logs',
+      securityModel: 'api-key',
+      searchIndex: 'logs-*',
+      timeoutMs: 10_000,
+    });
     sb.selfManaged.setLicense('basic');
     try {
       await assert.rejects(

@@ -100,6 +100,37 @@ describe('preflight rules', () => {
     assert.equal(preflightFailureType(errors), 'PreflightFailed');
   });
 
+  it('cluster health: red warns (searches of the unassigned primary fail), yellow says nothing, neither blocks', () => {
+    const facts = (health: ClusterFacts['health']) =>
+      evaluatePreflight(
+        request({ verify: { searchIndex: 'logs-*' } }),
+        { deployment, local: cluster({ health: 'green' }), remote: cluster({ health }), probe },
+        'wf',
+      );
+    const red = facts('red');
+    assert.deepEqual(
+      red.filter((x) => x.level === 'error'),
+      [],
+    );
+    const warning = red.find((x) => x.code === 'cluster-red-remote');
+    assert.equal(warning?.level, 'warning');
+    assert.match(warning!.message, /red.*primary shard is unassigned.*verification search of "logs-\*" may fail/);
+    assert.deepEqual(
+      facts('yellow').filter((x) => x.code.startsWith('cluster-')),
+      [],
+    );
+  });
+
+  it('an expired Enterprise license is refused for the API-key model (status, not only type)', () => {
+    const expired = cluster({ license: { type: 'enterprise', status: 'expired' } });
+    const apiKey = evaluatePreflight(request(), { deployment, local: cluster(), remote: expired, probe }, 'wf');
+    assert.deepEqual(
+      apiKey.filter((x) => x.level === 'error').map((x) => x.code),
+      ['license-remote'],
+    );
+    assert.equal(preflightFailureType(apiKey.filter((x) => x.level === 'error')), 'LicenseNotSupported');
+  });
+
   it('refuses an alias that exists on ECH, ours or not: a connect never touches a live connection', () => {
     const taken = cluster({ remote: { settings: { 'cluster.remote.onprem-logs.mode': 'proxy' } } });
     const foreign = evaluatePreflight(request(), { deployment, local: taken, probe }, 'wf');
@@ -129,6 +160,15 @@ describe('what people are shown is what is sent', () => {
       accessHash({ search: [{ names: ['metrics-*'] }] }),
     );
     assert.equal(accessHash({ search: [{ names: ['a'] }] }), accessHash({ search: [{ names: ['a'] }] }));
+    // The same grant written as Elasticsearch stores it (defaults filled, DLS query as a string) hashes the same.
+    assert.equal(
+      accessHash({ search: [{ names: ['a'], query: { term: { x: 1 } } }] }),
+      accessHash({ search: [{ names: ['a'], query: '{"term":{"x":1}}', allow_restricted_indices: false }] }),
+    );
+    assert.notEqual(
+      accessHash({ search: [{ names: ['a'] }] }),
+      accessHash({ search: [{ names: ['a'], allow_restricted_indices: true }] }),
+    );
   });
 
   it('the remote-cluster-server step gives settings to apply and a restart', () => {

@@ -28,6 +28,10 @@ class FakeEch implements EchClusterPort {
     if (this.failRestart) throw new Error('node did not come back');
     this.restarts++;
   }
+  connectedAliases = new Set<string>();
+  remoteConnected(alias: string): boolean {
+    return this.connectedAliases.has(alias);
+  }
 }
 
 let pki: SandboxPki;
@@ -461,6 +465,139 @@ describe('certificate authority', () => {
     assert.equal(res.body.public_certificates[0].pem, pki.echTransport.certPem);
     assert.match(res.body.public_certificates[0].metadata.fingerprint, /^[0-9a-f]{64}$/);
   });
+
+  it('during a rotation lists the inactive CA beside the active one, each with its own validity (CertificateAuthority)', async () => {
+    const next = await pki.createCa('ech-transport-next');
+    dep.addInactiveCa(next.certPem);
+    const res = await client.call('GET', `${depPath()}/certificate-authority`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      res.body.public_certificates.map((c: { active: boolean; pem: string }) => [c.active, c.pem]),
+      [
+        [true, pki.echTransport.certPem],
+        [false, next.certPem],
+      ],
+    );
+    const [a, b] = res.body.public_certificates;
+    assert.notEqual(a.metadata.fingerprint, b.metadata.fingerprint);
+    assert.ok(Date.parse(b.metadata.valid_to) > Date.now());
+  });
+});
+
+describe('certificate-based remote clusters (Cloud API remote-clusters)', () => {
+  // get-/set-deployment-es-resource-remote-clusters of spec/cloud-api/apidocs.json (RemoteResources,
+  // RemoteResourceRef, RemoteResourceInfo): same-organization ECH deployments only; self-managed remotes are set with
+  // Elasticsearch's cluster settings and never listed here (domain page §3). Every answer is validated by the client.
+  const others: CloudDeployment[] = [];
+  function otherDeployment(opts: { orgId?: string; version?: string } = {}): CloudDeployment {
+    const d = new CloudDeployment({
+      id: cloudId(),
+      name: 'other-ech',
+      refId: 'main-elasticsearch',
+      region: 'sandbox-region-1',
+      clusterId: cloudId(),
+      clusterName: 'other-ech',
+      orgId: opts.orgId ?? ORG,
+      version: opts.version ?? '9.1.3',
+      endpoint: { host: '127.0.0.1', httpsPort: 9244, transportPort: 9401 },
+      caCertificates: [{ pem: pki.echTransport.certPem, active: true }],
+      ech: new FakeEch(),
+    });
+    api.addDeployment(d);
+    others.push(d);
+    return d;
+  }
+  after(() => {
+    for (const d of others.splice(0)) api.removeDeployment(d.id);
+  });
+  const rcPath = (ref = 'main-elasticsearch') => `${depPath()}/elasticsearch/${ref}/remote-clusters`;
+
+  it('a deployment without certificate-based remotes lists none; _main and the ref_id both address it', async () => {
+    for (const ref of ['main-elasticsearch', '_main']) {
+      const res = await client.call('GET', rcPath(ref));
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, { resources: [] });
+    }
+    const unknownRef = await client.call('GET', rcPath('nope'));
+    assert.equal(unknownRef.status, 404);
+    assert.equal(unknownRef.body.errors[0].code, 'deployments.deployment_resource_not_found');
+    const unknownDeployment = await client.call(
+      'GET',
+      `/api/v1/deployments/${cloudId()}/elasticsearch/_main/remote-clusters`,
+    );
+    assert.equal(unknownDeployment.status, 404);
+    assert.equal(unknownDeployment.body.errors[0].code, 'deployments.deployment_not_found');
+  });
+
+  it('PUT replaces the list (202); GET shows each remote with health, connection, compatibility and trust both ways', async () => {
+    const sameOrg = otherDeployment();
+    const otherOrgOld = otherDeployment({ orgId: '9999999999', version: '7.17.20' });
+    const put = await client.call('PUT', rcPath(), {
+      resources: [
+        {
+          deployment_id: sameOrg.id,
+          elasticsearch_ref_id: 'main-elasticsearch',
+          alias: 'same-org',
+          skip_unavailable: true,
+        },
+        { deployment_id: otherOrgOld.id, elasticsearch_ref_id: 'main-elasticsearch', alias: 'old_other' },
+      ],
+    });
+    assert.equal(put.status, 202);
+    assert.deepEqual(put.body, {});
+    ech.connectedAliases.add('same-org');
+    const got = await client.call('GET', rcPath());
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body.resources, [
+      {
+        deployment_id: sameOrg.id,
+        elasticsearch_ref_id: 'main-elasticsearch',
+        alias: 'same-org',
+        skip_unavailable: true,
+        // Both trust their own organization by default (accounts trust_all); 9.1.3 talks to 9.1.3.
+        info: { healthy: true, connected: true, compatible: true, trusted: true, trusted_back: true },
+      },
+      {
+        deployment_id: otherOrgOld.id,
+        elasticsearch_ref_id: 'main-elasticsearch',
+        alias: 'old_other',
+        // 7.17 is below 9.x's minimum wire-compatible version (8.18/8.19); another organization is not trusted.
+        info: { healthy: true, connected: false, compatible: false, trusted: false, trusted_back: false },
+      },
+    ]);
+    // Trust given to the other organization (an accounts entry) shows as trusted; PUT [] clears the list.
+    const state = await currentState();
+    const trust = state.es.info.settings.trust;
+    const upd = await client.call('PUT', `${depPath()}?version=${state.version}`, {
+      ...updateBody({ ...trust, accounts: [...trust.accounts, { account_id: '9999999999', trust_all: true }] }),
+    });
+    assert.equal(upd.status, 200);
+    await waitFor(async () => (await client.call('GET', rcPath())).body.resources[1].info.trusted === true);
+    assert.equal((await client.call('PUT', rcPath(), { resources: [] })).status, 202);
+    assert.deepEqual((await client.call('GET', rcPath())).body, { resources: [] });
+  });
+
+  it('PUT refuses a bad list with every problem named and changes nothing', async () => {
+    const sameOrg = otherDeployment();
+    const res = await client.call('PUT', rcPath(), {
+      resources: [
+        { deployment_id: sameOrg.id, elasticsearch_ref_id: 'main-elasticsearch', alias: 'has.dot' },
+        { deployment_id: sameOrg.id, alias: 'no-ref' },
+        { deployment_id: cloudId(), elasticsearch_ref_id: 'main-elasticsearch', alias: 'ghost' },
+        { deployment_id: sameOrg.id, elasticsearch_ref_id: 'other-ref', alias: 'wrong-ref', skip_unavailable: 'yes' },
+      ],
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body.errors.map((e: { fields: string[] }) => e.fields[0]).sort(), [
+      'resources[0].alias',
+      'resources[1].elasticsearch_ref_id',
+      'resources[2].deployment_id',
+      'resources[3].elasticsearch_ref_id',
+      'resources[3].skip_unavailable',
+    ]);
+    assert.equal((await client.call('PUT', rcPath(), {})).status, 400);
+    assert.deepEqual((await client.call('GET', rcPath())).body, { resources: [] });
+  });
 });
 
 describe('fault injection on the Cloud API', () => {
@@ -511,6 +648,10 @@ describe('swagger helper', () => {
       'get-deployment-resource-plan-activity 200',
       'get-deployment-resource-plan-activity 404',
       'get-deployment-certificate-authority 200',
+      'get-deployment-es-resource-remote-clusters 200',
+      'get-deployment-es-resource-remote-clusters 404',
+      'set-deployment-es-resource-remote-clusters 202',
+      'set-deployment-es-resource-remote-clusters 400',
     ]) {
       assert.ok(client.seen.has(op), `not exercised: ${op}; seen ${[...client.seen].join(', ')}`);
     }

@@ -200,7 +200,21 @@ describe('control API', () => {
     const info = await control('GET', '/info');
     assert.deepEqual(info.body, JSON.parse(JSON.stringify(sandbox.info)));
     const scenarios = await control('GET', '/scenarios');
-    assert.equal(scenarios.body.scenarios.length, 7);
+    assert.deepEqual(
+      scenarios.body.scenarios.map((x: { name: string }) => x.name),
+      [
+        'api-key-public',
+        'api-key-private',
+        'tls-certificate',
+        'tls-certificate-no-othername',
+        'old-version',
+        'basic-license',
+        'rcs-disabled',
+        'cluster-yellow',
+        'cluster-red',
+        'expired-license',
+      ],
+    );
   });
 
   it('rejects bad bodies with the envelope', async () => {

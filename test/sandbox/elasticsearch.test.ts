@@ -55,6 +55,20 @@ async function resolve(alias: string) {
   return ((await call(e.ech, 'GET', `/_resolve/cluster/${alias}:logs-*`)).body as Record<string, any>)[alias];
 }
 
+/**
+ * A remote ECH cannot connect to, as `_resolve/cluster` shows it (TransportResolveClusterAction: a remote-unavailable
+ * exception gives `{connected: false, skip_unavailable}` and no `error`), and the reason ECH's node logged (the
+ * outbound log): the failure table's text lives only there.
+ */
+async function notConnected(estate: Estate, alias: string): Promise<string> {
+  const body = (await call(estate.ech, 'GET', `/_resolve/cluster/${alias}:logs-*`)).body as Record<string, any>;
+  assert.deepEqual(Object.keys(body[alias]).sort(), ['connected', 'skip_unavailable'], JSON.stringify(body));
+  assert.equal(body[alias].connected, false);
+  const logged = (estate.ech.snapshot() as any).outbound.filter((o: any) => o.alias === alias && !o.ok).at(-1);
+  assert.ok(logged, `ECH logged no failed connection for ${alias}`);
+  return logged.reason as string;
+}
+
 test('PKI: Node TLS accepts the generated certificates; otherName and SANs are readable; wrong CA and expiry are refused', async () => {
   const name = cloudNodeName('instance-0000000001', 'c1', 'org1');
   const leaf = await pki.issue(pki.remotePrivate, {
@@ -189,12 +203,13 @@ test('cross-cluster API key: access rules, get, update (updated:false when uncha
   assert.deepEqual(changed.body, { updated: true });
   const inv = await call(e.sm, 'DELETE', '/_security/api_key', { ids: [key.id] });
   assert.deepEqual(inv.body, { invalidated_api_keys: [key.id], previously_invalidated_api_keys: [], error_count: 0 });
+  // Already invalidated keys are filtered out before invalidating (ApiKeyService): the answer is empty.
   const again = await call(e.sm, 'DELETE', '/_security/api_key', { ids: [key.id] });
-  assert.deepEqual(again.body.previously_invalidated_api_keys, [key.id]);
+  assert.deepEqual(again.body, { invalidated_api_keys: [], previously_invalidated_api_keys: [], error_count: 0 });
   const upd = await call(e.sm, 'PUT', `/_security/cross_cluster/api_key/${key.id}`, { metadata: {} });
   assert.equal(upd.body.error.reason, `cannot update invalidated API key [${key.id}]`);
-  const active = (await call(e.sm, 'GET', `/_security/api_key?id=${key.id}&active_only=true`)).status;
-  assert.equal(active, 404);
+  const active = await call(e.sm, 'GET', `/_security/api_key?id=${key.id}&active_only=true`);
+  assert.deepEqual([active.status, active.body], [200, { api_keys: [] }]);
 });
 
 test('roles and users: version gates and privilege checks', async () => {
@@ -289,7 +304,7 @@ test('_cluster/settings validation: sniff/proxy conflicts, malformed proxy_addre
   assert.equal(flat['cluster.metadata.ech_remote'], 'owned');
   // An unresolvable host is accepted by validation and fails at connect time.
   assert.equal((await remoteInfo('meta')).connected, false);
-  assert.equal((await resolve('meta')).error, 'unknown host [nowhere.invalid]');
+  assert.equal(await notConnected(e, 'meta'), 'unknown host [nowhere.invalid]');
   r = await put({ cluster: { remote: { meta: { mode: null, proxy_address: null } }, metadata: { ech_remote: null } } });
   assert.equal(r.status, 200);
   assert.deepEqual((await call(e.ech, 'GET', '/_cluster/settings')).body.persistent, {});
@@ -397,9 +412,10 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
       const info = ((await call(off.ech, 'GET', '/_remote/info')).body as any).r;
       assert.equal(info.connected, false);
       assert.equal(info.num_proxy_sockets_connected, 0);
-      const err = ((await call(off.ech, 'GET', '/_resolve/cluster/r:*')).body as any).r;
-      assert.equal(err.connected, false);
-      assert.match(err.error, /^failed to open any proxy connections to cluster \[r\].*connect_exception/);
+      assert.match(
+        await notConnected(off, 'r'),
+        /^failed to open any proxy connections to cluster \[r\].*connect_exception/,
+      );
       // The admin enables it: pending until restart, then _resolve/cluster reconnects (and _remote/info follows).
       const applied = await off.sm.applyNodeConfig({ settings: { 'remote_cluster_server.enabled': true } });
       assert.deepEqual(applied, { restarted: false, pendingRestart: true });
@@ -424,9 +440,8 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await e.ech.setSecureSettings({ 'cluster.remote.priv.credentials': key.encoded });
     await connect('priv', e.sm.remoteClusterServerAddress);
     assert.equal((await remoteInfo('priv')).connected, false);
-    const r = await resolve('priv');
     assert.match(
-      r.error,
+      await notConnected(e, 'priv'),
       /^failed to establish trust with server at \[es\.selfmanaged\.sandbox\]; .*PKIX path building failed/,
     );
     e.ech.setTrust({ cas: [pki.remotePrivate.certPem] });
@@ -443,7 +458,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await connect('sn', e.sm.remoteClusterServerAddress, { server_name: 'wrong.example.com' });
     assert.equal((await remoteInfo('sn')).connected, false);
     assert.match(
-      (await resolve('sn')).error,
+      await notConnected(e, 'sn'),
       /^failed to establish trust with server at \[wrong\.example\.com\];.*No subject alternative DNS name matching wrong\.example\.com found\./,
     );
     await remove('sn');
@@ -458,7 +473,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     const key = await ccKey();
     await e.ech.setSecureSettings({ 'cluster.remote.exp.credentials': key.encoded });
     await connect('exp', e.sm.remoteClusterServerAddress);
-    assert.match((await resolve('exp')).error, /^failed to establish trust with server .*the certificate is expired/);
+    assert.match(await notConnected(e, 'exp'), /^failed to establish trust with server .*the certificate is expired/);
     await e.sm.reissueRemoteClusterServerCertificate({});
     await e.sm.applyNodeConfig({ restart: true });
     await remove('exp');
@@ -470,9 +485,9 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
       const key = await ccKey();
       await e.ech.setSecureSettings({ 'cluster.remote.tp.credentials': key.encoded });
       await connect('tp', e.sm.transportAddress, { server_name: null });
-      assert.match((await resolve('tp')).error, /^failed to establish trust with server .*PKIX path building failed/);
+      assert.match(await notConnected(e, 'tp'), /^failed to establish trust with server .*PKIX path building failed/);
       e.ech.setTrust({ cas: [pki.selfManagedTransport.certPem] });
-      assert.equal((await resolve('tp')).error, 'Received fatal alert: bad_certificate');
+      assert.equal(await notConnected(e, 'tp'), 'Received fatal alert: bad_certificate');
       assert.equal((await remoteInfo('tp')).cluster_credentials, '::es_redacted::');
       e.ech.setTrust({ cas: [] });
       await remove('tp');
@@ -492,7 +507,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     assert.equal(info.connected, false);
     assert.equal(info.cluster_credentials, undefined);
     assert.match(
-      (await resolve('am')).error,
+      await notConnected(e, 'am'),
       /^Cross cluster requests through the dedicated remote cluster server port require transport header \[_cross_cluster_access_credentials\] but none found\. Make sure you have configured remote cluster credentials/,
     );
     e.ech.setTrust({ cas: [] });
@@ -507,7 +522,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await e.ech.setSecureSettings({ 'cluster.remote.rk.credentials': rest.encoded });
     await connect('rk', e.sm.remoteClusterServerAddress);
     assert.equal(
-      (await resolve('rk')).error,
+      await notConnected(e, 'rk'),
       `authentication expected API key type of [cross_cluster], but API key [${rest.id}] has type [rest]`,
     );
     await remove('rk');
@@ -520,7 +535,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await connect('inv', e.sm.remoteClusterServerAddress);
     assert.equal((await remoteInfo('inv')).connected, false);
     assert.equal(
-      (await resolve('inv')).error,
+      await notConnected(e, 'inv'),
       `unable to authenticate user [${key.id}] for action [cluster:internal/remote_cluster/handshake]`,
     );
     const smLog = (e.sm.snapshot() as any).inbound.at(-1);
@@ -529,7 +544,7 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await new Promise((r) => setTimeout(r, 5));
     await e.ech.setSecureSettings({ 'cluster.remote.inv.credentials': short.encoded });
     assert.equal(
-      (await resolve('inv')).error,
+      await notConnected(e, 'inv'),
       `unable to authenticate user [${short.id}] for action [cluster:internal/remote_cluster/handshake]`,
     );
     assert.equal(
@@ -544,9 +559,26 @@ test('failure rows (API-key model) show up as Elasticsearch shows them', async (
     await e.ech.setSecureSettings({ 'cluster.remote.lic.credentials': key.encoded });
     e.sm.setLicense('basic');
     await connect('lic', e.sm.remoteClusterServerAddress, { skip_unavailable: false });
+    // Refused at the handshake: a connect failure, which the search reports as the proxy strategy's
+    // NoSeedNodeLeftException (ProxyConnectionStrategy); the license text is only in ECH's log.
     const s = await call(e.ech, 'GET', '/lic:logs-*/_search');
-    assert.equal(s.status, 403);
-    assert.equal(s.body.error.reason, 'current license is non-compliant for [advanced-remote-cluster-security]');
+    assert.equal(s.status, 500);
+    assert.equal(s.body.error.type, 'no_seed_node_left_exception');
+    assert.match(
+      s.body.error.reason,
+      /^Unable to open any proxy connections to cluster \[lic\] at address \[127\.0\.0\.1:\d+\]$/,
+    );
+    assert.equal(
+      await notConnected(e, 'lic'),
+      'current license is non-compliant for [advanced-remote-cluster-security]',
+    );
+    e.sm.setLicense('enterprise');
+    assert.equal((await resolve('lic')).connected, true);
+    // Over an open connection the remote refuses each request: its security exception reaches the caller.
+    e.sm.setLicense('basic');
+    const open = await call(e.ech, 'GET', '/lic:logs-*/_search');
+    assert.equal(open.status, 403);
+    assert.equal(open.body.error.reason, 'current license is non-compliant for [advanced-remote-cluster-security]');
     e.sm.setLicense('enterprise');
     e.ech.setLicense('basic');
     assert.equal(

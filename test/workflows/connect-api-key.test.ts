@@ -165,6 +165,13 @@ describe('preflight failures: a clear error and no change', () => {
     { name: 'old self-managed version', scenario: 'old-version', type: 'VersionNotSupported', message: /8\.12.*8\.14/ },
     { name: 'basic license', scenario: 'basic-license', type: 'LicenseNotSupported', message: /basic.*Enterprise/ },
     {
+      // An expired Enterprise license keeps its type; Elasticsearch reports status "expired" and refuses its features.
+      name: 'expired Enterprise license',
+      scenario: 'expired-license',
+      type: 'LicenseNotSupported',
+      message: /"enterprise" license \(expired\).*active Enterprise/,
+    },
+    {
       name: 'wrong CA (private CA, request says public)',
       scenario: 'api-key-private',
       type: 'TlsTrustFailed',

@@ -232,6 +232,19 @@ export class CloudApi {
       await d.patchKeystore(req.json());
       return { status: 200, body: d.renderKeystore() };
     })
+    .on('GET', '/deployments/{deployment_id}/elasticsearch/{ref_id}/remote-clusters', (req) => {
+      this.count('get-deployment-es-resource-remote-clusters');
+      const d = this.find(req.params.deployment_id);
+      d.resolveRef(req.params.ref_id ?? '', true);
+      return { status: 200, body: d.renderRemoteResources((id) => this.deployments.get(id)) };
+    })
+    .on('PUT', '/deployments/{deployment_id}/elasticsearch/{ref_id}/remote-clusters', (req) => {
+      this.count('set-deployment-es-resource-remote-clusters');
+      const d = this.find(req.params.deployment_id);
+      d.resolveRef(req.params.ref_id ?? '', true);
+      d.setRemoteResources(req.json(), (id) => this.deployments.get(id));
+      return { status: 202, body: {} };
+    })
     .on('POST', '/deployments/{deployment_id}/elasticsearch/{ref_id}/_restart', (req) => {
       this.count('restart-deployment-es-resource');
       const d = this.find(req.params.deployment_id);

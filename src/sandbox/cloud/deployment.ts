@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CloudError, CloudErrorCodes, CloudValidationError } from './errors';
 import { certificateMetadata } from './certs';
+import { wireCompatible } from '../elasticsearch/compat';
 import { nodeNamePattern, renderTrust, sameTrust, trustForCluster, validateTrust, type TrustSettings } from './trust';
 
 /** The few methods of the simulated ECH Elasticsearch cluster the control plane drives (SimulatedCluster has them). */
@@ -14,6 +15,20 @@ export interface EchClusterPort {
   setSecureSettings(entries: Record<string, string | undefined>): void | Promise<void>;
   setTrust(trust: { cas: string[]; transportNodeNamePatterns?: string[] }): void;
   restart(): Promise<void>;
+  /** Whether the cluster has an open connection to the remote `alias` (`_remote/info` connected). */
+  remoteConnected?(alias: string): boolean;
+}
+
+/**
+ * One certificate-based remote cluster as the Cloud API's `RemoteResourceRef` holds it: another ECH deployment of the
+ * organization, by deployment id and Elasticsearch ref_id. Self-managed remotes are never listed here (they are set
+ * with Elasticsearch's cluster settings API; domain page §3, "not usable for self-managed remotes").
+ */
+export interface RemoteResourceRef {
+  deployment_id: string;
+  elasticsearch_ref_id: string;
+  alias: string;
+  skip_unavailable?: boolean;
 }
 
 export interface DeploymentConfig {
@@ -116,6 +131,8 @@ export class CloudDeployment {
   /** Every change seen, for `/_sandbox/state`. */
   readonly log: { at: string; event: string; detail?: unknown }[] = [];
   private disposed = false;
+  /** Certificate-based remote clusters set with `PUT …/remote-clusters` (the whole list, replaced each time). */
+  private remoteResources: RemoteResourceRef[] = [];
 
   constructor(readonly config: DeploymentConfig) {
     this.plans = {
@@ -511,6 +528,124 @@ export class CloudDeployment {
     return this.current.outcome === 'success';
   }
 
+  /** The current plan succeeded (what `plan_info.healthy` says; a remote's `info.healthy`). */
+  get isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  /**
+   * Whether the nodes (applied trust) accept another ECH cluster: an `accounts` entry for its organization that trusts
+   * all of it or allowlists its cluster id (ElasticsearchClusterTrustSettings / AccountTrustRelationship).
+   */
+  trustsEchCluster(orgId: string, clusterId: string): boolean {
+    return (this.appliedTrust.accounts ?? []).some(
+      (a) => a.account_id === orgId && (a.trust_all || (a.trust_allowlist ?? []).includes(clusterId)),
+    );
+  }
+
+  // ---- certificate-based remote clusters (Cloud API remote-clusters) ---------------------------------------------
+
+  /**
+   * `PUT …/elasticsearch/{ref_id}/remote-clusters`: validate a `RemoteResources` body and replace the list. Every
+   * problem is reported at once, as for a deployment update. `info` is read-only in the swagger and ignored. A remote
+   * that is not a deployment the API knows is a 400 naming the field (the swagger declares only 404 for the path's own
+   * deployment; the code for a body naming an unknown deployment is UNCONFIRMED).
+   */
+  setRemoteResources(body: unknown, lookup: (id: string) => CloudDeployment | undefined): void {
+    const problems: { field: string; message: string }[] = [];
+    if (!isObject(body) || !Array.isArray(body.resources)) {
+      throw new CloudValidationError([{ field: 'resources', message: 'The field [resources] is required' }]);
+    }
+    for (const k of Object.keys(body)) {
+      if (k !== 'resources') problems.push({ field: k, message: `Unknown field [${k}]` });
+    }
+    const out: RemoteResourceRef[] = [];
+    const aliases = new Set<string>();
+    body.resources.forEach((r: unknown, i: number) => {
+      const path = `resources[${i}]`;
+      if (!isObject(r)) {
+        problems.push({ field: path, message: 'Expected an object' });
+        return;
+      }
+      for (const k of Object.keys(r)) {
+        if (!['deployment_id', 'elasticsearch_ref_id', 'alias', 'skip_unavailable', 'info'].includes(k))
+          problems.push({ field: `${path}.${k}`, message: `Unknown field [${k}]` });
+      }
+      const str = (k: string): string | undefined => {
+        if (typeof r[k] === 'string' && r[k] !== '') return r[k];
+        problems.push({ field: `${path}.${k}`, message: `The field [${k}] is required` });
+        return undefined;
+      };
+      const deploymentId = str('deployment_id');
+      const refId = str('elasticsearch_ref_id');
+      const alias = str('alias');
+      if (alias !== undefined) {
+        // The swagger's rule: "Aliases must only contain letters, digits, dashes and underscores".
+        if (!/^[A-Za-z0-9_-]+$/.test(alias))
+          problems.push({
+            field: `${path}.alias`,
+            message: `The alias [${alias}] must only contain letters, digits, dashes and underscores`,
+          });
+        else if (aliases.has(alias))
+          problems.push({ field: `${path}.alias`, message: `The alias [${alias}] is used more than once` });
+        aliases.add(alias);
+      }
+      if (r.skip_unavailable !== undefined && typeof r.skip_unavailable !== 'boolean')
+        problems.push({ field: `${path}.skip_unavailable`, message: 'The field [skip_unavailable] must be a boolean' });
+      if (deploymentId !== undefined) {
+        const remote = lookup(deploymentId);
+        if (!remote) {
+          problems.push({
+            field: `${path}.deployment_id`,
+            message: `The Deployment specified by [${deploymentId}] cannot be found.`,
+          });
+        } else if (refId !== undefined && refId !== remote.config.refId) {
+          problems.push({
+            field: `${path}.elasticsearch_ref_id`,
+            message: `The Resource specified by [${refId}] cannot be found.`,
+          });
+        }
+      }
+      if (deploymentId && refId && alias) {
+        out.push({
+          deployment_id: deploymentId,
+          elasticsearch_ref_id: refId,
+          alias,
+          ...(typeof r.skip_unavailable === 'boolean' ? { skip_unavailable: r.skip_unavailable } : {}),
+        });
+      }
+    });
+    if (problems.length) throw new CloudValidationError(problems);
+    this.remoteResources = out;
+    this.touch(
+      'remote-clusters',
+      out.map((r) => r.alias),
+    );
+  }
+
+  /**
+   * `GET …/remote-clusters` (`RemoteResources`): the list as set, each with `info` (`RemoteResourceInfo`, all five
+   * fields required): the remote's plan health, a live connection on this cluster, wire compatibility of the two
+   * versions, and trust each way (each side's `accounts` trust).
+   */
+  renderRemoteResources(lookup: (id: string) => CloudDeployment | undefined): Record<string, unknown> {
+    return {
+      resources: this.remoteResources.map((r) => {
+        const remote = lookup(r.deployment_id);
+        return {
+          ...r,
+          info: {
+            healthy: remote?.isHealthy ?? false,
+            connected: this.config.ech.remoteConnected?.(r.alias) ?? false,
+            compatible: remote ? wireCompatible(this.config.version, remote.config.version) : false,
+            trusted: remote ? this.trustsEchCluster(remote.config.orgId, remote.config.clusterId) : false,
+            trusted_back: remote ? remote.trustsEchCluster(this.config.orgId, this.config.clusterId) : false,
+          },
+        };
+      }),
+    };
+  }
+
   renderEsInfo(flags: QueryFlags): Record<string, unknown> {
     const c = this.config;
     const url = `https://${c.endpoint.host}:${c.endpoint.httpsPort}`;
@@ -636,6 +771,16 @@ export class CloudDeployment {
       showMetadata: false,
       clearTransient: false,
     });
+  }
+
+  /**
+   * A CA rotation as the certificate-authority answer shows it: another transport CA listed beside the active one with
+   * `active: false` (a CA being rotated in, or one rotated out and kept until it expires). The nodes keep their
+   * certificates from the active CA.
+   */
+  addInactiveCa(pem: string): void {
+    this.config.caCertificates.push({ pem, active: false });
+    this.touch('certificate-authority', { inactive: certificateMetadata(pem).fingerprint });
   }
 
   renderCertificateAuthority(): Record<string, unknown> {

@@ -28,8 +28,16 @@ import { IndexStore, splitExpression } from './search';
 import type { Hit } from './search';
 import { FILE, NodeConfig, NodeStartupError, SETTING } from './nodeConfig';
 import type { NodeRuntime } from './nodeConfig';
-import { RemoteClusters, RemoteError, RemoteListener, failures } from './remote';
-import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteFailure, RemoteSideHost } from './remote';
+import {
+  RemoteClusters,
+  RemoteError,
+  RemoteListener,
+  causeToString,
+  failures,
+  isRemoteUnavailable,
+  licenseAllowsApiKeyModel,
+} from './remote';
+import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteSideHost } from './remote';
 
 export interface TrustConfig {
   /** CA PEMs of the deployment's trusted environments (settings.trust.direct[].certificates[].pem). */
@@ -48,6 +56,10 @@ export interface ClusterConfig {
   clusterUuid: string;
   version: string;
   license: 'basic' | 'gold' | 'platinum' | 'enterprise' | 'trial';
+  /** A paid license past its expiry date (`GET _license` status `expired`); default active. */
+  licenseExpired?: boolean;
+  /** `GET _cluster/health` status (default green): yellow = replicas unassigned, red = a primary unassigned. */
+  health?: 'green' | 'yellow' | 'red';
   elasticPassword: string;
   pki: SandboxPki;
   faults: FaultInjector;
@@ -124,10 +136,14 @@ export class SimulatedCluster {
   private echNodeCert?: IssuedCertificate;
   private background: Promise<unknown> = Promise.resolve();
   private featureLastUsed?: number;
+  licenseExpired: boolean;
+  health: 'green' | 'yellow' | 'red';
 
   private constructor(readonly config: ClusterConfig) {
     this.kind = config.kind;
     this.license = config.license;
+    this.licenseExpired = config.licenseExpired ?? false;
+    this.health = config.health ?? 'green';
     this.security = new SecurityRealm(config.version, config.elasticPassword);
     this.settings = new ClusterSettings(defaultSkipUnavailable(config.version));
     this.nodeName = config.nodeName ?? (config.kind === 'ech' ? 'instance-0000000000' : 'node-1');
@@ -139,7 +155,7 @@ export class SimulatedCluster {
       clusterName: config.clusterName,
       clusterUuid: config.clusterUuid,
       version: config.version,
-      license: () => this.license,
+      license: () => this.effectiveLicense(),
       security: this.security,
       store: this.store,
       faults: config.faults,
@@ -157,7 +173,7 @@ export class SimulatedCluster {
     this.transportListener = new RemoteListener(remoteSide, 'default', config.host);
     const localSide: LocalSideHost = {
       version: config.version,
-      license: () => this.license,
+      license: () => this.effectiveLicense(),
       remoteClusterClientCas: () => [config.pki.publicRoot.certPem, ...this.trust.cas],
       transportTrust: () => ({
         cas: [config.pki.echTransport.certPem, ...this.trust.cas],
@@ -502,6 +518,11 @@ export class SimulatedCluster {
     this.license = license;
   }
 
+  /** For the Cloud API's remote-clusters `info.connected`: an open connection to the alias, as `_remote/info` says. */
+  remoteConnected(alias: string): boolean {
+    return this.remotes.connections.get(alias)?.connected ?? false;
+  }
+
   // ---- self-managed admin -------------------------------------------------------------------------------------------
 
   async applyNodeConfig(input: {
@@ -600,7 +621,7 @@ export class SimulatedCluster {
     let compat: number | undefined;
     let reply: Reply;
     try {
-      compat = checkCompatibilityHeaders(this.config.version, req.headers);
+      compat = checkCompatibilityHeaders(this.config.version, req.headers, req.text.length > 0);
       if (!route) reply = noHandler(req.method, req.path);
       else if (route === 'method') reply = wrongMethod(req.method, req.path, this.allowedMethods(req.path));
       else {
@@ -666,27 +687,53 @@ export class SimulatedCluster {
         : [];
       return ok({ features });
     });
-    on('GET', '/_cluster/health', () =>
-      ok({
+    on('GET', '/_cluster/health', () => {
+      // SecurityActionFilter: with a license that is not active, cluster:monitor/health (and stats) are blocked with
+      // LicenseUtils.newComplianceException(security); data operations continue to work.
+      if (this.licenseExpired && this.license !== 'basic') {
+        throw new EsError(403, 'security_exception', 'current license is non-compliant for [security]', {
+          'license.expired.feature': 'security',
+        });
+      }
+      const indices = this.store.indices.size;
+      // One primary, one replica per index on a one-node cluster: yellow leaves the replicas unassigned; red also one
+      // primary (ClusterHealthStatus from the shard routing).
+      const unassignedPrimaries = this.health === 'red' && indices > 0 ? 1 : 0;
+      return ok({
         cluster_name: this.config.clusterName,
-        status: 'green',
+        status: this.health,
         timed_out: false,
         number_of_nodes: 1,
         number_of_data_nodes: 1,
-        active_primary_shards: this.store.indices.size,
-        active_shards: this.store.indices.size,
-      }),
-    );
+        active_primary_shards: indices - unassignedPrimaries,
+        active_shards: indices - unassignedPrimaries,
+        relocating_shards: 0,
+        initializing_shards: 0,
+        unassigned_shards: this.health === 'green' ? 0 : indices + unassignedPrimaries,
+        unassigned_primary_shards: unassignedPrimaries,
+        delayed_unassigned_shards: 0,
+        number_of_pending_tasks: 0,
+        number_of_in_flight_fetch: 0,
+        task_max_waiting_in_queue_millis: 0,
+        active_shards_percent_as_number:
+          indices === 0 || this.health === 'green' ? 100 : ((indices - unassignedPrimaries) / (indices * 2)) * 100,
+      });
+    });
     on('GET', '/_security/_authenticate', (_req, auth) => ok(this.authenticateBody(auth)));
     on('GET|POST', '/_security/user/_has_privileges', (req, auth) => ok(this.hasPrivileges(auth, body(req))));
-    on('POST|PUT', '/_security/cross_cluster/api_key', (req, auth) => {
+    on('POST', '/_security/cross_cluster/api_key', (req, auth) => {
       this.requireApiKeyModelApi(req);
+      // The REST layer parses first (missing name/access: 400), then the action is authorized, then licensed.
+      const b = body(req);
+      SecurityRealm.requireCrossClusterKeyFields(b);
       need(auth, 'crossClusterKeyCreate');
-      return ok(this.security.createCrossClusterKey(auth, body(req)));
+      this.requireAdvancedRemoteClusterSecurity();
+      return ok(this.security.createCrossClusterKey(auth, b));
     });
     on('PUT', '/_security/cross_cluster/api_key/{id}', (req, auth) => {
       this.requireApiKeyModelApi(req);
       need(auth, 'crossClusterKeyUpdate');
+      this.requireAdvancedRemoteClusterSecurity();
       return ok(this.security.updateKey(auth, req.params.id!, body(req), 'cross_cluster'));
     });
     on('POST|PUT', '/_security/api_key', (req, auth) => {
@@ -934,6 +981,17 @@ export class SimulatedCluster {
     if (index.startsWith('_')) throw new NoRoute();
   }
 
+  /**
+   * Creating or updating a cross-cluster API key is the licensed feature `advanced-remote-cluster-security`
+   * (Enterprise or trial): LicenseUtils.newComplianceException, 403 with the feature in `license.expired.feature`.
+   */
+  private requireAdvancedRemoteClusterSecurity(): void {
+    if (licenseAllowsApiKeyModel(this.effectiveLicense())) return;
+    throw new EsError(403, 'security_exception', failures.license().reason, {
+      'license.expired.feature': 'advanced-remote-cluster-security',
+    });
+  }
+
   private requireApiKeyModelApi(req: Request): void {
     if (!supportsApiKeyModel(this.config.version))
       throw new EsError(400, 'no_handler', `no handler found for uri [${req.path}] and method [${req.method}]`);
@@ -960,12 +1018,22 @@ export class SimulatedCluster {
     };
   }
 
+  /**
+   * The license as licensed features see it. An expired paid license keeps its type but is not active, and
+   * XPackLicenseState allows no feature that needs an active license (advanced-remote-cluster-security included): the
+   * same refusals as below Enterprise.
+   */
+  private effectiveLicense(): ClusterConfig['license'] {
+    return this.licenseExpired && this.license !== 'basic' ? 'basic' : this.license;
+  }
+
   private licenseBody(): Record<string, unknown> {
-    const issue = Date.parse('2025-01-01T00:00:00.000Z');
-    const expiry = issue + 365 * 86_400_000 * 5;
+    const expired = this.licenseExpired && this.license !== 'basic';
+    const issue = expired ? Date.now() - 400 * 86_400_000 : Date.parse('2025-01-01T00:00:00.000Z');
+    const expiry = expired ? Date.now() - 7 * 86_400_000 : issue + 365 * 86_400_000 * 5;
     return {
       license: {
-        status: 'active',
+        status: expired ? 'expired' : 'active',
         uid: createHash('md5')
           .update(this.config.clusterUuid)
           .digest('hex')
@@ -1242,13 +1310,24 @@ export class SimulatedCluster {
           };
         } catch (e) {
           if (!(e instanceof RemoteError)) throw e;
-          if (!conn.settings.skipUnavailable) throw e.toEsError();
+          const unavailable = isRemoteUnavailable(e) && e.failure.type !== 'illegal_argument_exception';
+          if (!conn.settings.skipUnavailable) {
+            // A connect failure reaches the search as the proxy strategy's NoSeedNodeLeftException (the TLS or
+            // handshake cause only in the node's log); a failure over an open connection as the remote's exception.
+            if (unavailable) throw noSeedNodeLeft(conn);
+            throw e.toEsError();
+          }
           skipped++;
+          // skip_unavailable: a cluster known to be disconnected is not reconnected for this search
+          // (RemoteConnectionManager.getAnyRemoteConnection: "Unable to connect to [alias]").
+          const reason = unavailable
+            ? { type: 'connect_transport_exception', reason: `Unable to connect to [${alias}]` }
+            : { type: e.failure.type, reason: e.failure.reason };
           details[alias] = {
             status: 'skipped',
             indices: indices.join(','),
             timed_out: false,
-            failures: [{ shard: -1, index: null, reason: { type: e.failure.type, reason: e.failure.reason } }],
+            failures: [{ shard: -1, index: null, reason }],
           };
         }
       }),
@@ -1321,36 +1400,63 @@ export class SimulatedCluster {
         for (const alias of this.aliasesFor(r.clusterPattern))
           byAlias.set(alias, [...(byAlias.get(alias) ?? []), r.index]);
     }
+    // Shaped as TransportResolveClusterAction does: a remote that cannot be connected to (any TCP, TLS or handshake
+    // failure) is only `connected: false`, without `error`; a timeout (only with ?timeout) and security exceptions
+    // carry their message; an IndexNotFoundException keeps `connected: true`; anything else is reported as the
+    // cause's toString(). The reasons the sandbox knows stay in the node's log (outbound log), as in ES.
     await Promise.all(
       [...byAlias].map(async ([alias, indices]) => {
         const conn = this.remotes.connections.get(alias)!;
         const skip = conn.settings.skipUnavailable;
+        const remoteVersion = (): unknown =>
+          conn.remote && supportsResolveCluster(conn.remote.version)
+            ? {
+                number: conn.remote.version,
+                build_flavor: 'default',
+                minimum_wire_compatibility_version: minimumWireCompatibilityVersion(conn.remote.version),
+                minimum_index_compatibility_version: minimumIndexCompatibilityVersion(conn.remote.version),
+              }
+            : undefined;
         try {
-          await conn.ensureConnected(timeoutMs);
-        } catch (e) {
-          const failure: RemoteFailure | undefined = e instanceof RemoteError ? e.failure : undefined;
-          out[alias] = { connected: false, skip_unavailable: skip, error: failure?.reason ?? String(e) };
-          return;
-        }
-        if (expression === undefined) {
-          out[alias] = { connected: true, skip_unavailable: skip };
-          return;
-        }
-        try {
+          if (expression === undefined) {
+            // clusterInfoOnly: no index expression is checked, matching_indices is left out.
+            await conn.ensureConnected(timeoutMs);
+            const version = remoteVersion();
+            out[alias] = { connected: true, skip_unavailable: skip, ...(version ? { version } : {}) };
+            return;
+          }
           const user = this.remoteUser(auth, conn, INDEX_ACTIONS.resolve[0]);
           const result = (await conn.request('resolve', { indices, user }, timeoutMs)) as {
-            matching_indices: boolean;
-            version: unknown;
+            matching_indices?: boolean;
+            version?: unknown;
+            error?: string;
           };
+          if (result.error !== undefined) {
+            out[alias] = { connected: true, skip_unavailable: skip, error: result.error };
+            return;
+          }
+          // A remote older than 8.13 has no _resolve/cluster: the fallback to _resolve/index gives no version.
+          const version = remoteVersion();
           out[alias] = {
             connected: true,
             skip_unavailable: skip,
             matching_indices: result.matching_indices,
-            version: result.version,
+            ...(version ? { version } : {}),
           };
         } catch (e) {
           if (!(e instanceof RemoteError)) throw e;
-          out[alias] = { connected: conn.connected, skip_unavailable: skip, error: e.failure.reason };
+          const f = e.failure;
+          if (f.type === 'receive_timeout_transport_exception' && query.has('timeout')) {
+            out[alias] = { connected: false, skip_unavailable: skip, error: f.reason };
+          } else if (isRemoteUnavailable(e)) {
+            out[alias] = { connected: false, skip_unavailable: skip };
+          } else if (f.type === 'security_exception') {
+            out[alias] = { connected: false, skip_unavailable: skip, error: f.reason };
+          } else if (f.type === 'index_not_found_exception') {
+            out[alias] = { connected: true, skip_unavailable: skip, error: f.reason };
+          } else {
+            out[alias] = { connected: false, skip_unavailable: skip, error: causeToString(f) };
+          }
         }
       }),
     );
@@ -1375,6 +1481,18 @@ class NoRoute extends EsError {
   constructor() {
     super(400, 'no_handler', 'no handler found');
   }
+}
+
+/** ProxyConnectionStrategy: every connect attempt failed with a retryable (connect/TLS/handshake) exception. */
+function noSeedNodeLeft(conn: RemoteConnection): EsError {
+  const target = conn.settings.mode === 'proxy' ? conn.resolvedAddress() : conn.address;
+  return new EsError(
+    500,
+    'no_seed_node_left_exception',
+    conn.settings.mode === 'proxy'
+      ? `Unable to open any proxy connections to cluster [${conn.alias}] at address [${target}]`
+      : `Unable to open any connections to remote cluster [${conn.alias}]`,
+  );
 }
 
 function parseTimeout(v: string): number {

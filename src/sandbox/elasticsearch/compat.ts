@@ -62,44 +62,63 @@ export function wireCompatible(a: string, b: string): boolean {
 const COMPAT_RE = /application\/vnd\.elasticsearch\+(?:json|x-ndjson)\s*;\s*compatible-with\s*=\s*(\d+)/i;
 
 /**
- * REST API compatibility: a cluster accepts `compatible-with=N` for its own major and the previous one. An 8.x
- * cluster answers a 9.x client's headers with 400 media_type_header_exception "Invalid media-type value on headers
- * [Accept, Content-Type]" caused by status_exception "Accept version must be either version 8 or 7, but found 9.
- * Accept=..." (RestCompatibleVersionHelper / RestRequest.MediaTypeHeaderException). Plain application/json always works.
+ * REST API compatibility, as RestCompatibleVersionHelper.getCompatibleVersion decides it (RestRequest wraps its
+ * ElasticsearchStatusException in a MediaTypeHeaderException: 400 media_type_header_exception "Invalid media-type value
+ * on headers [Accept, Content-Type]", the reason in `caused_by`):
+ * - the Accept version must be the cluster's major or the previous one;
+ * - with a body, so must the Content-Type version; both must then be the same; and either both headers are versioned
+ *   or neither (a versioned Accept with a plain JSON body is refused).
+ * An unversioned header counts as the cluster's own major. Plain application/json always works.
  * Returns the compatible-with version requested, if any.
  */
 export function checkCompatibilityHeaders(
   version: string,
   headers: Record<string, string | string[] | undefined>,
+  hasContent = false,
 ): number | undefined {
   const own = major(version);
-  let requested: number | undefined;
-  const failed: string[] = [];
-  let firstMessage: string | undefined;
-  for (const [name, label] of [
-    ['accept', 'Accept'],
-    ['content-type', 'Content-Type'],
-  ] as const) {
-    const raw = headers[name];
-    const value = Array.isArray(raw) ? raw.join(',') : raw;
-    if (!value) continue;
-    const m = COMPAT_RE.exec(value.split(',')[0] ?? '');
-    if (!m) continue;
-    const n = Number(m[1]);
-    if (n !== own && n !== own - 1) {
-      failed.push(label);
-      firstMessage ??= `${label} version must be either version ${own} or ${own - 1}, but found ${n}. ${label}=${value}`;
-    } else requested = n;
-  }
-  if (firstMessage) {
+  const read = (name: string): { raw?: string; v?: number } => {
+    const h = headers[name];
+    const raw = Array.isArray(h) ? h.join(',') : h;
+    if (!raw) return {};
+    const m = COMPAT_RE.exec(raw.split(',')[0] ?? '');
+    return { raw, ...(m ? { v: Number(m[1]) } : {}) };
+  };
+  const accept = read('accept');
+  const contentType = read('content-type');
+  const acceptVersion = accept.v ?? own;
+  const contentTypeVersion = contentType.v ?? own;
+  const refuse = (reason: string): never => {
     throw new EsError(
       400,
       'media_type_header_exception',
-      `Invalid media-type value on headers [${failed.join(', ')}]`,
+      'Invalid media-type value on headers [Accept, Content-Type]',
       {
-        caused_by: { type: 'status_exception', reason: firstMessage },
+        caused_by: { type: 'status_exception', reason },
       },
     );
+  };
+  if (acceptVersion > own || acceptVersion < own - 1) {
+    refuse(
+      `Accept version must be either version ${own} or ${own - 1}, but found ${acceptVersion}. Accept=${accept.raw}`,
+    );
   }
-  return requested;
+  if (hasContent) {
+    if (contentTypeVersion > own || contentTypeVersion < own - 1) {
+      refuse(
+        `Content-Type version must be either version ${own} or ${own - 1}, but found ${contentTypeVersion}. Content-Type=${contentType.raw}`,
+      );
+    }
+    if (contentTypeVersion !== acceptVersion) {
+      refuse(
+        `A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match. Accept=${accept.raw}, Content-Type=${contentType.raw}`,
+      );
+    }
+    if ((contentType.v === undefined) !== (accept.v === undefined)) {
+      refuse(
+        `A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version. Accept=${accept.raw}, Content-Type=${contentType.raw}`,
+      );
+    }
+  }
+  return accept.v ?? contentType.v;
 }

@@ -173,8 +173,59 @@ export const failures = {
   }),
 };
 
+/**
+ * Where a remote failure happened. `connect`: while opening the connection (TCP, TLS, handshake); Elasticsearch's
+ * proxy strategy then reports only "Unable to open any proxy connections" (a NoSeedNodeLeftException, or the
+ * handshake's exception wrapped as a connect failure), and `_resolve/cluster` only `connected: false`.
+ * `request`: a request over an open connection failed with the remote's (or the local interceptor's) exception.
+ */
+export type RemotePhase = 'connect' | 'request';
+
+/** Types `ExceptionsHelper.isRemoteUnavailableException` counts as "cannot connect" (ConnectTransportException family). */
+const UNAVAILABLE_TYPES = new Set([
+  'connect_transport_exception',
+  'node_disconnected_exception',
+  'node_not_connected_exception',
+  'no_seed_node_left_exception',
+  'no_such_remote_cluster_exception',
+]);
+
+/** `ExceptionsHelper.isRemoteUnavailableException`, for a failure of the sandbox's remote connection. */
+export function isRemoteUnavailable(e: RemoteError): boolean {
+  if (e.phase === 'connect') return true;
+  const { type, reason } = e.failure;
+  if (UNAVAILABLE_TYPES.has(type)) return true;
+  return (
+    (type === 'illegal_state_exception' || type === 'illegal_argument_exception') &&
+    /Unable to open any connections|unknown host/.test(reason)
+  );
+}
+
+const JAVA_LANG: Record<string, string> = {
+  illegal_argument_exception: 'java.lang.IllegalArgumentException',
+  illegal_state_exception: 'java.lang.IllegalStateException',
+};
+
+/**
+ * `Throwable.toString()` of the unwrapped cause, which `TransportResolveClusterAction` reports for failures it cannot
+ * classify: `java.lang.X: message` for JDK exceptions, `SimpleName[message]` for Elasticsearch's own
+ * (`ElasticsearchException.toString` → `ExceptionsHelper.detailedMessage`).
+ */
+export function causeToString(f: RemoteFailure): string {
+  const jdk = JAVA_LANG[f.type];
+  if (jdk) return `${jdk}: ${f.reason}`;
+  const simple = f.type
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+  return `${simple}[${f.reason}]`;
+}
+
 export class RemoteError extends Error {
-  constructor(readonly failure: RemoteFailure) {
+  constructor(
+    readonly failure: RemoteFailure,
+    readonly phase: RemotePhase = 'request',
+  ) {
     super(failure.reason);
   }
   toEsError(): EsError {
@@ -521,6 +572,7 @@ export class RemoteListener {
     const names = [...this.host.store.indices.keys()].sort();
     const concrete = new Set<string>();
     const denied: string[] = [];
+    const missing: string[] = [];
     for (const entry of expression) {
       if (entry.startsWith('-')) {
         for (const n of expandIndexPattern(entry.slice(1), names)) concrete.delete(n);
@@ -533,6 +585,7 @@ export class RemoteListener {
       } else if (!allowed(entry).ok) denied.push(entry);
       else if (!names.includes(entry)) {
         if (action === 'search') throw new RemoteError(failures.indexNotFound(entry));
+        missing.push(entry);
       } else concrete.add(entry);
     }
     if (denied.length) {
@@ -550,6 +603,9 @@ export class RemoteListener {
       );
     }
     if (action === 'resolve') {
+      // A concrete name that does not exist: the remote's own entry is `{connected: true, error: "no such index [x]"}`
+      // (TransportResolveClusterAction catches the IndexNotFoundException of hasMatchingIndices).
+      if (missing.length) return { error: failures.indexNotFound(missing[0]!).reason };
       return {
         matching_indices: concrete.size > 0,
         version: {
@@ -671,7 +727,8 @@ export class RemoteConnection {
   private closedByUs = false;
 
   constructor(
-    readonly settings: RemoteClusterSettings,
+    /** Replaced in place when only skip_unavailable changes (no rebuild, as RemoteClusterService does). */
+    public settings: RemoteClusterSettings,
     private readonly local: LocalSideHost,
     /** The keystore credential; replaced in place on a reload that keeps the alias on the API-key model. */
     public credentials: string | undefined,
@@ -690,6 +747,17 @@ export class RemoteConnection {
     return this.settings.mode === 'proxy' ? (this.settings.proxyAddress ?? '') : (this.settings.seeds[0] ?? '');
   }
 
+  /** The address as ES prints a resolved TransportAddress (`ip:port`), or as configured when it does not resolve. */
+  resolvedAddress(): string {
+    try {
+      const { host, port } = parseHostPort(this.address);
+      const ip = net.isIP(host) ? host : this.local.resolveHost(host);
+      return ip ? `${ip}:${port}` : this.address;
+    } catch {
+      return this.address;
+    }
+  }
+
   /** Open the connection (all proxy sockets). Resolves even on failure; the failure is kept in lastFailure. */
   connect(timeoutMs = 30_000): Promise<void> {
     this.connecting ??= this.doConnect(timeoutMs).finally(() => (this.connecting = undefined));
@@ -698,7 +766,7 @@ export class RemoteConnection {
 
   async ensureConnected(timeoutMs = 30_000): Promise<void> {
     if (!this.connected) await this.connect(timeoutMs);
-    if (!this.connected) throw new RemoteError(this.lastFailure ?? failures.closedByRemote(this.address));
+    if (!this.connected) throw new RemoteError(this.lastFailure ?? failures.closedByRemote(this.address), 'connect');
   }
 
   private async doConnect(timeoutMs: number): Promise<void> {
@@ -731,7 +799,6 @@ export class RemoteConnection {
     if (!ip) throw new RemoteError(failures.unknownHost(host));
     const addr = `${ip}:${port}`;
     const apiKeyModel = this.credentials !== undefined;
-    if (apiKeyModel && !licenseAllowsApiKeyModel(this.local.license())) throw new RemoteError(failures.license());
     const serverName = this.settings.serverName ?? (net.isIP(host) ? undefined : host);
     const verifyName = serverName ?? host;
     const transportTrust = this.local.transportTrust();
@@ -869,6 +936,10 @@ export class RemoteConnection {
   /** Send a search/resolve request over an open socket (connecting first if needed). */
   async request(type: 'search' | 'resolve', payload: Frame, timeoutMs = 30_000): Promise<unknown> {
     await this.ensureConnected(timeoutMs);
+    // The local security interceptor refuses to send a request with cross-cluster credentials below Enterprise
+    // (SecurityServerTransportInterceptor): a security exception on an open connection, not a connect failure.
+    if (this.credentials !== undefined && !licenseAllowsApiKeyModel(this.local.license()))
+      throw new RemoteError(failures.license());
     const open = this.channels.filter((c) => !c.closed);
     const channel = open[this.next++ % open.length]!;
     let reply: Frame;
@@ -881,7 +952,7 @@ export class RemoteConnection {
       );
     } catch (e) {
       if (e instanceof RemoteError) throw e;
-      throw new RemoteError(failures.closedByRemote(this.address));
+      throw new RemoteError(failures.closedByRemote(this.address), 'connect');
     }
     if (!reply.ok) throw new RemoteError(reply.error as RemoteFailure);
     return reply.result;
@@ -939,7 +1010,11 @@ export class RemoteClusters {
       }
     }
     for (const [alias, settings] of wanted) {
-      if (this.connections.has(alias)) continue;
+      const open = this.connections.get(alias);
+      if (open) {
+        open.settings = settings; // e.g. skip_unavailable, updated on the live connection
+        continue;
+      }
       const credentials = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
       const conn = new RemoteConnection(settings, this.local, credentials);
       this.connections.set(alias, conn);

@@ -73,6 +73,97 @@ export interface Authentication {
   apiKey?: ApiKey;
 }
 
+/** Predefined cluster privilege names (ClusterPrivilegeResolver, 8.17), in the order ES lists them (sorted). */
+const CLUSTER_PRIVILEGE_NAMES = [
+  'all',
+  'cancel_task',
+  'create_snapshot',
+  'cross_cluster_replication',
+  'cross_cluster_search',
+  'delegate_pki',
+  'grant_api_key',
+  'manage',
+  'manage_api_key',
+  'manage_autoscaling',
+  'manage_behavioral_analytics',
+  'manage_ccr',
+  'manage_data_frame_transforms',
+  'manage_data_stream_global_retention',
+  'manage_enrich',
+  'manage_ilm',
+  'manage_inference',
+  'manage_ingest_pipelines',
+  'manage_logstash_pipelines',
+  'manage_ml',
+  'manage_oidc',
+  'manage_own_api_key',
+  'manage_pipeline',
+  'manage_rollup',
+  'manage_saml',
+  'manage_search_application',
+  'manage_search_query_rules',
+  'manage_search_synonyms',
+  'manage_security',
+  'manage_service_account',
+  'manage_slm',
+  'manage_token',
+  'manage_transform',
+  'manage_user_profile',
+  'manage_watcher',
+  'monitor',
+  'monitor_data_frame_transforms',
+  'monitor_data_stream_global_retention',
+  'monitor_enrich',
+  'monitor_inference',
+  'monitor_ml',
+  'monitor_rollup',
+  'monitor_snapshot',
+  'monitor_stats',
+  'monitor_text_structure',
+  'monitor_transform',
+  'monitor_watcher',
+  'none',
+  'post_behavioral_analytics_event',
+  'read_ccr',
+  'read_connector_secrets',
+  'read_fleet_secrets',
+  'read_ilm',
+  'read_pipeline',
+  'read_security',
+  'read_slm',
+  'transport_client',
+  'write_connector_secrets',
+  'write_fleet_secrets',
+];
+/** Predefined index privilege names (IndexPrivilege, 8.17). */
+const INDEX_PRIVILEGE_NAMES = [
+  'all',
+  'auto_configure',
+  'create',
+  'create_doc',
+  'create_index',
+  'cross_cluster_replication',
+  'cross_cluster_replication_internal',
+  'delete',
+  'delete_index',
+  'index',
+  'maintenance',
+  'manage',
+  'manage_data_stream_lifecycle',
+  'manage_follow_index',
+  'manage_ilm',
+  'manage_leader_index',
+  'monitor',
+  'none',
+  'read',
+  'read_cross_cluster',
+  'view_index_metadata',
+  'write',
+];
+/** Raw action names and patterns are accepted as privileges (ClusterPrivilegeResolver.isClusterAction, IndexPrivilege). */
+const CLUSTER_ACTION_RE = /^(?:cluster:|indices:admin\/template\/|indices:admin\/index_template\/)/;
+const INDEX_ACTION_RE = /^(?:indices:|internal:transport\/proxy\/indices:)/;
+
 const CLUSTER_IMPLIES: Record<string, string[]> = {
   all: ['*'],
   manage: ['monitor', 'manage_ccr', 'read_ccr', 'manage_ilm', 'manage_index_templates', 'manage_pipeline'],
@@ -409,11 +500,42 @@ export class SecurityRealm {
         throw new EsError(400, 'parse_exception', `failed to parse role [${name}]. unexpected field [${field}]`);
       }
     }
+    // RoleDescriptor.parseRemoteIndex: `clusters` is required while parsing (a parse_exception, before validation).
+    for (const ri of role.remote_indices ?? []) {
+      if (ri.clusters === undefined || ri.clusters === null) {
+        throw new EsError(
+          400,
+          'parse_exception',
+          `failed to parse remote indices privileges for role [${name}]. missing required [clusters] field`,
+        );
+      }
+    }
     for (const ri of role.remote_indices ?? []) {
       if (!Array.isArray(ri.clusters) || ri.clusters.length === 0) {
         throw validationError('remote index privileges must specify cluster names');
       }
     }
+    // RoleDescriptorRequestValidator: every privilege name is a predefined one or an action pattern.
+    const problems: string[] = [];
+    for (const p of (role.cluster ?? []) as string[]) {
+      const n = String(p).toLowerCase();
+      if (!CLUSTER_ACTION_RE.test(n) && !CLUSTER_PRIVILEGE_NAMES.includes(n)) {
+        problems.push(
+          `unknown cluster privilege [${n}]. a privilege must be either one of the predefined cluster privilege names [${CLUSTER_PRIVILEGE_NAMES.join(',')}] or a pattern over one of the available cluster actions`,
+        );
+      }
+    }
+    for (const ip of [...(role.indices ?? []), ...(role.remote_indices ?? [])]) {
+      for (const p of (ip.privileges ?? []) as string[]) {
+        const n = String(p).toLowerCase();
+        if (!INDEX_ACTION_RE.test(n) && !INDEX_PRIVILEGE_NAMES.includes(n)) {
+          problems.push(
+            `unknown index privilege [${n}]. a privilege must be either one of the predefined fixed indices privileges [${INDEX_PRIVILEGE_NAMES.join(',')}] or a pattern over one of the available index actions`,
+          );
+        }
+      }
+    }
+    if (problems.length) throw validationError(...problems);
     for (const rc of role.remote_cluster ?? []) {
       const allowed = ['monitor_enrich', ...(versionAtLeast(this.version, '8.17.0') ? ['monitor_stats'] : [])];
       const bad = (rc.privileges ?? []).filter((p) => !allowed.includes(p));
@@ -527,6 +649,15 @@ export class SecurityRealm {
     };
   }
 
+  /**
+   * RestCreateCrossClusterApiKeyAction's ConstructingObjectParser: `name` and `access` are constructor arguments, so a
+   * request without them fails parsing (`Required [name]`) before it is authorized or anything else is looked at.
+   */
+  static requireCrossClusterKeyFields(b: Record<string, unknown> | undefined): void {
+    const missing = ['name', 'access'].filter((f) => b?.[f] === undefined || b[f] === null);
+    if (missing.length) throw badRequest(`Required [${missing.join(', ')}]`);
+  }
+
   /** Domain page §3: the access rules of CrossClusterApiKeyRoleDescriptorBuilder, with its messages. */
   static crossClusterRoleDescriptor(access: unknown): { access: CrossClusterAccess; descriptor: RoleDescriptor } {
     const a = (access ?? {}) as CrossClusterAccess & Record<string, unknown>;
@@ -564,12 +695,14 @@ export class SecurityRealm {
     const cluster: string[] = [];
     if (search.length) cluster.push('cross_cluster_search', 'monitor_enrich');
     if (replication.length) cluster.push('cross_cluster_replication');
+    // Stored as ES stores it (50_cross_cluster.yml): a DLS query as a JSON string, allow_restricted_indices filled in.
+    const storedQuery = (q: unknown) => (typeof q === 'string' ? q : JSON.stringify(q));
     const indices: IndicesPrivileges[] = [
       ...search.map((s) => ({
         names: s.names,
         privileges: ['read', 'read_cross_cluster', 'view_index_metadata'],
-        ...(s.query !== undefined ? { query: s.query } : {}),
         ...(s.field_security !== undefined ? { field_security: s.field_security } : {}),
+        ...(s.query !== undefined ? { query: storedQuery(s.query) } : {}),
         allow_restricted_indices: s.allow_restricted_indices ?? false,
       })),
       ...replication.map((r) => ({
@@ -586,10 +719,8 @@ export class SecurityRealm {
         ? {
             search: search.map((s) => ({
               names: s.names,
-              ...(s.query !== undefined
-                ? { query: typeof s.query === 'string' ? s.query : JSON.stringify(s.query) }
-                : {}),
               ...(s.field_security !== undefined ? { field_security: s.field_security } : {}),
+              ...(s.query !== undefined ? { query: storedQuery(s.query) } : {}),
               allow_restricted_indices: s.allow_restricted_indices ?? false,
             })),
           }
@@ -617,12 +748,13 @@ export class SecurityRealm {
   }
 
   createCrossClusterKey(auth: Authentication, body: Record<string, unknown> | undefined): Record<string, unknown> {
+    const b = body ?? {};
+    SecurityRealm.requireCrossClusterKeyFields(b);
     if (auth.apiKey) {
       throw badRequest(
         'authentication via API key not supported: An API key cannot be used to create a cross-cluster API key',
       );
     }
-    const b = body ?? {};
     const name = requireKeyName(b);
     const { access, descriptor } = SecurityRealm.crossClusterRoleDescriptor(b.access);
     return this.storeNewKey(auth, b, name, {
@@ -710,9 +842,7 @@ export class SecurityRealm {
         (!username || wildcardMatch(username, k.username)) &&
         (!activeOnly || (!k.invalidated && (k.expiration === undefined || k.expiration > this.now()))),
     );
-    if ((id || name) && keys.length === 0) {
-      throw new EsError(404, 'resource_not_found_exception', `api key owned by requesting user does not exist`);
-    }
+    // ApiKeyService.getApiKeys: nothing found is GetApiKeyResponse.emptyResponse(), HTTP 200 {"api_keys": []}.
     return { api_keys: keys.map((k) => this.keyInfo(k, withLimitedBy)) };
   }
 
@@ -781,8 +911,11 @@ export class SecurityRealm {
         'One of [api key id(s), api key name, username, realm name] must be specified if [owner] flag is false',
       );
     }
+    // ApiKeyService.invalidateApiKeys looks keys up with filterOutInvalidatedKeys: an already invalidated key is not
+    // found, so invalidating it again answers the empty response (not previously_invalidated_api_keys).
     const matches = [...this.apiKeys.values()].filter(
       (k) =>
+        !k.invalidated &&
         (!ids || ids.includes(k.id)) &&
         (!name || wildcardMatch(name, k.name)) &&
         (!owner || k.username === auth.username) &&

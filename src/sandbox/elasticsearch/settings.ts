@@ -201,13 +201,11 @@ export class ClusterSettings {
     const before = { ...this.persistent, ...this.transient };
     const changed = new Set<string>();
     for (const alias of new Set([...aliasesOf(before), ...aliasesOf(merged)])) {
-      const pick = (s: FlatSettings) =>
-        JSON.stringify(
-          Object.entries(s)
-            .filter(([k]) => k.startsWith(`cluster.remote.${alias}.`))
-            .sort(),
-        );
-      if (pick(before) !== pick(merged)) changed.add(alias);
+      if (
+        connectionIdentity(before, alias, this.skipUnavailableDefault) !==
+        connectionIdentity(merged, alias, this.skipUnavailableDefault)
+      )
+        changed.add(alias);
     }
     this.persistent = next.persistent;
     this.transient = next.transient;
@@ -231,6 +229,32 @@ export class ClusterSettings {
     return typeof v === 'string' ? v : '30s';
   }
 }
+
+/**
+ * What an open connection is built from: a change here rebuilds it (RemoteConnectionStrategy.shouldRebuildConnection:
+ * another mode, transport.compress / compression_scheme / ping_schedule, or the strategy's own
+ * strategyMustBeRebuilt: proxy address, socket count, server name; seeds, node connections). `skip_unavailable` is
+ * not in it: ES updates it on the live connection (RemoteClusterService.updateSkipUnavailable).
+ */
+function connectionIdentity(settings: FlatSettings, alias: string, skipUnavailableDefault: boolean): string {
+  if (!aliasesOf(settings).includes(alias)) return '';
+  const r = remoteSettingsOf(settings, alias, skipUnavailableDefault);
+  const enabled = r.mode === 'proxy' ? !!r.proxyAddress : r.seeds.length > 0;
+  if (!enabled) return '';
+  const transport = ['transport.compress', 'transport.compression_scheme', 'transport.ping_schedule'].map(
+    (k) => settings[`cluster.remote.${alias}.${k}`] ?? null,
+  );
+  const { skipUnavailable: _live, ...identity } = r;
+  return JSON.stringify([identity, transport]);
+}
+
+/** Per-alias settings ES refuses for an alias without an address (RemoteConnectionEnabled validator). */
+const NEED_ENABLED_CONNECTION = [
+  'skip_unavailable',
+  'transport.compress',
+  'transport.compression_scheme',
+  'transport.ping_schedule',
+];
 
 export function aliasesOf(settings: FlatSettings): string[] {
   const aliases = new Set<string>();
@@ -275,6 +299,15 @@ export function remoteSettingsOf(
     throw badRequest(
       `No enum constant org.elasticsearch.transport.Compression.Enabled.${String(compress).toUpperCase()}`,
     );
+  }
+  // RemoteClusterService's RemoteConnectionEnabled validator: these settings only exist for a connection that has an
+  // address (proxy) or seeds (sniff); leaving them behind when the address is removed is refused.
+  const enabled = mode === 'proxy' ? typeof proxyAddress === 'string' && proxyAddress !== '' : seeds.length > 0;
+  if (!enabled) {
+    for (const s of NEED_ENABLED_CONNECTION) {
+      if (get(s) !== undefined)
+        throw badRequest(`Cannot configure setting [${key(s)}] if remote cluster is not enabled.`);
+    }
   }
   return {
     alias,

@@ -137,7 +137,26 @@ export function keyIdOf(encoded: string): string | undefined {
   }
 }
 
-/** base64/base64url decoding without Buffer (the workflow sandbox has atob). */
-function decodeBase64(s: string): string {
-  return atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * base64/base64url decoding by hand: the workflow sandbox has neither Buffer nor atob (a call to either throws, and
+ * every handed-over key's id came out "unknown"). Throws on a character that is not base64.
+ */
+export function decodeBase64(s: string): string {
+  const clean = s.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of clean) {
+    const v = BASE64.indexOf(ch);
+    if (v < 0) throw new Error('not base64');
+    value = (value << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((value >> bits) & 0xff);
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }
