@@ -873,6 +873,9 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           managed: isOurs(k.metadata),
           ...(typeof k.metadata?.alias === 'string' ? { alias: k.metadata.alias } : {}),
           ...(typeof k.metadata?.workflow_id === 'string' ? { workflowId: k.metadata.workflow_id } : {}),
+          ...(k.access !== undefined ? { access: k.access } : {}),
+          // What the tool granted, as it recorded it on the key (connect, updateRemoteClusterAccess).
+          ...(typeof k.metadata?.access_hash === 'string' ? { accessHash: k.metadata.access_hash } : {}),
         }));
       });
     },

@@ -164,7 +164,9 @@ export interface Activities {
     securityModel?: 'api-key' | 'tls-certificate';
   }): Promise<ConnectionCheck>;
   /** `POST /_security/_query/api_key`: every cross-cluster key this tool made (metadata.managed_by), any state. */
-  queryCrossClusterApiKeys(i: { target: EsTarget }): Promise<(CrossClusterKeyInfo & { type?: string })[]>;
+  queryCrossClusterApiKeys(i: {
+    target: EsTarget;
+  }): Promise<(CrossClusterKeyInfo & { type?: string; accessHash?: string })[]>;
 
   // ---- Secrets (secrets.ts)
   /**

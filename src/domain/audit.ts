@@ -5,9 +5,10 @@
  */
 import type { AuditRow, AuditStatus } from '../contract/audit';
 import type { ConnectionCheck, ConnectionFacts, CrossClusterKeyInfo } from '../contract/facts';
-import { keystoreSecretName, trustEntryName } from './requests';
+import type { Access } from '../contract/request';
+import { accessHash, keystoreSecretName, trustEntryName } from './requests';
 
-export type AuditKey = CrossClusterKeyInfo & { type?: string };
+export type AuditKey = CrossClusterKeyInfo & { type?: string; accessHash?: string };
 
 export interface AliasFacts {
   alias: string;
@@ -114,6 +115,13 @@ function aliasRow(f: DeploymentFactsForAudit, a: AliasFacts): AuditRow {
         problem('broken', `key ${key.id} expired at ${iso(key.expiration)} → run rotateRemoteClusterKey`);
       } else if (key.expiration !== undefined && key.expiration <= f.now + f.expiryWarningMs) {
         problem('expiring', `key ${key.id} expires at ${iso(key.expiration)} → run rotateRemoteClusterKey before then`);
+      }
+      // The key's access as Elasticsearch stores it, against what the tool recorded granting (compared as stored).
+      if (key.accessHash && key.access !== undefined && accessHash(key.access as Access) !== key.accessHash) {
+        problem(
+          'drifted',
+          `the access of key ${key.id} is not what this tool granted (changed outside it) → run updateRemoteClusterAccess with the access you want`,
+        );
       }
     }
   }

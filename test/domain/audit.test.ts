@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateAuditRequest } from '../../src/contract/audit';
 import type { ConnectionFacts } from '../../src/contract/facts';
+import { accessHash } from '../../src/domain/requests';
 import { auditRows, type AliasFacts, type AuditKey, type DeploymentFactsForAudit } from '../../src/domain/audit';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -94,6 +95,17 @@ describe('audit verdicts', () => {
     const unknown = verdict([key({ workflowId: 'other' }), key({ id: 'k2', workflowId: 'other2' })]);
     assert.equal(unknown.status, 'broken');
     assert.match(unknown.problems[0]!, /no single active cross-cluster API key/);
+  });
+
+  it('access: the key as stored against the hash of what the tool granted (compared as stored)', () => {
+    const granted = { search: [{ names: ['logs-*'] }] };
+    const stored = { search: [{ names: ['logs-*'], allow_restricted_indices: false }] };
+    const verdict = (access: unknown) =>
+      auditRows(facts({ keys: [key({ access, accessHash: accessHash(granted) })] }))[0]!;
+    assert.equal(verdict(stored).status, 'healthy');
+    const changed = verdict({ search: [{ names: ['*'], allow_restricted_indices: false }] });
+    assert.equal(changed.status, 'drifted');
+    assert.match(changed.problems[0]!, /the access of key k1 is not what this tool granted/);
   });
 
   it('the record names a rotated key: that one is judged, not the connect run’s', () => {

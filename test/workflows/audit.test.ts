@@ -135,6 +135,22 @@ describe('ech-remote audit', () => {
     assert.deepEqual(ui.counts, { healthy: 1, degraded: 0, broken: 1, drifted: 0, expiring: 0, orphan: 0 });
   });
 
+  it('a key whose access was changed outside the tool: exit 3, that connection drifted', async () => {
+    const res = await estate.es('self-managed', 'PUT', `/_security/cross_cluster/api_key/${keyIds['audit-two']}`, {
+      access: { search: [{ names: ['*'] }] },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const { code, result, table } = await audit(auditFile());
+    assert.equal(code, 3, table);
+    const row = rowOf(result, 'audit-two');
+    assert.equal(row.status, 'drifted');
+    assert.match(
+      row.problems.join('\n'),
+      new RegExp(`the access of key ${keyIds['audit-two']} is not what this tool granted`),
+    );
+    assert.match(table, /audit-two\s+drifted/);
+  });
+
   it('a keystore entry removed by hand: exit 3 naming the connection and the missing entry', async () => {
     const { deploymentId, refId } = estate.info.cloud;
     await estate.cloud('PATCH', `/deployments/${deploymentId}/elasticsearch/${refId}/keystore`, {
