@@ -35,6 +35,25 @@ export async function connectWorker(): Promise<NativeConnection> {
   });
 }
 
+/** Env: how many workflow runs a worker keeps in memory (sticky cache). */
+export const MAX_CACHED_WORKFLOWS_ENV = 'ECH_REMOTE_MAX_CACHED_WORKFLOWS';
+/**
+ * Default cache: runs mostly wait for people (hours) and cost memory while cached; a run evicted from the cache is
+ * rebuilt from its history when its next event comes (a replay of a few hundred events, milliseconds). 100 keeps the
+ * active runs warm and a worker with hundreds of waiting runs small (docs/benchmarks.md).
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;
+
+export function maxCachedWorkflows(): number {
+  const raw = process.env[MAX_CACHED_WORKFLOWS_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`${MAX_CACHED_WORKFLOWS_ENV} must be a whole number ≥ 0 (got "${raw}")`);
+  }
+  return n;
+}
+
 export async function createWorker(options: Partial<WorkerOptions> = {}): Promise<Worker> {
   const dataConverter = options.dataConverter ?? workerDataConverter();
   const { namespace } = temporalConnectConfig();
@@ -52,6 +71,7 @@ export async function createWorker(options: Partial<WorkerOptions> = {}): Promis
     // Keep-alive heartbeats: a worker that dies mid-activity is noticed after the heartbeat timeout, not start-to-close.
     interceptors: { activity: [redactActivityErrors, keepAliveHeartbeats()] },
     shutdownGraceTime: '30s',
+    maxCachedWorkflows: maxCachedWorkflows(),
     ...options,
     dataConverter,
   });
@@ -89,6 +109,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     {
       taskQueue: worker.options.taskQueue,
       namespace: worker.options.namespace,
+      maxCachedWorkflows: worker.options.maxCachedWorkflows,
       metrics: process.env.ECH_REMOTE_METRICS_ADDRESS
         ? `http://${process.env.ECH_REMOTE_METRICS_ADDRESS}/metrics`
         : 'off',

@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   bodyOf,
   createCloudClient,
+  isPlanBusy,
   isVersionConflict,
   type CloudClient,
   type CloudClientOptions,
@@ -44,10 +45,12 @@ export interface CloudActivityDeps {
   createClient?: (o: CloudClientOptions) => CloudClient;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
-  /** Longest plan polling interval for waitForPlan (default 10 s; the first polls come sooner). */
+  /** Longest plan polling interval for waitForPlan (default 500 ms: a plan's end is noticed within half a second). */
   planPollIntervalMs?: number;
-  /** Read-modify-write attempts of the trust object on version conflicts (default 5). */
+  /** Read-modify-write attempts of the trust object on version conflicts (default 20, backing off with jitter). */
   trustUpdateAttempts?: number;
+  /** How often a change polls while someone else's plan is pending (default 1 s). */
+  pendingPollMs?: number;
 }
 
 type EsResource = CloudSchemas['ElasticsearchResourceInfo'];
@@ -120,6 +123,23 @@ function trustShape(e: DirectTrust | DirectTrustEntry): string {
   });
 }
 
+/** `direct` with `entry` in it (by name), or undefined when it is there already as wanted. */
+function withEntry(direct: DirectTrust[], entry: DirectTrustEntry): DirectTrust[] | undefined {
+  const same = direct.filter((d) => d.name === entry.name);
+  const existing = same[0];
+  if (existing && same.length === 1 && trustShape(existing) === trustShape(entry)) return undefined;
+  const { uid: _ignored, ...wanted } = entry;
+  const ours: DirectTrust = { ...wanted, ...(existing?.uid ? { uid: existing.uid } : {}) };
+  // Replace ours in place (duplicates of our name collapse into one), keep every other entry as read.
+  const next: DirectTrust[] = [];
+  for (const d of direct) {
+    if (d.name !== entry.name) next.push(d);
+    else if (!next.includes(ours)) next.push(ours);
+  }
+  if (!next.includes(ours)) next.push(ours);
+  return next;
+}
+
 /** Entries as they are sent back: certificate `metadata` is read-only, everything else is kept as read. */
 function forWrite(trust: TrustSettings): TrustSettings {
   return {
@@ -183,8 +203,9 @@ export function createEchEndpointLookup(
 }
 
 export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivities {
-  const pollMs = deps.planPollIntervalMs ?? 10_000;
-  const trustAttempts = Math.max(1, deps.trustUpdateAttempts ?? 5);
+  const pollMs = deps.planPollIntervalMs ?? 500;
+  const trustAttempts = Math.max(1, deps.trustUpdateAttempts ?? 20);
+  const pendingPollMs = deps.pendingPollMs ?? 1_000;
 
   function client(target: CloudTarget): CloudClient {
     return cloudClient(deps, target, Context.current().cancellationSignal);
@@ -206,15 +227,21 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
 
   /**
    * Read-modify-write of the whole `settings.trust` object. `mutate` returns the new trust, or undefined when the
-   * current one is already as wanted (nothing is sent). Version conflicts re-read and retry.
+   * current one is already as wanted (nothing is sent). A plan pending on the deployment (someone else's: this tool's
+   * runs take turns, src/workflows/deploymentPlans.ts) is waited for, heartbeating: sending the current plan then
+   * could undo it, and the Cloud API refuses it anyway. Version conflicts re-read and retry, backing off with jitter
+   * (many writers of one deployment); after `trustAttempts` of them the failure is retryable, not final.
    */
   async function updateTrust(
     target: CloudTarget,
     what: string,
     mutate: (trust: TrustSettings) => TrustSettings | undefined,
   ): Promise<{ changed: boolean; previousAttemptId?: string }> {
+    const ctx = Context.current();
     const c = client(target);
-    for (let attempt = 1; ; attempt++) {
+    let conflicts = 0;
+    let waits = 0;
+    for (;;) {
       const { resource, version } = await readDeployment(c, target);
       const info = resource.info;
       // The plan shown before this change: the plan to wait for is a later one (src/activities/types.ts waitForPlan).
@@ -223,14 +250,16 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       const next = mutate(info.settings?.trust ?? {});
       if (!next) return { changed: false, ...previous };
       if (info.plan_info.pending) {
-        // Sending the current plan now could undo the pending one: wait for it (the retry policy backs off).
-        throw ApplicationFailure.create({
-          message:
-            `A plan (${info.plan_info.pending.plan_attempt_id ?? 'unknown attempt'}) is pending on deployment ` +
-            `${target.deploymentId}; ${what} will be retried after it finishes`,
-          type: FAILURE_TYPES.transient,
-          nonRetryable: false,
-        });
+        waits++;
+        if (waits === 1 || waits % 30 === 0) {
+          log().info(`A plan is pending on the deployment; ${what} waits for it`, {
+            deploymentId: target.deploymentId,
+            pendingAttemptId: info.plan_info.pending.plan_attempt_id,
+          });
+        }
+        heartbeat({ waitingForPlan: info.plan_info.pending.plan_attempt_id, waits });
+        await ctx.sleep(pendingPollMs);
+        continue;
       }
       const plan = info.plan_info.current?.plan;
       if (!plan) {
@@ -259,10 +288,25 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         });
         return { changed: true, ...previous };
       } catch (err) {
-        if (!isVersionConflict(err) || attempt >= trustAttempts) throw err;
-        log().info('Deployment changed concurrently; re-reading the trust settings', { trustAttempt: attempt, what });
-        heartbeat({ trustAttempt: attempt });
-        await Context.current().sleep(100 * attempt + Math.floor(Math.random() * 100));
+        if (isPlanBusy(err)) {
+          // A plan started between the read and the write: wait for it like above.
+          heartbeat({ waitingForPlan: true, waits: ++waits });
+          await ctx.sleep(pendingPollMs);
+          continue;
+        }
+        if (!isVersionConflict(err)) throw err;
+        conflicts++;
+        if (conflicts >= trustAttempts) {
+          throw ApplicationFailure.create({
+            type: FAILURE_TYPES.transient,
+            nonRetryable: false,
+            message: `Deployment ${target.deploymentId} kept changing concurrently (${conflicts} version conflicts); ${what} will be retried`,
+          });
+        }
+        log().info('Deployment changed concurrently; re-reading the trust settings', { trustAttempt: conflicts, what });
+        heartbeat({ trustAttempt: conflicts });
+        // Exponential backoff with full jitter, so concurrent writers do not collide again in lockstep.
+        await ctx.sleep(Math.floor(Math.random() * Math.min(2_000, 100 * 2 ** conflicts)) + 20);
       }
     }
   }
@@ -326,28 +370,28 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
       return { removed: true };
     },
 
-    async ensureDirectTrust({ target, entry }) {
-      if (!isOurTrustEntryName(entry.name)) {
-        throw permanent(
-          FAILURE_TYPES.invalidRequest,
-          `Refusing to write trust entry "${entry.name}": this tool only manages entries named ${OUR_TRUST_PREFIX}<alias>`,
-        );
-      }
-      const { changed, previousAttemptId } = await updateTrust(target, `ensure ${entry.name}`, (trust) => {
-        const direct = trust.direct ?? [];
-        const same = direct.filter((d) => d.name === entry.name);
-        const existing = same[0];
-        if (existing && same.length === 1 && trustShape(existing) === trustShape(entry)) return undefined;
-        const { uid: _ignored, ...wanted } = entry;
-        const ours: DirectTrust = { ...wanted, ...(existing?.uid ? { uid: existing.uid } : {}) };
-        // Replace ours in place (duplicates of our name collapse into one), keep every other entry as read.
-        const next: DirectTrust[] = [];
-        for (const d of direct) {
-          if (d.name !== entry.name) next.push(d);
-          else if (!next.includes(ours)) next.push(ours);
+    async ensureDirectTrust({ target, entry, alsoApply = [] }) {
+      const entries = [entry, ...alsoApply.filter((e) => e.name !== entry.name)];
+      for (const e of entries) {
+        if (!isOurTrustEntryName(e.name)) {
+          throw permanent(
+            FAILURE_TYPES.invalidRequest,
+            `Refusing to write trust entry "${e.name}": this tool only manages entries named ${OUR_TRUST_PREFIX}<alias>`,
+          );
         }
-        if (!next.includes(ours)) next.push(ours);
-        return { ...trust, direct: next };
+      }
+      const what = entries.length === 1 ? `ensure ${entry.name}` : `ensure ${entries.map((e) => e.name).join(', ')}`;
+      const { changed, previousAttemptId } = await updateTrust(target, what, (trust) => {
+        let direct = trust.direct ?? [];
+        let changedAny = false;
+        for (const e of entries) {
+          const next = withEntry(direct, e);
+          if (next) {
+            direct = next;
+            changedAny = true;
+          }
+        }
+        return changedAny ? { ...trust, direct } : undefined;
       });
       return { name: entry.name, changed, ...(previousAttemptId ? { previousAttemptId } : {}) };
     },
@@ -386,7 +430,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         // undoing) must not fail this wait. Wait a little for the change's plan to show; none = nothing to wait for.
         const stale = afterAttemptId !== undefined && current?.plan_attempt_id === afterAttemptId;
         if (!pending && stale && Date.now() - startedAt < NEW_PLAN_GRACE_MS) {
-          await ctx.sleep(Math.min(pollMs, 500));
+          await ctx.sleep(Math.min(pollMs, 250));
           continue;
         }
         if (!pending) {
@@ -430,8 +474,10 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
             attempt: pending.plan_attempt_id,
           });
         }
-        // Short first polls (small plans finish in seconds), backing off to the interval. Throws CancelledFailure on cancel.
-        await ctx.sleep(Math.min(pollMs, 500 * 2 ** (polls - 1)));
+        // Short first polls (small plans finish in seconds), then every pollMs: the Cloud API offers no notification
+        // of a plan's end, and two reads a second per waiting change are light (runs take turns per deployment).
+        // Throws CancelledFailure on cancel.
+        await ctx.sleep(Math.min(pollMs, 250 * 2 ** (polls - 1)));
       }
     },
 

@@ -4,6 +4,7 @@
  */
 import { createCloudActivities, createEchEndpointLookup, type CloudActivityDeps } from './cloud';
 import { createElasticsearchActivities, type ElasticsearchActivityDeps } from './elasticsearch';
+import { createPlanTurnActivities } from './planTurns';
 import { checkSecrets } from './secrets';
 import { createTlsActivities, type TlsActivityDeps } from './tls';
 import type { Activities } from './types';
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps = {}): Activities {
       ...deps.elasticsearch,
     }),
     ...createTlsActivities(deps.tls),
+    ...createPlanTurnActivities(),
     checkSecrets,
   };
 }

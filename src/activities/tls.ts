@@ -8,7 +8,8 @@
  *    Node's roots plus NODE_EXTRA_CA_CERTS) and a `checkServerIdentity` that records the chain and returns the result
  *    of `tls.checkServerIdentity` (Node calls it only after the chain verified). Only this connection decides
  *    `trusted`. After the handshake it listens briefly: a transport port asks for a client certificate and, getting
- *    none, sends `certificate_required` / `bad_certificate` or closes.
+ *    none, sends `certificate_required` / `bad_certificate` or closes. When the description (2.) shows the server
+ *    asked for none, no such alert can come and the probe ends at once (no fixed window on the critical path).
  * 2. The description: a TLS 1.2 ClientHello over a tap that records the bytes the server sends. In TLS 1.2 the
  *    server's first flight (Certificate, CertificateRequest) is plaintext, so the chain and whether the server asks
  *    for a client certificate can be read even when the chain is untrusted, without completing anything on trust:
@@ -200,6 +201,11 @@ function verdictConnection(opts: {
   ca?: string | string[];
   timeoutMs: number;
   windowMs: number;
+  /**
+   * The description connection's first flight, when it arrives: a complete flight without a CertificateRequest
+   * means the server does not ask for a client certificate, so no alert can come and the window ends at once.
+   */
+  firstFlight?: Promise<FirstFlight | undefined>;
 }): Promise<Verdict> {
   return new Promise((resolve) => {
     const v: Verdict = {
@@ -250,6 +256,9 @@ function verdictConnection(opts: {
       // Read, send nothing: a transport port (client auth required) rejects our empty client certificate now.
       socket.resume();
       windowTimer = setTimeout(finish, opts.windowMs);
+      void opts.firstFlight?.then((flight) => {
+        if (flight?.serverHelloDone && !flight.certificateRequested) setImmediate(finish);
+      });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const text = `${err.code ?? ''} ${err.message}`;
@@ -678,9 +687,19 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
         retryDelayMs,
         proxyAddress,
         observe: async () => {
+          const described = describeConnection({ host, port, servername, timeoutMs }).catch(() => undefined);
           const [verdict, flight] = await Promise.all([
-            verdictConnection({ host, port, servername, identityName, ca: trust, timeoutMs, windowMs }),
-            describeConnection({ host, port, servername, timeoutMs }).catch(() => undefined),
+            verdictConnection({
+              host,
+              port,
+              servername,
+              identityName,
+              ca: trust,
+              timeoutMs,
+              windowMs,
+              firstFlight: described,
+            }),
+            described,
           ]);
           return { verdict, report: reportOf(verdict, flight) };
         },

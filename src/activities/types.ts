@@ -21,6 +21,7 @@ import type {
   SecretReference,
   TlsProbeReport,
 } from '../contract/facts';
+import type { PlanTurnActivities } from './planTurns';
 
 /** The facts live in src/contract/facts.ts (below domain and activities); re-exported for the activities' callers. */
 export type {
@@ -42,7 +43,7 @@ export type {
   TlsProbeReport,
 } from '../contract/facts';
 
-export interface Activities {
+export interface Activities extends PlanTurnActivities {
   // ---- Cloud API (cloud.ts)
   describeDeployment(i: { target: CloudTarget }): Promise<DeploymentFacts>;
   listKeystoreKeys(i: { target: CloudTarget }): Promise<string[]>;
@@ -56,6 +57,8 @@ export interface Activities {
   ensureDirectTrust(i: {
     target: CloudTarget;
     entry: DirectTrustEntry;
+    /** Other runs' entries written by the same update (one plan for all; src/workflows/deploymentPlans.ts). */
+    alsoApply?: DirectTrustEntry[];
   }): Promise<{ name: string; changed: boolean; previousAttemptId?: string }>;
   /** Remove our entry (by name, only names this tool creates). */
   removeDirectTrust(i: {

@@ -1,10 +1,6 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
 import { Command, CommanderError, Option } from 'commander';
-import { runCodecServer } from '../codec/server';
-import { runDev } from '../dev/dev';
 import { logFatal } from '../log';
-import { startSandboxFromCli } from '../sandbox/main';
-import { runWorker } from '../worker';
 import { registerAudit } from './audit';
 import { registerConnect } from './connect';
 import { registerLifecycle } from './lifecycle';
@@ -35,6 +31,8 @@ program
     'without ECH_REMOTE_ENCRYPTION_KEYS, store payloads (including handed-over API keys) UNENCRYPTED in Temporal',
   )
   .action(async (opts: { insecurePlaintextPayloads?: boolean }) => {
+    // Loaded only by the command that runs it: `--help` and the client commands never load the worker, the sandbox…
+    const { runWorker } = await import('../worker.js');
     await runWorker({ insecurePlaintextPayloads: opts.insecurePlaintextPayloads === true });
   });
 
@@ -46,6 +44,7 @@ program
   )
   .option('--listen <host:port>', 'address to listen on (default ECH_REMOTE_CODEC_LISTEN or 127.0.0.1:8888)')
   .action(async (opts: { listen?: string }) => {
+    const { runCodecServer } = await import('../codec/server.js');
     await runCodecServer(opts);
   });
 
@@ -59,6 +58,7 @@ program
     'api-key-public',
   )
   .action(async (opts: { out: string; scenario: string }) => {
+    const { startSandboxFromCli } = await import('../sandbox/main.js');
     await startSandboxFromCli({ out: opts.out, scenario: opts.scenario });
   });
 
@@ -76,6 +76,7 @@ program
       .default('fixed'),
   )
   .action(async (opts: { scenario: string; port: string; uiPort: string; sandboxPorts: 'fixed' | 'random' }) => {
+    const { runDev } = await import('../dev/dev.js');
     await runDev({
       scenario: opts.scenario,
       port: Number(opts.port),

@@ -83,6 +83,12 @@ export function isVersionConflict(err: unknown): boolean {
 /** Another plan is running (`_restart`, deployment update): transient, retry once it has finished. */
 const PLAN_CHANGE_ERROR = 'deployments.deployment_resource_plan_change_error';
 
+/** The Cloud API refused a change because another plan is pending on the resource. */
+export function isPlanBusy(err: unknown): boolean {
+  const d = failureDetails(err);
+  return d.system === 'cloud-api' && (d.codes ?? []).includes(PLAN_CHANGE_ERROR);
+}
+
 interface FixContext {
   deploymentId?: string;
   refId?: string;

@@ -12,6 +12,7 @@
  * TLS verification is never disabled: a cluster's own CA (`caPem`) is passed explicitly; otherwise the process trust
  * applies (Node's default roots plus NODE_EXTRA_CA_CERTS). Tests inject extra trusted CAs through the factory deps.
  */
+import crypto from 'node:crypto';
 import tls from 'node:tls';
 import { Client, SniffingTransport, errors, type BaseConnection } from '@elastic/elasticsearch';
 import type { TransportOptions, TransportRequestOptions, TransportRequestParams } from '@elastic/elasticsearch';
@@ -88,6 +89,13 @@ export interface ElasticsearchClientDeps {
   Connection?: typeof BaseConnection;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Clients kept per target for reuse across activities (keep-alive connections, no `GET /` each time); 0 = a new
+   * client per call. Default 32.
+   */
+  poolSize?: number;
+  /** A pooled client unused this long is closed (default 60 s). */
+  poolIdleMs?: number;
 }
 
 export interface EsConnection {
@@ -224,8 +232,59 @@ function authOf(credentials: Credentials) {
     : { username: credentials.username, password: credentials.password };
 }
 
+/**
+ * The identity of a pooled client: URL, trust and the credentials themselves (hashed with a per-process salt, never
+ * kept in clear as a key). Two targets share a client only when all three are the same, so a client is never used
+ * with other credentials than the ones it was built with (a rotated secret gets a new client).
+ */
+const POOL_SALT = crypto.randomBytes(16);
+function poolKey(
+  target: EsTarget,
+  credentials: Credentials,
+  extraCaPems: string[] | undefined,
+  headers: VendoredHeaders,
+): string {
+  const h = crypto.createHmac('sha256', POOL_SALT);
+  for (const part of [
+    target.side,
+    target.url,
+    target.caPem ?? '',
+    (extraCaPems ?? []).join('\n'),
+    JSON.stringify(headers),
+    'apiKey' in credentials ? `apikey:${credentials.apiKey}` : `basic:${credentials.username}:${credentials.password}`,
+  ]) {
+    h.update(part);
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
 export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps = {}): ElasticsearchClientFactory {
   const resolve = deps.credentialsFor ?? ((t: EsTarget) => resolveTargetCredentials(t));
+  const poolSize = Math.max(0, deps.poolSize ?? 32);
+  const poolIdleMs = deps.poolIdleMs ?? 60_000;
+  /** Insertion order = least recently used first. */
+  const pool = new Map<string, { client: Client; usedAt: number }>();
+
+  function evict(key: string): void {
+    const hit = pool.get(key);
+    if (!hit) return;
+    pool.delete(key);
+    void hit.client.close().catch(() => undefined);
+  }
+  let sweeper: NodeJS.Timeout | undefined;
+  function sweep(now: number): void {
+    for (const [key, hit] of pool) if (now - hit.usedAt > poolIdleMs) evict(key);
+    while (pool.size > poolSize) evict(pool.keys().next().value as string);
+    if (pool.size > 0 && !sweeper) {
+      // Idle clients are closed even when no activity comes (unref'd: never keeps the process alive).
+      sweeper = setInterval(() => sweep(Date.now()), Math.max(1_000, poolIdleMs / 2));
+      sweeper.unref();
+    } else if (pool.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }
 
   function build(target: EsTarget, credentials: Credentials, headers: VendoredHeaders): Client {
     const tlsOpts = tlsOptions(target, deps);
@@ -285,48 +344,74 @@ export function createElasticsearchClientFactory(deps: ElasticsearchClientDeps =
     };
   }
 
+  /** A client for the target, its credentials and headers: the pooled one, or a new one (pooled when poolSize > 0). */
+  function clientFor(target: EsTarget, credentials: Credentials, headers: VendoredHeaders): Client {
+    if (poolSize === 0) return build(target, credentials, headers);
+    const now = Date.now();
+    sweep(now);
+    const key = poolKey(target, credentials, target.caPem ? undefined : deps.extraCaPems, headers);
+    const hit = pool.get(key);
+    if (hit) pool.delete(key); // re-inserted last: most recently used
+    const entry = hit ?? { client: build(target, credentials, headers), usedAt: now };
+    entry.usedAt = now;
+    pool.set(key, entry);
+    sweep(now);
+    return entry.client;
+  }
+  /** A pooled client is given back, not closed: it keeps its connections for the next activity. */
+  const release = async (client: Client) => {
+    if (poolSize === 0) await client.close();
+  };
+
+  async function open(target: EsTarget, credentials: Credentials): Promise<EsConnection> {
+    const system = systemOf(target);
+
+    // Asked every time (never cached): a cluster upgraded between two activities is seen as it is now.
+    let version = target.version;
+    let clusterName: string | undefined;
+    let clusterUuid: string | undefined;
+    if (!version) {
+      const probe = clientFor(target, credentials, PLAIN_HEADERS);
+      try {
+        const root = await retryReads('GET', async () => {
+          try {
+            return (await probe.transport.request({ method: 'GET', path: '/' })) as {
+              version?: { number?: string };
+              cluster_name?: string;
+              cluster_uuid?: string;
+            };
+          } catch (err) {
+            // 403 (no `monitor`) is handled below, unclassified
+            if (err instanceof errors.ResponseError && err.statusCode === 403) throw err;
+            throw classifyElasticsearchError(system, 'GET /', err, target.url);
+          }
+        });
+        version = root.version?.number;
+        clusterName = root.cluster_name;
+        clusterUuid = root.cluster_uuid;
+      } catch (err) {
+        // 403: these credentials lack `monitor` (e.g. an end user); plain JSON works on every version.
+        if (!(err instanceof errors.ResponseError && err.statusCode === 403)) throw err;
+      } finally {
+        await release(probe);
+      }
+      if (version !== undefined && !/^\d+\./.test(version)) {
+        throw permanent(FAILURE_TYPES.version, `GET / on ${target.url} did not report a version (version.number)`);
+      }
+    }
+    const headers = version ? compatibilityHeaders(version) : PLAIN_HEADERS;
+    const client = clientFor(target, credentials, headers);
+    const conn = wrap(client, target, credentials, headers, { version, clusterName, clusterUuid });
+    return { ...conn, close: () => release(client) };
+  }
+
   return {
     async connect(target: EsTarget): Promise<EsConnection> {
+      // Resolved on every call: the worker's secret bindings decide each time where a secret may go.
       const credentials = await resolve(target);
       if ('apiKey' in credentials) registerSecret(credentials.apiKey);
       else registerSecret(`${credentials.username}:${credentials.password}`);
-      const system = systemOf(target);
-
-      let version = target.version;
-      let clusterName: string | undefined;
-      let clusterUuid: string | undefined;
-      if (!version) {
-        const probe = build(target, credentials, PLAIN_HEADERS);
-        try {
-          const root = await retryReads('GET', async () => {
-            try {
-              return (await probe.transport.request({ method: 'GET', path: '/' })) as {
-                version?: { number?: string };
-                cluster_name?: string;
-                cluster_uuid?: string;
-              };
-            } catch (err) {
-              // 403 (no `monitor`) is handled below, unclassified
-              if (err instanceof errors.ResponseError && err.statusCode === 403) throw err;
-              throw classifyElasticsearchError(system, 'GET /', err, target.url);
-            }
-          });
-          version = root.version?.number;
-          clusterName = root.cluster_name;
-          clusterUuid = root.cluster_uuid;
-        } catch (err) {
-          // 403: these credentials lack `monitor` (e.g. an end user); plain JSON works on every version.
-          if (!(err instanceof errors.ResponseError && err.statusCode === 403)) throw err;
-        } finally {
-          await probe.close();
-        }
-        if (version !== undefined && !/^\d+\./.test(version)) {
-          throw permanent(FAILURE_TYPES.version, `GET / on ${target.url} did not report a version (version.number)`);
-        }
-      }
-      const headers = version ? compatibilityHeaders(version) : PLAIN_HEADERS;
-      const client = build(target, credentials, headers);
-      return wrap(client, target, credentials, headers, { version, clusterName, clusterUuid });
+      return open(target, credentials);
     },
   };
 }

@@ -13,7 +13,7 @@
  * The "Typical failures" table's texts are node-log lines: here they are instructions (`lookFor`: which log to read
  * and what to search for), never expected API answers. Every diagnosis lists the evidence it rests on. Pure: no I/O.
  */
-import type { Finding, TlsProbeReport } from '../activities/types';
+import type { Finding, TlsProbeReport } from '../contract/facts';
 
 export interface Diagnosis {
   /** Stable code for tests, logs and the workflow. */

@@ -104,10 +104,23 @@ const CODE_TYPES: Record<string, string> = {
   'remote-node-names': 'InvalidRequest',
 };
 
+/** What a healthy deployment reports while a plan of it runs. */
+const PLAN_STATUSES = ['reconfiguring', 'restarting'];
+
 export function evaluatePreflight(r: ConnectRequest, f: PreflightFacts, workflowId: string): Finding[] {
   const out: Finding[] = [];
   const { deployment, local, remote, probe } = f;
-  if (deployment.status !== 'started' || !deployment.healthy) {
+  // A plan running on a healthy deployment (another run's trust entry, someone's change in the console) is a reason
+  // to wait, not to fail: this run's own changes take their turn after it (src/workflows/deploymentPlans.ts).
+  const busyWithPlan = deployment.pendingPlan && deployment.healthy && PLAN_STATUSES.includes(deployment.status);
+  if (busyWithPlan) {
+    out.push({
+      level: 'warning',
+      code: 'deployment-plan-pending',
+      message: `ECH deployment ${deployment.deploymentId} is running a plan (status "${deployment.status}").`,
+      fix: 'Its changes wait for that plan to finish.',
+    });
+  } else if (deployment.status !== 'started' || !deployment.healthy) {
     out.push({
       level: 'error',
       code: 'deployment-unhealthy',

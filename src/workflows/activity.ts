@@ -3,6 +3,7 @@ import * as wf from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { Activities, CloudTarget } from '../activities/types';
 import type { DirectTrustEntry } from '../domain/requests';
+import { withPlanTurn, type PlanTurn } from './deploymentPlans';
 import type { RunState } from './humanSteps';
 
 /**
@@ -77,16 +78,33 @@ export async function trustOnEch(
     });
   }
   // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
-  await planChange(cloud, `trust ${what}`, async () => {
-    const notBefore = new Date().toISOString();
-    const put = await activity(`Trust ${what} on ECH`).ensureDirectTrust({ target: cloud, entry });
-    await activity('Wait for the ECH plan', LONG).waitForPlan({
-      target: cloud,
-      notBefore,
-      // The change's plan is the one after what the write saw (a lost answer's retry sees the entry already there).
-      ...(put.previousAttemptId && (put.changed || !existed) ? { afterAttemptId: put.previousAttemptId } : {}),
-    });
-  });
+  await planChange(
+    cloud,
+    `trust ${what}`,
+    async (turn) => {
+      const notBefore = new Date().toISOString();
+      const summary = turn.alsoApply.length
+        ? `Trust ${what} on ECH (with ${turn.alsoApply.length} other run(s)' entries: one plan)`
+        : `Trust ${what} on ECH`;
+      // A plan of someone else pending on the deployment is waited for inside the activity (heartbeating).
+      const put = await activity(summary, { startToCloseTimeout: '10m' }).ensureDirectTrust({
+        target: cloud,
+        entry,
+        // Other runs' entries waiting at the same time: one plan for all (src/workflows/deploymentPlans.ts).
+        ...(turn.alsoApply.length ? { alsoApply: turn.alsoApply } : {}),
+      });
+      await activity('Wait for the ECH plan', LONG).waitForPlan({
+        target: cloud,
+        notBefore,
+        // The change's plan is the one after what the write saw (a lost answer's retry sees the entry already there),
+        // unless another run's plan applied the entry (then the current plan is the one, and it succeeded).
+        ...(put.previousAttemptId && (put.changed || (!existed && !turn.combinedWith))
+          ? { afterAttemptId: put.previousAttemptId }
+          : {}),
+      });
+    },
+    { trustEntry: entry },
+  );
   state.step('ech-trust', 'done', entry.name);
   return { created: !existed };
 }
@@ -94,7 +112,10 @@ export async function trustOnEch(
 /** Remove our trust entry (by name) and wait for its plan: a rollback's undo, and disconnect. */
 export async function removeTrustOnEch(cloud: CloudTarget, name: string): Promise<{ removed: boolean }> {
   return planChange(cloud, `remove trust entry ${name}`, async () => {
-    const removed = await activity('Remove the trust entry').removeDirectTrust({ target: cloud, name });
+    const removed = await activity('Remove the trust entry', { startToCloseTimeout: '10m' }).removeDirectTrust({
+      target: cloud,
+      name,
+    });
     if (removed.removed) {
       await activity('Wait for the ECH plan', LONG).waitForPlan({
         target: cloud,
@@ -107,14 +128,20 @@ export async function removeTrustOnEch(cloud: CloudTarget, name: string): Promis
 
 /**
  * Every change that needs an ECH plan (a trust entry, a restart to reload the keystore before 8.14, and their undo)
- * goes through here: the one place where a per-deployment turn (one plan at a time per deployment, issue 13) will be
- * taken. Today it runs `change` as it is and adds no command of its own, so recorded histories replay unchanged.
+ * goes through here: it takes a turn of the deployment's coordinator (one plan at a time per deployment, trust entries
+ * waiting at the same time in one plan; src/workflows/deploymentPlans.ts). Runs recorded before the coordinator existed
+ * replay without it (patch PLAN_TURNS_PATCH): their histories have no such commands.
  */
-export async function planChange<T>(deployment: CloudTarget, what: string, change: () => Promise<T>): Promise<T> {
-  void deployment; // the turn will be per deployment
-  void what; // and say what it is for
-  return change();
+export async function planChange<T>(
+  deployment: CloudTarget,
+  what: string,
+  change: (turn: PlanTurn) => Promise<T>,
+  opts: { trustEntry?: DirectTrustEntry } = {},
+): Promise<T> {
+  if (!wf.patched(PLAN_TURNS_PATCH)) return change({ alsoApply: [] });
+  return withPlanTurn(deployment, what, change, opts);
 }
+export const PLAN_TURNS_PATCH = 'deployment-plan-turns';
 
 /** ECH before 8.14 reloads the keystore only on a restart: a plan of its own. */
 export async function restartToReloadKeystore(cloud: CloudTarget): Promise<void> {

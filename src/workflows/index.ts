@@ -1,6 +1,7 @@
 /** Every workflow type the worker registers (the bundle's entry point). */
 export { connectRemoteCluster } from './connect';
 export { connectionLease } from './connectionLease';
+export { deploymentPlanCoordinator } from './deploymentPlans';
 export { disconnectRemoteCluster } from './disconnect';
 export { rotateRemoteClusterKey } from './rotate';
 export { updateRemoteClusterAccess } from './updateAccess';

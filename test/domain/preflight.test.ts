@@ -70,6 +70,29 @@ describe('preflight rules', () => {
     );
   });
 
+  it('another plan running on a healthy deployment is a warning to wait, an unhealthy deployment still an error', () => {
+    const facts = (over: Partial<DeploymentFacts>) => ({
+      deployment: { ...deployment, ...over },
+      local: cluster({ version: '9.1.0' }),
+      remote: cluster(),
+      probe,
+    });
+    const busy = evaluatePreflight(request(), facts({ status: 'reconfiguring', pendingPlan: true }), 'wf');
+    assert.deepEqual(
+      busy.filter((x) => x.level === 'error'),
+      [],
+    );
+    assert.ok(busy.some((x) => x.level === 'warning' && x.code === 'deployment-plan-pending'));
+    const failed = evaluatePreflight(
+      request(),
+      facts({ status: 'reconfiguring', pendingPlan: true, healthy: false }),
+      'wf',
+    );
+    assert.ok(failed.some((x) => x.level === 'error' && x.code === 'deployment-unhealthy'));
+    const stopped = evaluatePreflight(request(), facts({ status: 'stopped' }), 'wf');
+    assert.ok(stopped.some((x) => x.level === 'error' && x.code === 'deployment-unhealthy'));
+  });
+
   it('refuses a self-managed 8.12 cluster for the API-key model, naming the version and the way out', () => {
     const f = evaluatePreflight(
       request(),

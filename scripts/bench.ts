@@ -1,0 +1,547 @@
+/**
+ * `npm run bench` (not part of `npm test`): the performance figures of issue 13, measured against the sandbox and a
+ * local Temporal dev server, with the worker run as operators run it (the built CLI `ech-remote worker`, the prebuilt
+ * workflow bundle) in a child process whose memory is read from /proc.
+ *
+ *   1. critical path: one automatic path B connect (the tool creates the key, no approval) through the workflow vs a
+ *      plain script making the same API calls directly; a fresh sandbox per arm and round, the same plan time; the
+ *      ratio per round, the median, and per-activity time from the run's history.
+ *   2. N concurrent path B connects to ONE deployment (N = 1, 10, 50, 100): wall time, failures, peak worker RSS.
+ *   3. cold start: worker spawn → polling; `ech-remote --help`; `ech-remote status <id>`.
+ *   4. memory: a worker holding W runs that wait for a human (RSS), with its workflow cache size.
+ *
+ * Prints a table and writes JSON (default bench-results.json).
+ *
+ *   npm run bench -- [--rounds 5] [--plan-ms 2000] [--concurrency 1,10,50,100] [--waiting 500] [--out file]
+ *                    [--only critical,concurrency,cold,memory]
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- sandbox info and JSON answers are read loosely here, as in tests */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Agent, request as undiciRequest } from 'undici';
+import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { generateEncryptionKey } from '../src/codec';
+import type { ConnectRequestInput } from '../src/contract/request';
+import { validateConnectRequest } from '../src/contract/request';
+import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
+import { ensureTemporalCli } from '../src/dev/temporalCli';
+import {
+  connectRequest as connectSettingsRequest,
+  crossClusterApiKeyRequest,
+  keystorePatchBody,
+  privateCaTrustEntry,
+} from '../src/domain/requests';
+import { loadOrCreatePublicRoot } from '../src/sandbox/pki';
+import { bundleWorkflows } from './bundle-workflows';
+
+type Args = {
+  rounds: number;
+  planMs: number;
+  concurrency: number[];
+  waiting: number;
+  out: string;
+  only: Set<string>;
+};
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string, def: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
+  };
+  return {
+    rounds: Number(get('rounds', '5')),
+    planMs: Number(get('plan-ms', '2000')),
+    concurrency: get('concurrency', '1,10,50,100').split(',').map(Number),
+    waiting: Number(get('waiting', '500')),
+    out: get('out', 'bench-results.json'),
+    only: new Set(get('only', 'critical,concurrency,cold,memory').split(',')),
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------- outer: the setup
+
+async function outer(): Promise<number> {
+  const root = path.resolve(__dirname, '..');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ech-remote-bench-'));
+  const t0 = Date.now();
+  const temporal = ensureTemporalCli();
+  const { certFile } = await loadOrCreatePublicRoot(work);
+  const bundle = path.join(work, 'workflow-bundle.js');
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
+  const tsc = require.resolve('typescript/bin/tsc');
+  const [env] = await Promise.all([
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: temporal },
+        ip: '127.0.0.1',
+        searchAttributes: SEARCH_ATTRIBUTES,
+        log: { format: 'pretty', level: 'error' },
+      },
+    }),
+    bundleWorkflows(bundle),
+    promisify(execFile)(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--noCheck', '--outDir', path.join(work, 'lib')],
+      { cwd: root },
+    ),
+  ]);
+  console.log(`# Temporal dev server, bundle and built CLI ready in ${Date.now() - t0} ms`);
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--inner', ...process.argv.slice(2)], {
+      cwd: root,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.connection.options.address as string,
+        TEMPORAL_NAMESPACE: 'default',
+        ECH_REMOTE_WORKFLOW_BUNDLE: bundle,
+        ECH_REMOTE_ENCRYPTION_KEYS: generateEncryptionKey('bench'),
+        ECH_REMOTE_TEST_PUBLIC_ROOT_DIR: work,
+        NODE_EXTRA_CA_CERTS: certFile,
+        BENCH_CLI: path.join(work, 'lib', 'cli', 'main.js'),
+      },
+    });
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+  await env.teardown();
+  fs.rmSync(work, { recursive: true, force: true });
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------- inner: measuring
+
+interface Sandbox {
+  info: any;
+  state(): Promise<any>;
+  stop(): Promise<void>;
+}
+
+async function sandbox(planMs: number, scenario = 'api-key-private'): Promise<Sandbox> {
+  const { start } = await import('../src/sandbox/index.js');
+  return (await start({ scenario: scenario as never, planPendingMs: planMs })) as unknown as Sandbox;
+}
+
+/** `ech-remote worker` (the built CLI) with the sandbox's secrets; resolves once it polls. */
+async function spawnWorker(
+  sb: Sandbox,
+  taskQueue: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; readyMs: number; stderr: () => string; stop: () => Promise<void> }> {
+  const t0 = performance.now();
+  const env: NodeJS.ProcessEnv = { ...process.env, ECH_REMOTE_TASK_QUEUE: taskQueue, ...extraEnv };
+  for (const [k, v] of Object.entries(sb.info.env as Record<string, string>)) {
+    if (k !== 'NODE_EXTRA_CA_CERTS') env[k] = String(v);
+  }
+  const child = spawn(process.execPath, [process.env.BENCH_CLI as string, 'worker'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  while (!err.includes('ech-remote worker started')) {
+    if (child.exitCode !== null) throw new Error(`worker exited: ${err}`);
+    await sleep(5);
+  }
+  const readyMs = performance.now() - t0;
+  return {
+    child,
+    readyMs,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([gone, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+}
+
+function procStatus(pid: number): { rssMb: number; peakMb: number } {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+function connectInput(sb: Sandbox, alias: string, over: Record<string, unknown> = {}, withRemote = true) {
+  const base = structuredClone(sb.info.requests['api-key-private']) as ConnectRequestInput & Record<string, unknown>;
+  if (withRemote) {
+    base.remote = {
+      ...base.remote,
+      elasticsearch: {
+        url: sb.info.selfManaged.url,
+        credentialsSecret: 'ONPREM_ES_CREDENTIALS',
+        caPem: sb.info.selfManaged.httpCa,
+      },
+    };
+  } else delete (base.remote as Record<string, unknown>).elasticsearch;
+  return {
+    ...base,
+    alias,
+    approvals: { beforeLocalChanges: false, timeout: '1h' },
+    verify: { searchIndex: 'logs-*', timeout: '60s' },
+    ...over,
+  };
+}
+
+/** The same API calls as the workflow's critical path, made directly by a plain script (keep-alive connections). */
+async function directConnect(sb: Sandbox, alias: string): Promise<number> {
+  const info = sb.info;
+  const req = validateConnectRequest(connectInput(sb, alias));
+  if (!req.ok) throw new Error(JSON.stringify(req.problems));
+  const r = req.request;
+  const publicCa = info.ca.publicRoot as string;
+  const echAgent = new Agent({ connect: { ca: publicCa } });
+  const smAgent = new Agent({ connect: { ca: info.selfManaged.httpCa } });
+  const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+  const call = async (
+    base: string,
+    agent: Agent,
+    auth: string,
+    method: string,
+    p: string,
+    body?: unknown,
+  ): Promise<any> => {
+    const res = await undiciRequest(`${base}${p}`, {
+      method: method as 'GET',
+      dispatcher: agent,
+      headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`${method} ${p}: ${res.statusCode} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  const cloudAuth = `ApiKey ${info.cloud.apiKey}`;
+  const cloud = (m: string, p: string, b?: unknown) =>
+    call(`${info.cloud.endpoint}/api/v1`, echAgent, cloudAuth, m, p, b);
+  const ech = (m: string, p: string, b?: unknown) =>
+    call(info.ech.url, echAgent, basic(info.ech.username, info.ech.password), m, p, b);
+  const sm = (m: string, p: string, b?: unknown) =>
+    call(info.selfManaged.url, smAgent, basic(info.selfManaged.username, info.selfManaged.password), m, p, b);
+  const dep = `/deployments/${info.cloud.deploymentId}`;
+  const es = `${dep}/elasticsearch/${info.cloud.refId}`;
+
+  const t0 = performance.now();
+  // Preflight reads (in parallel, as the workflow does).
+  await Promise.all([cloud('GET', `${dep}?show_settings=true&show_plans=true`), ech('GET', '/'), sm('GET', '/')]);
+  const key = crossClusterApiKeyRequest(r, 'direct');
+  const created = await sm(key.method, key.path, key.body);
+  // Trust the private CA: read-modify-write of the deployment, then poll the plan.
+  const read = await cloud('GET', `${dep}?show_settings=true&show_plans=true&clear_transient=true`);
+  const res = read.resources.elasticsearch[0];
+  const trust = res.info.settings?.trust ?? {};
+  const entry = privateCaTrustEntry(r.alias, (r.remote.ca as { pem: string }).pem);
+  await cloud('PUT', dep, {
+    prune_orphans: false,
+    resources: {
+      elasticsearch: [
+        {
+          ref_id: res.ref_id,
+          region: res.region,
+          plan: res.info.plan_info.current.plan,
+          settings: { trust: { ...trust, direct: [...(trust.direct ?? []), entry] } },
+        },
+      ],
+    },
+  });
+  for (;;) {
+    const s = await cloud('GET', `${es}?show_plans=true`);
+    if (!s.info.plan_info.pending) break;
+    await sleep(250);
+  }
+  await cloud('PATCH', `${es}/keystore`, keystorePatchBody(r.alias, created.encoded));
+  const put = connectSettingsRequest(r, { workflowId: 'direct', alias: r.alias });
+  await ech(put.method, put.path, put.body);
+  for (;;) {
+    const remote = await ech('GET', '/_remote/info');
+    if (remote[r.alias]?.connected) break;
+    await sleep(100);
+  }
+  await ech('POST', `/${encodeURIComponent(`${r.alias}:logs-*`)}/_search`, { size: 0 });
+  const ms = performance.now() - t0;
+  await Promise.all([echAgent.close(), smAgent.close()]);
+  return ms;
+}
+
+/** Time per activity type (scheduled → completed, summed) from a run's history. */
+async function activityBreakdown(client: Client, workflowId: string): Promise<Record<string, number>> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const out: Record<string, number> = {};
+  const ts = (e: any) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', at: ts(e) });
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c) {
+      const from = scheduled.get(String(c.scheduledEventId));
+      if (from) out[from.type] = (out[from.type] ?? 0) + (ts(e) - from.at);
+    }
+  }
+  return out;
+}
+
+async function temporalClient(): Promise<Client> {
+  const { connectClient } = await import('../src/temporal/connection.js');
+  return connectClient();
+}
+
+async function critical(args: Args, client: Client) {
+  const rounds: { directMs: number; workflowMs: number; ratio: number; activities: Record<string, number> }[] = [];
+  let lastWorkflowId = '';
+  for (let i = 1; i <= args.rounds; i++) {
+    const a = await sandbox(args.planMs);
+    const directMs = await directConnect(a, 'bench');
+    await a.stop();
+
+    const b = await sandbox(args.planMs);
+    const tq = `bench-critical-${i}-${Date.now()}`;
+    const w = await spawnWorker(b, tq);
+    const workflowId = `bench-critical-${i}-${Date.now()}`;
+    const t0 = performance.now();
+    const h = await client.workflow.start('connectRemoteCluster', {
+      taskQueue: tq,
+      workflowId,
+      args: [connectInput(b, 'bench')],
+    });
+    await h.result();
+    const workflowMs = performance.now() - t0;
+    const activities = await activityBreakdown(client, workflowId);
+    lastWorkflowId = workflowId;
+    await w.stop();
+    await b.stop();
+    rounds.push({ directMs, workflowMs, ratio: workflowMs / directMs, activities });
+    console.log(
+      `critical path round ${i}: direct ${directMs.toFixed(0)} ms, workflow ${workflowMs.toFixed(0)} ms, ratio ${(workflowMs / directMs).toFixed(2)}`,
+    );
+  }
+  const activityMedians: Record<string, number> = {};
+  for (const type of new Set(rounds.flatMap((r) => Object.keys(r.activities)))) {
+    activityMedians[type] = median(rounds.map((r) => r.activities[type] ?? 0));
+  }
+  return {
+    planMs: args.planMs,
+    rounds,
+    medianDirectMs: median(rounds.map((r) => r.directMs)),
+    medianWorkflowMs: median(rounds.map((r) => r.workflowMs)),
+    medianRatio: median(rounds.map((r) => r.ratio)),
+    activityMediansMs: activityMedians,
+    lastWorkflowId,
+  };
+}
+
+async function concurrency(args: Args, client: Client) {
+  const out: { n: number; wallMs: number; completed: number; failed: number; peakRssMb: number; plans: number }[] = [];
+  for (const n of args.concurrency) {
+    const sb = await sandbox(args.planMs);
+    const tq = `bench-many-${n}-${Date.now()}`;
+    const w = await spawnWorker(sb, tq);
+    const t0 = performance.now();
+    const handles = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        client.workflow.start('connectRemoteCluster', {
+          taskQueue: tq,
+          workflowId: `bench-many-${n}-${i}-${Date.now()}`,
+          args: [connectInput(sb, `many-${i}`)],
+        }),
+      ),
+    );
+    const settled = await Promise.allSettled(handles.map((h) => h.result()));
+    const wallMs = performance.now() - t0;
+    const failed = settled.filter((s) => s.status === 'rejected');
+    const { peakMb } = procStatus(w.child.pid as number);
+    const plans = ((await sb.state()).cloud.plans.history as unknown[]).length;
+    await w.stop();
+    await sb.stop();
+    out.push({ n, wallMs, completed: n - failed.length, failed: failed.length, peakRssMb: peakMb, plans });
+    console.log(
+      `concurrent connects N=${n}: ${(wallMs / 1000).toFixed(1)} s, ${failed.length} failed, ${plans} plans, worker peak RSS ${peakMb.toFixed(0)} MB` +
+        (failed.length ? ` (first failure: ${String((failed[0] as PromiseRejectedResult).reason).slice(0, 300)})` : ''),
+    );
+  }
+  return out;
+}
+
+async function timeCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(process.execPath, [process.env.BENCH_CLI as string, ...argv], { env, stdio: 'ignore' });
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}`))));
+  });
+  return performance.now() - t0;
+}
+
+async function coldStart(client: Client) {
+  const sb = await sandbox(150, 'api-key-private');
+  const spawnToPolling: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const w = await spawnWorker(sb, `bench-cold-${i}-${Date.now()}`);
+    spawnToPolling.push(w.readyMs);
+    await w.stop();
+  }
+  const help: number[] = [];
+  const status: number[] = [];
+  for (let i = 0; i < 5; i++) help.push(await timeCommand(['--help']));
+  // `status` of a run whose worker is up (a query needs one): a dry run, which ends at once.
+  const tq = `bench-status-${Date.now()}`;
+  const w = await spawnWorker(sb, tq);
+  const statusWorkflowId = `bench-status-${Date.now()}`;
+  await client.workflow
+    .start('connectRemoteCluster', {
+      taskQueue: tq,
+      workflowId: statusWorkflowId,
+      args: [connectInput(sb, 'status', { dryRun: true })],
+    })
+    .then((h) => h.result());
+  for (let i = 0; i < 5; i++) status.push(await timeCommand(['status', statusWorkflowId]));
+  await w.stop();
+  await sb.stop();
+  const res = {
+    workerSpawnToPollingMs: median(spawnToPolling),
+    helpMs: median(help),
+    ...(status.length ? { statusMs: median(status) } : {}),
+  };
+  console.log(
+    `cold start: worker ${res.workerSpawnToPollingMs.toFixed(0)} ms, --help ${res.helpMs.toFixed(0)} ms` +
+      (status.length ? `, status ${median(status).toFixed(0)} ms` : ''),
+  );
+  return res;
+}
+
+async function memory(args: Args, client: Client) {
+  const sb = await sandbox(150, 'api-key-private');
+  const tq = `bench-waiting-${Date.now()}`;
+  const w = await spawnWorker(sb, tq);
+  const idle = procStatus(w.child.pid as number).rssMb;
+  // Path B without credentials for the self-managed cluster: each run waits for the key from the other org (a human).
+  const ids: string[] = [];
+  for (let i = 0; i < args.waiting; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, args.waiting - i) }, async (_, j) => {
+        const id = `bench-waiting-${i + j}-${Date.now()}`;
+        ids.push(id);
+        await client.workflow.start('connectRemoteCluster', {
+          taskQueue: tq,
+          workflowId: id,
+          args: [connectInput(sb, `waiting-${i + j}`, {}, false)],
+        });
+      }),
+    );
+  }
+  // Wait until every run waits for the human (sampled in batches).
+  const deadline = Date.now() + 15 * 60_000;
+  let waitingCount = 0;
+  for (;;) {
+    waitingCount = 0;
+    for (let i = 0; i < ids.length; i += 50) {
+      const statuses = await Promise.all(
+        ids.slice(i, i + 50).map((id) =>
+          client.workflow
+            .getHandle(id)
+            .query<{ waitingFor?: unknown }>('status')
+            .catch(() => undefined),
+        ),
+      );
+      waitingCount += statuses.filter((s) => s?.waitingFor).length;
+    }
+    if (waitingCount === ids.length || Date.now() > deadline) break;
+    await sleep(2_000);
+  }
+  await sleep(3_000);
+  const { rssMb, peakMb } = procStatus(w.child.pid as number);
+  const cacheSize = /maxCachedWorkflows[^0-9]*(\d+)/.exec(w.stderr())?.[1];
+  for (let i = 0; i < ids.length; i += 50) {
+    await Promise.all(
+      ids.slice(i, i + 50).map((id) =>
+        client.workflow
+          .getHandle(id)
+          .terminate('bench done')
+          .catch(() => undefined),
+      ),
+    );
+  }
+  await w.stop();
+  await sb.stop();
+  const res = {
+    runs: ids.length,
+    waiting: waitingCount,
+    idleRssMb: idle,
+    rssMb,
+    peakRssMb: peakMb,
+    ...(cacheSize ? { maxCachedWorkflows: Number(cacheSize) } : {}),
+  };
+  console.log(
+    `memory: ${waitingCount}/${ids.length} runs waiting for a human: worker RSS ${rssMb.toFixed(0)} MB (idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`,
+  );
+  return res;
+}
+
+async function inner(): Promise<number> {
+  const args = parseArgs(process.argv);
+  const client = await temporalClient();
+  const results: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGb: +(os.totalmem() / 2 ** 30).toFixed(1),
+      loadAverage: os.loadavg(),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    args: { ...args, only: [...args.only] },
+  };
+  let crit: Awaited<ReturnType<typeof critical>> | undefined;
+  if (args.only.has('critical')) results.criticalPath = crit = await critical(args, client);
+  if (args.only.has('concurrency')) results.concurrency = await concurrency(args, client);
+  if (args.only.has('cold')) results.coldStart = await coldStart(client);
+  if (args.only.has('memory')) results.memory = await memory(args, client);
+  await client.connection.close();
+
+  console.log('\n| measurement | value |\n| --- | --- |');
+  const row = (k: string, v: string) => console.log(`| ${k} | ${v} |`);
+  if (crit) {
+    row(`critical path, direct calls (median of ${crit.rounds.length})`, `${crit.medianDirectMs.toFixed(0)} ms`);
+    row('critical path, workflow (median)', `${crit.medianWorkflowMs.toFixed(0)} ms`);
+    row('ratio workflow / direct (median of per-round ratios)', crit.medianRatio.toFixed(2));
+    for (const [type, ms] of Object.entries(crit.activityMediansMs).sort((x, y) => y[1] - x[1])) {
+      row(`  activity ${type} (median, summed per run)`, `${ms.toFixed(0)} ms`);
+    }
+  }
+  for (const c of (results.concurrency as Awaited<ReturnType<typeof concurrency>> | undefined) ?? []) {
+    row(
+      `${c.n} concurrent connects, one deployment`,
+      `${(c.wallMs / 1000).toFixed(1)} s, ${c.completed}/${c.n} completed, ${c.plans} plans, peak RSS ${c.peakRssMb.toFixed(0)} MB`,
+    );
+  }
+  const cold = results.coldStart as Awaited<ReturnType<typeof coldStart>> | undefined;
+  if (cold) {
+    row('worker spawn → polling (median of 5)', `${cold.workerSpawnToPollingMs.toFixed(0)} ms`);
+    row('ech-remote --help (median of 5)', `${cold.helpMs.toFixed(0)} ms`);
+    if (cold.statusMs !== undefined) row('ech-remote status (median of 5)', `${cold.statusMs.toFixed(0)} ms`);
+  }
+  const mem = results.memory as Awaited<ReturnType<typeof memory>> | undefined;
+  if (mem) row(`worker RSS with ${mem.waiting} runs waiting for a human`, `${mem.rssMb.toFixed(0)} MB`);
+  fs.writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwritten: ${args.out}`);
+  return 0;
+}
+
+(process.argv.includes('--inner') ? inner() : outer()).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,398 @@
+/**
+ * One plan at a time per ECH deployment (issue 13). An ECH deployment runs one plan at a time and answers a second
+ * change while one is pending with an error (`deployments.deployment_resource_plan_change_error`), so the runs that
+ * change one deployment take turns: every change that needs a plan (a trust entry, a restart, their undo) asks the
+ * deployment's coordinator, a small long-lived workflow under the deterministic id `ech-remote-deployment/<id>`
+ * (started by signal-with-start from an activity, whoever comes first), for a turn, makes its change, and gives the
+ * turn back.
+ *
+ * - Trust entries asked for at the same time go into ONE plan: the turn of the first one carries the entries of the
+ *   others that wait (`alsoApply`); when its plan succeeded, the others get a shared turn in which their own change
+ *   finds their entry already there (idempotent: no write, no plan) and their wait returns at once. If that plan
+ *   fails, they wait for turns of their own, as before.
+ * - Everything else (a restart, a removal) is serialised: one holder at a time.
+ * - A holder that ends without giving the turn back (terminated, timed out, its worker gone for good) loses it: the
+ *   coordinator checks its holders every LIVENESS_CHECK and releases the turns of closed runs, and no turn lasts
+ *   longer than MAX_TURN. A queued run that has ended is skipped when its turn comes (the grant cannot be delivered).
+ * - The coordinator continues as new before its history grows large, carrying its queue and holders, and ends when it
+ *   has been idle for a while (the next request starts it again).
+ */
+import * as wf from '@temporalio/workflow';
+import type { CloudTarget, DirectTrustEntry } from '../activities/types';
+
+export interface PlanTurnRequest {
+  /** Unique per request of a run (its run id and a deterministic uuid). */
+  requestId: string;
+  workflowId: string;
+  runId: string;
+  /** What the change is for (shown by the coordinator's query). */
+  what: string;
+  /** A trust entry to ensure: requests that carry one may share one plan. */
+  trustEntry?: DirectTrustEntry;
+  at: string;
+}
+
+export interface PlanTurnGrant {
+  requestId: string;
+  turn: number;
+  /** Other runs' trust entries to write in the same update (this turn's plan applies them all). */
+  alsoApply: DirectTrustEntry[];
+  /** Set when this run's entry was applied by another run's plan (`combinedWith` = that run's workflow id). */
+  combinedWith?: string;
+}
+
+export interface PlanTurnRelease {
+  requestId: string;
+  /** The change (and the plan it waited for) succeeded: the entries its turn carried are applied. */
+  ok: boolean;
+}
+
+export const requestPlanTurnSignal = wf.defineSignal<[PlanTurnRequest]>('requestPlanTurn');
+export const releasePlanTurnSignal = wf.defineSignal<[PlanTurnRelease]>('releasePlanTurn');
+export const planTurnGrantedSignal = wf.defineSignal<[PlanTurnGrant]>('planTurnGranted');
+
+export interface PlanTurnsView {
+  deploymentId: string;
+  turnsGranted: number;
+  holders: { requestId: string; workflowId: string; what: string; since: string; carries: number }[];
+  queue: { requestId: string; workflowId: string; what: string; ridingOn?: string }[];
+}
+export const planTurnsQuery = wf.defineQuery<PlanTurnsView>('planTurns');
+
+export const DEPLOYMENT_COORDINATOR_TYPE = 'deploymentPlanCoordinator';
+
+export function deploymentCoordinatorId(deploymentId: string): string {
+  return `ech-remote-deployment/${deploymentId}`;
+}
+
+interface Queued {
+  req: PlanTurnRequest;
+  /** Its entry is written by this holder's plan. */
+  ridingOn?: string;
+  /** That plan succeeded: granted a shared turn next. */
+  applied?: boolean;
+  appliedBy?: string;
+}
+
+interface Holder {
+  req: PlanTurnRequest;
+  turn: number;
+  since: number;
+  /** Request ids whose entries this turn carries. */
+  riders: string[];
+  /** Asked again while holding (a lost grant): send it again. */
+  regrant?: boolean;
+  grant: PlanTurnGrant;
+}
+
+export interface CoordinatorState {
+  queue: Queued[];
+  holders: Holder[];
+  turns: number;
+}
+
+export interface CoordinatorInput {
+  deploymentId: string;
+  state?: CoordinatorState;
+  /** Tests: smaller limits. */
+  limits?: Partial<CoordinatorLimits>;
+}
+
+export interface CoordinatorLimits {
+  /** Continue as new after this many history events (Temporal also suggests it). */
+  maxHistoryEvents: number;
+  /** End after this long with nobody waiting or holding. */
+  idleMs: number;
+  /** How often holders are checked for having ended without giving the turn back. */
+  livenessCheckMs: number;
+  /** No turn lasts longer (a trust plan or a restart waits at most 45 minutes: src/workflows/activity.ts LONG). */
+  maxTurnMs: number;
+  /** Most trust entries written by one update (the body carries every certificate). */
+  maxBatch: number;
+}
+
+const DEFAULT_LIMITS: CoordinatorLimits = {
+  maxHistoryEvents: 4_000,
+  idleMs: 30_000,
+  livenessCheckMs: 15_000,
+  maxTurnMs: 50 * 60_000,
+  maxBatch: 50,
+};
+
+/** Both activities are quick Temporal calls: retried on 1 s → 10 s for about a minute and a half. */
+const TURN_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 12 };
+
+const coordinatorActivities = wf.proxyActivities<{
+  closedPlanTurnHolders(i: { holders: { workflowId: string; runId: string }[] }): Promise<string[]>;
+}>({
+  startToCloseTimeout: '30s',
+  retry: TURN_RETRY,
+  summary: 'Check that the holders of plan turns are still running',
+});
+
+/** The per-deployment coordinator workflow. */
+export async function deploymentPlanCoordinator(input: CoordinatorInput): Promise<void> {
+  const limits: CoordinatorLimits = { ...DEFAULT_LIMITS, ...input.limits };
+  const state: CoordinatorState = input.state ?? { queue: [], holders: [], turns: 0 };
+  let changes = 0;
+
+  wf.setHandler(
+    requestPlanTurnSignal,
+    (raw: PlanTurnRequest) => {
+      const req = parseRequest(raw);
+      if (!req) return;
+      changes++;
+      const holding = state.holders.find((h) => h.req.requestId === req.requestId);
+      if (holding) {
+        holding.regrant = true;
+        return;
+      }
+      if (state.queue.some((q) => q.req.requestId === req.requestId)) return;
+      state.queue.push({ req });
+    },
+    { description: 'A run asks for a turn to change the deployment (a plan).' },
+  );
+  wf.setHandler(
+    releasePlanTurnSignal,
+    (raw: PlanTurnRelease) => {
+      if (typeof raw?.requestId !== 'string') return;
+      changes++;
+      release(raw.requestId, raw.ok === true);
+    },
+    { description: 'A run gives its turn back (or withdraws its request).' },
+  );
+  wf.setHandler(planTurnsQuery, () => view(), { description: 'Who holds a turn and who waits.' });
+
+  function release(requestId: string, ok: boolean): void {
+    const queued = state.queue.findIndex((q) => q.req.requestId === requestId);
+    if (queued >= 0) {
+      state.queue.splice(queued, 1); // withdrawn before its turn
+      return;
+    }
+    const i = state.holders.findIndex((h) => h.req.requestId === requestId);
+    if (i < 0) return;
+    const [holder] = state.holders.splice(i, 1);
+    for (const q of state.queue) {
+      if (q.ridingOn !== requestId) continue;
+      delete q.ridingOn;
+      if (ok) {
+        q.applied = true;
+        q.appliedBy = holder!.req.workflowId;
+      }
+    }
+  }
+
+  function view(): PlanTurnsView {
+    return {
+      deploymentId: input.deploymentId,
+      turnsGranted: state.turns,
+      holders: state.holders.map((h) => ({
+        requestId: h.req.requestId,
+        workflowId: h.req.workflowId,
+        what: h.req.what,
+        since: new Date(h.since).toISOString(),
+        carries: h.riders.length,
+      })),
+      queue: state.queue.map((q) => ({
+        requestId: q.req.requestId,
+        workflowId: q.req.workflowId,
+        what: q.req.what,
+        ...(q.ridingOn ? { ridingOn: q.ridingOn } : {}),
+      })),
+    };
+  }
+
+  /** Deliver a grant; false when the run has ended (its turn is dropped). */
+  async function send(req: PlanTurnRequest, grant: PlanTurnGrant): Promise<boolean> {
+    return wf
+      .getExternalWorkflowHandle(req.workflowId, req.runId)
+      .signal(planTurnGrantedSignal, grant)
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  async function grantWhatCan(): Promise<void> {
+    for (const h of state.holders.filter((x) => x.regrant)) {
+      h.regrant = false;
+      if (!(await send(h.req, h.grant))) release(h.req.requestId, false);
+    }
+    while (state.holders.length === 0 && state.queue.length > 0) {
+      // Entries another plan applied: a shared turn (they make no plan of their own).
+      const applied = state.queue.filter((q) => q.applied);
+      if (applied.length > 0) {
+        state.queue = state.queue.filter((q) => !q.applied);
+        for (const q of applied) {
+          const grant: PlanTurnGrant = {
+            requestId: q.req.requestId,
+            turn: ++state.turns,
+            alsoApply: [],
+            ...(q.appliedBy ? { combinedWith: q.appliedBy } : {}),
+          };
+          state.holders.push({ req: q.req, turn: grant.turn, since: Date.now(), riders: [], grant });
+        }
+        const shared = [...state.holders];
+        const delivered = await Promise.all(shared.map((h) => send(h.req, h.grant)));
+        shared.forEach((h, i) => {
+          if (!delivered[i]) release(h.req.requestId, false);
+        });
+        continue;
+      }
+      const next = state.queue.find((q) => !q.ridingOn);
+      if (!next) return;
+      state.queue = state.queue.filter((q) => q !== next);
+      const riders: Queued[] = [];
+      if (next.req.trustEntry) {
+        const names = new Set([next.req.trustEntry.name]);
+        for (const q of state.queue) {
+          if (riders.length + 1 >= limits.maxBatch) break;
+          const e = q.req.trustEntry;
+          if (!e || q.ridingOn || names.has(e.name)) continue;
+          names.add(e.name);
+          riders.push(q);
+        }
+      }
+      const grant: PlanTurnGrant = {
+        requestId: next.req.requestId,
+        turn: ++state.turns,
+        alsoApply: riders.map((q) => q.req.trustEntry as DirectTrustEntry),
+      };
+      // Recorded before the grant is sent: its release may be handled before the send's own completion.
+      for (const q of riders) q.ridingOn = next.req.requestId;
+      state.holders.push({
+        req: next.req,
+        turn: grant.turn,
+        since: Date.now(),
+        riders: riders.map((q) => q.req.requestId),
+        grant,
+      });
+      if (!(await send(next.req, grant))) release(next.req.requestId, false); // ended while waiting
+    }
+  }
+
+  async function dropEndedHolders(): Promise<void> {
+    const now = Date.now();
+    for (const h of [...state.holders]) {
+      if (now - h.since > limits.maxTurnMs) {
+        wf.log.warn('Plan turn held too long: released', { workflowId: h.req.workflowId, what: h.req.what });
+        release(h.req.requestId, false);
+      }
+    }
+    if (state.holders.length === 0) return;
+    const closed = await coordinatorActivities.closedPlanTurnHolders({
+      holders: state.holders.map((h) => ({ workflowId: h.req.workflowId, runId: h.req.runId })),
+    });
+    for (const h of [...state.holders]) {
+      if (closed.includes(h.req.runId)) {
+        wf.log.warn('Holder of a plan turn ended without giving it back: released', { workflowId: h.req.workflowId });
+        release(h.req.requestId, false);
+      }
+    }
+  }
+
+  for (;;) {
+    await grantWhatCan();
+    const info = wf.workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= limits.maxHistoryEvents) {
+      await wf.condition(wf.allHandlersFinished);
+      await wf.continueAsNew<typeof deploymentPlanCoordinator>({
+        deploymentId: input.deploymentId,
+        state,
+        ...(input.limits ? { limits: input.limits } : {}),
+      });
+    }
+    const seen = changes;
+    if (state.holders.length === 0 && state.queue.length === 0) {
+      if (!(await wf.condition(() => changes !== seen, limits.idleMs))) return;
+    } else if (state.holders.length > 0) {
+      if (!(await wf.condition(() => changes !== seen, limits.livenessCheckMs))) await dropEndedHolders();
+    } else {
+      await wf.condition(() => changes !== seen);
+    }
+  }
+}
+
+function parseRequest(raw: unknown): PlanTurnRequest | undefined {
+  const r = raw as Partial<PlanTurnRequest> | null;
+  if (!r || typeof r.requestId !== 'string' || typeof r.workflowId !== 'string' || typeof r.runId !== 'string') {
+    return undefined;
+  }
+  return {
+    requestId: r.requestId,
+    workflowId: r.workflowId,
+    runId: r.runId,
+    what: typeof r.what === 'string' ? r.what.slice(0, 200) : '',
+    ...(r.trustEntry && typeof r.trustEntry.name === 'string' ? { trustEntry: r.trustEntry } : {}),
+    at: typeof r.at === 'string' ? r.at : '',
+  };
+}
+
+// ---- the requester's side ------------------------------------------------------------------------------------------
+
+export interface PlanTurn {
+  alsoApply: DirectTrustEntry[];
+  /** This run's trust entry was applied by another run's plan (that run's workflow id). */
+  combinedWith?: string;
+}
+
+/** How long a run waits for its turn before asking again (a coordinator that was terminated is started again). */
+const ASK_AGAIN = '2m';
+
+const turnActivities = wf.proxyActivities<{
+  requestPlanTurn(i: { deploymentId: string; request: PlanTurnRequest }): Promise<void>;
+}>({
+  startToCloseTimeout: '30s',
+  retry: TURN_RETRY,
+  summary: 'Ask for a turn to change the ECH deployment',
+});
+
+/** Run `change` in a turn of `deployment`'s coordinator; the turn is given back however `change` ends. */
+export async function withPlanTurn<T>(
+  deployment: CloudTarget,
+  what: string,
+  change: (turn: PlanTurn) => Promise<T>,
+  opts: { trustEntry?: DirectTrustEntry } = {},
+): Promise<T> {
+  const info = wf.workflowInfo();
+  let grant: PlanTurnGrant | undefined;
+  const request: PlanTurnRequest = {
+    requestId: `${info.runId}/${wf.uuid4()}`,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    what,
+    ...(opts.trustEntry ? { trustEntry: opts.trustEntry } : {}),
+    at: new Date().toISOString(),
+  };
+  // Re-registered per change (one at a time per run): a grant for an earlier request is ignored.
+  wf.setHandler(
+    planTurnGrantedSignal,
+    (raw: PlanTurnGrant) => {
+      if (raw?.requestId === request.requestId) grant = raw;
+    },
+    { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
+  );
+  const coordinator = deploymentCoordinatorId(deployment.deploymentId);
+  let ok = false;
+  try {
+    for (;;) {
+      await turnActivities.requestPlanTurn({ deploymentId: deployment.deploymentId, request });
+      if (await wf.condition(() => grant !== undefined, ASK_AGAIN)) break;
+    }
+    const granted = grant as PlanTurnGrant | undefined;
+    const result = await change({
+      alsoApply: granted?.alsoApply ?? [],
+      ...(granted?.combinedWith ? { combinedWith: granted.combinedWith } : {}),
+    });
+    ok = true;
+    return result;
+  } finally {
+    // Given back even when the run is being cancelled; a coordinator that has ended has nothing to release.
+    await wf.CancellationScope.nonCancellable(() =>
+      wf
+        .getExternalWorkflowHandle(coordinator)
+        .signal(releasePlanTurnSignal, { requestId: request.requestId, ok })
+        .catch(() => undefined),
+    );
+  }
+}

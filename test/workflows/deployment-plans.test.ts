@@ -1,0 +1,239 @@
+/**
+ * Many runs on one ECH deployment (issue 13). A deployment runs one plan at a time and refuses a second change while
+ * one is pending (the sandbox answers 422 deployments.deployment_resource_plan_change_error, as the Cloud API answers a
+ * restart: test/sandbox/cloud.test.ts), so the runs that change one deployment take turns from its coordinator
+ * (src/workflows/deploymentPlans.ts), and trust entries that wait at the same time share one plan.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client, WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../../src/activities';
+import type { DirectTrustEntry } from '../../src/activities/types';
+import type { ConnectResult } from '../../src/contract/status';
+import {
+  deploymentCoordinatorId,
+  type CoordinatorInput,
+  type PlanTurnRequest,
+  type PlanTurnsView,
+} from '../../src/workflows/deploymentPlans';
+import { Estate } from '../helpers/estate';
+import { connectRequest } from '../helpers/runs';
+import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+
+let estate: Estate;
+let client: Client;
+let worker: RunningWorker;
+let seq = 0;
+
+before(async () => {
+  estate = await Estate.start('api-key-private');
+  client = await testClient();
+  worker = await startWorker({ activities: createActivities() });
+});
+after(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await estate?.stop();
+});
+
+interface PlanHistory {
+  kind: string;
+  outcome: string;
+}
+
+describe('many connects to one deployment', () => {
+  it('10 concurrent path B connects all complete, their trust entries combined into fewer plans', async () => {
+    const N = 10;
+    await estate.scenario('api-key-private');
+    // Long enough that the runs meet while a plan is pending.
+    await estate.control('POST', '/plans', { pendingMs: 1_000 });
+    const plansBefore = ((await estate.control('GET', '/state')).cloud.plans.history as PlanHistory[]).length;
+    const aliases = Array.from({ length: N }, (_, i) => `many-${i}`);
+    const handles = await Promise.all(
+      aliases.map((alias) =>
+        client.workflow.start('connectRemoteCluster', {
+          taskQueue: worker.taskQueue,
+          workflowId: `many-${alias}-${Date.now()}-${++seq}`,
+          args: [
+            connectRequest(estate, 'api-key-private', {
+              alias,
+              approvals: { beforeLocalChanges: false, timeout: '1h' },
+              verify: { searchIndex: 'logs-*', timeout: '60s' },
+            }),
+          ],
+        }),
+      ),
+    );
+    const settled = await Promise.allSettled(handles.map((h) => h.result() as Promise<ConnectResult>));
+    const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${aliases[i]}: ${String(s.reason)}`] : []));
+    assert.deepEqual(failed, [], 'every run completed');
+    for (const [i, s] of settled.entries()) {
+      const result = (s as PromiseFulfilledResult<ConnectResult>).value;
+      assert.equal(result.connected, true);
+      assert.equal(result.created.trustEntry, `ech-remote-clusters/${aliases[i]}`);
+    }
+    const view = await estate.view();
+    assert.deepEqual(view.trustDirect, aliases.map((a) => `ech-remote-clusters/${a}`).sort());
+    const remoteInfo = (await estate.es('ech', 'GET', '/_remote/info')).body;
+    for (const alias of aliases) assert.equal(remoteInfo[alias]?.connected, true, `${alias} is connected`);
+    const plans = ((await estate.control('GET', '/state')).cloud.plans.history as PlanHistory[]).slice(plansBefore);
+    assert.ok(
+      plans.every((p) => p.outcome === 'success'),
+      `no plan failed or was cancelled: ${JSON.stringify(plans)}`,
+    );
+    const updates = plans.filter((p) => p.kind === 'update').length;
+    assert.ok(updates >= 1 && updates < N, `${N} trust entries took ${updates} plans (combined)`);
+    await estate.control('POST', '/plans', { pendingMs: 150 });
+  });
+});
+
+describe('the coordinator', () => {
+  const entry = (alias: string): DirectTrustEntry => ({
+    type: 'generic',
+    name: `ech-remote-clusters/${alias}`,
+    certificates: [{ pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' }],
+    trust_all: true,
+  });
+
+  /** A running workflow to stand for a requester: a lease (it lives until terminated, and ignores other signals). */
+  async function requester(): Promise<WorkflowHandle> {
+    const id = `requester-${Date.now()}-${++seq}`;
+    return client.workflow.start('connectionLease', {
+      taskQueue: worker.taskQueue,
+      workflowId: id,
+      args: [{ workflowId: id, runId: 'r', workflowType: 'test', since: new Date().toISOString() }],
+    });
+  }
+
+  async function ask(deploymentId: string, h: WorkflowHandle, limits: CoordinatorInput['limits'], alias?: string) {
+    const request: PlanTurnRequest = {
+      requestId: `${h.firstExecutionRunId}/1`,
+      workflowId: h.workflowId,
+      runId: h.firstExecutionRunId as string,
+      what: alias ? `trust ${alias}` : 'restart',
+      ...(alias ? { trustEntry: entry(alias) } : {}),
+      at: new Date().toISOString(),
+    };
+    await client.workflow.signalWithStart('deploymentPlanCoordinator', {
+      taskQueue: worker.taskQueue,
+      workflowId: deploymentCoordinatorId(deploymentId),
+      args: [{ deploymentId, limits }],
+      signal: 'requestPlanTurn',
+      signalArgs: [request],
+    });
+    return request;
+  }
+
+  async function viewOf(deploymentId: string): Promise<PlanTurnsView> {
+    return client.workflow.getHandle(deploymentCoordinatorId(deploymentId)).query<PlanTurnsView>('planTurns');
+  }
+
+  async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await f().catch(() => undefined);
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('one holder at a time; trust entries waiting together ride on one turn; a release hands them a shared turn', async () => {
+    const dep = `dep-combine-${Date.now()}`;
+    const [a, b, c, d] = await Promise.all([requester(), requester(), requester(), requester()]);
+    const ra = await ask(dep, a!, undefined, 'a');
+    await until('a holds', async () => ((await viewOf(dep)).holders.length === 1 ? true : undefined));
+    const rb = await ask(dep, b!, undefined, 'b');
+    const rc = await ask(dep, c!, undefined, 'c');
+    const rd = await ask(dep, d!, undefined); // a restart: not combinable
+    let v = await viewOf(dep);
+    assert.deepEqual(
+      v.holders.map((h) => h.requestId),
+      [ra.requestId],
+      'the others wait while a holds the turn',
+    );
+    assert.equal(v.queue.length, 3);
+    // a gives the turn back: b gets it, carrying c's entry (one plan for both); the restart waits.
+    await client.workflow.getHandle(deploymentCoordinatorId(dep)).signal('releasePlanTurn', {
+      requestId: ra.requestId,
+      ok: true,
+    });
+    v = await until('b holds', async () => {
+      const x = await viewOf(dep);
+      return x.holders[0]?.requestId === rb.requestId ? x : undefined;
+    });
+    assert.equal(v.holders.length, 1);
+    assert.equal(v.holders[0]!.carries, 1, "b's turn carries c's entry");
+    assert.deepEqual(
+      v.queue.map((q) => [q.requestId, q.ridingOn]),
+      [
+        [rc.requestId, rb.requestId],
+        [rd.requestId, undefined],
+      ],
+    );
+    await client.workflow.getHandle(deploymentCoordinatorId(dep)).signal('releasePlanTurn', {
+      requestId: rb.requestId,
+      ok: true,
+    });
+    // c's entry was applied by b's plan: c gets a (shared) turn before the restart.
+    v = await until('c holds', async () => {
+      const x = await viewOf(dep);
+      return x.holders[0]?.requestId === rc.requestId ? x : undefined;
+    });
+    assert.deepEqual(
+      v.queue.map((q) => q.requestId),
+      [rd.requestId],
+    );
+    await Promise.all([a, b, c, d].map((h) => h!.terminate('test done')));
+  });
+
+  it('a holder that ends without giving the turn back loses it; the next one gets it', async () => {
+    const dep = `dep-dead-${Date.now()}`;
+    const limits = { livenessCheckMs: 300 };
+    const [a, b] = await Promise.all([requester(), requester()]);
+    const ra = await ask(dep, a!, limits);
+    await until('a holds', async () => ((await viewOf(dep)).holders[0]?.requestId === ra.requestId ? true : undefined));
+    const rb = await ask(dep, b!, limits);
+    await a!.terminate('the requester dies holding the turn');
+    await until('b holds after a died', async () =>
+      (await viewOf(dep)).holders[0]?.requestId === rb.requestId ? true : undefined,
+    );
+    // A queued requester that has ended is skipped when its turn comes.
+    const [c, e] = await Promise.all([requester(), requester()]);
+    const rc = await ask(dep, c!, limits);
+    const re = await ask(dep, e!, limits);
+    await c!.terminate('ends while waiting');
+    await client.workflow
+      .getHandle(deploymentCoordinatorId(dep))
+      .signal('releasePlanTurn', { requestId: rb.requestId, ok: true });
+    await until('e holds (c skipped)', async () =>
+      (await viewOf(dep)).holders[0]?.requestId === re.requestId ? true : undefined,
+    );
+    assert.ok(!(await viewOf(dep)).queue.some((q) => q.requestId === rc.requestId));
+    await Promise.all([b, e].map((h) => h!.terminate('test done')));
+  });
+
+  it('survives continue-as-new with its queue and holders', async () => {
+    const dep = `dep-can-${Date.now()}`;
+    const limits = { maxHistoryEvents: 40 };
+    const hs = await Promise.all(Array.from({ length: 6 }, () => requester()));
+    const requests: PlanTurnRequest[] = [];
+    for (const h of hs) requests.push(await ask(dep, h, limits)); // serialised (no trust entries)
+    const coordinator = client.workflow.getHandle(deploymentCoordinatorId(dep));
+    const firstRun = (await coordinator.describe()).runId;
+    // Each turn given back and granted again grows the history; it continues as new on the way.
+    for (const r of requests) {
+      await until(`${r.requestId} holds`, async () =>
+        (await viewOf(dep)).holders[0]?.requestId === r.requestId ? true : undefined,
+      );
+      await coordinator.signal('releasePlanTurn', { requestId: r.requestId, ok: true });
+    }
+    await until('all done', async () => {
+      const v = await viewOf(dep);
+      return v.holders.length === 0 && v.queue.length === 0 ? v : undefined;
+    });
+    assert.notEqual((await coordinator.describe()).runId, firstRun, 'the coordinator continued as new');
+    assert.equal((await viewOf(dep)).turnsGranted, requests.length, 'no turn lost or granted twice across runs');
+    await Promise.all(hs.map((h) => h.terminate('test done')));
+  });
+});
