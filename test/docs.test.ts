@@ -245,6 +245,8 @@ const documentedTypes = (title: string) =>
 interface CliCommand {
   name: string;
   options: string[];
+  /** `ech-remote schedule audit`: the commands under this one, each with its own options. */
+  subcommands?: CliCommand[];
 }
 
 /**
@@ -256,7 +258,12 @@ function cliProgram(): CliCommand[] {
     require('tsx/cjs');
     const { Command } = require('commander');
     Command.prototype.parseAsync = function () {
-      const commands = this.commands.map((c) => ({ name: c.name(), options: c.options.map((o) => o.long).filter(Boolean) }));
+      const dump = (c) => ({
+        name: c.name(),
+        options: c.options.map((o) => o.long).filter(Boolean),
+        ...(c.commands.length ? { subcommands: c.commands.map(dump) } : {}),
+      });
+      const commands = this.commands.map(dump);
       process.stdout.write(JSON.stringify(commands), () => process.exit(0));
       return new Promise(() => {});
     };
@@ -285,11 +292,21 @@ export function cliMentions(md: string): { command: string; options: string[]; t
 
 /** Commands and options the pages mention that the program does not have. */
 export function unknownCli(program: CliCommand[], mentions: ReturnType<typeof cliMentions>): string[] {
-  const byName = new Map(program.map((c) => [c.name, new Set([...c.options, '--help'])]));
+  const byName = new Map(program.map((c) => [c.name, c]));
   return mentions.flatMap((m) => {
-    const options = byName.get(m.command);
-    if (!options) return [`no command "${m.command}" (in \`${m.text}\`)`];
-    return m.options.filter((o) => !options.has(o)).map((o) => `${m.command} has no option ${o} (in \`${m.text}\`)`);
+    let command = byName.get(m.command);
+    if (!command) return [`no command "${m.command}" (in \`${m.text}\`)`];
+    let name = m.command;
+    if (command.subcommands) {
+      // The word after the command names the subcommand, whose options are the ones that count.
+      const word = m.text.split(/\s+/)[m.text.startsWith('npm') ? 5 : 2] ?? '';
+      const sub = command.subcommands.find((c) => c.name === word);
+      if (!sub) return [`${m.command} has no subcommand "${word}" (in \`${m.text}\`)`];
+      command = sub;
+      name = `${m.command} ${word}`;
+    }
+    const options = new Set([...command.options, '--help']);
+    return m.options.filter((o) => !options.has(o)).map((o) => `${name} has no option ${o} (in \`${m.text}\`)`);
   });
 }
 
@@ -368,6 +385,14 @@ describe('README.md and docs/ match the code', () => {
       'no command "frobnicate" (in `ech-remote frobnicate ID`)',
       'approve has no option --yes (in `ech-remote approve ID --yes`)',
     ]);
+    // Control: a subcommand's options are its own; a made-up subcommand is found.
+    assert.deepEqual(
+      unknownCli(program, cliMentions('`ech-remote schedule audit --every 1h --wait` and `ech-remote schedule fleet`')),
+      [
+        'schedule audit has no option --wait (in `ech-remote schedule audit --every 1h --wait`)',
+        'schedule has no subcommand "fleet" (in `ech-remote schedule fleet`)',
+      ],
+    );
   });
 
   it('docs/contract.md lists exactly the request fields of the zod schema', () => {

@@ -61,6 +61,9 @@ export type ElasticsearchActivities = Pick<
   | 'findCrossClusterApiKeys'
   | 'updateCrossClusterApiKey'
   | 'putOwnershipRecord'
+  | 'listRemoteClusters'
+  | 'checkRemoteConnection'
+  | 'queryCrossClusterApiKeys'
 >;
 
 export interface ElasticsearchActivityDeps {
@@ -780,6 +783,100 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           ...(key.access !== undefined ? { before: key.access } : {}),
           ...(after.api_keys?.[0]?.access !== undefined ? { after: after.api_keys[0].access } : {}),
         };
+      });
+    },
+
+    // ------------------------------------------------------------ audit (read-only)
+    async listRemoteClusters({ target }) {
+      return withCluster(target, async (conn) => {
+        const body = await conn.request<FlatSettings>('read cluster settings', {
+          method: 'GET',
+          path: '/_cluster/settings',
+          querystring: { flat_settings: true },
+        });
+        const aliases = new Set<string>();
+        for (const scope of [body.persistent ?? {}, body.transient ?? {}]) {
+          for (const [k, v] of Object.entries(scope)) {
+            const m = /^cluster\.remote\.([^.]+)\.(mode|proxy_address|seeds)$/.exec(k);
+            if (m && v !== null && v !== undefined) aliases.add(m[1] as string);
+          }
+        }
+        const info = await conn.request<Record<string, RemoteInfoEntry>>('read remote info', {
+          method: 'GET',
+          path: '/_remote/info',
+        });
+        for (const a of Object.keys(info)) aliases.add(a);
+        return [...aliases].sort();
+      });
+    },
+
+    async checkRemoteConnection({ target, alias, searchIndex, securityModel }) {
+      return withCluster(target, async (conn) => {
+        const configured = await readAlias(conn, alias);
+        let last: AttemptOutcome | undefined;
+        // Connections are lazy: the first _resolve/cluster may open it. A transient verdict gets two more rounds.
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          const entry = await readRemoteInfo(conn, alias);
+          const dctx: DiagnosisContext = {
+            alias,
+            securityModel: securityModel ?? (entry?.cluster_credentials !== undefined ? 'api-key' : 'tls-certificate'),
+            proxyAddress: configured.settings[`cluster.remote.${alias}.proxy_address`] as string | undefined,
+            serverName: configured.settings[`cluster.remote.${alias}.server_name`] as string | undefined,
+          };
+          last = await verifyOnce(conn, alias, dctx, searchIndex, undefined);
+          if (last.ok || !last.diagnosis.transient) break;
+          heartbeat({ alias, attempt });
+          await sleep(1000 * attempt);
+        }
+        const outcome = last as AttemptOutcome;
+        const entry = outcome.evidence.remoteInfo as RemoteInfoEntry | null;
+        return {
+          ok: outcome.ok,
+          ...(entry
+            ? {
+                remoteInfo: {
+                  connected: entry.connected === true,
+                  ...(typeof entry.mode === 'string' ? { mode: entry.mode } : {}),
+                  credentials: entry.cluster_credentials !== undefined,
+                },
+              }
+            : {}),
+          ...(outcome.evidence.resolveCluster !== undefined ? { resolveCluster: outcome.evidence.resolveCluster } : {}),
+          ...(outcome.evidence.searchHits !== undefined ? { searchHits: outcome.evidence.searchHits } : {}),
+          ...(outcome.ok
+            ? {}
+            : {
+                problem: redact(
+                  `${outcome.diagnosis.cause} → ${outcome.diagnosis.fix}${outcome.errorText ? ` (ECH answered: ${outcome.errorText})` : ''}`,
+                ),
+              }),
+        };
+      });
+    },
+
+    async queryCrossClusterApiKeys({ target }) {
+      return withCluster(target, async (conn) => {
+        const res = await conn.request<{ api_keys?: (ApiKeyInfo & { access?: unknown })[] }>(
+          'query cross-cluster API keys',
+          {
+            method: 'POST',
+            path: '/_security/_query/api_key',
+            body: { query: { bool: { filter: [{ term: { 'metadata.managed_by': MANAGED_BY } }] } }, size: 10_000 },
+          },
+        );
+        return (res.api_keys ?? []).map((k) => ({
+          id: k.id,
+          ...(k.name !== undefined ? { name: k.name } : {}),
+          ...(k.type !== undefined ? { type: k.type } : {}),
+          invalidated: k.invalidated === true,
+          ...(k.expiration !== undefined ? { expiration: k.expiration } : {}),
+          managed: isOurs(k.metadata),
+          ...(typeof k.metadata?.alias === 'string' ? { alias: k.metadata.alias } : {}),
+          ...(typeof k.metadata?.workflow_id === 'string' ? { workflowId: k.metadata.workflow_id } : {}),
+          ...(k.access !== undefined ? { access: k.access } : {}),
+          // What the tool granted, as it recorded it on the key (connect, updateRemoteClusterAccess).
+          ...(typeof k.metadata?.access_hash === 'string' ? { accessHash: k.metadata.access_hash } : {}),
+        }));
       });
     },
 

@@ -9,6 +9,7 @@ import type {
   CaCheck,
   CloudTarget,
   ClusterFacts,
+  ConnectionCheck,
   ConnectionFacts,
   CrossClusterKey,
   CrossClusterKeyInfo,
@@ -153,6 +154,22 @@ export interface Activities extends PlanTurnActivities {
   }): Promise<{ updated: boolean; before?: unknown; after?: unknown }>;
   /** Rewrite our ownership record of `alias` (only when the one there is ours); `{written:false}` otherwise. */
   putOwnershipRecord(i: { target: EsTarget; alias: string; record: OwnershipRecord }): Promise<{ written: boolean }>;
+
+  // ---- audit (elasticsearch.ts), read-only
+  /** Every alias with `cluster.remote.<alias>.*` settings or in `_remote/info`, ours or not. */
+  listRemoteClusters(i: { target: EsTarget }): Promise<string[]>;
+  /** One round of _remote/info, _resolve/cluster and the size-0 search; a problem is returned, never thrown. */
+  checkRemoteConnection(i: {
+    target: EsTarget;
+    alias: string;
+    searchIndex?: string;
+    /** The model the alias should use (our record's); absent: the one `_remote/info` shows. */
+    securityModel?: 'api-key' | 'tls-certificate';
+  }): Promise<ConnectionCheck>;
+  /** `POST /_security/_query/api_key`: every cross-cluster key this tool made (metadata.managed_by), any state. */
+  queryCrossClusterApiKeys(i: {
+    target: EsTarget;
+  }): Promise<(CrossClusterKeyInfo & { type?: string; accessHash?: string })[]>;
 
   // ---- Secrets (secrets.ts)
   /**

@@ -1,6 +1,7 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
 import { Command, CommanderError, Option } from 'commander';
 import { logFatal } from '../log';
+import { registerAudit } from './audit';
 import { registerConnect } from './connect';
 import { registerLifecycle } from './lifecycle';
 import { EXIT } from './exitCodes';
@@ -30,6 +31,7 @@ registerConnect(program);
 registerLifecycle(program);
 registerStatus(program);
 registerSignals(program);
+registerAudit(program);
 
 program
   .command('worker')

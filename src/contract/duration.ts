@@ -38,6 +38,7 @@ export const DURATION_BOUNDS = {
   verifyTimeout: { min: '5s', max: '1h' },
   keyExpiration: { min: '1h', max: '3650d' },
   gracePeriod: { min: '0s', max: '30d' },
+  expiryWarning: { min: '1h', max: '3650d' },
 } as const satisfies Record<string, DurationBounds>;
 
 /** Why `value` is not a duration between the bounds, or undefined when it is. */

@@ -196,3 +196,14 @@ export interface ConnectionFacts {
   roles: string[];
   users: string[];
 }
+
+/** One audit round of an alias seen from ECH (domain page §4b: what ECH's APIs show). */
+export interface ConnectionCheck {
+  ok: boolean;
+  /** `_remote/info` of the alias (absent: not there). */
+  remoteInfo?: { connected: boolean; mode?: string; credentials: boolean };
+  resolveCluster?: unknown;
+  searchHits?: number;
+  /** Why the round failed: the diagnosis (cause; fix) and the error ECH answered. */
+  problem?: string;
+}

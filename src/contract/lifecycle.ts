@@ -23,7 +23,7 @@ import {
 const alias = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 lowercase letters, digits, "-" or "_"');
 
 /** The ECH deployment, as in a ConnectRequest's `local`. */
-const local = z
+export const local = z
   .object({
     deploymentId: z.string().regex(/^[a-z0-9]{32}$/, 'must be a 32-character ECH deployment id'),
     refId: refId.optional(),
@@ -33,7 +33,7 @@ const local = z
   .strict();
 
 /** The self-managed cluster's API, when the tool may act there (else the self-managed org does, by hand). */
-const remote = z
+export const remote = z
   .object({
     elasticsearch: z
       .object({ url: httpsUrl, credentialsSecret: secretName, caPem: pemCertificate.optional() })

@@ -23,6 +23,7 @@ import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
 import { scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
 import type { DisconnectRequestInput, RotateRequestInput, UpdateAccessRequestInput } from '../contract/lifecycle';
+import type { AuditRequestInput } from '../contract/audit';
 import type { ConnectRequestInput } from '../contract/request';
 
 export { SCENARIOS, DEFAULT_VERSIONS, type ScenarioName, type Versions } from './scenarios';
@@ -164,6 +165,8 @@ export interface SandboxInfo {
     rotate: RotateRequestInput;
     updateAccess: UpdateAccessRequestInput;
     disconnect: DisconnectRequestInput;
+    /** auditRemoteClusters over the ECH deployment: every connection of the sample requests, remote credentials included. */
+    audit: AuditRequestInput;
   };
   /** The request that fits the current scenario. */
   recommendedRequest: RequestName;
@@ -405,6 +408,19 @@ function buildDay2Requests(
     updateAccess: { ...day2, access: { search: [{ names: ['logs-*'], query: { term: { service: 'auth' } } }] } },
     disconnect: { ...day2 },
   };
+}
+
+/** The audit of the one ECH deployment: each self-managed cluster of the sample requests with its aliases and credentials. */
+function buildAuditRequest(connects: ConnectRequestInput[]): AuditRequestInput {
+  const remotes: NonNullable<AuditRequestInput['deployments'][number]['remotes']> = [];
+  for (const c of connects) {
+    const es = c.remote.elasticsearch;
+    if (!es) continue;
+    const same = remotes.find((r) => r.elasticsearch.url === es.url);
+    if (!same) remotes.push({ aliases: [c.alias], elasticsearch: es });
+    else if (!same.aliases.includes(c.alias)) same.aliases.push(c.alias);
+  }
+  return { deployments: [{ local: connects[0]!.local, remotes, searchIndex: 'logs-*' }] };
 }
 
 /** The bindings a worker needs for the sandbox's secrets: each to the sandbox endpoint it belongs to. */
@@ -685,7 +701,11 @@ class SandboxImpl implements Sandbox, ControlTarget {
       RequestName,
       ConnectRequestInput
     >;
-    const requests: SandboxInfo['requests'] = { ...connects, ...buildDay2Requests(connects['api-key-private']) };
+    const requests: SandboxInfo['requests'] = {
+      ...connects,
+      ...buildDay2Requests(connects['api-key-private']),
+      audit: buildAuditRequest(Object.values(connects)),
+    };
     const remoteInfo = (c: SimulatedCluster, spec: ScenarioSpec, request: RequestName): RemoteInfo => ({
       request,
       description: spec.description,

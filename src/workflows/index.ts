@@ -5,3 +5,4 @@ export { deploymentPlanCoordinator } from './deploymentPlans';
 export { disconnectRemoteCluster } from './disconnect';
 export { rotateRemoteClusterKey } from './rotate';
 export { updateRemoteClusterAccess } from './updateAccess';
+export { auditDeploymentRemoteClusters, auditRemoteClusters } from './audit';

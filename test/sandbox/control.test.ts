@@ -11,6 +11,7 @@ import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { start, type Sandbox } from '../../src/sandbox';
+import { validateAuditRequest } from '../../src/contract/audit';
 import { durationToMs } from '../../src/contract/duration';
 import {
   validateDisconnectRequest,
@@ -85,7 +86,7 @@ describe('start() and sandbox.json', () => {
   });
 
   it('ships ready ConnectRequests and day-2 requests that the contract schemas accept', () => {
-    const { rotate, updateAccess, disconnect, ...connects } = sandbox.info.requests;
+    const { rotate, updateAccess, disconnect, audit, ...connects } = sandbox.info.requests;
     for (const [name, request] of Object.entries(connects)) {
       const parsed = connectRequestSchema.safeParse(request);
       assert.ok(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`);
@@ -99,6 +100,16 @@ describe('start() and sandbox.json', () => {
       assert.ok(r.remote?.elasticsearch?.credentialsSecret);
     }
     assert.ok(durationToMs(rotate.gracePeriod ?? '0s') <= 10_000);
+    // The audit covers every connection of the sample requests on the one deployment, with remote credentials.
+    const auditV = validateAuditRequest(audit);
+    assert.ok(auditV.ok, JSON.stringify(auditV));
+    const [deployment] = auditV.request.deployments;
+    assert.equal(deployment?.local.deploymentId, sandbox.info.cloud.deploymentId);
+    assert.deepEqual(
+      deployment?.remotes.flatMap((r) => r.aliases).sort(),
+      [...new Set(Object.values(connects).map((c) => c.alias))].sort(),
+    );
+    assert.ok(deployment?.remotes.every((r) => r.elasticsearch.credentialsSecret));
     assert.equal(
       sandbox.info.requests['api-key-public'].remote.proxyAddress,
       sandbox.info.selfManaged.remoteClusterServer,

@@ -618,3 +618,46 @@ test('self-managed node config: refuses to start with a _remote_cluster transpor
   await e.sm.applyNodeConfig({ settings: { 'transport.profiles._remote_cluster.port': null }, restart: true });
   assert.equal((await call(e.sm, 'GET', '/')).status, 200);
 });
+
+// POST /_security/_query/api_key, as x-pack/plugin/src/yamlRestTest/resources/rest-api-spec/test/api_key/20_query.yml
+// (empty body = match_all; total/count; from/size) and the query DSL subset of the domain page §4c (term on type,
+// invalidated and metadata.*, range on expiration).
+test('_security/_query/api_key: metadata term, type, invalidated, expiration range, paging, unsupported fields', async () => {
+  const tag = `q-${Date.now()}`;
+  const soon = await ccKey(undefined, { name: `${tag}-soon`, expiration: '2d', metadata: { owner: tag } });
+  const never = await ccKey(undefined, { name: `${tag}-never`, metadata: { owner: tag } });
+  const gone = await ccKey(undefined, { name: `${tag}-gone`, metadata: { owner: tag } });
+  await call(e.sm, 'DELETE', '/_security/api_key', { ids: [gone.id] });
+  await ccKey(undefined, { name: `${tag}-other`, metadata: { owner: 'someone-else' } });
+  const q = async (body: unknown) => {
+    const r = await call(e.sm, 'POST', '/_security/_query/api_key', body);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body as { total: number; count: number; api_keys: { id: string; type: string; invalidated: boolean }[] };
+  };
+  const ours = await q({ query: { term: { 'metadata.owner': tag } } });
+  assert.equal(ours.total, 3);
+  assert.deepEqual(ours.api_keys.map((k) => k.id).sort(), [soon.id, never.id, gone.id].sort());
+  assert.ok(ours.api_keys.every((k) => k.type === 'cross_cluster'));
+  const active = await q({
+    query: { bool: { filter: [{ term: { 'metadata.owner': tag } }, { term: { invalidated: false } }] } },
+  });
+  assert.deepEqual(active.api_keys.map((k) => k.id).sort(), [soon.id, never.id].sort());
+  const expiring = await q({
+    query: {
+      bool: {
+        filter: [{ term: { 'metadata.owner': tag } }, { range: { expiration: { lte: Date.now() + 7 * 86_400_000 } } }],
+      },
+    },
+  });
+  assert.deepEqual(
+    expiring.api_keys.map((k) => k.id),
+    [soon.id],
+  );
+  const page = await q({ query: { term: { 'metadata.owner': tag } }, from: 1, size: 1 });
+  assert.deepEqual([page.total, page.count], [3, 1]);
+  const all = await q({});
+  assert.ok(all.total >= 4 && all.count <= 10, 'an empty body is match_all, 10 keys a page');
+  const bad = await call(e.sm, 'POST', '/_security/_query/api_key', { query: { term: { api_key_hash: 'x' } } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.reason, /Field \[api_key_hash\] is not allowed for querying/);
+});

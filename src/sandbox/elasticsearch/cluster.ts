@@ -742,6 +742,7 @@ export class SimulatedCluster {
     });
     on('GET', '/_security/api_key', (req, auth) => ok(this.security.getKeys(auth, req.query)));
     on('DELETE', '/_security/api_key', (req, auth) => ok(this.security.invalidate(auth, body(req))));
+    on('GET|POST', '/_security/_query/api_key', (req, auth) => ok(this.security.queryKeys(auth, body(req))));
     on('PUT', '/_security/api_key/{id}', (req, auth) => {
       need(auth, 'apiKeyCreate');
       return ok(this.security.updateKey(auth, req.params.id!, body(req), 'rest'));

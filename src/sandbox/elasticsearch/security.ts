@@ -846,6 +846,26 @@ export class SecurityRealm {
     return { api_keys: keys.map((k) => this.keyInfo(k, withLimitedBy)) };
   }
 
+  /**
+   * `POST /_security/_query/api_key` (the subset of the query DSL ES allows on API keys: match_all, bool, term, terms,
+   * range, prefix, wildcard, exists, ids over name, type, invalidated, expiration, creation, username, metadata.*; from
+   * and size, default 10). An empty body is match_all; the owner-only rule is as GET's. Answers `{total, count,
+   * api_keys}`. elastic/elasticsearch x-pack/plugin/src/yamlRestTest/resources/rest-api-spec/test/api_key/20_query.yml.
+   */
+  queryKeys(auth: Authentication, b: Record<string, unknown> | undefined): Record<string, unknown> {
+    this.requireCluster(auth, 'apiKeyGet');
+    const ownOnly = !this.manageAll(auth);
+    const query = (b?.query ?? { match_all: {} }) as Record<string, unknown>;
+    const from = Number(b?.from ?? 0);
+    const size = Number(b?.size ?? 10);
+    const matching = [...this.apiKeys.values()]
+      .filter((k) => !ownOnly || k.username === auth.username)
+      .filter((k) => matchesKeyQuery(k, query))
+      .sort((a, c) => a.creation - c.creation);
+    const page = matching.slice(from, from + size);
+    return { total: matching.length, count: page.length, api_keys: page.map((k) => this.keyInfo(k)) };
+  }
+
   keyInfo(k: ApiKey, withLimitedBy = false): Record<string, unknown> {
     return {
       id: k.id,
@@ -945,4 +965,91 @@ export class SecurityRealm {
 function requireKeyName(b: Record<string, unknown>): string {
   if (typeof b.name !== 'string' || !b.name) throw validationError('api key name is required');
   return b.name;
+}
+
+/** The value of an API key field as `_query/api_key` sees it (`metadata.x.y` reaches into the metadata). */
+function keyField(k: ApiKey, field: string): unknown {
+  if (field.startsWith('metadata.')) {
+    return field
+      .slice('metadata.'.length)
+      .split('.')
+      .reduce<unknown>(
+        (v, part) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined),
+        k.metadata,
+      );
+  }
+  const fields: Record<string, unknown> = {
+    id: k.id,
+    name: k.name,
+    type: k.type,
+    invalidated: k.invalidated,
+    expiration: k.expiration,
+    creation: k.creation,
+    username: k.username,
+    realm_name: k.realm,
+  };
+  if (!(field in fields)) {
+    throw new EsError(400, 'illegal_argument_exception', `Field [${field}] is not allowed for querying or aggregation`);
+  }
+  return fields[field];
+}
+
+function matchesKeyQuery(k: ApiKey, q: Record<string, unknown>): boolean {
+  const [kind, spec] = Object.entries(q)[0] ?? ['match_all', {}];
+  const one = (s: unknown) => Object.entries(s as Record<string, unknown>)[0] as [string, unknown];
+  const valueOf = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);
+  switch (kind) {
+    case 'match_all':
+      return true;
+    case 'bool': {
+      const b = spec as Record<string, unknown>;
+      const list = (v: unknown) => (v === undefined ? [] : Array.isArray(v) ? v : [v]) as Record<string, unknown>[];
+      const should = list(b.should);
+      return (
+        [...list(b.must), ...list(b.filter)].every((c) => matchesKeyQuery(k, c)) &&
+        list(b.must_not).every((c) => !matchesKeyQuery(k, c)) &&
+        (should.length === 0 || should.some((c) => matchesKeyQuery(k, c)))
+      );
+    }
+    case 'term': {
+      const [field, v] = one(spec);
+      return keyField(k, field) === valueOf(v);
+    }
+    case 'terms': {
+      const [field, v] = one(spec);
+      return (v as unknown[]).includes(keyField(k, field));
+    }
+    case 'ids':
+      return ((spec as { values?: string[] }).values ?? []).includes(k.id);
+    case 'exists':
+      return keyField(k, (spec as { field: string }).field) !== undefined;
+    case 'prefix': {
+      const [field, v] = one(spec);
+      return String(keyField(k, field) ?? '').startsWith(String(valueOf(v)));
+    }
+    case 'wildcard': {
+      const [field, v] = one(spec);
+      const value = keyField(k, field);
+      return value !== undefined && wildcardMatch(String(valueOf(v)), String(value));
+    }
+    case 'range': {
+      const [field, r] = one(spec) as [string, { gt?: unknown; gte?: unknown; lt?: unknown; lte?: unknown }];
+      const raw = keyField(k, field);
+      if (raw === undefined) return false;
+      const v = Number(raw);
+      const n = (x: unknown) => (x === 'now' ? Date.now() : Number(x));
+      return (
+        (r.gt === undefined || v > n(r.gt)) &&
+        (r.gte === undefined || v >= n(r.gte)) &&
+        (r.lt === undefined || v < n(r.lt)) &&
+        (r.lte === undefined || v <= n(r.lte))
+      );
+    }
+    default:
+      throw new EsError(
+        400,
+        'illegal_argument_exception',
+        `Query type [${kind}] is not currently supported in this context`,
+      );
+  }
 }
