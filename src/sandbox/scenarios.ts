@@ -4,6 +4,7 @@
  * ConnectRequest in sandbox.json that fits it. Versions of both sides can be overridden; the default mix (ECH 9.1,
  * self-managed 8.17) is the one that trips 9.x clients against 8.x clusters.
  */
+import { hasRemoteClusterSecurity } from './elasticsearch/compat';
 
 export const SCENARIOS = [
   'api-key-public',
@@ -27,6 +28,13 @@ export interface Versions {
 }
 
 export const DEFAULT_VERSIONS: Versions = { ech: '9.1.3', selfManaged: '8.17.4' };
+
+/**
+ * The last patch of each minor in which the API-key model was beta (8.10-8.13; elastic/elasticsearch
+ * `server/src/main/java/org/elasticsearch/Version.java`: V_8_10_4, V_8_11_4, V_8_12_2, V_8_13_4). Select one with
+ * `versions.selfManaged` (or `versions.ech`): the sandbox then answers as that version did (docs/sandbox.md "Fidelity").
+ */
+export const API_KEY_BETA_VERSIONS = ['8.10.4', '8.11.4', '8.12.2', '8.13.4'] as const;
 
 export interface ScenarioSpec {
   name: ScenarioName;
@@ -60,7 +68,7 @@ const DESCRIPTIONS: Record<ScenarioName, string> = {
   'tls-certificate-no-othername':
     'Path C with out-of-the-box self-managed transport certificates (no otherName SAN): they must be re-issued (instances.yml + elasticsearch-certutil, see POST /_sandbox/self-managed/certutil).',
   'old-version':
-    'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
+    'Self-managed 8.12 with the remote cluster server on: the API-key model exists there only in beta (8.10-8.13), so the product refuses it (8.14+); override the version with any of API_KEY_BETA_VERSIONS, or below 8.10 where it does not exist.',
   'basic-license': 'Self-managed on a basic license: API-key cross-cluster requests fail with the license error.',
   'rcs-disabled': 'API-key model, but the self-managed remote cluster server is off until the admin enables it.',
   'cluster-yellow':
@@ -109,12 +117,16 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
         selfManaged: { ...tlsModel.selfManaged, transportOtherName: false },
       };
     }
-    case 'old-version':
+    case 'old-version': {
+      // 8.10-8.13 have the remote cluster server (beta): it runs, as an admin who followed the beta docs left it.
+      // Below 8.10 its settings are unknown and a node would not start with them, so it stays off.
+      const selfManaged = versions.selfManaged ?? '8.12.2';
       return {
         ...base,
-        versions: { ...v, selfManaged: versions.selfManaged ?? '8.12.2' },
-        selfManaged: { ...base.selfManaged, rcsEnabled: false },
+        versions: { ...v, selfManaged },
+        selfManaged: { ...base.selfManaged, rcsEnabled: hasRemoteClusterSecurity(selfManaged) },
       };
+    }
     case 'basic-license':
       return { ...base, selfManaged: { ...base.selfManaged, license: 'basic' } };
     case 'rcs-disabled':

@@ -16,6 +16,8 @@ import {
   luceneVersion,
   minimumIndexCompatibilityVersion,
   minimumWireCompatibilityVersion,
+  hasRemoteClusterSecurity,
+  reloadSecureSettingsCoversRemoteCredentials,
   reloadsRemoteCredentials,
   supportsApiKeyModel,
   supportsResolveCluster,
@@ -298,7 +300,7 @@ export class SimulatedCluster {
           [SETTING.transportCertificate]: FILE.transportCertificate,
           [SETTING.transportKey]: FILE.transportKey,
           [SETTING.transportCas]: [FILE.transportCa],
-          ...(supportsApiKeyModel(this.config.version)
+          ...(hasRemoteClusterSecurity(this.config.version)
             ? { [SETTING.rcsCertificate]: FILE.rcsCertificate, [SETTING.rcsKey]: FILE.rcsKey }
             : {}),
           ...(this.config.rcsEnabled ? { [SETTING.rcsEnabled]: true } : {}),
@@ -992,7 +994,7 @@ export class SimulatedCluster {
   }
 
   private requireApiKeyModelApi(req: Request): void {
-    if (!supportsApiKeyModel(this.config.version))
+    if (!hasRemoteClusterSecurity(this.config.version))
       throw new EsError(400, 'no_handler', `no handler found for uri [${req.path}] and method [${req.method}]`);
   }
 
@@ -1132,7 +1134,7 @@ export class SimulatedCluster {
 
   private reloadSecureSettings(auth: Authentication): Reply {
     this.security.requireCluster(auth, 'reloadSecureSettings');
-    if (reloadsRemoteCredentials(this.config.version)) void this.reloadKeystore([]);
+    if (reloadSecureSettingsCoversRemoteCredentials(this.config.version)) void this.reloadKeystore([]);
     const nodeId = nodeIdOf(this.nodeName + this.config.clusterUuid);
     return {
       status: 200,

@@ -23,7 +23,7 @@ import {
   minimumWireCompatibilityVersion,
   minimumIndexCompatibilityVersion,
   wireCompatible,
-  supportsApiKeyModel,
+  hasRemoteClusterSecurity,
   versionAtLeast,
 } from './compat';
 import { X509_FIELD_DNS_NAME, X509_FIELD_OTHER_NAME } from './nodeConfig';
@@ -1015,7 +1015,7 @@ export class RemoteClusters {
         open.settings = settings; // e.g. skip_unavailable, updated on the live connection
         continue;
       }
-      const credentials = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
+      const credentials = hasRemoteClusterSecurity(this.local.version) ? this.local.credentials(alias) : undefined;
       const conn = new RemoteConnection(settings, this.local, credentials);
       this.connections.set(alias, conn);
       toConnect.push(conn);
@@ -1038,7 +1038,7 @@ export class RemoteClusters {
     for (const alias of aliases) {
       const conn = this.connections.get(alias);
       if (!conn) continue;
-      const now = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
+      const now = hasRemoteClusterSecurity(this.local.version) ? this.local.credentials(alias) : undefined;
       if (conn.credentials !== undefined && now !== undefined) conn.credentials = now;
       else rebuild.push(alias);
     }
