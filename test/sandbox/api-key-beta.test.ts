@@ -8,7 +8,8 @@
  * - PR #102798 "Hot-reloadable remote cluster credentials" and PR #103460 "Re-build remote cluster connections on
  *   credential changes" (both 8.13; issue #111543 "8.13.0 or higher"): before 8.13 the credential is read when the
  *   node starts, so `POST /_nodes/reload_secure_settings` does not pick it up and only a restart does.
- * - `server/src/main/java/org/elasticsearch/Version.java`: V_8_10_4, V_8_11_4, V_8_12_2, V_8_13_4 (the last patches).
+ * - `server/src/main/java/org/elasticsearch/Version.java`: V_8_10_4, V_8_11_4, V_8_12_2, V_8_13_4 (the last patches);
+ *   `IndexVersions.java`: V_8_10_0 on Lucene 9.7.0.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,10 +57,12 @@ test('the beta versions are selectable and GET / answers each one', async () => 
   }
   // Below 8.10 it does not exist, so the scenario cannot run it.
   assert.equal(scenarioSpec('old-version', { selfManaged: '8.9.2' }).selfManaged.rcsEnabled, false);
-  await withEstate('8.11.4', async (e) => {
+  await withEstate('8.10.4', async (e) => {
     const root = (await call(e.sm, 'GET', '/')).body;
-    assert.equal(root.version.number, '8.11.4');
+    assert.equal(root.version.number, '8.10.4');
     assert.equal(root.version.minimum_wire_compatibility_version, '7.17.0');
+    // IndexVersions.V_8_10_0 = def(8_10_00_99, Version.LUCENE_9_7_0)
+    assert.equal(root.version.lucene_version, '9.7.0');
   });
 });
 

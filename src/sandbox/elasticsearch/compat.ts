@@ -63,10 +63,19 @@ export function minimumIndexCompatibilityVersion(v: string): string {
   return ma >= 9 ? '8.0.0' : ma === 8 ? '7.0.0' : '6.0.0-beta1';
 }
 
+/**
+ * `version.lucene_version` of `GET /`. 8.10: 9.7.0 (`IndexVersions.V_8_10_0`); 8.15: 9.11.1 (PR #110234); 8.16: 9.12.0
+ * (PR #113835); the minors in between as the sandbox had them.
+ */
 export function luceneVersion(v: string): string {
   const [ma, mi] = parseVersion(v);
   if (ma >= 9) return mi >= 2 ? '10.3.1' : mi === 1 ? '10.2.2' : '10.1.0';
-  if (ma === 8) return mi >= 16 ? '9.12.0' : mi >= 14 ? '9.10.0' : '9.9.1';
+  if (ma === 8) {
+    if (mi >= 16) return '9.12.0';
+    if (mi === 15) return '9.11.1';
+    if (mi >= 14) return '9.10.0';
+    return mi <= 10 ? '9.7.0' : '9.9.1';
+  }
   return '8.11.3';
 }
 
