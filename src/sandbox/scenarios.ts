@@ -4,6 +4,7 @@
  * ConnectRequest in sandbox.json that fits it. Versions of both sides can be overridden; the default mix (ECH 9.1,
  * self-managed 8.17) is the one that trips 9.x clients against 8.x clusters.
  */
+import { hasRemoteClusterSecurity } from './elasticsearch/compat';
 
 export const SCENARIOS = [
   'api-key-public',
@@ -28,6 +29,13 @@ export interface Versions {
 
 export const DEFAULT_VERSIONS: Versions = { ech: '9.1.3', selfManaged: '8.17.4' };
 
+/**
+ * The last patch of each minor in which the API-key model was beta (8.10-8.13; elastic/elasticsearch
+ * `server/src/main/java/org/elasticsearch/Version.java`: V_8_10_4, V_8_11_4, V_8_12_2, V_8_13_4). Select one with
+ * `versions.selfManaged` (or `versions.ech`): the sandbox then answers as that version did (docs/sandbox.md "Fidelity").
+ */
+export const API_KEY_BETA_VERSIONS = ['8.10.4', '8.11.4', '8.12.2', '8.13.4'] as const;
+
 export interface ScenarioSpec {
   name: ScenarioName;
   description: string;
@@ -47,6 +55,8 @@ export interface ScenarioSpec {
     licenseExpired?: boolean;
     /** `_cluster/health` status (default green). */
     health?: 'green' | 'yellow' | 'red';
+    /** Nodes of the self-managed cluster (default 1): path C names and trusts every node (ClusterConfig `nodes`). */
+    nodes?: number;
   };
 }
 
@@ -60,7 +70,7 @@ const DESCRIPTIONS: Record<ScenarioName, string> = {
   'tls-certificate-no-othername':
     'Path C with out-of-the-box self-managed transport certificates (no otherName SAN): they must be re-issued (instances.yml + elasticsearch-certutil, see POST /_sandbox/self-managed/certutil).',
   'old-version':
-    'Self-managed 8.12: the API-key model is unsupported there (remote cluster server settings are unknown).',
+    'Self-managed 8.12 with the remote cluster server on: the API-key model exists there only in beta (8.10-8.13), so the product refuses it (8.14+); override the version with any of API_KEY_BETA_VERSIONS, or below 8.10 where it does not exist.',
   'basic-license': 'Self-managed on a basic license: API-key cross-cluster requests fail with the license error.',
   'rcs-disabled': 'API-key model, but the self-managed remote cluster server is off until the admin enables it.',
   'cluster-yellow':
@@ -98,7 +108,8 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
         ...base,
         request: 'tls-certificate',
         versions: { ...v, selfManaged: versions.selfManaged ?? '8.19.3' },
-        selfManaged: { ...base.selfManaged, rcsEnabled: false },
+        // Three nodes: ECH's trust entry and the trust-restrictions file must cover every one, not the one probed.
+        selfManaged: { ...base.selfManaged, rcsEnabled: false, nodes: 3 },
       };
     case 'tls-certificate-no-othername': {
       const tlsModel = scenarioSpec('tls-certificate', versions);
@@ -109,12 +120,16 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
         selfManaged: { ...tlsModel.selfManaged, transportOtherName: false },
       };
     }
-    case 'old-version':
+    case 'old-version': {
+      // 8.10-8.13 have the remote cluster server (beta): it runs, as an admin who followed the beta docs left it.
+      // Below 8.10 its settings are unknown and a node would not start with them, so it stays off.
+      const selfManaged = versions.selfManaged ?? '8.12.2';
       return {
         ...base,
-        versions: { ...v, selfManaged: versions.selfManaged ?? '8.12.2' },
-        selfManaged: { ...base.selfManaged, rcsEnabled: false },
+        versions: { ...v, selfManaged },
+        selfManaged: { ...base.selfManaged, rcsEnabled: hasRemoteClusterSecurity(selfManaged) },
       };
+    }
     case 'basic-license':
       return { ...base, selfManaged: { ...base.selfManaged, license: 'basic' } };
     case 'rcs-disabled':

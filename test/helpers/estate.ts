@@ -42,8 +42,8 @@ export class Estate {
     return this.sandbox.info;
   }
 
-  async scenario(name: ScenarioName): Promise<void> {
-    await this.control('POST', '/scenario', { name });
+  async scenario(name: ScenarioName, versions?: { ech?: string; selfManaged?: string }): Promise<void> {
+    await this.control('POST', '/scenario', { name, ...(versions ? { versions } : {}) });
     await this.control('POST', '/plans', { pendingMs: 150 });
     for (const [k, v] of Object.entries(this.info.env)) if (k !== 'NODE_EXTRA_CA_CERTS') process.env[k] = String(v);
   }

@@ -86,7 +86,12 @@ export function call<T = any>(
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            // `_cat` APIs answer text unless asked for JSON.
+            body: !text ? undefined : /^text\/plain/.test(res.headers['content-type'] ?? '') ? text : JSON.parse(text),
+          }),
         );
       },
     );

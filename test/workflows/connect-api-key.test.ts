@@ -157,12 +157,30 @@ describe('preflight failures: a clear error and no change', () => {
   const cases: {
     name: string;
     scenario: Parameters<Estate['scenario']>[0];
+    versions?: Parameters<Estate['scenario']>[1];
     type: string;
     message: RegExp;
     over?: () => Partial<Req>;
     path?: 'api-key-public' | 'api-key-private';
   }[] = [
+    // 8.10-8.13 have the API-key model in beta: the sandbox answers as they did (remote cluster server on, the
+    // cross-cluster key API present; elastic/elasticsearch PR #98307, `beta::[]` in the 8.10-8.13 reference), and the
+    // product still refuses it, naming 8.14 (domain page §3: GA and the minimum on both sides).
     { name: 'old self-managed version', scenario: 'old-version', type: 'VersionNotSupported', message: /8\.12.*8\.14/ },
+    {
+      name: 'self-managed 8.13, the last beta of the API-key model',
+      scenario: 'old-version',
+      versions: { selfManaged: '8.13.4' },
+      type: 'VersionNotSupported',
+      message: /self-managed cluster runs Elasticsearch 8\.13\.4.*8\.14\.0/,
+    },
+    {
+      name: 'ECH 8.12 (beta API-key model on the local side)',
+      scenario: 'api-key-public',
+      versions: { ech: '8.12.2' },
+      type: 'VersionNotSupported',
+      message: /ECH deployment runs Elasticsearch 8\.12\.2.*8\.14\.0/,
+    },
     { name: 'basic license', scenario: 'basic-license', type: 'LicenseNotSupported', message: /basic.*Enterprise/ },
     {
       // An expired Enterprise license keeps its type; Elasticsearch reports status "expired" and refuses its features.
@@ -196,7 +214,7 @@ describe('preflight failures: a clear error and no change', () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      await estate.scenario(c.scenario);
+      await estate.scenario(c.scenario, c.versions);
       const before = await estate.view();
       const handle = await startRun(request(c.path ?? 'api-key-public', c.over?.() ?? {}));
       const failure = await failureOf(handle);

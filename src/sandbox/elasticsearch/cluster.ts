@@ -16,6 +16,8 @@ import {
   luceneVersion,
   minimumIndexCompatibilityVersion,
   minimumWireCompatibilityVersion,
+  hasRemoteClusterSecurity,
+  reloadSecureSettingsCoversRemoteCredentials,
   reloadsRemoteCredentials,
   supportsApiKeyModel,
   supportsResolveCluster,
@@ -36,6 +38,7 @@ import {
   failures,
   isRemoteUnavailable,
   licenseAllowsApiKeyModel,
+  namesForFields,
 } from './remote';
 import type { InboundEvent, License, LocalSideHost, RemoteConnection, RemoteSideHost } from './remote';
 
@@ -94,6 +97,13 @@ export interface ClusterConfig {
   transportOtherName?: boolean;
   /** self-managed: scope used in the Cloud-pattern otherName of its nodes (default 'selfmanaged'). */
   transportScopeId?: string;
+  /**
+   * self-managed: number of nodes (default 1). Nodes 2..n are identities, not processes: each has its own name
+   * (`node-2`, ...) and transport certificate (node-1's, re-issued from the same CA with that node's name), they answer
+   * `_nodes` / `_cat/nodes`, serve transport connections in turn behind the one transport address, and must match the
+   * trust-restrictions file for the cluster to form. See docs/sandbox.md "Fidelity".
+   */
+  nodes?: number;
 }
 
 const DEFAULT_SELF_MANAGED_NAME = 'es.selfmanaged.sandbox';
@@ -129,6 +139,13 @@ export class SimulatedCluster {
   private readonly rcsListener: RemoteListener;
   private readonly transportListener: RemoteListener;
   private runtime?: NodeRuntime;
+  /** Nodes 2..n (config.nodes): name and transport certificate, derived from node-1's effective one at start. */
+  private peerNodes: { name: string; certPem: string; keyPem: string }[] = [];
+  private peerNodesFrom?: string;
+  /** The CA that signed node-1's transport certificate, to issue the other nodes' from (as certutil would). */
+  private transportIssuer?: CertificateAuthority;
+  /** Whether the nodes found each other: false when the trust restrictions refuse one of the cluster's own nodes. */
+  private formed = true;
   private keystore = new Map<string, string>();
   private pendingKeystore = new Map<string, string>();
   private keystoreModified = new Date();
@@ -298,7 +315,7 @@ export class SimulatedCluster {
           [SETTING.transportCertificate]: FILE.transportCertificate,
           [SETTING.transportKey]: FILE.transportKey,
           [SETTING.transportCas]: [FILE.transportCa],
-          ...(supportsApiKeyModel(this.config.version)
+          ...(hasRemoteClusterSecurity(this.config.version)
             ? { [SETTING.rcsCertificate]: FILE.rcsCertificate, [SETTING.rcsKey]: FILE.rcsKey }
             : {}),
           ...(this.config.rcsEnabled ? { [SETTING.rcsEnabled]: true } : {}),
@@ -316,10 +333,59 @@ export class SimulatedCluster {
     return [cloudNodeName(this.nodeName, this.config.clusterName, this.config.transportScopeId ?? 'selfmanaged')];
   }
 
-  /** otherName CNs of this node's effective transport certificate (what trust entries must name). */
+  /** otherName CNs of every node's effective transport certificate (what trust entries must name). */
   get transportNodeNames(): string[] {
     const pem = this.runtime?.transport.certPem;
-    return pem ? peerIdentity(pem).otherNameCommonNames : [];
+    if (!pem) return [];
+    return [pem, ...this.peerNodes.map((n) => n.certPem)].flatMap((p) => peerIdentity(p).otherNameCommonNames);
+  }
+
+  /** Node names, node-1 first. */
+  get nodeNames(): string[] {
+    return [this.nodeName, ...this.peerNodes.map((n) => n.name)];
+  }
+
+  /**
+   * Nodes 2..n get node-1's transport certificate re-issued under their own name, from the CA that issued node-1's:
+   * CN and DNS name with the node's name, and each otherName with its first label replaced by the node's name
+   * (`node-1.node.c.cluster.s.account` becomes `node-2.node.c.cluster.s.account`), as instances.yml lists one entry
+   * per node. Re-derived only when node-1's certificate changed.
+   */
+  private async derivePeerNodes(node1CertPem: string): Promise<void> {
+    const count = Math.max(1, this.config.nodes ?? 1);
+    if (this.kind === 'ech' || count === 1) return;
+    if (this.peerNodesFrom === node1CertPem && this.peerNodes.length === count - 1) return;
+    const otherNames = peerIdentity(node1CertPem).otherNameCommonNames;
+    const ca = this.transportIssuer ?? this.config.pki.selfManagedTransport;
+    this.peerNodes = await Promise.all(
+      Array.from({ length: count - 1 }, async (_, i) => {
+        const name = `node-${i + 2}`;
+        const cert = await this.config.pki.issue(ca, {
+          commonName: name,
+          dnsNames: [`${name}.${this.serverName}`, 'localhost'],
+          ipAddresses: ['127.0.0.1'],
+          ...(otherNames.length ? { otherNames: otherNames.map((n) => n.replace(/^[^.]+/, name)) } : {}),
+        });
+        return { name, certPem: cert.certPem, keyPem: cert.keyPem };
+      }),
+    );
+    this.peerNodesFrom = node1CertPem;
+  }
+
+  /** Every node's certificate must match the trust restrictions (they apply to node-to-node connections too). */
+  private nodesForm(runtime: NodeRuntime): boolean {
+    const patterns = runtime.transport.trustRestrictions;
+    if (!patterns || this.peerNodes.length === 0) return true;
+    return [runtime.transport.certPem, ...this.peerNodes.map((n) => n.certPem)].every((pem) =>
+      namesForFields(peerIdentity(pem), runtime.transport.x509Fields).some((n) =>
+        patterns.some((p) => wildcardMatch(p, n)),
+      ),
+    );
+  }
+
+  /** Cluster-level APIs need an elected master; without one they fail as MasterNotDiscoveredException (503). */
+  private requireMaster(): void {
+    if (!this.formed) throw new EsError(503, 'master_not_discovered_exception', null as unknown as string);
   }
 
   /** Issue (but do not install) a self-managed transport certificate from its transport CA. */
@@ -362,6 +428,7 @@ export class SimulatedCluster {
     } = {},
   ): Promise<IssuedCertificate> {
     const cert = await this.issueTransportCertificate(opts.otherName, opts.ca);
+    this.transportIssuer = opts.ca ?? this.config.pki.selfManagedTransport;
     const eff = this.nodeConfigStore.pending;
     this.nodeConfigStore.apply(
       {},
@@ -407,6 +474,8 @@ export class SimulatedCluster {
     }
     this.startupError = undefined;
     this.runtime = runtime;
+    await this.derivePeerNodes(runtime.transport.certPem);
+    this.formed = this.nodesForm(runtime);
     if (runtime.remoteClusterServer.enabled) {
       await this.rcsListener.start({
         certPem: runtime.remoteClusterServer.certPem,
@@ -423,6 +492,14 @@ export class SimulatedCluster {
           : runtime.transport.cas.map((c) => c.pem),
       ...(runtime.transport.trustRestrictions ? { trustRestrictions: runtime.transport.trustRestrictions } : {}),
       x509Fields: runtime.transport.x509Fields,
+      ...(this.peerNodes.length
+        ? {
+            nodeCertificates: [
+              { certPem: runtime.transport.certPem, keyPem: runtime.transport.keyPem },
+              ...this.peerNodes.map((n) => ({ certPem: n.certPem, keyPem: n.keyPem })),
+            ],
+          }
+        : {}),
     });
     if (!this.http) {
       this.http = await serve(
@@ -695,6 +772,7 @@ export class SimulatedCluster {
           'license.expired.feature': 'security',
         });
       }
+      this.requireMaster();
       const indices = this.store.indices.size;
       // One primary, one replica per index on a one-node cluster: yellow leaves the replicas unassigned; red also one
       // primary (ClusterHealthStatus from the shard routing).
@@ -703,8 +781,8 @@ export class SimulatedCluster {
         cluster_name: this.config.clusterName,
         status: this.health,
         timed_out: false,
-        number_of_nodes: 1,
-        number_of_data_nodes: 1,
+        number_of_nodes: this.nodeNames.length,
+        number_of_data_nodes: this.nodeNames.length,
         active_primary_shards: indices - unassignedPrimaries,
         active_shards: indices - unassignedPrimaries,
         relocating_shards: 0,
@@ -910,6 +988,16 @@ export class SimulatedCluster {
       need(auth, 'sslCertificates');
       return ok(this.sslCertificates());
     });
+    on('GET', '/_nodes', (_req, auth) => {
+      need(auth, 'nodesInfo');
+      this.requireMaster();
+      return ok(this.nodesInfo());
+    });
+    on('GET', '/_cat/nodes', (req, auth) => {
+      need(auth, 'nodesInfo');
+      this.requireMaster();
+      return this.catNodes(req);
+    });
     on('POST', '/_nodes/reload_secure_settings', (_req, auth) => this.reloadSecureSettings(auth));
     on('POST', '/_nodes/{nodeId}/reload_secure_settings', (_req, auth) => this.reloadSecureSettings(auth));
     on('POST|PUT', '/_bulk', (req, auth) => ok(this.bulk(auth, req.text, undefined)));
@@ -993,7 +1081,7 @@ export class SimulatedCluster {
   }
 
   private requireApiKeyModelApi(req: Request): void {
-    if (!supportsApiKeyModel(this.config.version))
+    if (!hasRemoteClusterSecurity(this.config.version))
       throw new EsError(400, 'no_handler', `no handler found for uri [${req.path}] and method [${req.method}]`);
   }
 
@@ -1131,26 +1219,68 @@ export class SimulatedCluster {
     return out;
   }
 
+  /** `GET /_nodes` (NodesInfoResponse), the fields a client reads to tell the nodes apart. */
+  private nodesInfo(): Record<string, unknown> {
+    const v = this.config.version;
+    const nodes = Object.fromEntries(
+      this.nodeNames.map((name, i) => [
+        nodeIdOf(name + this.config.clusterUuid),
+        {
+          name,
+          transport_address: `127.0.0.1:${this.transportListener.port + i}`,
+          host: '127.0.0.1',
+          ip: '127.0.0.1',
+          version: v,
+          build_flavor: 'default',
+          build_type: 'tar',
+          build_hash: createHash('sha1').update(v).digest('hex'),
+          roles: ['data', 'ingest', 'master', 'remote_cluster_client'],
+          attributes: {},
+        },
+      ]),
+    );
+    const n = this.nodeNames.length;
+    return { _nodes: { total: n, successful: n, failed: 0 }, cluster_name: this.config.clusterName, nodes };
+  }
+
+  /** `GET /_cat/nodes`: text with the default columns (RestNodesAction), or JSON with `format=json`. */
+  private catNodes(req: Request): Reply {
+    const rows = this.nodeNames.map((name, i) => ({
+      ip: '127.0.0.1',
+      'heap.percent': '30',
+      'ram.percent': '60',
+      cpu: '2',
+      load_1m: '0.10',
+      load_5m: '0.10',
+      load_15m: '0.10',
+      'node.role': 'dimr',
+      master: i === 0 ? '*' : '-',
+      name,
+    }));
+    if (req.query.get('format') === 'json') return { status: 200, body: rows };
+    const text = rows.map((r) => Object.values(r).join(' ') + '\n').join('');
+    return { status: 200, body: text, raw: true, headers: { 'content-type': 'text/plain; charset=UTF-8' } };
+  }
+
   private reloadSecureSettings(auth: Authentication): Reply {
     this.security.requireCluster(auth, 'reloadSecureSettings');
-    if (reloadsRemoteCredentials(this.config.version)) void this.reloadKeystore([]);
-    const nodeId = nodeIdOf(this.nodeName + this.config.clusterUuid);
+    if (reloadSecureSettingsCoversRemoteCredentials(this.config.version)) void this.reloadKeystore([]);
+    // Every node reloads its own keystore (the same entries on every node, as ES requires).
+    const node = {
+      secure_setting_names: ['keystore.seed', ...[...this.keystore.keys()].sort()],
+      keystore_path: '/app/config/elasticsearch.keystore',
+      keystore_digest: createHash('sha256')
+        .update(JSON.stringify([...this.keystore.keys()].sort()))
+        .digest('hex'),
+      keystore_last_modified_time: this.keystoreModified.toISOString(),
+    };
+    const names = this.nodeNames;
     return {
       status: 200,
       body: {
-        _nodes: { total: 1, successful: 1, failed: 0 },
+        _nodes: { total: names.length, successful: names.length, failed: 0 },
         cluster_name: this.config.clusterName,
-        nodes: {
-          [nodeId]: {
-            name: this.nodeName,
-            secure_setting_names: ['keystore.seed', ...[...this.keystore.keys()].sort()],
-            keystore_path: '/app/config/elasticsearch.keystore',
-            keystore_digest: createHash('sha256')
-              .update(JSON.stringify([...this.keystore.keys()].sort()))
-              .digest('hex'),
-            keystore_last_modified_time: this.keystoreModified.toISOString(),
-          },
-        },
+        nodes: Object.fromEntries(names.map((name) => [nodeIdOf(name + this.config.clusterUuid), { name, ...node }])),
       },
     };
   }

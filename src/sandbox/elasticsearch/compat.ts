@@ -22,12 +22,28 @@ export function major(v: string): number {
   return parseVersion(v)[0];
 }
 
-/** Domain page §3: API key model GA in 8.14 (beta 8.10-8.13 is treated as unsupported by the sandbox). */
+/** Domain page §3: API key model GA in 8.14 (ECH enables its remote cluster server for it from there). */
 export const supportsApiKeyModel = (v: string) => versionAtLeast(v, '8.14.0');
-export const supportsRemoteIndicesRoleField = (v: string) => versionAtLeast(v, '8.14.0');
+/**
+ * The API-key model's machinery exists from 8.10, in beta until 8.14: the remote cluster server settings
+ * (`remote_cluster_server.*`, `remote_cluster.*`, `xpack.security.remote_cluster_server.*`), the cross-cluster API key
+ * API (`POST/PUT /_security/cross_cluster/api_key`), `remote_indices` in roles and `cluster.remote.<alias>.credentials`.
+ * elastic/elasticsearch PR #98307 "Remove RCS 2.0 feature flag for beta release" (8.10); the 8.10-8.13 reference marks
+ * them `beta::[]` (PR #98472 remote-cluster-network.asciidoc, security-api-create-cross-cluster-api-key.asciidoc);
+ * Kibana removed the beta badge in 8.14 (elastic/kibana PR #179124).
+ */
+export const hasRemoteClusterSecurity = (v: string) => versionAtLeast(v, '8.10.0');
+/** `remote_indices` parses from 8.10 (beta; RoleDescriptor without the feature flag, PR #98307). */
+export const supportsRemoteIndicesRoleField = hasRemoteClusterSecurity;
 export const supportsRemoteClusterRoleField = (v: string) => versionAtLeast(v, '8.15.0');
-/** ECH reloads `cluster.remote.*.credentials` from the keystore without restart from 8.14. */
+/** ECH (the platform) reloads `cluster.remote.*.credentials` from its keystore without restart from 8.14. */
 export const reloadsRemoteCredentials = (v: string) => versionAtLeast(v, '8.14.0');
+/**
+ * `POST /_nodes/reload_secure_settings` reloads `cluster.remote.*.credentials` from 8.13 (PR #102798 "Hot-reloadable
+ * remote cluster credentials", PR #103460 rebuilds the connections; issue #111543 "8.13.0 or higher"). Before, the
+ * credential is read at node start only: a restart.
+ */
+export const reloadSecureSettingsCoversRemoteCredentials = (v: string) => versionAtLeast(v, '8.13.0');
 export const supportsResolveCluster = (v: string) => versionAtLeast(v, '8.13.0');
 /** `GET /_resolve/cluster` without an index expression: 8.18+. */
 export const supportsResolveClusterWithoutExpression = (v: string) => versionAtLeast(v, '8.18.0');
@@ -47,10 +63,19 @@ export function minimumIndexCompatibilityVersion(v: string): string {
   return ma >= 9 ? '8.0.0' : ma === 8 ? '7.0.0' : '6.0.0-beta1';
 }
 
+/**
+ * `version.lucene_version` of `GET /`. 8.10: 9.7.0 (`IndexVersions.V_8_10_0`); 8.15: 9.11.1 (PR #110234); 8.16: 9.12.0
+ * (PR #113835); the minors in between as the sandbox had them.
+ */
 export function luceneVersion(v: string): string {
   const [ma, mi] = parseVersion(v);
   if (ma >= 9) return mi >= 2 ? '10.3.1' : mi === 1 ? '10.2.2' : '10.1.0';
-  if (ma === 8) return mi >= 16 ? '9.12.0' : mi >= 14 ? '9.10.0' : '9.9.1';
+  if (ma === 8) {
+    if (mi >= 16) return '9.12.0';
+    if (mi === 15) return '9.11.1';
+    if (mi >= 14) return '9.10.0';
+    return mi <= 10 ? '9.7.0' : '9.9.1';
+  }
   return '8.11.3';
 }
 

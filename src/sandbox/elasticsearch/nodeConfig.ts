@@ -3,7 +3,7 @@
  * files (certificates, keys, CAs, the trust restrictions file). Changes are pending until a restart, when they are
  * validated the way the node validates them at startup (refusing to start with Elasticsearch's message).
  */
-import { versionAtLeast } from './compat';
+import { hasRemoteClusterSecurity } from './compat';
 
 export type NodeSettings = Record<string, unknown>;
 
@@ -184,7 +184,7 @@ export class NodeConfig {
         (key.startsWith('remote_cluster_server.') ||
           key.startsWith('remote_cluster.') ||
           key.startsWith('xpack.security.remote_cluster_server.')) &&
-        !versionAtLeast(this.version, '8.14.0')
+        !hasRemoteClusterSecurity(this.version)
       ) {
         throw new NodeStartupError(
           `unknown setting [${key}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings`,

@@ -23,7 +23,7 @@ import {
   minimumWireCompatibilityVersion,
   minimumIndexCompatibilityVersion,
   wireCompatible,
-  supportsApiKeyModel,
+  hasRemoteClusterSecurity,
   versionAtLeast,
 } from './compat';
 import { X509_FIELD_DNS_NAME, X509_FIELD_OTHER_NAME } from './nodeConfig';
@@ -359,12 +359,19 @@ export interface ListenerTls {
   x509Fields?: string[];
   /** false = a plain TCP listener (xpack.security.remote_cluster_server.ssl.enabled: false). */
   ssl?: boolean;
+  /**
+   * Several nodes behind this one address (self-managed, `nodes` > 1): each accepted connection is served by the next
+   * node in turn, with that node's own certificate, as a load balancer in front of every node spreads them.
+   */
+  nodeCertificates?: { certPem: string; keyPem: string }[];
 }
 
 /** A listener that is bound to a fixed port only while enabled (connections are refused otherwise). */
 export class RemoteListener {
   private server?: net.Server;
   private sockets = new Set<net.Socket>();
+  private nodeContexts?: tls.SecureContextOptions[];
+  private nextNode = 0;
   port = 0;
 
   constructor(
@@ -390,6 +397,15 @@ export class RemoteListener {
   async start(config: ListenerTls): Promise<void> {
     await this.stop();
     const onConnection = (socket: net.Socket) => this.accept(socket, config);
+    this.nodeContexts =
+      config.ssl !== false && (config.nodeCertificates?.length ?? 0) > 1
+        ? config.nodeCertificates!.map((c) => ({
+            key: c.keyPem,
+            cert: c.certPem,
+            ...(this.profile === 'default' ? { ca: config.clientCas } : {}),
+          }))
+        : undefined;
+    this.nextNode = 0;
     let server: net.Server;
     if (config.ssl === false) {
       server = net.createServer(onConnection);
@@ -442,7 +458,12 @@ export class RemoteListener {
       return;
     }
     const handOver = () => {
-      if (!socket.destroyed) server.emit('connection', socket);
+      if (socket.destroyed) return;
+      // The next node serves this connection: its certificate is the one the TLS handshake presents.
+      if (this.nodeContexts && server instanceof tls.Server) {
+        server.setSecureContext(this.nodeContexts[this.nextNode++ % this.nodeContexts.length]!);
+      }
+      server.emit('connection', socket);
     };
     if (decision.delayMs > 0) setTimeout(handOver, decision.delayMs);
     else handOver();
@@ -1015,7 +1036,7 @@ export class RemoteClusters {
         open.settings = settings; // e.g. skip_unavailable, updated on the live connection
         continue;
       }
-      const credentials = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
+      const credentials = hasRemoteClusterSecurity(this.local.version) ? this.local.credentials(alias) : undefined;
       const conn = new RemoteConnection(settings, this.local, credentials);
       this.connections.set(alias, conn);
       toConnect.push(conn);
@@ -1038,7 +1059,7 @@ export class RemoteClusters {
     for (const alias of aliases) {
       const conn = this.connections.get(alias);
       if (!conn) continue;
-      const now = supportsApiKeyModel(this.local.version) ? this.local.credentials(alias) : undefined;
+      const now = hasRemoteClusterSecurity(this.local.version) ? this.local.credentials(alias) : undefined;
       if (conn.credentials !== undefined && now !== undefined) conn.credentials = now;
       else rebuild.push(alias);
     }

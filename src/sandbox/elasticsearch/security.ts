@@ -228,6 +228,7 @@ export const CLUSTER_ACTIONS = {
   settingsPut: ['cluster:admin/settings/update', ['manage', 'all']],
   remoteInfo: ['cluster:monitor/remote/info', ['monitor', 'manage', 'all']],
   sslCertificates: ['cluster:monitor/xpack/ssl/certificates/get', ['monitor', 'manage', 'all']],
+  nodesInfo: ['cluster:monitor/nodes/info', ['monitor', 'manage', 'all']],
   reloadSecureSettings: ['cluster:admin/nodes/reload_secure_settings', ['manage', 'all']],
   crossClusterKeyCreate: ['cluster:admin/xpack/security/cross_cluster/api_key/create', ['manage_security', 'all']],
   crossClusterKeyUpdate: ['cluster:admin/xpack/security/cross_cluster/api_key/update', ['manage_security', 'all']],
