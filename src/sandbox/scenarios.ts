@@ -55,8 +55,6 @@ export interface ScenarioSpec {
     licenseExpired?: boolean;
     /** `_cluster/health` status (default green). */
     health?: 'green' | 'yellow' | 'red';
-    /** Nodes of the self-managed cluster (default 1): path C names and trusts every node (ClusterConfig `nodes`). */
-    nodes?: number;
   };
 }
 
@@ -108,8 +106,7 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
         ...base,
         request: 'tls-certificate',
         versions: { ...v, selfManaged: versions.selfManaged ?? '8.19.3' },
-        // Three nodes: ECH's trust entry and the trust-restrictions file must cover every one, not the one probed.
-        selfManaged: { ...base.selfManaged, rcsEnabled: false, nodes: 3 },
+        selfManaged: { ...base.selfManaged, rcsEnabled: false },
       };
     case 'tls-certificate-no-othername': {
       const tlsModel = scenarioSpec('tls-certificate', versions);
