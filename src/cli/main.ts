@@ -1,6 +1,5 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
 import { Command, CommanderError, Option } from 'commander';
-import { logFatal } from '../log';
 import { registerAudit } from './audit';
 import { registerConnect } from './connect';
 import { registerLifecycle } from './lifecycle';
@@ -107,6 +106,8 @@ program.parseAsync(process.argv).catch(async (err: unknown) => {
     );
   }
   // The long-running commands (worker, dev, sandbox, codec-server) end here when they cannot go on: one log line.
+  // The logger (pino, Temporal's log types) loads only here: `--help` and the client commands never need it.
+  const { logFatal } = load<typeof import('../log')>('../log');
   logFatal(err, `ech-remote ${process.argv[2] ?? ''} stopped`);
   process.exit(1);
 });
