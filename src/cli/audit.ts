@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
-import type { Command } from 'commander';
 import { AUDIT_FAILING, validateAuditRequest, type AuditRequest, type AuditResult } from '../contract/audit';
 import { DURATION_RE, durationToMs } from '../contract/duration';
 import type { ValidationProblem } from '../contract/request';
@@ -14,7 +13,7 @@ import { taskQueue } from '../temporal/connection';
 import { cliClient } from './client';
 import { invalid, readRequest } from './connect';
 import { CliError, EXIT } from './exitCodes';
-import { exitWith, printJson, runCommand, workflowUiUrl } from './output';
+import { exitWith, printJson, workflowUiUrl } from './output';
 
 export const AUDIT_WORKFLOW_TYPE = 'auditRemoteClusters';
 const REQUEST_NAME = 'AuditRequest';
@@ -58,7 +57,7 @@ export function auditTable(result: AuditResult): string {
   return `${out.join('\n')}\n`;
 }
 
-async function audit(opts: { request: string; json?: boolean }): Promise<never> {
+export async function audit(opts: { request: string; json?: boolean }): Promise<never> {
   const json = !!opts.json;
   const read = readAudit(opts.request, json);
   if (read.invalid) return read.invalid;
@@ -91,7 +90,7 @@ async function audit(opts: { request: string; json?: boolean }): Promise<never> 
   );
 }
 
-async function scheduleAudit(opts: { request: string; every: string; json?: boolean }): Promise<never> {
+export async function scheduleAudit(opts: { request: string; every: string; json?: boolean }): Promise<never> {
   const json = !!opts.json;
   const usage: ValidationProblem[] = [];
   if (!DURATION_RE.test(opts.every) || durationToMs(opts.every) < 60_000) {
@@ -126,27 +125,4 @@ async function scheduleAudit(opts: { request: string; every: string; json?: bool
       ? printJson(report)
       : `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: audit every ${opts.every} (overlap: skip)\n`,
   );
-}
-
-export function registerAudit(program: Command): void {
-  program
-    .command('audit')
-    .description(
-      'auditRemoteClusters (read-only): one row per connection. Exit codes: 0 all healthy, 2 invalid request, ' +
-        '3 anything broken, drifted, expiring or orphaned',
-    )
-    .requiredOption('--request <file>', 'the AuditRequest (JSON)')
-    .option('--json', 'print one JSON object on stdout')
-    .action((opts: { request: string; json?: boolean }) => runCommand(!!opts.json, () => audit(opts)));
-  program
-    .command('schedule')
-    .description('Temporal Schedules of this tool')
-    .command('audit')
-    .description('create or update the Schedule that runs auditRemoteClusters (same id per request; overlap skip)')
-    .requiredOption('--request <file>', 'the AuditRequest (JSON)')
-    .requiredOption('--every <duration>', 'how often ("24h", "6h", "30m")')
-    .option('--json', 'print one JSON object on stdout')
-    .action((opts: { request: string; every: string; json?: boolean }) =>
-      runCommand(!!opts.json, () => scheduleAudit(opts)),
-    );
 }

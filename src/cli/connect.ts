@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
-import type { Command } from 'commander';
 import { InvalidRequestError, connectStartOptions } from '../client';
 import { DURATION_RE, durationToMs } from '../contract/duration';
 import { approveSignal } from '../contract/messages';
@@ -15,10 +14,10 @@ import { HUMAN_STEPS } from '../contract/steps';
 import { cliClient } from './client';
 import type { connectRemoteCluster } from '../workflows/connect';
 import { EXIT, type ExitCode } from './exitCodes';
-import { Progress, exitWith, printJson, runCommand } from './output';
+import { Progress, exitWith, printJson } from './output';
 import { followRun, reportBase, reportRun, summary, type RunReport } from './status';
 
-interface ConnectOptions {
+export interface ConnectOptions {
   request: string;
   wait?: boolean;
   timeout?: string;
@@ -121,7 +120,7 @@ async function startOrAttach(
   }
 }
 
-async function connect(opts: ConnectOptions): Promise<never> {
+export async function connect(opts: ConnectOptions): Promise<never> {
   const json = !!opts.json;
   const usage: ValidationProblem[] = [];
   if (opts.timeout !== undefined && !DURATION_RE.test(opts.timeout)) {
@@ -179,21 +178,4 @@ async function connect(opts: ConnectOptions): Promise<never> {
   });
   const out: ConnectReport = { ...report, attached };
   return exitWith(out.exitCode, json ? printJson(out) : summary(report));
-}
-
-export function registerConnect(program: Command): void {
-  program
-    .command('connect')
-    .description(
-      'Start (or attach to) the connection a ConnectRequest describes; validated before anything is sent. ' +
-        'Exit codes: 0 done/started, 2 invalid request, 3 failed, 4 still waiting at --timeout, 5 rejected',
-    )
-    .requiredOption('--request <file>', 'the ConnectRequest (JSON)')
-    .option('--wait', 'follow the run to its end, printing each step and what a person must do next')
-    .option('--timeout <duration>', 'with --wait (implied): stop waiting after this long ("30m", "2h"); exit 4')
-    .option('--approve', 'approve the ECH changes in advance (needs --as)')
-    .option('--as <name>', 'the approver recorded with --approve')
-    .option('--new-run', 'when the connection has already run and ended, start a new run (default: report that one)')
-    .option('--json', 'print one JSON object on stdout (progress is not printed)')
-    .action((opts: ConnectOptions) => runCommand(!!opts.json, () => connect(opts)));
 }

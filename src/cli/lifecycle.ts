@@ -5,7 +5,6 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { Command } from 'commander';
 import { taskQueue } from '../temporal/connection';
 import { DURATION_RE, durationToMs } from '../contract/duration';
 import {
@@ -20,7 +19,7 @@ import { HUMAN_STEPS, type WorkflowKind } from '../contract/steps';
 import { cliClient } from './client';
 import { invalid, readRequest, type ConnectReport } from './connect';
 import { EXIT } from './exitCodes';
-import { Progress, exitWith, printJson, runCommand } from './output';
+import { Progress, exitWith, printJson } from './output';
 import { followRun, reportBase, summary } from './status';
 
 interface Day2Command {
@@ -64,7 +63,7 @@ export function day2WorkflowId(kind: WorkflowKind, r: { alias: string; local: { 
   return `${kind}-${r.local.deploymentId}-${r.alias}`;
 }
 
-interface Options {
+export interface Options {
   request: string;
   wait?: boolean;
   timeout?: string;
@@ -143,20 +142,9 @@ async function run(cmd: Day2Command, opts: Options): Promise<never> {
   return exitWith(out.exitCode, json ? printJson(out) : summary(report));
 }
 
-export function registerLifecycle(program: Command): void {
-  for (const cmd of DAY2_COMMANDS) {
-    program
-      .command(cmd.name)
-      .description(
-        `${cmd.workflowType}: validated before anything is sent. ` +
-          'Exit codes: 0 done/started, 2 invalid request, 3 failed, 4 still waiting at --timeout, 5 rejected',
-      )
-      .requiredOption('--request <file>', `the ${cmd.requestName} (JSON)`)
-      .option('--wait', 'follow the run to its end, printing each step and what a person must do next')
-      .option('--timeout <duration>', 'with --wait (implied): stop waiting after this long ("30m", "2h"); exit 4')
-      .option('--approve', 'approve the ECH changes in advance (needs --as)')
-      .option('--as <name>', 'the approver recorded with --approve')
-      .option('--json', 'print one JSON object on stdout (progress is not printed)')
-      .action((opts: Options) => runCommand(!!opts.json, () => run(cmd, opts)));
-  }
+/** Runs the day-2 command `name` (rotate, update-access, disconnect). */
+export function runDay2(name: string, opts: Options): Promise<never> {
+  const cmd = DAY2_COMMANDS.find((c) => c.name === name);
+  if (!cmd) throw new Error(`no day-2 command ${name}`);
+  return run(cmd, opts);
 }

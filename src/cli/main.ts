@@ -1,23 +1,9 @@
 /** ech-remote: thin commands over the Temporal client, the worker, the sandbox and the dev environment. */
 import { Command, CommanderError, Option } from 'commander';
-import { logFatal } from '../log';
-import { registerAudit } from './audit';
-import { registerConnect } from './connect';
-import { registerLifecycle } from './lifecycle';
+import { registerClientCommands } from './commands';
 import { EXIT } from './exitCodes';
 import { exitWith, printJson } from './output';
-import { registerSignals } from './signals';
-import { registerStatus } from './status';
-
-/**
- * A module loaded only by the command that runs it (`--help` and the client commands never load the worker, the
- * sandbox…). `require`, not `import()`: from the sources the CLI runs under tsx's CommonJS hook, which a dynamic
- * import bypasses; built, both are CommonJS.
- */
-function load<T>(id: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(id) as T;
-}
+import { load } from './load';
 
 const program = new Command()
   .name('ech-remote')
@@ -27,11 +13,7 @@ const program = new Command()
   // Usage errors (unknown option, missing --step…) exit 2 like an invalid request: nothing was sent.
   .exitOverride();
 
-registerConnect(program);
-registerLifecycle(program);
-registerStatus(program);
-registerSignals(program);
-registerAudit(program);
+registerClientCommands(program);
 
 program
   .command('worker')
@@ -107,6 +89,8 @@ program.parseAsync(process.argv).catch(async (err: unknown) => {
     );
   }
   // The long-running commands (worker, dev, sandbox, codec-server) end here when they cannot go on: one log line.
+  // The logger (pino, Temporal's log types) loads only here: `--help` and the client commands never need it.
+  const { logFatal } = load<typeof import('../log')>('../log');
   logFatal(err, `ech-remote ${process.argv[2] ?? ''} stopped`);
   process.exit(1);
 });

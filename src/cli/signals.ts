@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Option, type Command } from 'commander';
+
 import type { z } from 'zod';
 import {
   ENCODED_API_KEY_RE,
@@ -26,15 +26,11 @@ import {
   rejectInputSchema,
   rejectSignal,
 } from '../contract/messages';
-import { ALL_CONFIRMABLE_STEPS, HUMAN_STEPS, type HumanStepId } from '../contract/steps';
+import { HUMAN_STEPS, type HumanStepId } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT } from './exitCodes';
-import { exitWith, printJson, runCommand } from './output';
+import { exitWith, printJson } from './output';
 import { queryStatus } from './status';
-
-const stepOption = (choices: HumanStepId[]) =>
-  new Option('--step <step>', 'the human step answered').choices(choices).makeOptionMandatory();
-const jsonOption = () => new Option('--json', 'print one JSON object on stdout');
 
 /** How long the run has to answer the status query before anything is sent. */
 const STATUS_WITHIN_MS = 10_000;
@@ -139,145 +135,107 @@ function required(value: string | undefined, flag: string): string {
   return v;
 }
 
-export function registerSignals(program: Command): void {
-  program
-    .command('approve')
-    .description('ECH org: approve the changes to the ECH deployment (the run must be waiting for the approval)')
-    .argument('<workflow-id>')
-    .addOption(stepOption([HUMAN_STEPS.approveLocalChanges]))
-    .requiredOption('--as <name>', 'who approves (recorded in the run)')
-    .option('--comment <text>')
-    .addOption(jsonOption())
-    .action((id: string, o: { step: HumanStepId; as: string; comment?: string; json?: boolean }) =>
-      runCommand(!!o.json, () => {
-        const approver = required(o.as, '--as');
-        const comment = o.comment?.trim();
-        const payload = validPayload(
-          approveInputSchema,
-          { step: o.step, approver, ...(comment ? { comment } : {}) },
-          'approve',
-        );
-        return answer(id, !!o.json, {
-          signal: approveSignal.name,
-          step: o.step,
-          decision: true,
-          what: `approve (${o.step}, by ${approver})`,
-          send: (h) => h.signal(approveSignal, payload),
-        });
-      }),
-    );
+/** `ech-remote approve`. */
+export function approve(
+  id: string,
+  o: { step: HumanStepId; as: string; comment?: string; json?: boolean },
+): Promise<never> {
+  const approver = required(o.as, '--as');
+  const comment = o.comment?.trim();
+  const payload = validPayload(
+    approveInputSchema,
+    { step: o.step, approver, ...(comment ? { comment } : {}) },
+    'approve',
+  );
+  return answer(id, !!o.json, {
+    signal: approveSignal.name,
+    step: o.step,
+    decision: true,
+    what: `approve (${o.step}, by ${approver})`,
+    send: (h) => h.signal(approveSignal, payload),
+  });
+}
 
-  program
-    .command('reject')
-    .description('ECH org: reject; the run ends with nothing changed on ECH (exit 5 for whoever waits on it)')
-    .argument('<workflow-id>')
-    .addOption(stepOption([HUMAN_STEPS.approveLocalChanges]))
-    .requiredOption('--as <name>', 'who rejects')
-    .requiredOption('--reason <text>', 'why (recorded in the run and its failure)')
-    .addOption(jsonOption())
-    .action((id: string, o: { step: HumanStepId; as: string; reason: string; json?: boolean }) =>
-      runCommand(!!o.json, () => {
-        const approver = required(o.as, '--as');
-        const reason = required(o.reason, '--reason');
-        const payload = validPayload(rejectInputSchema, { step: o.step, approver, reason }, 'reject');
-        return answer(id, !!o.json, {
-          signal: rejectSignal.name,
-          step: o.step,
-          decision: true,
-          what: `reject (${o.step}, by ${approver})`,
-          send: (h) => h.signal(rejectSignal, payload),
-        });
-      }),
-    );
+/** `ech-remote reject`. */
+export function reject(
+  id: string,
+  o: { step: HumanStepId; as: string; reason: string; json?: boolean },
+): Promise<never> {
+  const approver = required(o.as, '--as');
+  const reason = required(o.reason, '--reason');
+  const payload = validPayload(rejectInputSchema, { step: o.step, approver, reason }, 'reject');
+  return answer(id, !!o.json, {
+    signal: rejectSignal.name,
+    step: o.step,
+    decision: true,
+    what: `reject (${o.step}, by ${approver})`,
+    send: (h) => h.signal(rejectSignal, payload),
+  });
+}
 
-  program
-    .command('confirm')
-    .description(`Self-managed org: confirm a step it completed (${ALL_CONFIRMABLE_STEPS.join(', ')})`)
-    .argument('<workflow-id>')
-    .addOption(stepOption([...ALL_CONFIRMABLE_STEPS]))
-    .requiredOption('--as <name>', 'who did it')
-    .addOption(jsonOption())
-    .action((id: string, o: { step: HumanStepId; as: string; json?: boolean }) =>
-      runCommand(!!o.json, () => {
-        const by = required(o.as, '--as');
-        const payload = validPayload(confirmStepInputSchema, { step: o.step, by }, 'confirmRemoteStep');
-        return answer(id, !!o.json, {
-          signal: confirmRemoteStepSignal.name,
-          step: o.step,
-          what: `confirmRemoteStep (${o.step}, by ${by})`,
-          send: (h) => h.signal(confirmRemoteStepSignal, payload),
-        });
-      }),
-    );
+/** `ech-remote confirm`. */
+export function confirm(id: string, o: { step: HumanStepId; as: string; json?: boolean }): Promise<never> {
+  const by = required(o.as, '--as');
+  const payload = validPayload(confirmStepInputSchema, { step: o.step, by }, 'confirmRemoteStep');
+  return answer(id, !!o.json, {
+    signal: confirmRemoteStepSignal.name,
+    step: o.step,
+    what: `confirmRemoteStep (${o.step}, by ${by})`,
+    send: (h) => h.signal(confirmRemoteStepSignal, payload),
+  });
+}
 
-  program
-    .command('provide-key')
-    .description(
-      'Self-managed org: hand over the cross-cluster API key (its "encoded" value) from an environment variable',
-    )
-    .argument('<workflow-id>')
-    .requiredOption('--from-env <var>', 'the environment variable holding the encoded key (never the key itself)')
-    .addOption(jsonOption())
-    .action((id: string, o: { fromEnv: string; json?: boolean }) =>
-      runCommand(!!o.json, () => {
-        const encoded = process.env[o.fromEnv]?.trim();
-        if (!encoded)
-          throw new CliError(`environment variable ${o.fromEnv} is not set or empty`, EXIT.invalid, 'InvalidInput');
-        if (!ENCODED_API_KEY_RE.test(encoded)) {
-          throw new CliError(
-            `${o.fromEnv} does not hold an encoded API key (the "encoded" value of the create API key response)`,
-            EXIT.invalid,
-            'InvalidInput',
-          );
-        }
-        validPayload(provideKeyInputSchema, { encoded }, 'provideCrossClusterApiKey');
-        return answer(id, !!o.json, {
-          signal: provideCrossClusterApiKeySignal.name,
-          step: HUMAN_STEPS.crossClusterApiKey,
-          what: `the cross-cluster API key from $${o.fromEnv} (not printed)`,
-          send: (h) => h.signal(provideCrossClusterApiKeySignal, { encoded }),
-        });
-      }),
+/** `ech-remote provide-key`. */
+export function provideKey(id: string, o: { fromEnv: string; json?: boolean }): Promise<never> {
+  const encoded = process.env[o.fromEnv]?.trim();
+  if (!encoded)
+    throw new CliError(`environment variable ${o.fromEnv} is not set or empty`, EXIT.invalid, 'InvalidInput');
+  if (!ENCODED_API_KEY_RE.test(encoded)) {
+    throw new CliError(
+      `${o.fromEnv} does not hold an encoded API key (the "encoded" value of the create API key response)`,
+      EXIT.invalid,
+      'InvalidInput',
     );
+  }
+  validPayload(provideKeyInputSchema, { encoded }, 'provideCrossClusterApiKey');
+  return answer(id, !!o.json, {
+    signal: provideCrossClusterApiKeySignal.name,
+    step: HUMAN_STEPS.crossClusterApiKey,
+    what: `the cross-cluster API key from $${o.fromEnv} (not printed)`,
+    send: (h) => h.signal(provideCrossClusterApiKeySignal, { encoded }),
+  });
+}
 
-  program
-    .command('provide-ca')
-    .description('Self-managed org (TLS model): hand over the transport CA certificate (PEM) from a file')
-    .argument('<workflow-id>')
-    .requiredOption('--file <pem>', 'the CA certificate of the self-managed transport layer (no private key)')
-    .addOption(jsonOption())
-    .action((id: string, o: { file: string; json?: boolean }) =>
-      runCommand(!!o.json, () => {
-        let pem: string;
-        try {
-          pem = fs.readFileSync(o.file, 'utf8').trim();
-        } catch (err) {
-          throw new CliError(`cannot read --file ${o.file}: ${(err as Error).message}`, EXIT.invalid, 'InvalidInput');
-        }
-        if (pem.length > MAX_CA_PEM_CHARS) {
-          throw new CliError(
-            `${o.file} is larger than a run accepts (${MAX_CA_PEM_CHARS} characters): hand over the CA certificate only`,
-            EXIT.invalid,
-            'InvalidInput',
-          );
-        }
-        if (/PRIVATE KEY-----/.test(pem)) {
-          throw new CliError(
-            `${o.file} holds a private key: hand over the CA certificate only`,
-            EXIT.invalid,
-            'InvalidInput',
-          );
-        }
-        if (!/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/.test(pem)) {
-          throw new CliError(`${o.file} is not a PEM certificate`, EXIT.invalid, 'InvalidInput');
-        }
-        validPayload(provideCaInputSchema, { pem }, 'provideRemoteCaCertificate');
-        return answer(id, !!o.json, {
-          signal: provideRemoteCaCertificateSignal.name,
-          step: HUMAN_STEPS.remoteCaCertificate,
-          what: `the transport CA certificate from ${o.file}`,
-          send: (h) => h.signal(provideRemoteCaCertificateSignal, { pem }),
-        });
-      }),
+/** `ech-remote provide-ca`. */
+export function provideCa(id: string, o: { file: string; json?: boolean }): Promise<never> {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(o.file, 'utf8').trim();
+  } catch (err) {
+    throw new CliError(`cannot read --file ${o.file}: ${(err as Error).message}`, EXIT.invalid, 'InvalidInput');
+  }
+  if (pem.length > MAX_CA_PEM_CHARS) {
+    throw new CliError(
+      `${o.file} is larger than a run accepts (${MAX_CA_PEM_CHARS} characters): hand over the CA certificate only`,
+      EXIT.invalid,
+      'InvalidInput',
     );
+  }
+  if (/PRIVATE KEY-----/.test(pem)) {
+    throw new CliError(
+      `${o.file} holds a private key: hand over the CA certificate only`,
+      EXIT.invalid,
+      'InvalidInput',
+    );
+  }
+  if (!/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/.test(pem)) {
+    throw new CliError(`${o.file} is not a PEM certificate`, EXIT.invalid, 'InvalidInput');
+  }
+  validPayload(provideCaInputSchema, { pem }, 'provideRemoteCaCertificate');
+  return answer(id, !!o.json, {
+    signal: provideRemoteCaCertificateSignal.name,
+    step: HUMAN_STEPS.remoteCaCertificate,
+    what: `the transport CA certificate from ${o.file}`,
+    send: (h) => h.signal(provideRemoteCaCertificateSignal, { pem }),
+  });
 }

@@ -15,13 +15,12 @@ import {
   TimeoutFailure,
   WorkflowNotFoundError,
 } from '@temporalio/common';
-import type { Command } from 'commander';
 import { statusQuery } from '../contract/messages';
 import type { CleanupOutcome, RunResult, ConnectStatus, StepStatus, WaitingFor } from '../contract/status';
 import type { Phase } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
-import { Progress, exitWith, printJson, runCommand, workflowUiUrl } from './output';
+import { Progress, exitWith, printJson, workflowUiUrl } from './output';
 
 export type Outcome = 'completed' | 'failed' | 'rejected' | 'invalid' | 'waiting' | 'running';
 
@@ -233,30 +232,22 @@ export function summary(r: RunReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function registerStatus(program: Command): void {
-  program
-    .command('status')
-    .description('Where a connection stands: phase, steps, what it waits for and from whom, or how it ended')
-    .argument('<workflow-id>', 'e.g. connect-<deploymentId>-<alias>')
-    .option('--json', 'print one JSON object')
-    .action((workflowId: string, opts: { json?: boolean }) =>
-      runCommand(!!opts.json, async () => {
-        const client = await cliClient();
-        const report = await reportRun(client, workflowId);
-        // exitCode is this command's (0: reported); runExitCode is what `connect --wait` exits with for this run now.
-        if (opts.json) {
-          const { exitCode: runExitCode, ...rest } = report;
-          const out: StatusReport = { ...rest, exitCode: EXIT.done, runExitCode };
-          return exitWith(EXIT.done, printJson(out));
-        }
-        let text = `${report.workflowId} (run ${report.runId}): ${report.phase ?? report.outcome}\n`;
-        new Progress(workflowId, report.uiUrl, (t) => (text += t)).update({
-          phase: report.phase ?? 'validating',
-          steps: report.steps ?? [],
-          waitingFor: report.waitingFor,
-          approvals: report.approvals ?? [],
-        });
-        return exitWith(EXIT.done, text + summary(report));
-      }),
-    );
+/** `ech-remote status <workflow-id>`. */
+export async function status(workflowId: string, opts: { json?: boolean }): Promise<never> {
+  const client = await cliClient();
+  const report = await reportRun(client, workflowId);
+  // exitCode is this command's (0: reported); runExitCode is what `connect --wait` exits with for this run now.
+  if (opts.json) {
+    const { exitCode: runExitCode, ...rest } = report;
+    const out: StatusReport = { ...rest, exitCode: EXIT.done, runExitCode };
+    return exitWith(EXIT.done, printJson(out));
+  }
+  let text = `${report.workflowId} (run ${report.runId}): ${report.phase ?? report.outcome}\n`;
+  new Progress(workflowId, report.uiUrl, (t) => (text += t)).update({
+    phase: report.phase ?? 'validating',
+    steps: report.steps ?? [],
+    waitingFor: report.waitingFor,
+    approvals: report.approvals ?? [],
+  });
+  return exitWith(EXIT.done, text + summary(report));
 }
