@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { CloudTarget, DeploymentFacts, EsTarget, TlsProbeReport } from '../contract/facts';
 import { durationToMs } from '../contract/duration';
-import { sameHttpsEndpoint, validateConnectRequest, type ConnectRequest } from '../contract/request';
+import { validateConnectRequest, type ConnectRequest } from '../contract/request';
 import type { ConnectResult, DryRunResult, PlanStep } from '../contract/status';
 import { CONFIRMABLE_STEPS } from '../contract/steps';
 import { approvalInstructions } from '../domain/instructions';
@@ -18,7 +18,6 @@ import {
   formatFindings,
   preflightFailureType,
   remoteClusterServerProven,
-  secretReferences,
 } from '../domain/preflight';
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
@@ -26,6 +25,7 @@ import { VERIFY_OPTIONS, activity } from './activity';
 import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 import { runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
+import { resolveTargets } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
 interface ConnectFound {
@@ -59,52 +59,7 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
 async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Preflighted<ConnectFound>> {
   const { r, workflowId, state, preflightFailed } = ctx;
   const tlsModel = r.securityModel === 'tls-certificate';
-  const cloud: CloudTarget = {
-    ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}),
-    apiKeySecret: r.local.cloud.apiKeySecret,
-    deploymentId: r.local.deploymentId,
-    refId: r.local.refId,
-  };
-  await activity('Check the secrets the request names')
-    .checkSecrets({ secrets: secretReferences(r) })
-    .catch(preflightFailed);
-  const deployment = await activity('Describe the ECH deployment')
-    .describeDeployment({ target: cloud })
-    .catch(preflightFailed);
-  cloud.refId = deployment.refId;
-  // The ECH credentials go to the deployment's own endpoint as the Cloud API reports it, never to a URL of the request.
-  const localUrl =
-    deployment.esUrl ??
-    preflightFailed(
-      ApplicationFailure.create({
-        type: 'DeploymentNotHealthy',
-        message: `The Cloud API reports no Elasticsearch endpoint for deployment ${r.local.deploymentId}, so the worker has nowhere to send local.elasticsearch.credentialsSecret: check the deployment in the Cloud console.`,
-        nonRetryable: true,
-      }),
-    );
-  if (r.local.elasticsearch.url && !sameHttpsEndpoint(r.local.elasticsearch.url, localUrl)) {
-    preflightFailed(
-      ApplicationFailure.create({
-        type: 'SecretNotAllowed',
-        message:
-          `local.elasticsearch.url (${r.local.elasticsearch.url}) is not the Elasticsearch endpoint the Cloud API reports for deployment ` +
-          `${r.local.deploymentId} (${localUrl}); the worker sends local.elasticsearch.credentialsSecret only there → leave local.elasticsearch.url out, or set it to that endpoint.`,
-        nonRetryable: true,
-      }),
-    );
-  }
-  const local: EsTarget = {
-    side: 'ech',
-    url: localUrl,
-    credentialsSecret: r.local.elasticsearch.credentialsSecret,
-    deployment: cloud,
-  };
-  const remote: EsTarget | undefined = r.remote.elasticsearch && {
-    side: 'self-managed',
-    url: r.remote.elasticsearch.url,
-    credentialsSecret: r.remote.elasticsearch.credentialsSecret,
-    caPem: r.remote.elasticsearch.caPem,
-  };
+  const { cloud, deployment, local, remote } = await resolveTargets(r, preflightFailed);
   const [localFacts, remoteFacts, probe, caCheck] = await Promise.all([
     activity('Inspect the ECH cluster').inspectCluster({
       target: local,

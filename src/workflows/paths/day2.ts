@@ -7,10 +7,10 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { CloudTarget, ConnectionFacts, DeploymentFacts, EsTarget } from '../../contract/facts';
 import type { Day2Request } from '../../contract/lifecycle';
-import { sameHttpsEndpoint } from '../../contract/request';
-import { LOCAL_REQUIRED_PRIVILEGES, REMOTE_REQUIRED_PRIVILEGES, secretReferences } from '../../domain/preflight';
+import { LOCAL_REQUIRED_PRIVILEGES, REMOTE_REQUIRED_PRIVILEGES } from '../../domain/preflight';
 import { activity } from '../activity';
 import type { RunContext } from '../run';
+import { resolveTargets } from '../targets';
 
 export interface Day2Found {
   cloud: CloudTarget;
@@ -23,52 +23,7 @@ export interface Day2Found {
 
 export async function day2Preflight<R extends Day2Request>(ctx: RunContext<R>): Promise<Day2Found> {
   const { r, preflightFailed } = ctx;
-  const cloud: CloudTarget = {
-    ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}),
-    apiKeySecret: r.local.cloud.apiKeySecret,
-    deploymentId: r.local.deploymentId,
-    refId: r.local.refId,
-  };
-  await activity('Check the secrets the request names')
-    .checkSecrets({ secrets: secretReferences(r) })
-    .catch(preflightFailed);
-  const deployment = await activity('Describe the ECH deployment')
-    .describeDeployment({ target: cloud })
-    .catch(preflightFailed);
-  cloud.refId = deployment.refId;
-  // The ECH credentials go to the deployment's own endpoint as the Cloud API reports it, never to a URL of the request.
-  const localUrl =
-    deployment.esUrl ??
-    preflightFailed(
-      ApplicationFailure.create({
-        type: 'DeploymentNotHealthy',
-        message: `The Cloud API reports no Elasticsearch endpoint for deployment ${r.local.deploymentId}: check the deployment in the Cloud console.`,
-        nonRetryable: true,
-      }),
-    );
-  if (r.local.elasticsearch.url && !sameHttpsEndpoint(r.local.elasticsearch.url, localUrl)) {
-    preflightFailed(
-      ApplicationFailure.create({
-        type: 'SecretNotAllowed',
-        message:
-          `local.elasticsearch.url (${r.local.elasticsearch.url}) is not the Elasticsearch endpoint the Cloud API reports for deployment ` +
-          `${r.local.deploymentId} (${localUrl}); the worker sends local.elasticsearch.credentialsSecret only there → leave local.elasticsearch.url out, or set it to that endpoint.`,
-        nonRetryable: true,
-      }),
-    );
-  }
-  const local: EsTarget = {
-    side: 'ech',
-    url: localUrl,
-    credentialsSecret: r.local.elasticsearch.credentialsSecret,
-    deployment: cloud,
-  };
-  const remote: EsTarget | undefined = r.remote.elasticsearch && {
-    side: 'self-managed',
-    url: r.remote.elasticsearch.url,
-    credentialsSecret: r.remote.elasticsearch.credentialsSecret,
-    ...(r.remote.elasticsearch.caPem ? { caPem: r.remote.elasticsearch.caPem } : {}),
-  };
+  const { cloud, deployment, local, remote } = await resolveTargets(r, preflightFailed);
   const [localFacts, remoteFacts, connection, keystoreEntries] = await Promise.all([
     activity('Inspect the ECH cluster').inspectCluster({
       target: local,
