@@ -17,14 +17,18 @@ import { EXIT, type ExitCode } from './exitCodes';
 import { Progress, exitWith, printJson } from './output';
 import { followRun, reportBase, reportRun, summary, type RunReport } from './status';
 
-export interface ConnectOptions {
+/** The options every run-starting command (connect, rotate, update-access, disconnect) shares. */
+export interface RunCommandOptions {
   request: string;
   wait?: boolean;
   timeout?: string;
   approve?: boolean;
   as?: string;
-  newRun?: boolean;
   json?: boolean;
+}
+
+export interface ConnectOptions extends RunCommandOptions {
+  newRun?: boolean;
 }
 
 /** The --json shape of `connect`: a RunReport once followed, and whether this call attached to a running run. */
@@ -122,14 +126,7 @@ async function startOrAttach(
 
 export async function connect(opts: ConnectOptions): Promise<never> {
   const json = !!opts.json;
-  const usage: ValidationProblem[] = [];
-  if (opts.timeout !== undefined && !DURATION_RE.test(opts.timeout)) {
-    usage.push({ path: '--timeout', message: 'must be a duration such as "30m", "2h" or "45s"' });
-  }
-  if (opts.approve && !opts.as?.trim())
-    usage.push({ path: '--as', message: '--approve needs --as NAME (the approver)' });
-  const { input, problems } = readRequest(opts.request);
-  if (problems) usage.push(...problems);
+  const { input, usage } = readRunOptions(opts);
   if (usage.length) return invalid(usage, json);
 
   let options: ReturnType<typeof connectStartOptions>;
@@ -154,6 +151,35 @@ export async function connect(opts: ConnectOptions): Promise<never> {
     const out: ConnectReport = { ...ended, attached: true };
     return exitWith(out.exitCode, json ? printJson(out) : summary(ended));
   }
+  return followStartedRun(client, { handle, runId, attached }, opts, 'connect');
+}
+
+/** The request file, and every usage problem of the shared options (named by option) and of reading the file. */
+export function readRunOptions(opts: RunCommandOptions): { input: unknown; usage: ValidationProblem[] } {
+  const usage: ValidationProblem[] = [];
+  if (opts.timeout !== undefined && !DURATION_RE.test(opts.timeout)) {
+    usage.push({ path: '--timeout', message: 'must be a duration such as "30m", "2h" or "45s"' });
+  }
+  if (opts.approve && !opts.as?.trim())
+    usage.push({ path: '--as', message: '--approve needs --as NAME (the approver)' });
+  const { input, problems } = readRequest(opts.request);
+  if (problems) usage.push(...problems);
+  return { input, usage };
+}
+
+/**
+ * After a run was started or attached to: say so, approve in advance when asked, then either report it started or
+ * follow it to its end (or --timeout) and exit with its code.
+ */
+export async function followStartedRun(
+  client: Client,
+  started: { handle: WorkflowHandle; runId: string; attached: boolean },
+  opts: RunCommandOptions,
+  command: string,
+): Promise<never> {
+  const { handle, runId, attached } = started;
+  const json = !!opts.json;
+  const base = reportBase(client, handle.workflowId, runId);
   if (!json)
     process.stderr.write(`${attached ? 'Attached to the running' : 'Started'} ${base.workflowId} (run ${runId})\n`);
 
@@ -162,7 +188,7 @@ export async function connect(opts: ConnectOptions): Promise<never> {
     await handle.signal(approveSignal, {
       step: HUMAN_STEPS.approveLocalChanges,
       approver: (opts.as as string).trim(),
-      comment: 'approved in advance with ech-remote connect --approve',
+      comment: `approved in advance with ech-remote ${command} --approve`,
     });
   }
 

@@ -6,21 +6,16 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { taskQueue } from '../temporal/connection';
-import { DURATION_RE, durationToMs } from '../contract/duration';
 import {
   validateDisconnectRequest,
   validateRotateRequest,
   validateUpdateAccessRequest,
   type Day2Request,
 } from '../contract/lifecycle';
-import { approveSignal } from '../contract/messages';
 import type { ValidationProblem } from '../contract/request';
-import { HUMAN_STEPS, type WorkflowKind } from '../contract/steps';
+import type { WorkflowKind } from '../contract/steps';
 import { cliClient } from './client';
-import { invalid, readRequest, type ConnectReport } from './connect';
-import { EXIT } from './exitCodes';
-import { Progress, exitWith, printJson } from './output';
-import { followRun, reportBase, summary } from './status';
+import { followStartedRun, invalid, readRunOptions, type RunCommandOptions } from './connect';
 
 interface Day2Command {
   name: string;
@@ -63,14 +58,7 @@ export function day2WorkflowId(kind: WorkflowKind, r: { alias: string; local: { 
   return `${kind}-${r.local.deploymentId}-${r.alias}`;
 }
 
-export interface Options {
-  request: string;
-  wait?: boolean;
-  timeout?: string;
-  approve?: boolean;
-  as?: string;
-  json?: boolean;
-}
+export type Options = RunCommandOptions;
 
 async function startOrAttach(
   client: Client,
@@ -105,41 +93,14 @@ async function startOrAttach(
 
 async function run(cmd: Day2Command, opts: Options): Promise<never> {
   const json = !!opts.json;
-  const usage: ValidationProblem[] = [];
-  if (opts.timeout !== undefined && !DURATION_RE.test(opts.timeout)) {
-    usage.push({ path: '--timeout', message: 'must be a duration such as "30m", "2h" or "45s"' });
-  }
-  if (opts.approve && !opts.as?.trim())
-    usage.push({ path: '--as', message: '--approve needs --as NAME (the approver)' });
-  const { input, problems } = readRequest(opts.request);
-  if (problems) usage.push(...problems);
+  const { input, usage } = readRunOptions(opts);
   if (usage.length) return invalid(usage, json, cmd.requestName);
   const v = cmd.validate(input);
   if (!v.ok) return invalid(v.problems, json, cmd.requestName);
 
   const client = await cliClient();
-  const { handle, runId, attached } = await startOrAttach(client, cmd, v.request, input);
-  const base = reportBase(client, handle.workflowId, runId);
-  if (!json)
-    process.stderr.write(`${attached ? 'Attached to the running' : 'Started'} ${base.workflowId} (run ${runId})\n`);
-  if (opts.approve) {
-    await handle.signal(approveSignal, {
-      step: HUMAN_STEPS.approveLocalChanges,
-      approver: (opts.as as string).trim(),
-      comment: `approved in advance with ech-remote ${cmd.name} --approve`,
-    });
-  }
-  if (!opts.wait && opts.timeout === undefined) {
-    const report: ConnectReport = { ...base, attached, outcome: 'started', exitCode: EXIT.done };
-    return exitWith(EXIT.done, json ? printJson(report) : `${attached ? 'Attached' : 'Started'}: ${base.uiUrl}\n`);
-  }
-  const progress = json ? undefined : new Progress(base.workflowId, base.uiUrl);
-  const report = await followRun(client, handle, runId, {
-    timeoutMs: opts.timeout === undefined ? undefined : durationToMs(opts.timeout),
-    onStatus: (s) => progress?.update(s),
-  });
-  const out: ConnectReport = { ...report, attached };
-  return exitWith(out.exitCode, json ? printJson(out) : summary(report));
+  const started = await startOrAttach(client, cmd, v.request, input);
+  return followStartedRun(client, started, opts, cmd.name);
 }
 
 /** Runs the day-2 command `name` (rotate, update-access, disconnect). */
