@@ -224,7 +224,10 @@ it('the audit schedule `ech-remote schedule audit` creates is on the Schedules p
     await page.getByRole('heading', { name: scheduleId }).waitFor();
     await page.getByText('auditRemoteClusters', { exact: true }).first().waitFor();
     // 24h as the UI words it, and the overlap policy the CLI set.
-    await page.getByText(/Every 1 day\(s\)/).first().waitFor();
+    await page
+      .getByText(/Every 1 day\(s\)/)
+      .first()
+      .waitFor();
     await page.getByText('Overlap Policy').locator('..').getByText('Skip', { exact: true }).waitFor();
   });
 });
