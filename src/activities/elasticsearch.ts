@@ -43,6 +43,7 @@ import {
   type EchEndpointLookup,
 } from './secrets';
 import { createTlsActivities, type TlsActivityDeps } from './tls';
+import type { RemoteInfoSummary } from '../contract/facts';
 import type { Activities, ClusterFacts, CrossClusterKey, EsTarget, RemoteEvidence, TlsProbeReport } from './types';
 
 export type ElasticsearchActivities = Pick<
@@ -64,6 +65,7 @@ export type ElasticsearchActivities = Pick<
   | 'listRemoteClusters'
   | 'checkRemoteConnection'
   | 'queryCrossClusterApiKeys'
+  | 'listOwnedRolesAndUsers'
 >;
 
 export interface ElasticsearchActivityDeps {
@@ -705,15 +707,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         return {
           settings: state.settings,
           ...(state.record?.managed_by === MANAGED_BY ? { record: state.record } : {}),
-          ...(entry
-            ? {
-                remoteInfo: {
-                  connected: entry.connected === true,
-                  ...(typeof entry.mode === 'string' ? { mode: entry.mode } : {}),
-                  credentials: entry.cluster_credentials !== undefined,
-                },
-              }
-            : {}),
+          ...(entry ? { remoteInfo: summariseRemoteInfo(entry) } : {}),
           ccr,
           roles,
           users,
@@ -832,17 +826,10 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         const entry = outcome.evidence.remoteInfo as RemoteInfoEntry | null;
         return {
           ok: outcome.ok,
-          ...(entry
-            ? {
-                remoteInfo: {
-                  connected: entry.connected === true,
-                  ...(typeof entry.mode === 'string' ? { mode: entry.mode } : {}),
-                  credentials: entry.cluster_credentials !== undefined,
-                },
-              }
-            : {}),
+          ...(entry ? { remoteInfo: summariseRemoteInfo(entry) } : {}),
           ...(outcome.evidence.resolveCluster !== undefined ? { resolveCluster: outcome.evidence.resolveCluster } : {}),
           ...(outcome.evidence.searchHits !== undefined ? { searchHits: outcome.evidence.searchHits } : {}),
+          ...(outcome.evidence.searchPartial !== undefined ? { searchPartial: outcome.evidence.searchPartial } : {}),
           ...(outcome.ok
             ? {}
             : {
@@ -877,6 +864,28 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
           // What the tool granted, as it recorded it on the key (connect, updateRemoteClusterAccess).
           ...(typeof k.metadata?.access_hash === 'string' ? { accessHash: k.metadata.access_hash } : {}),
         }));
+      });
+    },
+
+    async listOwnedRolesAndUsers({ target }) {
+      return withCluster(target, async (conn) => {
+        type Described = { metadata?: Record<string, unknown> };
+        const [roles, users] = await Promise.all([
+          conn.request<Record<string, Described>>('list roles', { method: 'GET', path: '/_security/role' }),
+          conn.request<Record<string, Described>>('list users', { method: 'GET', path: '/_security/user' }),
+        ]);
+        const owned = (kind: 'role' | 'user', all: Record<string, Described>) =>
+          Object.entries(all ?? {})
+            .filter(([, d]) => isOurs(d?.metadata))
+            .map(([name, d]) => ({
+              kind,
+              name,
+              ...(typeof d.metadata?.alias === 'string' ? { alias: d.metadata.alias } : {}),
+              ...(typeof d.metadata?.workflow_id === 'string' ? { workflowId: d.metadata.workflow_id } : {}),
+            }));
+        return [...owned('role', roles), ...owned('user', users)].sort((a, b) =>
+          `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`),
+        );
       });
     },
 
@@ -981,6 +990,7 @@ interface RemoteInfoEntry {
   connected?: boolean;
   mode?: string;
   num_proxy_sockets_connected?: number;
+  max_proxy_socket_connections?: number;
   cluster_credentials?: unknown;
   [k: string]: unknown;
 }
@@ -1006,6 +1016,18 @@ interface SearchBody {
 type AttemptOutcome =
   | { ok: true; evidence: RemoteEvidence }
   | { ok: false; diagnosis: Diagnosis; errorText?: string; evidence: RemoteEvidence };
+
+/** What day 2 and the audit keep of an alias's `_remote/info` entry (never the credentials' redacted value). */
+function summariseRemoteInfo(entry: RemoteInfoEntry): RemoteInfoSummary {
+  return {
+    connected: entry.connected === true,
+    ...(typeof entry.mode === 'string' ? { mode: entry.mode } : {}),
+    credentials: entry.cluster_credentials !== undefined,
+    ...(typeof entry.num_proxy_sockets_connected === 'number' && typeof entry.max_proxy_socket_connections === 'number'
+      ? { sockets: { connected: entry.num_proxy_sockets_connected, max: entry.max_proxy_socket_connections } }
+      : {}),
+  };
+}
 
 async function readRemoteInfo(conn: EsConnection, alias: string): Promise<RemoteInfoEntry | undefined> {
   const info = await conn.request<Record<string, RemoteInfoEntry>>('read remote info', {
@@ -1152,6 +1174,12 @@ async function verifyOnce(
     }
     const total = search.body?.hits?.total;
     evidence.searchHits = typeof total === 'number' ? total : (total?.value ?? 0);
+    // Usable, but some of the remote's shards failed (`_clusters.details.<alias>.status: partial`): say why.
+    if (cluster?.status === 'partial') {
+      evidence.searchPartial = redact(
+        failure ? `${failure.type ?? 'error'}: ${failure.reason ?? ''}` : `some shards of ${alias} failed`,
+      );
+    }
   }
   return { ok: true, evidence };
 }

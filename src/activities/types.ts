@@ -14,6 +14,7 @@ import type {
   CrossClusterKey,
   CrossClusterKeyInfo,
   OwnershipRecord,
+  OwnedSecurityObject,
   DeploymentFacts,
   DirectTrustEntry,
   EsTarget,
@@ -170,6 +171,8 @@ export interface Activities extends PlanTurnActivities {
   queryCrossClusterApiKeys(i: {
     target: EsTarget;
   }): Promise<(CrossClusterKeyInfo & { type?: string; accessHash?: string })[]>;
+  /** `GET /_security/role` and `GET /_security/user`: the roles and users this tool made (metadata.managed_by). */
+  listOwnedRolesAndUsers(i: { target: EsTarget }): Promise<OwnedSecurityObject[]>;
 
   // ---- Secrets (secrets.ts)
   /**

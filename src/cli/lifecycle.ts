@@ -14,6 +14,7 @@ import {
 } from '../contract/lifecycle';
 import type { ValidationProblem } from '../contract/request';
 import type { WorkflowKind } from '../contract/steps';
+import { day2WorkflowId } from '../contract/lifecycle';
 import { cliClient } from './client';
 import { followStartedRun, invalid, readRunOptions, type RunCommandOptions } from './connect';
 
@@ -53,10 +54,7 @@ export const DAY2_COMMANDS: Day2Command[] = [
   },
 ];
 
-/** One id per workflow kind and connection: a running one is attached to; an ended one is followed by a new run. */
-export function day2WorkflowId(kind: WorkflowKind, r: { alias: string; local: { deploymentId: string } }): string {
-  return `${kind}-${r.local.deploymentId}-${r.alias}`;
-}
+export { day2WorkflowId };
 
 export type Options = RunCommandOptions;
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DURATION_BOUNDS } from './duration';
-import { local, remote } from './lifecycle';
+import { local, remote, rotateRequestSchema } from './lifecycle';
 import { boundedDuration, indexName, list, validateWith, type ValidationProblem } from './request';
 
 const alias = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 lowercase letters, digits, "-" or "_"');
@@ -35,6 +35,16 @@ export const auditRequestSchema = z
     expiryWarning: boundedDuration(DURATION_BOUNDS.expiryWarning).default('30d'),
     /** Child workflows (one per deployment) running at once. */
     concurrency: z.number().int().min(1).max(50).default(5),
+    /**
+     * Start rotateRemoteClusterKey for every key of ours inside the warning window (id `rotate-<deployment>-<alias>`,
+     * as `ech-remote rotate` uses; the rotation runs on, with its own approval, after the audit ends).
+     */
+    autoRotate: z.boolean().default(false),
+    /** The rotations' options (as in a RotateRequest). */
+    rotation: rotateRequestSchema
+      .pick({ gracePeriod: true, keyExpiration: true, approvals: true, humanStepTimeout: true })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -57,10 +67,11 @@ export function validateAuditRequest(
   return validateWith(auditRequestSchema, input);
 }
 
-/** The child run's input: one deployment, the warning window. */
+/** The child run's input: one deployment, the warning window, and the rotations to start (absent: none). */
 export interface AuditDeploymentInput {
   deployment: AuditDeployment;
   expiryWarning: string;
+  autoRotate?: AuditRequest['rotation'];
 }
 
 export const AUDIT_STATUSES = ['healthy', 'degraded', 'broken', 'drifted', 'expiring', 'orphan'] as const;
@@ -86,8 +97,14 @@ export interface AuditRow {
     recordModel?: string;
     keyId?: string;
     keyExpiration?: string;
-    /** What the orphan is (key, trust entry). */
+    /** What the orphan is (key, trust entry, role, user). */
     orphan?: string;
+    /** Proxy sockets open / configured, when fewer are open (`degraded`). */
+    proxySockets?: string;
+    /** Why the search through the alias was partial (`degraded`). */
+    searchPartial?: string;
+    /** The rotation the audit started for an expiring key (`autoRotate`), or why it did not. */
+    rotation?: { workflowId: string; started: boolean; note?: string };
   };
 }
 

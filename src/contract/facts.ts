@@ -119,6 +119,8 @@ export interface RemoteEvidence {
   searchHits?: number;
   /** The cross-cluster search's failure as Elasticsearch answered it (HTTP status, `type: reason`), when it failed. */
   searchFailure?: { status: number; error: string };
+  /** The search answered but the remote's part was `partial` (some of its shards failed): the first reason. */
+  searchPartial?: string;
   /**
    * The worker's TLS probe of proxy_address, re-run when ECH reported the remote not connected without a reason (seen
    * from the worker's network, which may differ from ECH's egress).
@@ -183,13 +185,31 @@ export interface CrossClusterKeyInfo {
   access?: unknown;
 }
 
+/** An alias's `_remote/info` entry as day 2 and the audit keep it. */
+export interface RemoteInfoSummary {
+  connected: boolean;
+  mode?: string;
+  /** `cluster_credentials` is present: the API-key model. */
+  credentials: boolean;
+  /** Proxy mode: sockets open of those configured (`num_proxy_sockets_connected` / `max_proxy_socket_connections`). */
+  sockets?: { connected: number; max: number };
+}
+
+/** A role or user this tool made (metadata `managed_by`), and the alias it was made for. */
+export interface OwnedSecurityObject {
+  kind: 'role' | 'user';
+  name: string;
+  alias?: string;
+  workflowId?: string;
+}
+
 /** An alias on the ECH deployment as day 2 sees it. */
 export interface ConnectionFacts {
   /** Non-null `cluster.remote.<alias>.*` settings. */
   settings: Record<string, unknown>;
   record?: OwnershipRecord;
   /** `_remote/info` of the alias, when it is there. */
-  remoteInfo?: { connected: boolean; mode?: string; credentials: boolean };
+  remoteInfo?: RemoteInfoSummary;
   /** CCR use of the alias: follower indices and auto-follow patterns whose remote cluster it is. */
   ccr: { followerIndices: string[]; autoFollowPatterns: string[] };
   /** Roles and users this tool made for the alias (metadata managed_by + alias). */
@@ -201,9 +221,11 @@ export interface ConnectionFacts {
 export interface ConnectionCheck {
   ok: boolean;
   /** `_remote/info` of the alias (absent: not there). */
-  remoteInfo?: { connected: boolean; mode?: string; credentials: boolean };
+  remoteInfo?: RemoteInfoSummary;
   resolveCluster?: unknown;
   searchHits?: number;
+  /** The size-0 search answered, but the remote's part was `partial` (some shards failed): why. */
+  searchPartial?: string;
   /** Why the round failed: the diagnosis (cause; fix) and the error ECH answered. */
   problem?: string;
 }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DURATION_BOUNDS } from './duration';
+import type { WorkflowKind } from './steps';
 import {
   access,
   boundedDuration,
@@ -132,6 +133,11 @@ export type UpdateAccessRequest = z.output<typeof updateAccessRequestSchema>;
 export type DisconnectRequestInput = z.input<typeof disconnectRequestSchema>;
 export type DisconnectRequest = z.output<typeof disconnectRequestSchema>;
 export type Day2Request = RotateRequest | UpdateAccessRequest | DisconnectRequest;
+
+/** One id per workflow kind and connection: a running one is attached to; an ended one is followed by a new run. */
+export function day2WorkflowId(kind: WorkflowKind, r: { alias: string; local: { deploymentId: string } }): string {
+  return `${kind}-${r.local.deploymentId}-${r.alias}`;
+}
 
 type Validation<T> = { ok: true; request: T } | { ok: false; problems: ValidationProblem[] };
 

@@ -4,7 +4,7 @@
  * clusters the request gives credentials for) to one row per connection. Pure: the workflow bundle imports this file.
  */
 import type { AuditRow, AuditStatus } from '../contract/audit';
-import type { ConnectionCheck, ConnectionFacts, CrossClusterKeyInfo } from '../contract/facts';
+import type { ConnectionCheck, ConnectionFacts, CrossClusterKeyInfo, OwnedSecurityObject } from '../contract/facts';
 import type { Access } from '../contract/request';
 import { accessHash, keystoreSecretName, trustEntryName } from './requests';
 
@@ -23,8 +23,13 @@ export interface DeploymentFactsForAudit {
   keystoreEntries: string[];
   trustEntryNames: string[];
   aliases: AliasFacts[];
-  /** Keys of ours on each self-managed cluster with credentials, and the aliases the request says point at it. */
-  remotes: { aliases: string[]; keys: AuditKey[] }[];
+  /**
+   * Keys of ours on each self-managed cluster with credentials, and the aliases the request says point at it; the
+   * roles of ours there (path C's same-named roles), when read.
+   */
+  remotes: { aliases: string[]; keys: AuditKey[]; owned?: OwnedSecurityObject[] }[];
+  /** The roles and users of ours on the deployment (absent: not read). */
+  owned?: OwnedSecurityObject[];
   /** Now and the warning window, in epoch ms (the workflow's deterministic clock). */
   now: number;
   expiryWarningMs: number;
@@ -63,6 +68,20 @@ function aliasRow(f: DeploymentFactsForAudit, a: AliasFacts): AuditRow {
   };
 
   if (!a.check.ok) problem('broken', `not usable: ${a.check.problem ?? 'the checks failed'}`);
+  // Usable but not whole: fewer proxy sockets than configured (some nodes behind proxy_address refuse ECH: trust,
+  // certificates, a node down), or a search whose remote part was partial.
+  const sockets = a.check.remoteInfo?.sockets;
+  if (a.check.ok && sockets && sockets.connected < sockets.max) {
+    evidence.proxySockets = `${sockets.connected}/${sockets.max}`;
+    problem(
+      'degraded',
+      `${sockets.connected} of ${sockets.max} proxy sockets connected → some nodes behind the proxy address do not accept ECH's connections (a node down, or its certificate not covered by the trust entry); look for "handshake" or "connection refused" in the ECH logs`,
+    );
+  }
+  if (a.check.ok && a.check.searchPartial) {
+    evidence.searchPartial = a.check.searchPartial;
+    problem('degraded', `the search through the alias was partial: ${a.check.searchPartial}`);
+  }
   if (record?.security_model && inUse && record.security_model !== inUse) {
     problem(
       'drifted',
@@ -186,6 +205,22 @@ function orphanRows(f: DeploymentFactsForAudit): AuditRow[] {
       );
     }
   }
+  // Roles and users of ours (on the deployment, and path C's roles on the self-managed clusters) whose alias is gone.
+  const ownedOrphans = (objects: OwnedSecurityObject[], where: string, mayJudge: (alias: string) => boolean) => {
+    for (const o of objects) {
+      if (!o.alias || present.has(o.alias) || !mayJudge(o.alias)) continue;
+      const path = o.kind === 'role' ? `/_security/role/${o.name}` : `/_security/user/${o.name}`;
+      rows.push(
+        orphan(
+          o.alias,
+          `${o.kind} ${o.name}${where}`,
+          `${o.kind} ${o.name}${where} of this tool for "${o.alias}", which the deployment no longer has → remove it (DELETE ${path})`,
+        ),
+      );
+    }
+  };
+  ownedOrphans(f.owned ?? [], '', () => true);
+  for (const r of f.remotes) ownedOrphans(r.owned ?? [], ' on the self-managed cluster', (a) => r.aliases.includes(a));
   const prefix = trustEntryName('');
   for (const name of f.trustEntryNames) {
     if (!name.startsWith(prefix)) continue;

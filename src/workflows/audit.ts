@@ -4,22 +4,29 @@
  * self-managed cluster (`_security/_query/api_key` over every key this tool made). One child run per deployment
  * (bounded concurrency); within a deployment the checks are activities in parallel. Nothing is changed anywhere.
  */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/workflow';
 import {
   countRows,
   validateAuditRequest,
+  type AuditDeployment,
   type AuditDeploymentInput,
+  type AuditRequest,
   type AuditDeploymentResult,
   type AuditResult,
   type AuditRow,
 } from '../contract/audit';
 import { durationToMs } from '../contract/duration';
 import type { CloudTarget, EsTarget } from '../contract/facts';
+import { day2WorkflowId, type RotateRequestInput } from '../contract/lifecycle';
 import { sameHttpsEndpoint } from '../contract/request';
 import { EchDeploymentId, Phase, WorkflowKind } from '../contract/searchAttributes';
 import { auditRows, type AliasFacts, type AuditKey } from '../domain/audit';
 import { activity } from './activity';
+import { rotateRemoteClusterKey } from './rotate';
+
+export const AUDIT_OWNED_PATCH = 'audit-owned-roles-users';
 
 /** The audit's own summary in the Temporal UI: `Phase` healthy/unhealthy lists the audits that found something. */
 function publish(counts: AuditResult['counts'], healthy: boolean, errors: number): void {
@@ -51,7 +58,13 @@ export async function auditRemoteClusters(input: unknown): Promise<AuditResult> 
       try {
         const result = await wf.executeChild(auditDeploymentRemoteClusters, {
           workflowId: `${workflowId}/${deploymentId}`,
-          args: [{ deployment: d, expiryWarning: r.expiryWarning } satisfies AuditDeploymentInput],
+          args: [
+            {
+              deployment: d,
+              expiryWarning: r.expiryWarning,
+              ...(r.autoRotate ? { autoRotate: r.rotation } : {}),
+            } satisfies AuditDeploymentInput,
+          ],
           parentClosePolicy: 'TERMINATE',
         });
         results.push({ deploymentId, result });
@@ -130,12 +143,26 @@ export async function auditDeploymentRemoteClusters(input: AuditDeploymentInput)
       ...(r.elasticsearch.caPem ? { caPem: r.elasticsearch.caPem } : {}),
     } satisfies EsTarget,
   }));
-  const [aliases, keystoreEntries, remoteKeys] = await Promise.all([
+  // Roles and users of ours (orphans) are read by runs of this version on (older histories replay without them).
+  const readOwned = wf.patched(AUDIT_OWNED_PATCH);
+  const [aliases, keystoreEntries, remoteKeys, owned, remoteOwned] = await Promise.all([
     activity('List the remote clusters').listRemoteClusters({ target: local }),
     activity('Read the ECH keystore').listKeystoreKeys({ target: cloud }),
     Promise.all(
       remotes.map((r) => activity('Query the keys of this tool').queryCrossClusterApiKeys({ target: r.target })),
     ),
+    readOwned
+      ? activity('List the roles and users of this tool').listOwnedRolesAndUsers({ target: local })
+      : Promise.resolve(undefined),
+    readOwned
+      ? Promise.all(
+          remotes.map((r) =>
+            activity('List the roles of this tool on the self-managed cluster').listOwnedRolesAndUsers({
+              target: r.target,
+            }),
+          ),
+        )
+      : Promise.resolve(undefined),
   ]);
   const facts: AliasFacts[] = await Promise.all(
     aliases.map(async (alias): Promise<AliasFacts> => {
@@ -159,9 +186,53 @@ export async function auditDeploymentRemoteClusters(input: AuditDeploymentInput)
     keystoreEntries,
     trustEntryNames: deployment.directTrustNames,
     aliases: facts,
-    remotes: remotes.map((r, i) => ({ aliases: r.aliases, keys: remoteKeys[i] ?? [] })),
+    remotes: remotes.map((r, i) => ({
+      aliases: r.aliases,
+      keys: remoteKeys[i] ?? [],
+      ...(remoteOwned?.[i] ? { owned: remoteOwned[i] } : {}),
+    })),
+    ...(owned ? { owned } : {}),
     now: Date.now(),
     expiryWarningMs: durationToMs(input.expiryWarning),
   });
+  if (input.autoRotate) await startRotations(d, rows, input.autoRotate);
   return { deploymentId: d.local.deploymentId, rows, counts: countRows(rows) };
+}
+
+/**
+ * autoRotate: one rotateRemoteClusterKey per expiring key of ours, under the id `ech-remote rotate` uses (so the CLI
+ * attaches to it and a second audit finds it running), abandoned by the audit: it waits for its own approval.
+ */
+async function startRotations(d: AuditDeployment, rows: AuditRow[], options: AuditRequest['rotation']): Promise<void> {
+  for (const row of rows) {
+    if (row.status !== 'expiring' || !row.ours || row.securityModel !== 'api-key') continue;
+    const remote = d.remotes.find((r) => r.aliases.includes(row.alias));
+    const request: RotateRequestInput = {
+      alias: row.alias,
+      local: d.local,
+      remote: remote ? { elasticsearch: remote.elasticsearch } : {},
+      ...options,
+      ...(d.searchIndex ? { verify: { searchIndex: d.searchIndex } } : {}),
+    };
+    const workflowId = day2WorkflowId('rotate', request);
+    try {
+      await wf.startChild(rotateRemoteClusterKey, {
+        workflowId,
+        args: [request],
+        parentClosePolicy: 'ABANDON',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        staticSummary: `Rotate the key of "${row.alias}" on ECH ${d.local.deploymentId} (started by the audit: it expires)`,
+      });
+      row.evidence.rotation = { workflowId, started: true };
+      row.problems.push(`rotation started: ${workflowId} (it waits for its approval)`);
+    } catch (err) {
+      const running = err instanceof WorkflowExecutionAlreadyStartedError;
+      row.evidence.rotation = {
+        workflowId,
+        started: false,
+        note: running ? 'a rotation of this connection is already running' : String(err),
+      };
+      row.problems.push(running ? `rotation already running: ${workflowId}` : `rotation not started: ${String(err)}`);
+    }
+  }
 }

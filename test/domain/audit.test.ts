@@ -163,9 +163,76 @@ describe('audit verdicts', () => {
     );
   });
 
+  it('degraded: fewer proxy sockets open than configured, or a partial search; still exit 0; broken wins', () => {
+    const socketsOpen = (connected: number) => ({
+      ok: true,
+      remoteInfo: { connected: true, mode: 'proxy', credentials: true, sockets: { connected, max: 18 } },
+    });
+    assert.equal(auditRows(facts({ check: socketsOpen(18) }))[0]!.status, 'healthy');
+    const [few] = auditRows(facts({ check: socketsOpen(6) }));
+    assert.equal(few!.status, 'degraded');
+    assert.equal(few!.evidence.proxySockets, '6/18');
+    assert.match(few!.problems[0]!, /^6 of 18 proxy sockets connected/);
+    const [partial] = auditRows(
+      facts({ check: { ...socketsOpen(18), searchPartial: 'search_phase_execution_exception: shard 2 failed' } }),
+    );
+    assert.equal(partial!.status, 'degraded');
+    assert.match(partial!.problems[0]!, /the search through the alias was partial: search_phase_execution_exception/);
+    const [broken] = auditRows(facts({ check: socketsOpen(6) }, { keystoreEntries: [] }));
+    assert.equal(broken!.status, 'broken');
+  });
+
+  it('orphan roles and users: of ours, tagged with an alias the deployment no longer has; on the remote only for its aliases', () => {
+    const rows = auditRows(
+      facts(
+        {},
+        {
+          owned: [
+            { kind: 'role', name: 'reader-a', alias: 'a' },
+            { kind: 'role', name: 'reader-gone', alias: 'gone' },
+            { kind: 'user', name: 'search-gone', alias: 'gone' },
+          ],
+          remotes: [
+            {
+              aliases: ['a', 'old'],
+              keys: [key()],
+              owned: [
+                { kind: 'role', name: 'remote-old', alias: 'old' },
+                // Another deployment's alias on the same self-managed cluster: not this audit's to judge.
+                { kind: 'role', name: 'remote-other', alias: 'other-deployments' },
+              ],
+            },
+          ],
+        },
+      ),
+    );
+    assert.deepEqual(
+      rows.filter((r) => r.status === 'orphan').map((r) => [r.alias, r.evidence.orphan]),
+      [
+        ['gone', 'role reader-gone'],
+        ['gone', 'user search-gone'],
+        ['old', 'role remote-old on the self-managed cluster'],
+      ],
+    );
+    assert.match(
+      rows.find((r) => r.evidence.orphan === 'user search-gone')!.problems[0]!,
+      /DELETE \/_security\/user\/search-gone/,
+    );
+  });
+
   it('the request: every problem by its path', () => {
-    const v = validateAuditRequest({ deployments: [], expiryWarning: '5m' });
+    const v = validateAuditRequest({
+      deployments: [],
+      expiryWarning: '5m',
+      autoRotate: 'yes',
+      rotation: { grace: '1h' },
+    });
     assert.equal(v.ok, false);
-    assert.deepEqual(!v.ok && v.problems.map((p) => p.path).sort(), ['$.deployments', '$.expiryWarning']);
+    assert.deepEqual(!v.ok && v.problems.map((p) => p.path).sort(), [
+      '$.autoRotate',
+      '$.deployments',
+      '$.expiryWarning',
+      '$.rotation.grace',
+    ]);
   });
 });

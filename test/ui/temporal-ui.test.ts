@@ -2,7 +2,8 @@
  * The Temporal Web UI as a person uses it, in a real browser (Debian Chromium driven by playwright-core), against
  * `ech-remote dev`: open the printed Start Workflow link, paste a sample request, start; read in the current details
  * which approval the run waits for; approve from the signal dialog (its handler descriptions guide the person); see
- * the run complete; run the `status` query. Every stage leaves a screenshot in $ECH_REMOTE_TEST_ARTIFACTS/ui/.
+ * the run complete; run the `status` query; find the audit Schedule `ech-remote schedule audit` made on the Schedules
+ * page. Every stage leaves a screenshot in $ECH_REMOTE_TEST_ARTIFACTS/ui/.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -204,5 +205,29 @@ it('after a run of a connection completed, its Start Workflow link opens a form 
     assert.ok(form.searchAttributes > 0);
     assert.match(form.editors, /Connect ECH .* as "onprem-metrics"/);
     assert.match(form.editors, /Remote cluster alias/);
+  });
+});
+
+it('the audit schedule `ech-remote schedule audit` creates is on the Schedules page, with its workflow and interval', async () => {
+  const made = await dev.shell('ech-remote schedule audit --request examples/dev/audit.json --every 24h');
+  assert.equal(made.code, 0, `${made.stdout}\n${made.stderr}`);
+  const scheduleId = /Created schedule (\S+):/.exec(made.stdout)?.[1];
+  assert.ok(scheduleId, made.stdout);
+  const ui = new URL(dev.startWorkflowLink()).origin;
+
+  await stage('schedules-page', async () => {
+    await page.goto(`${ui}/namespaces/default/schedules`);
+    await page.getByRole('link', { name: scheduleId }).click();
+  });
+
+  await stage('schedule-page', async () => {
+    await page.getByRole('heading', { name: scheduleId }).waitFor();
+    await page.getByText('auditRemoteClusters', { exact: true }).first().waitFor();
+    // 24h as the UI words it, and the overlap policy the CLI set.
+    await page
+      .getByText(/Every 1 day\(s\)/)
+      .first()
+      .waitFor();
+    await page.getByText('Overlap Policy').locator('..').getByText('Skip', { exact: true }).waitFor();
   });
 });

@@ -14,7 +14,7 @@ import { createActivities } from '../../src/activities';
 import type { AuditResult, AuditRow } from '../../src/contract/audit';
 import { disconnectRequest } from '../../src/domain/requests';
 import { Phase, WorkflowKind } from '../../src/contract/searchAttributes';
-import type { ConnectResult } from '../../src/contract/status';
+import type { ConnectResult, RotateResult } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
 import { runCli } from '../helpers/cli';
 import { approve, connectRequest, type Req } from '../helpers/runs';
@@ -34,17 +34,7 @@ before(async () => {
   client = await testClient();
   worker = await startWorker({ activities: createActivities() });
   env = { ECH_REMOTE_TASK_QUEUE: worker.taskQueue };
-  for (const alias of ALIASES) {
-    const req: Req = connectRequest(estate, 'api-key-public', { alias, keyExpiration: '60d' });
-    const handle = await client.workflow.start('connectRemoteCluster', {
-      taskQueue: worker.taskQueue,
-      workflowId: `connect-${req.local.deploymentId}-${alias}`,
-      args: [req],
-    });
-    await approve(handle);
-    const result = (await handle.result()) as ConnectResult;
-    keyIds[alias] = result.created.apiKeyId as string;
-  }
+  for (const alias of ALIASES) keyIds[alias] = await connect(alias);
 });
 after(async () => {
   if (scheduleId) await client?.schedule.getHandle(scheduleId).delete();
@@ -55,23 +45,44 @@ after(async () => {
 });
 
 /** The audit request as sandbox.json ships it (every connection, remote credentials), with `over` on top. */
-function auditFile(over: Record<string, unknown> = {}): string {
+function auditFile(over: Record<string, unknown> = {}, aliases = ALIASES): string {
   const base = structuredClone(estate.info.requests.audit);
   const d = base.deployments[0]!;
-  d.remotes = [{ ...d.remotes![0]!, aliases: ALIASES }];
-  const file = path.join(dir, `audit-${Object.keys(over).join('-') || 'default'}.json`);
+  d.remotes = [{ ...d.remotes![0]!, aliases }];
+  const file = path.join(dir, `audit-${[...Object.keys(over), ...aliases].join('-')}.json`);
   fs.writeFileSync(file, JSON.stringify({ ...base, ...over }));
   return file;
 }
 
 type AuditJson = AuditResult & { workflowId: string };
 
-async function audit(file: string): Promise<{ code: number | null; result: AuditJson; table: string }> {
+async function audit(
+  file: string,
+  opts: { tableToo?: boolean } = {},
+): Promise<{ code: number | null; result: AuditJson; table: string }> {
   const asJson = await runCli(['audit', '--request', file, '--json'], env);
+  assert.ok(asJson.stdout.startsWith('{'), asJson.stderr);
+  if (opts.tableToo === false) return { code: asJson.code, result: JSON.parse(asJson.stdout) as AuditJson, table: '' };
   const table = await runCli(['audit', '--request', file], env);
   assert.equal(table.code, asJson.code, table.stderr);
   return { code: asJson.code, result: JSON.parse(asJson.stdout) as AuditJson, table: table.stdout };
 }
+
+/** Connects `alias` (path A, remote credentials, approved); returns its key id. */
+async function connect(alias: string, over: Partial<Req> = {}): Promise<string> {
+  const req: Req = connectRequest(estate, 'api-key-public', { alias, keyExpiration: '60d', ...over });
+  const handle = await client.workflow.start('connectRemoteCluster', {
+    taskQueue: worker.taskQueue,
+    workflowId: `connect-${req.local.deploymentId}-${alias}`,
+    args: [req],
+  });
+  await approve(handle);
+  const result = (await handle.result()) as ConnectResult;
+  return result.created.apiKeyId as string;
+}
+
+const connectRole = () => estate.info.requests['api-key-public'].roles![0]!.name;
+const connectUser = () => estate.info.requests['api-key-public'].users![0]!.username;
 
 /** What the Temporal UI lists for an audit run: the Phase search attribute and the counts in the memo. */
 async function listed(workflowId: string): Promise<{ phase?: string; kind?: string; counts: unknown }> {
@@ -176,6 +187,75 @@ describe('ech-remote audit: orphans', () => {
     assert.equal(row.status, 'orphan');
     assert.equal(row.evidence.orphan, `key ${keyIds['audit-two']}`);
     assert.match(table, new RegExp(`audit-two\\s+orphan[\\s\\S]*active key ${keyIds['audit-two']} of this tool`));
+    // The role and the user its connect made on the deployment (tagged with the alias) are orphans too.
+    const { role, user } = { role: connectRole(), user: connectUser() };
+    const orphans = result.rows.filter((r) => r.alias === 'audit-two').map((r) => r.evidence.orphan);
+    assert.ok(orphans.includes(`role ${role}`), JSON.stringify(orphans));
+    assert.ok(orphans.includes(`user ${user}`), JSON.stringify(orphans));
+    assert.match(table, new RegExp(`role ${role} of this tool for "audit-two"[^\\n]*DELETE /_security/role/${role}`));
+  });
+});
+
+describe('ech-remote audit: degraded', () => {
+  it('a connection with only some of its proxy sockets open is listed degraded (exit 0), with the count', async () => {
+    const alias = 'audit-degraded';
+    // Half of the remote cluster server's accepts are reset while ECH opens the connection; ES does not reopen
+    // the failed sockets while others are open, so the connection stays usable with fewer of them.
+    await estate.faults([{ target: 'remote-cluster-server', method: 'ACCEPT', resetRate: 0.5 }], 11);
+    try {
+      await connect(alias, { roles: [], users: [] });
+    } finally {
+      await estate.control('DELETE', '/faults');
+    }
+    const info = (await estate.es('ech', 'GET', '/_remote/info')).body[alias];
+    assert.ok(
+      info.connected && info.num_proxy_sockets_connected < info.max_proxy_socket_connections,
+      JSON.stringify(info),
+    );
+    const { result, table } = await audit(auditFile({}, [alias]));
+    const row = rowOf(result, alias);
+    const later = (await estate.es('ech', 'GET', '/_remote/info')).body[alias];
+    assert.equal(row.status, 'degraded', JSON.stringify(row) + JSON.stringify(info) + JSON.stringify(later));
+    assert.equal(row.evidence.proxySockets, `${info.num_proxy_sockets_connected}/${info.max_proxy_socket_connections}`);
+    assert.match(row.problems.join('\n'), /of 18 proxy sockets connected → some nodes behind the proxy address/);
+    assert.match(table, /audit-degraded\s+degraded/);
+  });
+});
+
+describe('ech-remote audit: autoRotate', () => {
+  it('starts one rotation per expiring key (the id ech-remote rotate uses), not twice; after it, the key is healthy', async () => {
+    const alias = 'audit-rotate';
+    const oldKey = await connect(alias, { roles: [], users: [], keyExpiration: '60d' });
+    const file = auditFile({ expiryWarning: '90d', autoRotate: true }, [alias]);
+    const first = await audit(file, { tableToo: false });
+    assert.equal(first.code, 3);
+    const row = rowOf(first.result, alias);
+    assert.equal(row.status, 'expiring');
+    const rotateId = `rotate-${estate.info.cloud.deploymentId}-${alias}`;
+    assert.deepEqual(row.evidence.rotation, { workflowId: rotateId, started: true });
+    assert.match(row.problems.join('\n'), new RegExp(`rotation started: ${rotateId}`));
+    const rotation = client.workflow.getHandle(rotateId);
+    const d = await rotation.describe();
+    assert.equal(d.type, 'rotateRemoteClusterKey');
+    assert.equal(d.status.name, 'RUNNING');
+
+    // The next audit (a schedule's next run) finds it running and starts nothing.
+    const second = await audit(file, { tableToo: false });
+    assert.deepEqual(rowOf(second.result, alias).evidence.rotation, {
+      workflowId: rotateId,
+      started: false,
+      note: 'a rotation of this connection is already running',
+    });
+    assert.equal((await rotation.describe()).runId, d.runId);
+
+    await approve(rotation);
+    const rotated = (await rotation.result()) as RotateResult;
+    assert.equal(rotated.oldKeyId, oldKey);
+    const after = await audit(auditFile({ expiryWarning: '90d' }, [alias]), { tableToo: false });
+    const now = rowOf(after.result, alias);
+    assert.equal(now.status, 'healthy', JSON.stringify(now));
+    assert.notEqual(now.evidence.keyId, oldKey);
+    assert.equal(now.evidence.keyId, rotated.newKeyId);
   });
 });
 
