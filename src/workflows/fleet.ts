@@ -343,6 +343,13 @@ export async function connectRemoteClusters(input: unknown): Promise<FleetResult
     c.state = 'failed';
     c.errorType = type;
     c.reason = failureMessage(cause);
+    // A child that waited for the self-managed org in vain: say for what and where (its own message names the step).
+    const human = (c.plan ?? []).filter((p) => p.who === 'self-managed-org');
+    if (type === 'HumanStepTimedOut' && human.length) {
+      c.reason +=
+        `\nIt waited for the self-managed org at ${c.proxyAddress}: ${human.map((p) => `${p.step} (${p.action})`).join('; ')}. ` +
+        `Once done (or the address fixed), run the fleet again.`;
+    }
   }
 
   /**
