@@ -228,7 +228,6 @@ export async function connectRemoteClusters(input: unknown): Promise<FleetResult
       }
     }
     status.waitingFor = undefined;
-    status.error = { type: 'Cancelled', message: 'The fleet was cancelled; connections not started were not started.' };
     setPhase('cancelled');
     throw err;
   }
@@ -321,7 +320,7 @@ export async function connectRemoteClusters(input: unknown): Promise<FleetResult
     const c = status.connections[i]!;
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       c.state = 'failed';
-      c.errorType = 'RunInProgress';
+      c.errorType = 'ConnectionBusy';
       c.reason = `another run of this connection is going (${c.workflowId}, started outside this fleet): follow it with ech-remote status ${c.workflowId}`;
       return;
     }

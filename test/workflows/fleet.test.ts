@@ -103,7 +103,7 @@ describe('connectRemoteClusters: 50 connections, some failing on purpose', () =>
       args: [
         fleetRequest(
           aliases.map((alias, i) => ({ alias, ...broken(i) })),
-          { concurrency: 10 },
+          { concurrency: 20 },
         ),
       ],
     });
@@ -198,7 +198,7 @@ describe('connectRemoteClusters: 50 connections, some failing on purpose', () =>
       args: [
         fleetRequest(
           aliases.map((alias) => ({ alias })),
-          { concurrency: 10 },
+          { concurrency: 20 },
         ),
       ],
     });
