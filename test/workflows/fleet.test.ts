@@ -293,6 +293,28 @@ describe('ech-remote fleet (built CLI) with sandbox.json requests.fleet', () => 
     );
   });
 
+  it('started without --wait, the fleet waits for its one approval; `ech-remote approve <fleet id>` gives it', async () => {
+    const file = path.join(dir, 'fleet-approve.json');
+    fs.writeFileSync(file, JSON.stringify(fleetRequest([{ alias: 'fleet-cli-approved' }])));
+    const started = await runCli(['fleet', '--request', file, '--json'], env);
+    assert.equal(started.code, 0, started.stderr);
+    const { workflowId, outcome } = JSON.parse(started.stdout) as { workflowId: string; outcome: string };
+    assert.equal(outcome, 'started');
+    const handle = client.workflow.getHandle(workflowId);
+    await statusWhen(handle, (s) => s.phase === 'awaiting-approval');
+    const approved = await runCli(
+      ['approve', workflowId, '--step', 'approve-local-changes', '--as', APPROVER, '--json'],
+      env,
+    );
+    assert.equal(approved.code, 0, approved.stderr + approved.stdout);
+    const result = (await handle.result()) as FleetResult;
+    assert.deepEqual(
+      result.connections.map((c) => c.state),
+      ['connected'],
+    );
+    assert.equal(result.approvals[0]?.approver, APPROVER);
+  });
+
   it('--approve --as --wait connects every connection (exit 0); again, all already-connected (exit 0)', async () => {
     const file = path.join(dir, 'fleet.json');
     fs.writeFileSync(file, JSON.stringify(fleetRequest(estate.info.requests.fleet.connections)));
