@@ -153,6 +153,24 @@ describe('every sample in examples/dev/ completes against this one environment, 
     }
   });
 
+  it('the fleet sample, with the command README and docs/workflows.md show, literally', async () => {
+    const command = 'ech-remote fleet --request examples/dev/fleet.json --approve --as you@example.com --wait';
+    for (const page of ['README.md', 'docs/workflows.md']) {
+      assert.ok(fs.readFileSync(path.join(root, page), 'utf8').includes(command), `${page} shows ${command}`);
+    }
+    const run = await dev.shell(command);
+    ok(run, command);
+    const fleet = JSON.parse(fs.readFileSync(path.join(dev.cwd, 'examples', 'dev', 'fleet.json'), 'utf8')) as {
+      connections: { alias: string }[];
+    };
+    assert.ok(fleet.connections.length >= 3);
+    for (const { alias } of fleet.connections) assert.match(run.stdout, new RegExp(`\\s${alias}\\s+connected\\s`));
+    assert.match(
+      run.stdout,
+      new RegExp(`${fleet.connections.length} connection\\(s\\): ${fleet.connections.length} connected`),
+    );
+  });
+
   it('tls-certificate (transport port), with the sandbox admin applying what the run published', async () => {
     const id = idOf('tls-certificate');
     const started = await dev.shell(

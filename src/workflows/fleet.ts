@@ -240,7 +240,9 @@ export async function connectRemoteClusters(input: unknown): Promise<FleetResult
     wf.upsertMemo({ fleetCounts: status.counts });
     return {
       ok: dryRun ? status.connections.every((c) => c.state !== 'failed') : ok,
-      connections: status.connections,
+      // The plans were for the approval (the status query still has them); the result, kept in the history, is the
+      // report: a dry run's plans are its point.
+      connections: dryRun ? status.connections : status.connections.map(({ plan: _plan, ...c }) => c),
       counts: status.counts,
       approvals: status.approvals,
       ...(dryRun ? { dryRun: true } : {}),
