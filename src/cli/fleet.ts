@@ -16,13 +16,13 @@ import {
   type FleetResult,
   type FleetStatus,
 } from '../contract/fleet';
-import type { ConnectStatus } from '../contract/status';
 import { HUMAN_STEPS } from '../contract/steps';
 import { taskQueue } from '../temporal/connection';
 import { cliClient } from './client';
 import { invalid, readRunOptions } from './connect';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
 import { exitWith, printJson, workflowUiUrl } from './output';
+import { queryStatus } from './status';
 
 export const FLEET_WORKFLOW_TYPE = 'connectRemoteClusters';
 const REQUEST_NAME = 'FleetRequest';
@@ -49,8 +49,15 @@ export function fleetExitCode(result: Pick<FleetResult, 'ok' | 'connections'>): 
   return EXIT.failed;
 }
 
-/** One line per connection, its reason indented below it. */
-export function fleetTable(connections: FleetConnection[], waiting: Map<string, string> = new Map()): string {
+/** What a running child waits for, from its own status query (the fleet itself only knows it runs). */
+export interface ChildWait {
+  step: string;
+  who: string;
+  since: string;
+}
+
+/** One line per connection, its reason (or what its run waits for) indented below it. */
+export function fleetTable(connections: FleetConnection[], waits: Map<string, ChildWait> = new Map()): string {
   const head = ['DEPLOYMENT', 'ALIAS', 'STATE', 'RUN'];
   const lines = connections.map((c) => [c.deploymentId, c.alias, c.state, c.workflowId]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
@@ -62,7 +69,10 @@ export function fleetTable(connections: FleetConnection[], waiting: Map<string, 
   const out = [fmt(head)];
   connections.forEach((c, i) => {
     out.push(fmt(lines[i] as string[]));
-    const why = waiting.get(c.workflowId) ?? c.reason;
+    const w = waits.get(c.workflowId);
+    const why = w
+      ? `waiting for ${w.who} at step ${w.step} since ${w.since} (ech-remote status ${c.workflowId})`
+      : c.reason;
     if (why && c.state !== 'connected') out.push(...why.split('\n').map((l) => `    ${l}`));
   });
   return `${out.join('\n')}\n`;
@@ -76,26 +86,44 @@ function countsLine(s: Pick<FleetStatus, 'counts' | 'connections'>): string {
 }
 
 /** What each running child waits for (a person, and which step), from its own status query. */
-async function childWaits(client: Client, connections: FleetConnection[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+async function childWaits(client: Client, connections: FleetConnection[]): Promise<Map<string, ChildWait>> {
+  const out = new Map<string, ChildWait>();
   await Promise.all(
     connections
       .filter((c) => c.state === 'running')
       .map(async (c) => {
-        try {
-          const s = await client.workflow.getHandle(c.workflowId).query<ConnectStatus>('status');
-          if (s.waitingFor) {
-            out.set(
-              c.workflowId,
-              `waiting for ${s.waitingFor.who} at step ${s.waitingFor.step} (ech-remote status ${c.workflowId})`,
-            );
-          }
-        } catch {
-          // Not started yet, or ended since: the next poll tells.
-        }
+        const s = await queryStatus(client, client.workflow.getHandle(c.workflowId));
+        // Absent: not started yet, or ended since: the next look tells.
+        if (s?.waitingFor)
+          out.set(c.workflowId, { step: s.waitingFor.step, who: s.waitingFor.who, since: s.waitingFor.since });
       }),
   );
   return out;
+}
+
+/**
+ * `ech-remote status <fleet id>`: the fleet's own status, each running connection with what its run waits for (the
+ * fleet only knows it runs), one line per connection. Exit 0 (reported).
+ */
+export async function fleetStatus(client: Client, workflowId: string, runId: string, json: boolean): Promise<never> {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const uiUrl = workflowUiUrl(client.options.namespace, workflowId, runId);
+  const s = await handle.query<FleetStatus>('status');
+  const waits = await childWaits(client, s.connections);
+  if (json) {
+    const connections = s.connections.map((c) => {
+      const w = waits.get(c.workflowId);
+      return w ? { ...c, waitingFor: w } : c;
+    });
+    return exitWith(EXIT.done, printJson({ workflowId, runId, uiUrl, exitCode: EXIT.done, ...s, connections }));
+  }
+  const approval = s.waitingFor
+    ? `\nWaiting for the ECH org (approve-local-changes):\n${s.waitingFor.instructions}\n\n`
+    : '';
+  return exitWith(
+    EXIT.done,
+    `${workflowId} (run ${runId}): ${s.phase}\n${approval}${fleetTable(s.connections, waits)}\n${countsLine(s)}\nTemporal UI: ${uiUrl}\n`,
+  );
 }
 
 async function startOrAttach(
@@ -176,7 +204,7 @@ export async function fleet(opts: FleetOptions): Promise<never> {
       const s = await handle.query<FleetStatus>('status');
       if (!json) {
         const waits = await childWaits(client, s.connections);
-        const line = `[${s.phase}] ${countsLine(s)}${waits.size ? `; ${waits.size} waiting for a person` : ''}`;
+        const line = `[${s.phase}] ${countsLine(s)}${waits.size ? `; ${waits.size} waiting for a person (${[...waits.values()].map((w) => `${w.who} at ${w.step}`).join(', ')})` : ''}`;
         if (line !== last) process.stderr.write(`${line}\n`);
         last = line;
         if (s.waitingFor && !shownApproval) {

@@ -246,6 +246,50 @@ describe('connectRemoteClusters: approval and cancellation', () => {
     assert.ok(aliases.every((a) => info[a] === undefined));
   });
 
+  it('a connection waiting for the self-managed org: `ech-remote status <fleet>` says for what; cancelling the fleet leaves it running', async () => {
+    const alias = 'fleet-waits';
+    const handle = await client.workflow.start('connectRemoteClusters', {
+      taskQueue: worker.taskQueue,
+      workflowId: `fleet-waits-${Date.now()}`,
+      // No approval asked: the child starts at once and waits at remote-cluster-server (the worker cannot reach it).
+      args: [
+        fleetRequest([{ alias, remote: { proxyAddress: closedAddress }, approvals: { beforeLocalChanges: false } }]),
+      ],
+    });
+    const running = await statusWhen(handle, (s) => s.connections[0]?.state === 'running');
+    assert.equal(running.approval, 'none');
+    const childId = running.connections[0]!.workflowId;
+    // The fleet knows the connection runs; `status` asks the connection's run what it waits for.
+    const deadline = Date.now() + 60_000;
+    let shown: { connections: { state: string; waitingFor?: { step: string; who: string } }[] };
+    for (;;) {
+      const res = await runCli(['status', handle.workflowId, '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      shown = JSON.parse(res.stdout);
+      if (shown.connections[0]?.waitingFor) break;
+      assert.ok(Date.now() < deadline, res.stdout);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.deepEqual(shown.connections[0], {
+      ...running.connections[0],
+      waitingFor: { ...shown.connections[0]!.waitingFor, step: 'remote-cluster-server', who: 'self-managed-org' },
+    });
+    const table = await runCli(['status', handle.workflowId], env);
+    assert.match(table.stdout, new RegExp(`${alias}\\s+running[\\s\\S]*waiting for self-managed-org at step remote-cluster-server`));
+
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);
+    const s = await handle.query<FleetStatus>('status');
+    assert.equal(s.phase, 'cancelled');
+    assert.equal(s.connections[0]!.state, 'running');
+    assert.match(s.connections[0]!.reason ?? '', new RegExp(`goes on as ${childId}`));
+    // The started connection was not cut short: its own run goes on (and is cancelled here by hand, as one would).
+    const child = client.workflow.getHandle(childId);
+    assert.equal((await child.describe()).status.name, 'RUNNING');
+    await child.cancel();
+    await assert.rejects(child.result());
+  });
+
   it('per-deployment approvals: a decision without deploymentId is refused; a rejection starts nothing', async () => {
     const aliases = ['fleet-reject-a', 'fleet-reject-b'];
     const handle = await client.workflow.start('connectRemoteClusters', {
