@@ -275,7 +275,10 @@ describe('connectRemoteClusters: approval and cancellation', () => {
       waitingFor: { ...shown.connections[0]!.waitingFor, step: 'remote-cluster-server', who: 'self-managed-org' },
     });
     const table = await runCli(['status', handle.workflowId], env);
-    assert.match(table.stdout, new RegExp(`${alias}\\s+running[\\s\\S]*waiting for self-managed-org at step remote-cluster-server`));
+    assert.match(
+      table.stdout,
+      new RegExp(`${alias}\\s+running[\\s\\S]*waiting for self-managed-org at step remote-cluster-server`),
+    );
 
     await handle.cancel();
     await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);
