@@ -296,15 +296,16 @@ export async function connectRemoteClusters(input: unknown): Promise<FleetResult
       });
       if (decision) {
         const by = decision.input.approver;
-        await child.signal(approveSignal, {
-          step: HUMAN_STEPS.approveLocalChanges,
-          approver: by,
-          comment:
-            `fleet ${workflowId}: ${r.approval === 'batch' ? 'batch approval' : `approval of deployment ${c.deploymentId}`}${decision.input.comment ? `: ${decision.input.comment}` : ''}`.slice(
-              0,
-              1000,
-            ),
-        });
+        const what = r.approval === 'batch' ? 'batch approval' : `approval of deployment ${c.deploymentId}`;
+        const comment = `fleet ${workflowId}: ${what}${decision.input.comment ? `: ${decision.input.comment}` : ''}`;
+        // A child that already ended (its preflight failed at once) cannot take it: its result says why, not this.
+        await child
+          .signal(approveSignal, {
+            step: HUMAN_STEPS.approveLocalChanges,
+            approver: by,
+            comment: comment.slice(0, 1000),
+          })
+          .catch(() => undefined);
       }
       const res = (await child.result()) as ConnectResult;
       c.state = 'connected';
