@@ -110,6 +110,7 @@ describe('connectRemoteClusters: 50 connections, some failing on purpose', () =>
 
     // The status aggregates the children: planned ones await the ONE approval, failed ones say why.
     const waiting = await statusWhen(handle, (s) => s.phase === 'awaiting-approval');
+    console.log(`# ${N} plans (dry runs) ready for the approval in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.equal(waiting.approval, 'batch');
     assert.equal(waiting.counts['awaiting-approval'], N - WRONG_CREDENTIALS.length);
     assert.equal(waiting.counts.failed, WRONG_CREDENTIALS.length);
