@@ -92,7 +92,7 @@ it('every temporal command dev prints names the server, and works as printed aft
 describe('every sample in examples/dev/ completes against this one environment, by the printed commands', () => {
   const idOf = (name: keyof typeof SAMPLES) => connectWorkflowId(dev.sampleRequest(name));
 
-  it('the samples are exactly one connect per path, and the day-2 requests (audit included)', () => {
+  it('the samples are exactly one connect per path, and the day-2 requests (audit and fleet included)', () => {
     const files = fs.readdirSync(path.join(dev.cwd, 'examples', 'dev')).filter((f) => f.endsWith('.json'));
     assert.deepEqual(
       files.sort(),
@@ -102,6 +102,7 @@ describe('every sample in examples/dev/ completes against this one environment, 
         'update-access.json',
         'disconnect.json',
         'audit.json',
+        'fleet.json',
       ].sort(),
     );
   });
@@ -150,6 +151,24 @@ describe('every sample in examples/dev/ completes against this one environment, 
       ok(run, command);
       assert.match(run.stdout, expected[i]!, command);
     }
+  });
+
+  it('the fleet sample, with the command README and docs/workflows.md show, literally', async () => {
+    const command = 'ech-remote fleet --request examples/dev/fleet.json --approve --as you@example.com --wait';
+    for (const page of ['README.md', 'docs/workflows.md']) {
+      assert.ok(fs.readFileSync(path.join(root, page), 'utf8').includes(command), `${page} shows ${command}`);
+    }
+    const run = await dev.shell(command);
+    ok(run, command);
+    const fleet = JSON.parse(fs.readFileSync(path.join(dev.cwd, 'examples', 'dev', 'fleet.json'), 'utf8')) as {
+      connections: { alias: string }[];
+    };
+    assert.ok(fleet.connections.length >= 3);
+    for (const { alias } of fleet.connections) assert.match(run.stdout, new RegExp(`\\s${alias}\\s+connected\\s`));
+    assert.match(
+      run.stdout,
+      new RegExp(`${fleet.connections.length} connection\\(s\\): ${fleet.connections.length} connected`),
+    );
   });
 
   it('tls-certificate (transport port), with the sandbox admin applying what the run published', async () => {

@@ -13,6 +13,7 @@ type Lifecycle = typeof import('./lifecycle');
 type Status = typeof import('./status');
 type Signals = typeof import('./signals');
 type Audit = typeof import('./audit');
+type Fleet = typeof import('./fleet');
 
 const stepOption = (choices: HumanStepId[]) =>
   new Option('--step <step>', 'the human step answered').choices(choices).makeOptionMandatory();
@@ -133,6 +134,21 @@ export function registerClientCommands(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action((opts: { request: string; json?: boolean }) =>
       runCommand(!!opts.json, () => load<Audit>('./audit').audit(opts)),
+    );
+  program
+    .command('fleet')
+    .description(
+      'connectRemoteClusters: many connections (shared defaults) under one approval, child connect runs with bounded ' +
+        'concurrency. Exit codes: 0 all connected or already connected (or started), 2 invalid request, ' +
+        '3 any connection failed, timed out or was cancelled, 5 all rejected',
+    )
+    .requiredOption('--request <file>', 'the FleetRequest (JSON)')
+    .option('--wait', 'follow the fleet to its report, printing progress and the approval it waits for')
+    .option('--approve', "approve the fleet's ECH changes in advance (the batch, or every deployment; needs --as)")
+    .option('--as <name>', 'the approver recorded with --approve (in the fleet and in every connection it starts)')
+    .option('--json', 'print one JSON object on stdout (progress is not printed)')
+    .action((opts: import('./fleet').FleetOptions) =>
+      runCommand(!!opts.json, () => load<Fleet>('./fleet').fleet(opts)),
     );
   program
     .command('schedule')

@@ -20,7 +20,11 @@ import type { CleanupOutcome, RunResult, ConnectStatus, StepStatus, WaitingFor }
 import type { Phase } from '../contract/steps';
 import { cliClient } from './client';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
+import { load } from './load';
 import { Progress, exitWith, printJson, workflowUiUrl } from './output';
+
+/** src/cli/fleet.ts FLEET_WORKFLOW_TYPE, without loading that module for every status. */
+const FLEET_WORKFLOW_TYPE = 'connectRemoteClusters';
 
 export type Outcome = 'completed' | 'failed' | 'rejected' | 'invalid' | 'waiting' | 'running';
 
@@ -235,6 +239,11 @@ export function summary(r: RunReport): string {
 /** `ech-remote status <workflow-id>`. */
 export async function status(workflowId: string, opts: { json?: boolean }): Promise<never> {
   const client = await cliClient();
+  // A fleet reports its connections, not steps of its own.
+  const d = await describe(client.workflow.getHandle(workflowId));
+  if (d.type === FLEET_WORKFLOW_TYPE) {
+    return load<typeof import('./fleet')>('./fleet').fleetStatus(client, workflowId, d.runId, !!opts.json);
+  }
   const report = await reportRun(client, workflowId);
   // exitCode is this command's (0: reported); runExitCode is what `connect --wait` exits with for this run now.
   if (opts.json) {

@@ -24,6 +24,7 @@ import { createControlHandler, type ControlTarget } from './control';
 import { scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
 import type { DisconnectRequestInput, RotateRequestInput, UpdateAccessRequestInput } from '../contract/lifecycle';
 import type { AuditRequestInput } from '../contract/audit';
+import type { FleetRequestInput } from '../contract/fleet';
 import type { ConnectRequestInput } from '../contract/request';
 
 export { SCENARIOS, DEFAULT_VERSIONS, type ScenarioName, type Versions } from './scenarios';
@@ -167,6 +168,8 @@ export interface SandboxInfo {
     disconnect: DisconnectRequestInput;
     /** auditRemoteClusters over the ECH deployment: every connection of the sample requests, remote credentials included. */
     audit: AuditRequestInput;
+    /** connectRemoteClusters: three aliases of the `api-key-private` cluster on the ECH deployment (remote credentials included). */
+    fleet: FleetRequestInput;
   };
   /** The request that fits the current scenario. */
   recommendedRequest: RequestName;
@@ -421,6 +424,16 @@ function buildAuditRequest(connects: ConnectRequestInput[]): AuditRequestInput {
     else if (!same.aliases.includes(c.alias)) same.aliases.push(c.alias);
   }
   return { deployments: [{ local: connects[0]!.local, remotes, searchIndex: 'logs-*' }] };
+}
+
+/** A fleet: the connection of `api-key-private` three times under distinct aliases, the shared fields in `defaults`. */
+function buildFleetRequest(connect: ConnectRequestInput): FleetRequestInput {
+  const { alias, roles: _roles, users: _users, ...defaults } = connect;
+  return {
+    defaults,
+    connections: ['a', 'b', 'c'].map((x) => ({ alias: `${alias}-fleet-${x}` })),
+    concurrency: 3,
+  };
 }
 
 /** The bindings a worker needs for the sandbox's secrets: each to the sandbox endpoint it belongs to. */
@@ -705,6 +718,7 @@ class SandboxImpl implements Sandbox, ControlTarget {
       ...connects,
       ...buildDay2Requests(connects['api-key-private']),
       audit: buildAuditRequest(Object.values(connects)),
+      fleet: buildFleetRequest(connects['api-key-private']),
     };
     const remoteInfo = (c: SimulatedCluster, spec: ScenarioSpec, request: RequestName): RemoteInfo => ({
       request,

@@ -12,6 +12,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { start, type Sandbox } from '../../src/sandbox';
 import { validateAuditRequest } from '../../src/contract/audit';
+import { validateFleetRequest } from '../../src/contract/fleet';
 import { durationToMs } from '../../src/contract/duration';
 import {
   validateDisconnectRequest,
@@ -86,7 +87,7 @@ describe('start() and sandbox.json', () => {
   });
 
   it('ships ready ConnectRequests and day-2 requests that the contract schemas accept', () => {
-    const { rotate, updateAccess, disconnect, audit, ...connects } = sandbox.info.requests;
+    const { rotate, updateAccess, disconnect, audit, fleet, ...connects } = sandbox.info.requests;
     for (const [name, request] of Object.entries(connects)) {
       const parsed = connectRequestSchema.safeParse(request);
       assert.ok(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`);
@@ -110,6 +111,18 @@ describe('start() and sandbox.json', () => {
       [...new Set(Object.values(connects).map((c) => c.alias))].sort(),
     );
     assert.ok(deployment?.remotes.every((r) => r.elasticsearch.credentialsSecret));
+    // The fleet: at least three connections of the one self-managed cluster to the ECH deployment, distinct aliases,
+    // remote credentials included (the interface issue 15 fixes).
+    const fleetV = validateFleetRequest(fleet);
+    assert.ok(fleetV.ok, JSON.stringify(fleetV));
+    const fleetConnections = fleetV.request.connections;
+    assert.ok(fleetConnections.length >= 3);
+    assert.equal(new Set(fleetConnections.map((c) => c.alias)).size, fleetConnections.length);
+    for (const c of fleetConnections) {
+      assert.equal(c.local.deploymentId, sandbox.info.cloud.deploymentId);
+      assert.equal(c.remote.proxyAddress, sandbox.info.requests['api-key-private'].remote.proxyAddress);
+      assert.ok(c.remote.elasticsearch?.credentialsSecret);
+    }
     assert.equal(
       sandbox.info.requests['api-key-public'].remote.proxyAddress,
       sandbox.info.selfManaged.remoteClusterServer,
