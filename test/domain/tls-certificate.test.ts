@@ -91,7 +91,14 @@ describe('how ECH identifies the self-managed nodes', () => {
       leaf: leaf({ otherNames: ['node-1.node.prod.cluster.corp.account'] }),
       alias: 'a',
     });
-    assert.deepEqual(id, { kind: 'cloud-pattern', scopeId: 'corp', clusterId: 'prod', reissue: 'no', instances: [] });
+    assert.deepEqual(id, {
+      kind: 'cloud-pattern',
+      scopeId: 'corp',
+      clusterId: 'prod',
+      reissue: 'no',
+      instances: [],
+      seenNodes: ['CN=node-1 (otherName node-1.node.prod.cluster.corp.account)'],
+    });
     const entry = tlsCertificateTrustEntry('a', 'PEM', id);
     assert.equal(entry.type, 'generic');
     assert.equal(entry.scope_id, 'corp');
