@@ -319,6 +319,8 @@ function clusterConfigFor(
     rcsEnabled: spec.selfManaged.rcsEnabled,
     rcsCa: spec.selfManaged.rcsCa,
     transportOtherName: spec.selfManaged.transportOtherName,
+    // The scenario's cluster only: the other sample clusters keep their one node.
+    ...(!remote && spec.selfManaged.nodes ? { nodes: spec.selfManaged.nodes } : {}),
     host: id.host,
     ...(ports ? { ports } : {}),
   };

@@ -61,7 +61,13 @@ describe('POST /_sandbox/self-managed/certutil', () => {
       restart: true,
     });
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
-    assert.deepEqual(sandbox.selfManaged.transportNodeNames, [cn]);
+    // The path C scenario has three nodes: node-1 presents this certificate, nodes 2 and 3 theirs, issued the same way
+    // under their own names (one instances.yml entry per node).
+    assert.deepEqual(sandbox.selfManaged.transportNodeNames, [
+      cn,
+      cn.replace('node-1', 'node-2'),
+      cn.replace('node-1', 'node-3'),
+    ]);
   });
 
   it('8.x auto-configured keystore/truststore next to PEM settings: the node refuses to start, as Elasticsearch does', async () => {
