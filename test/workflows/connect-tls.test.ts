@@ -190,6 +190,17 @@ describe('path C end to end', () => {
     assert.equal(entry.certificates[0].pem.trim(), estate.info.ca.selfManagedTransport.trim());
     const role = await estate.es('self-managed', 'GET', '/_security/role/remote-search');
     assert.equal(role.body['remote-search'].metadata.managed_by, 'ech-remote-clusters');
+    // The scenario's cluster has three nodes (the probe saw node-1): the trust-restrictions file's pattern for the
+    // cluster's own nodes lets all three form a cluster again after the restart (domain page C5: "GET /_cat/nodes"),
+    // and ECH's trust (the Cloud pattern) lets its proxy sockets reach every node.
+    const nodes = await estate.es('self-managed', 'GET', '/_cat/nodes?format=json');
+    assert.equal(nodes.status, 200, JSON.stringify(nodes.body));
+    assert.deepEqual(
+      nodes.body.map((n: { name: string }) => n.name),
+      ['node-1', 'node-2', 'node-3'],
+    );
+    const info = await estate.es('ech', 'GET', '/_remote/info');
+    assert.equal(info.body[req.alias].num_proxy_sockets_connected, 18);
   });
 
   it('by hand: the CA comes by signal (a node certificate is refused), roles are in the instructions', async () => {
