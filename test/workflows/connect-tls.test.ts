@@ -172,11 +172,15 @@ describe('path C end to end', () => {
     for (const [name, content] of Object.entries(allFiles(artifacts))) {
       assert.ok(status.waitingFor!.instructions.includes(content.trimEnd()), `instructions show ${name}`);
     }
-    // The probe reports what an anonymous client can see of a mutual-TLS port: the certificate and its otherName.
-    assert.match(
-      status.steps.find((x) => x.id === 'preflight')!.detail!,
-      /carries otherName node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account/,
-    );
+    // The probe reports what an anonymous client can see of a mutual-TLS port: every node's certificate behind the one
+    // address (the scenario's three nodes, one per connection) and its otherName.
+    const preflight = status.steps.find((x) => x.id === 'preflight')!.detail!;
+    assert.match(preflight, /\(3 node\(s\) seen\) carry otherName/);
+    for (const node of ['node-1', 'node-2', 'node-3'])
+      assert.ok(
+        preflight.includes(`CN=${node} (otherName ${node}.node.onprem-cluster.cluster.selfmanaged.account)`),
+        preflight,
+      );
     await approve(handle);
     const result = (await handle.result()) as ConnectResult;
     await expectConnected(result, req.alias);
@@ -190,7 +194,7 @@ describe('path C end to end', () => {
     assert.equal(entry.certificates[0].pem.trim(), estate.info.ca.selfManagedTransport.trim());
     const role = await estate.es('self-managed', 'GET', '/_security/role/remote-search');
     assert.equal(role.body['remote-search'].metadata.managed_by, 'ech-remote-clusters');
-    // The scenario's cluster has three nodes (the probe saw node-1): the trust-restrictions file's pattern for the
+    // The scenario's cluster has three nodes (the probe met all three): the trust-restrictions file's pattern for the
     // cluster's own nodes lets all three form a cluster again after the restart (domain page C5: "GET /_cat/nodes"),
     // and ECH's trust (the Cloud pattern) lets its proxy sockets reach every node.
     const nodes = await estate.es('self-managed', 'GET', '/_cat/nodes?format=json');
