@@ -292,9 +292,22 @@ describe('path C end to end', () => {
     assert.equal(reissue.files![TRUST_FILE], undefined);
     assert.ok(trust.files![TRUST_FILE]);
     assert.equal(trust.settings![TRUSTSTORE_SETTING], null);
-    const instances = reissue.files![INSTANCES]!;
-    assert.match(instances, /- name: "node-1"/);
-    assert.match(instances, /cn: \["node-1\.node\.onpremcluster\.cluster\.selfmanaged\.account"\]/);
+    // The scenario's three nodes answer the one transport address in turn: the probe met every one, so instances.yml
+    // re-issues all three (each keeping its own DNS name), not just the node the first connection reached.
+    const parsed = yaml.load(reissue.files![INSTANCES]!) as {
+      instances: { name: string; dns: string[]; cn: string[] }[];
+    };
+    assert.deepEqual(
+      parsed.instances.map((i) => [i.name, i.cn]),
+      ['node-1', 'node-2', 'node-3'].map((n) => [n, [`${n}.node.onpremcluster.cluster.selfmanaged.account`]]),
+    );
+    for (const i of parsed.instances)
+      assert.ok(
+        i.dns.some((d) => d.startsWith(`${i.name}.`)),
+        JSON.stringify(i),
+      );
+    assert.match(text, /The worker met 3 nodes behind 127\.0\.0\.1:\d+/);
+    assert.doesNotMatch(text, /<DNS name of /);
     // The markdown: the same files, the certutil run, one uncommented copy line per node, the removals and keystore entries.
     for (const content of Object.values(allFiles(artifacts))) assert.ok(text.includes(content.trimEnd()));
     assert.match(text, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
@@ -304,10 +317,56 @@ describe('path C end to end', () => {
     );
     assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.keystore\.path/);
     assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.truststore\.secure_password/);
+    for (const node of ['node-2', 'node-3'])
+      assert.ok(text.includes(`# on node ${node}\nunzip -o transport-certs.zip '${node}/*'`), `copy line for ${node}`);
     assert.ok(text.indexOf('#### 1. Re-issue') < text.indexOf('#### 2.'));
     await doRemoteTrust(handle);
     await approve(handle);
     await expectConnected((await handle.result()) as ConnectResult, req.alias);
+    // Every node re-issued: the cluster forms under the trust restrictions, and every proxy socket of ECH connects.
+    const nodes = await estate.es('self-managed', 'GET', '/_cat/nodes?format=json');
+    assert.equal(nodes.status, 200, JSON.stringify(nodes.body));
+    assert.equal(nodes.body.length, 3);
+    const info = await estate.es('ech', 'GET', '/_remote/info');
+    assert.equal(info.body[req.alias].num_proxy_sockets_connected, 18);
+  });
+
+  it('certificates without otherName, one node left out of instances.yml: the re-probe names it, ECH untouched', async () => {
+    await estate.scenario('tls-certificate-no-othername');
+    const before = await estate.view();
+    const handle = await startRun(request());
+    // The admin re-issues only two of the three nodes (as an instances.yml generated from one connection would).
+    await doRemoteTrust(handle, (a) => {
+      const phase = a.phases![0]!;
+      const doc = yaml.load(phase.files![INSTANCES]!) as { instances: { name: string }[] };
+      doc.instances = doc.instances.filter((i) => i.name !== 'node-3');
+      phase.files![INSTANCES] = yaml.dump(doc);
+      return a;
+    });
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'NodeIdentityMismatch', failure.message);
+    assert.match(
+      failure.message,
+      /1 of the 3 nodes the worker met behind 127\.0\.0\.1:\d+: CN=node-3 carries otherName \[\]/,
+    );
+    assert.match(failure.message, /nothing was changed on ECH/);
+    // ECH as before (the self-managed side holds what the admin applied: that is theirs to fix).
+    const after = await estate.view();
+    for (const k of ['keystore', 'trustDirect', 'echRemoteSettings', 'echRoles', 'echUsers'] as const)
+      assert.deepEqual(after[k], before[k], k);
+  });
+
+  it('remote.nodeNames that leaves out a node the worker met: InvalidRequest naming it, nothing changed', async () => {
+    await estate.scenario('tls-certificate-no-othername');
+    const before = await estate.view();
+    const req = request();
+    req.remote = { ...req.remote, nodeNames: ['node-1', 'node-2'] };
+    const failure = await failureOf(await startRun(req));
+    assert.equal(failure.type, 'InvalidRequest', failure.message);
+    assert.match(failure.message, /\[remote-node-names\]/);
+    assert.match(failure.message, /the worker met CN=node-3, which is not listed/);
+    assert.match(failure.message, /"nodeNames": \["node-1","node-2","node-3"\]/);
+    assert.deepEqual(await estate.view(), before);
   });
 
   it('the worker could not look, and the certificates carry another cluster id than the files: ECH untouched, a typed error', async () => {
