@@ -251,6 +251,12 @@ describe('path C end to end', () => {
     assert.match(failure.message, /_resolve\/cluster: connected=false, skip_unavailable=\w+, no error/);
     assert.match(failure.message, /worker TLS probe of .*reachable, chain trusted/);
     assert.match(failure.message, /their trust restrictions not listing the ECH nodes/);
+    // The evidence and the fix cover every node met behind the address, not the first connection's only.
+    assert.match(failure.message, /3 nodes met behind it: CN=node-1, CN=node-2, CN=node-3/);
+    assert.match(
+      failure.message,
+      /\(node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account, node-2\.node\.onprem-cluster\.cluster\.selfmanaged\.account, node-3\.node\.onprem-cluster\.cluster\.selfmanaged\.account\)/,
+    );
     assert.match(
       failure.message,
       /To confirm: in the self-managed node logs look for "does not match trust restrictions" or "Received fatal alert: certificate_unknown"/,
