@@ -14,8 +14,15 @@
  *    server's first flight (Certificate, CertificateRequest) is plaintext, so the chain and whether the server asks
  *    for a client certificate can be read even when the chain is untrusted, without completing anything on trust:
  *    the TLS client on top still verifies (and rejects) as usual, and no application data is ever sent.
+ *
+ * A transport address (path C) usually stands for several nodes (a load balancer, DNS round robin): each connection
+ * meets one of them, as each of ECH's proxy sockets does. So after the verdict the probe keeps opening description
+ * connections, a few at a time, until many in a row show no certificate it has not seen (bounded by a count and a
+ * time budget), and reports every distinct node certificate (`nodes`), each checked for expiry and, with a private
+ * CA, for being issued by it.
  */
 import crypto from 'node:crypto';
+import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
@@ -30,6 +37,7 @@ import type { Activities, CertSummary, Finding, TlsProbeReport } from './types';
 import type { CaCheck } from '../contract/facts';
 import { FAILURE_TYPES } from '../clients/errors';
 import { heartbeat } from './heartbeat';
+import { nodeLabel } from '../domain/tlsCertificate';
 
 export type TlsActivities = Pick<Activities, 'probeRemoteClusterServer' | 'inspectCaCertificate'>;
 
@@ -49,6 +57,22 @@ export interface TlsActivityDeps {
   attempts?: number;
   /** Delay before the second observation, doubling after (default 250 ms). */
   retryDelayMs?: number;
+  /** How a transport address is surveyed for the nodes behind it (see {@link NodeSurveyOptions}). */
+  nodeSurvey?: Partial<NodeSurveyOptions>;
+}
+
+export interface NodeSurveyOptions {
+  /**
+   * Stop after this many connections in a row showed no new certificate (default 12: with three nodes spread at
+   * random, the chance that an unseen one hides that long is (2/3)^12 < 1 %; in turn, it never does).
+   */
+  quietConnections: number;
+  /** Connections at most (default 36, twice ECH's 18 proxy sockets). */
+  maxConnections: number;
+  /** Connections opened together (default 6): a least-connections balancer spreads only connections open at once. */
+  parallel: number;
+  /** Time budget of the survey (default 5 s); what was seen by then is reported. */
+  budgetMs: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -479,6 +503,167 @@ async function observeUntilConsistent(opts: {
   });
 }
 
+// ---------------------------------------------------------------- every node behind a transport address
+
+/** The host's addresses (DNS round robin spreads nodes over them), or the host itself when it is an IP or unresolvable. */
+async function addressesOf(host: string): Promise<string[]> {
+  if (net.isIP(host)) return [host];
+  try {
+    const all = await dns.promises.lookup(host, { all: true });
+    const unique = [...new Set(all.map((a) => a.address))].sort();
+    return unique.length > 0 ? unique : [host];
+  } catch {
+    return [host];
+  }
+}
+
+/**
+ * Open connections to the address until `quietConnections` in a row bring no certificate not seen before, at most
+ * `maxConnections`, within `budgetMs`. Each is a description connection (the plaintext TLS 1.2 first flight, read
+ * without trusting it); a server that only speaks TLS 1.3 is asked again by a verifying connection, which yields the
+ * chain only when it is trusted. Returns each distinct chain (leaf first) by leaf fingerprint.
+ */
+async function surveyNodes(opts: {
+  host: string;
+  port: number;
+  servername?: string;
+  identityName: string;
+  trust?: string | string[];
+  timeoutMs: number;
+  known: Buffer[][];
+  survey: NodeSurveyOptions;
+}): Promise<{ chains: Buffer[][]; connections: number }> {
+  const { survey } = opts;
+  const fingerprint = (der: Buffer) => crypto.createHash('sha256').update(der).digest('hex');
+  const chains = new Map<string, Buffer[]>();
+  for (const chain of opts.known) if (chain[0]) chains.set(fingerprint(chain[0]), chain);
+  const addresses = await addressesOf(opts.host);
+  const deadline = Date.now() + survey.budgetMs;
+  const sample = async (host: string): Promise<Buffer[]> => {
+    const timeoutMs = Math.max(1, Math.min(opts.timeoutMs, deadline - Date.now()));
+    const flight = await describeConnection({ host, port: opts.port, servername: opts.servername, timeoutMs }).catch(
+      () => undefined,
+    );
+    if (flight?.chain.length) return flight.chain;
+    const verdict = await verdictConnection({
+      host,
+      port: opts.port,
+      servername: opts.servername,
+      identityName: opts.identityName,
+      ca: opts.trust,
+      timeoutMs,
+      windowMs: 0,
+    });
+    return verdict.chain;
+  };
+  let connections = 0;
+  let quiet = 0;
+  while (quiet < survey.quietConnections && connections < survey.maxConnections && Date.now() < deadline) {
+    const batch = Math.min(survey.parallel, survey.maxConnections - connections);
+    const results = await Promise.all(
+      Array.from({ length: batch }, (_, i) => sample(addresses[(connections + i) % addresses.length]!)),
+    );
+    connections += batch;
+    for (const chain of results) {
+      const leaf = chain[0];
+      const fp = leaf && fingerprint(leaf);
+      if (fp && !chains.has(fp)) {
+        chains.set(fp, chain);
+        quiet = 0;
+      } else quiet++;
+    }
+    heartbeat({ nodeSurveyConnections: connections, nodesSeen: chains.size });
+  }
+  return { chains: [...chains.values()], connections };
+}
+
+/** True when some certificate of `chainDer`, walking up from the leaf, is issued and signed by one of `caPems`. */
+function chainsToCa(chainDer: Buffer[], caPems: string): boolean {
+  const blocks = caPems.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const cas = blocks.flatMap((b) => {
+    try {
+      return [new crypto.X509Certificate(b)];
+    } catch {
+      return [];
+    }
+  });
+  const certs = chainDer.flatMap((d) => {
+    try {
+      return [new crypto.X509Certificate(d)];
+    } catch {
+      return [];
+    }
+  });
+  const issuedBy = (c: crypto.X509Certificate, by: crypto.X509Certificate) =>
+    c.checkIssued(by) && c.verify(by.publicKey);
+  let current = certs[0];
+  for (let hops = 0; current && hops <= certs.length; hops++) {
+    const cur: crypto.X509Certificate = current;
+    if (cas.some((ca) => issuedBy(cur, ca))) return true;
+    current = certs.slice(1).find((c) => c !== cur && issuedBy(cur, c));
+  }
+  return false;
+}
+
+/** Sorted by what tells nodes apart (otherName, subject), then fingerprint: one order whatever the order met. */
+export function sortNodeCertificates(nodes: CertSummary[]): CertSummary[] {
+  const key = (c: CertSummary) => [c.otherNames.join(','), c.subject, c.fingerprint256];
+  return [...nodes].sort((a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    return 0;
+  });
+}
+
+/**
+ * Findings about the nodes met by the survey: what was seen (info), and every node certificate that ECH's sockets
+ * reaching that node would fail on: expired or not yet valid, or (private CA given) not issued by that CA.
+ */
+function nodeFindings(opts: {
+  proxyAddress: string;
+  chains: Buffer[][];
+  connections: number;
+  ca: { kind: 'public' } | { kind: 'private'; pem: string };
+  firstLeafFingerprint?: string;
+}): { nodes: CertSummary[]; findings: Finding[] } {
+  const now = Date.now();
+  const described = opts.chains.flatMap((chain) => {
+    try {
+      return [{ chain, summary: summarizeCertificate(chain[0]!) }];
+    } catch {
+      return [];
+    }
+  });
+  const nodes = sortNodeCertificates(described.map((d) => d.summary));
+  const findings: Finding[] = [];
+  for (const { chain, summary } of described) {
+    // The first node's own problems are already reported by the verdict.
+    if (summary.fingerprint256 === opts.firstLeafFingerprint) continue;
+    const problems: string[] = [];
+    if (new Date(summary.validTo).getTime() < now) problems.push(`it expired on ${summary.validTo}`);
+    if (new Date(summary.validFrom).getTime() > now) problems.push(`it is not valid before ${summary.validFrom}`);
+    if (opts.ca.kind === 'private' && !chainsToCa(chain, opts.ca.pem))
+      problems.push(`it is issued by ${summary.issuer}, not by the CA given`);
+    if (problems.length > 0) {
+      findings.push({
+        level: 'error',
+        code: 'TLS_NODE_CERTIFICATE',
+        message: `Behind ${opts.proxyAddress}, the node presenting ${nodeLabel(summary)} cannot be trusted: ${problems.join('; ')}. ECH's proxy sockets that reach this node fail.`,
+        fix: 're-issue that node’s transport certificate from the transport CA (elasticsearch-certutil cert …), install it on that node and restart it',
+      });
+    }
+  }
+  findings.push({
+    level: 'info',
+    code: 'TLS_NODES_SEEN',
+    message:
+      `${nodes.length} distinct transport certificate(s) behind ${opts.proxyAddress} in ${opts.connections + 1} connection(s): ` +
+      nodes.map(nodeLabel).join('; ') +
+      '.',
+  });
+  return { nodes, findings };
+}
+
 // ---------------------------------------------------------------- the activity
 
 function activityContext(): Context | undefined {
@@ -495,6 +680,13 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
   const warnDays = deps.expiryWarningDays ?? 30;
   const attempts = Math.max(1, deps.attempts ?? 5);
   const retryDelayMs = deps.retryDelayMs ?? 250;
+  const survey: NodeSurveyOptions = {
+    quietConnections: 12,
+    maxConnections: 36,
+    parallel: 6,
+    budgetMs: 5_000,
+    ...deps.nodeSurvey,
+  };
 
   return {
     async inspectCaCertificate({ pem }) {
@@ -511,6 +703,40 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
           : deps.extraCaPems?.length
             ? [...tls.rootCertificates, ...deps.extraCaPems]
             : undefined;
+
+      /** The chain (DER) behind each observation's report, for the node survey. */
+      const leafChains = new Map<TlsProbeReport, Buffer[]>();
+
+      /**
+       * Path C: every node behind the transport address, when the first one could be read. The verdict stays the first
+       * observation's; the survey adds `nodes` and a finding per node certificate ECH could not use.
+       */
+      const withNodes = async (first: TlsProbeReport): Promise<TlsProbeReport> => {
+        const firstChain = leafChains.get(first) ?? [];
+        if (!first.reachable || firstChain.length === 0) return first;
+        const { chains, connections } = await surveyNodes({
+          host,
+          port,
+          servername,
+          identityName,
+          trust,
+          timeoutMs,
+          known: [firstChain],
+          survey,
+        });
+        const { nodes, findings } = nodeFindings({
+          proxyAddress,
+          chains,
+          connections,
+          ca,
+          firstLeafFingerprint: first.chain[0]?.fingerprint256,
+        });
+        const errors = findings.some((f) => f.level === 'error');
+        const all = [...first.findings.filter((f) => !(errors && f.code === 'TLS_OK')), ...findings];
+        const rank = (f: Finding) => (f.level === 'error' ? 1 : f.level === 'warning' ? 2 : 3);
+        all.sort((a, b) => rank(a) - rank(b));
+        return { ...first, findings: all, nodes, nodeConnections: connections + 1 };
+      };
 
       /** What one observation (the verdict and the description connections) says, as a report. */
       const reportOf = (verdict: Verdict, flight: FirstFlight | undefined): TlsProbeReport => {
@@ -682,7 +908,7 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
         return report;
       };
 
-      const report = await observeUntilConsistent({
+      const observed = await observeUntilConsistent({
         attempts,
         retryDelayMs,
         proxyAddress,
@@ -701,15 +927,19 @@ export function createTlsActivities(deps: TlsActivityDeps = {}): TlsActivities {
             }),
             described,
           ]);
-          return { verdict, report: reportOf(verdict, flight) };
+          const report = reportOf(verdict, flight);
+          leafChains.set(report, verdict.chain.length > 0 ? verdict.chain : (flight?.chain ?? []));
+          return { verdict, report };
         },
       });
+      const report = expect === 'transport' ? await withNodes(observed) : observed;
       activityContext()?.log.info(`TLS probe of ${proxyAddress}`, {
         reachable: report.reachable,
         trusted: report.trusted,
         hostnameMatches: report.hostnameMatches,
         looksLikeTransportPort: report.looksLikeTransportPort,
         findings: report.findings.map((f) => f.code),
+        ...(report.nodes ? { nodes: report.nodes.length, nodeConnections: report.nodeConnections } : {}),
       });
       return report;
     },

@@ -111,6 +111,14 @@ export interface TlsProbeReport {
   chain: CertSummary[];
   expiresInDays?: number;
   findings: Finding[];
+  /**
+   * Transport probes (`expect: 'transport'`) only: the leaf certificate of every distinct node seen behind the address
+   * over `nodeConnections` connections (a load balancer or DNS round robin hands each connection to one node, as it
+   * does ECH's proxy sockets), sorted so a workflow gets the same data whatever the order they were met in. Absent in
+   * reports recorded before it existed: then `chain[0]` is the only node known.
+   */
+  nodes?: CertSummary[];
+  nodeConnections?: number;
 }
 
 export interface RemoteEvidence {

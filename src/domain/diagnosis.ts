@@ -395,6 +395,9 @@ export function describeProbe(probe: TlsProbeReport): string {
         `${probe.requestsClientCertificate ? 'asks' : 'does not ask'} for a client certificate`) +
     (leaf
       ? ` (certificate ${leaf.subject}, issued by ${leaf.issuer}${names.length ? `, names ${names.join(', ')}` : ''})`
+      : '') +
+    (probe.nodes && probe.nodes.length > 1
+      ? `; ${probe.nodes.length} nodes met behind it: ${probe.nodes.map((n) => n.subject).join(', ')}`
       : '')
   );
 }
@@ -518,13 +521,15 @@ function unconnectedVerdict(ctx: DiagnosisContext, probe: TlsProbeReport | undef
       lookFor: LOOK_FOR.handshakeRefused(ctx.alias),
     };
   }
+  // Every node met behind the address (each of ECH's sockets reaches one), not only the first connection's.
+  const otherNamesMet = [...new Set((probe.nodes ?? probe.chain.slice(0, 1)).flatMap((n) => n.otherNames))];
   return {
     code: 'not-connected',
     cause:
       `from the worker's network ${addr} is a transport port whose chain the given CA verifies, yet ECH is not connected to ${ctx.alias}.` +
       " The worker cannot present ECH's certificate, so what remains is on the certificate exchange: the self-managed nodes not trusting the ECH CA or their trust restrictions not listing the ECH nodes," +
       " or ECH's trusted environment not naming the self-managed nodes (their transport certificates' otherName)",
-    fix: `on every self-managed node trust the ECH CA(s) and list the ECH deployment's pattern in the trust restrictions; check that the trust entry's node names match the otherName of the transport certificates${probe.chain[0]?.otherNames.length ? ` (${probe.chain[0].otherNames.join(', ')})` : ''}`,
+    fix: `on every self-managed node trust the ECH CA(s) and list the ECH deployment's pattern in the trust restrictions; check that the trust entry's node names match the otherName of the transport certificates${otherNamesMet.length ? ` (${otherNamesMet.join(', ')})` : ''}`,
     transient: true,
     lookFor: LOOK_FOR.certificateModel,
   };

@@ -10,6 +10,7 @@ import {
   NODE_PLACEHOLDER,
   TLS_FILES,
   TRANSPORT_SETTINGS,
+  cloudNodeName,
   cloudNodePattern,
   commentSafe,
   instancesYml,
@@ -267,10 +268,11 @@ export function remoteTrustInstructions(
       ? [
           id.complete
             ? `ECH will trust exactly these node names (the \`otherName\` of your transport certificates, from \`remote.nodeNames\`): ${id.nodeNames.map((n) => `\`${n}\``).join(', ')}.`
-            : `**ECH trusts only the node names listed in its trust entry, never a wildcard: this run lists ${id.nodeNames.map((n) => `\`${n}\``).join(', ')}, the node the worker saw.** Nodes with any other name are refused when ECH connects to them. To trust every node, start again with \`remote.nodeNames\` listing the full \`otherName\` of every node's transport certificate (the ECH org does that; tell them the names). Your trust-restrictions file below matches your own nodes by ${ownPatterns.map((p) => `\`${p}\``).join(', ')}.`,
+            : `**ECH trusts only the node names listed in its trust entry, never a wildcard: this run lists ${id.nodeNames.map((n) => `\`${n}\``).join(', ')}, what the node(s) the worker met carry.** Nodes with any other name are refused when ECH connects to them. To trust every node, start again with \`remote.nodeNames\` listing the full \`otherName\` of every node's transport certificate (the ECH org does that; tell them the names). Your trust-restrictions file below matches your own nodes by ${ownPatterns.map((p) => `\`${p}\``).join(', ')}.`,
           '',
         ]
       : [];
+  const nodesNote = seenNodesNote(r, id);
   // 8.x auto-configured security keeps the transport key and trust in certs/transport.p12: Elasticsearch refuses PEM
   // settings next to those store paths, so the artifacts remove them (`null`) and the text says why and what else goes.
   const autoConfigured = (store: 'keystore' | 'truststore') => {
@@ -344,6 +346,7 @@ export function remoteTrustInstructions(
     `ECH deployment \`${c.deploymentId}\` connects to your transport port (${r.remote.proxyAddress}) with mutual TLS. Every ECH deployment of its region is signed by the same CA, so trust is restricted to this deployment's nodes (\`${c.echPattern}\`) and your own.`,
     '',
     ...identityNote,
+    ...nodesNote,
     ...reissue,
     `#### ${reissue.length ? 2 : 1}. On **every** node: files and \`elasticsearch.yml\`, then a rolling restart`,
     ...file(trustPhase?.files, TLS_FILES.echCa),
@@ -366,4 +369,28 @@ export function remoteTrustInstructions(
     ),
   ].join('\n');
   return { instructions, artifacts };
+}
+
+/**
+ * Which nodes the worker met behind the transport address (each connection reaches one node, as each of ECH's proxy
+ * sockets does), and that every other node of the cluster must be covered the same way: the worker cannot prove it
+ * met them all, and a single node seen usually means a load balancer that happened to answer from one node, or
+ * only one node behind the address while ECH may be given others.
+ */
+function seenNodesNote(r: ConnectRequest, id: SelfManagedIdentity): string[] {
+  const seen = id.seenNodes ?? [];
+  if (seen.length === 0) return [];
+  const where = r.remote.proxyAddress;
+  const list = seen.map((n) => `\`${n}\``).join(', ');
+  const header =
+    seen.length === 1
+      ? `**The worker met one node behind ${where}: ${list}.** Connections to that address were answered by that node only. If your cluster has other nodes (\`GET _cat/nodes\`), whether behind ${where} or not, they must be covered too:`
+      : `The worker met ${seen.length} nodes behind ${where} (one per connection, as ECH's proxy sockets will): ${list}. Any other node of your cluster (\`GET _cat/nodes\`) must be covered too:`;
+  const how =
+    id.kind === 'node-names'
+      ? `its transport certificate's full \`otherName\` must be in \`remote.nodeNames\` (ECH's trust entry names nodes exactly)${r.remote.nodeNames?.length ? '' : ', which this run did not get'}.`
+      : id.reissue === 'no'
+        ? `its transport certificate must carry \`otherName\` \`${cloudNodePattern(id.clusterId, id.scopeId)}\` too (check with \`openssl x509 -noout -ext subjectAltName -in <its transport certificate>\`); else ECH refuses it and your trust restrictions keep it out of the cluster.`
+        : `add an entry for each to \`instances.yml\` below (\`cn\` following \`${cloudNodeName('<node>', id.clusterId, id.scopeId)}\`, \`dns\`/\`ip\` the names your nodes reach it by) and run the copy line on that node as for the others${r.remote.nodeNames?.length ? '' : '; or start again with `remote.nodeNames` listing every node'}.`;
+  return [`${header} ${how}`, ''];
 }

@@ -20,7 +20,7 @@ import {
   atLeast,
   transportCompatible,
 } from './versions';
-import { selfManagedIdentity } from './tlsCertificate';
+import { nodeLabel, nodesNotListed, seenNodeCertificates, selfManagedIdentity } from './tlsCertificate';
 
 /** ECH: `manage` (cluster settings, remote info; includes `monitor`), `manage_security` (roles and users). */
 export const LOCAL_REQUIRED_PRIVILEGES = ['manage', 'manage_security'];
@@ -302,34 +302,43 @@ function tlsModelFindings(r: ConnectRequest, f: PreflightFacts): Finding[] {
       fix: `Add "remote": {"indices": [...]} to role "${role.name}", or make sure the self-managed cluster has a role "${role.name}".`,
     });
   }
-  const leaf = probe.chain[0];
-  if (probe.reachable && leaf) {
+  // Every node met behind the transport address (the probe's survey), not just the first connection's.
+  const nodes = seenNodeCertificates(probe);
+  if (probe.reachable && nodes.length > 0) {
+    const without = nodes.filter((n) => n.otherNames.length === 0);
     out.push({
-      level: leaf.otherNames.length ? 'info' : 'warning',
-      code: leaf.otherNames.length ? 'transport-othername' : 'transport-no-othername',
-      message: leaf.otherNames.length
-        ? `The transport certificate at ${r.remote.proxyAddress} (${leaf.subject}) carries otherName ${leaf.otherNames.join(', ')}.`
-        : `The transport certificate at ${r.remote.proxyAddress} (${leaf.subject}) has no otherName SAN; ECH identifies self-managed nodes by it.`,
-      ...(leaf.otherNames.length
-        ? {}
-        : {
-            fix: 'The instructions for the self-managed org include an instances.yml and the elasticsearch-certutil commands to re-issue them.',
-          }),
+      level: without.length ? 'warning' : 'info',
+      code: without.length ? 'transport-no-othername' : 'transport-othername',
+      message: without.length
+        ? `The transport certificate${without.length > 1 ? 's' : ''} at ${r.remote.proxyAddress} of ${without.map((n) => n.subject).join('; ')} ${without.length > 1 ? 'have' : 'has'} no otherName SAN (${nodes.length} node(s) seen); ECH identifies self-managed nodes by it.`
+        : `The transport certificate${nodes.length > 1 ? 's' : ''} at ${r.remote.proxyAddress} (${nodes.length} node(s) seen) carr${nodes.length > 1 ? 'y' : 'ies'} otherName: ${nodes.map(nodeLabel).join('; ')}.`,
+      ...(without.length
+        ? {
+            fix: 'The instructions for the self-managed org include an instances.yml (one entry per node) and the elasticsearch-certutil commands to re-issue them.',
+          }
+        : {}),
     });
-    const id = selfManagedIdentity({ leaf, nodeNames: r.remote.nodeNames, alias: r.alias });
-    const unlisted = r.remote.nodeNames ? leaf.otherNames.filter((n) => !r.remote.nodeNames?.includes(n)) : [];
-    if (id.kind === 'node-names' && unlisted.length > 0) {
+    const id = selfManagedIdentity({ nodes, nodeNames: r.remote.nodeNames, alias: r.alias });
+    const unlisted = nodesNotListed(id, nodes, r.remote.nodeNames);
+    if (unlisted.length > 0) {
+      const names = unlisted.flatMap((u) => u.missing);
       out.push({
         level: 'error',
         code: 'remote-node-names',
-        message: `remote.nodeNames must list the full otherName of every node's transport certificate (ECH trusts exactly those names): the certificate at ${r.remote.proxyAddress} carries ${unlisted.join(', ')}, which is not listed.`,
-        fix: `List the otherName values (openssl x509 -noout -ext subjectAltName on each node's transport certificate), e.g. "nodeNames": ${JSON.stringify([...unlisted, '…'])}.`,
+        message:
+          id.kind === 'node-names'
+            ? `remote.nodeNames must list the full otherName of every node's transport certificate (ECH trusts exactly those names): behind ${r.remote.proxyAddress} the worker met ${unlisted.map((u) => `${u.node.subject} carrying ${u.missing.join(', ')}`).join('; ')}, which is not listed.`
+            : `remote.nodeNames names the nodes whose transport certificates are re-issued (one instances.yml entry each), but behind ${r.remote.proxyAddress} the worker met ${unlisted.map((u) => u.node.subject).join('; ')}, which is not listed: that node would keep a certificate without otherName, and ECH's connections reaching it would be refused.`,
+        fix:
+          id.kind === 'node-names'
+            ? `List the otherName values (openssl x509 -noout -ext subjectAltName on each node's transport certificate), e.g. "nodeNames": ${JSON.stringify([...r.remote.nodeNames!, ...names])}.`
+            : `List every node, by the name its certificate carries (CN), e.g. "nodeNames": ${JSON.stringify([...r.remote.nodeNames!, ...names])}.`,
       });
     } else if (id.kind === 'node-names' && !id.complete) {
       out.push({
         level: 'warning',
         code: 'tls-node-names-incomplete',
-        message: `The transport certificates carry otherNames outside the Cloud pattern, and ECH's trust entry takes exact names only: without remote.nodeNames it lists just ${id.nodeNames.join(', ')} (the node the worker saw), and ECH refuses the other nodes.`,
+        message: `The transport certificates carry otherNames outside the Cloud pattern, and ECH's trust entry takes exact names only: without remote.nodeNames it lists just ${id.nodeNames.join(', ')} (the ${nodes.length} node(s) the worker met behind ${r.remote.proxyAddress}), and ECH refuses any other node.`,
         fix: "Give remote.nodeNames: the full otherName of every self-managed node's transport certificate.",
       });
     }

@@ -3,7 +3,7 @@
  * pattern of their transport certificates' `otherName`, domain steps C2/C3), and the files the self-managed org
  * installs (ECH CA, trust restrictions, instances.yml for a re-issue, C4/C5). Pure: the workflow bundle imports it.
  */
-import type { CertSummary } from '../contract/facts';
+import type { CertSummary, TlsProbeReport } from '../contract/facts';
 
 /**
  * One shell word that the shell reads back as exactly `value` (POSIX sh, bash, zsh), for every value put into a command
@@ -87,7 +87,7 @@ export interface InstanceSpec {
  *   node carries, `complete: false`), while the trust-restrictions file may (`ownPatterns`).
  * `reissue`: `required` when the certificate seen has no otherName, `unknown` when the worker could not see it.
  */
-export type SelfManagedIdentity =
+export type SelfManagedIdentity = (
   | {
       kind: 'cloud-pattern';
       scopeId: string;
@@ -95,7 +95,34 @@ export type SelfManagedIdentity =
       reissue: 'no' | 'required' | 'unknown';
       instances: InstanceSpec[];
     }
-  | { kind: 'node-names'; nodeNames: string[]; ownPatterns: string[]; complete: boolean; reissue: 'no' };
+  | { kind: 'node-names'; nodeNames: string[]; ownPatterns: string[]; complete: boolean; reissue: 'no' }
+) & {
+  /**
+   * The nodes the worker met behind the transport address (subject and otherName of each distinct certificate), so
+   * the instructions can say how many were seen and that any other node must be covered too. Absent when none was.
+   */
+  seenNodes?: string[];
+};
+
+/**
+ * Every node certificate a transport probe met: its survey of the address (`nodes`), or, in reports recorded before
+ * the survey existed, the one leaf of its chain.
+ */
+export function seenNodeCertificates(probe: TlsProbeReport | undefined): CertSummary[] {
+  if (!probe?.reachable) return [];
+  if (probe.nodes?.length) return probe.nodes;
+  return probe.chain[0] ? [probe.chain[0]] : [];
+}
+
+/** How a node certificate is named to people: its subject, and its otherName when it has one. */
+export function nodeLabel(c: CertSummary): string {
+  return `${c.subject}${c.otherNames.length ? ` (otherName ${c.otherNames.join(', ')})` : ''}`;
+}
+
+/** The name of the node a certificate belongs to, for instances.yml: its subject CN. */
+export function nodeNameOf(c: CertSummary): string | undefined {
+  return commonName(c.subject);
+}
 
 function commonName(subject: string | undefined): string | undefined {
   return subject ? /(?:^|,\s*)CN=([^,]+)/.exec(subject)?.[1]?.trim() : undefined;
@@ -137,15 +164,27 @@ export function hasPlaceholder(text: string): boolean {
   return /<[^<>\n]+>/.test(text);
 }
 
-/** Decide the identity from the transport certificate the worker saw (leaf), the cluster name and node names known. */
+/**
+ * Decide the identity from the transport certificates the worker saw behind the address (`nodes`, or the one `leaf`
+ * of an older probe), the cluster name and the node names known:
+ * - every node carries an otherName of one Cloud pattern: ECH trusts that pattern, nothing to re-issue;
+ * - every node carries otherNames, not all of one Cloud pattern: ECH trusts exact names, `remote.nodeNames` when
+ *   given, else every otherName seen (complete only with `remote.nodeNames`: nodes the worker did not meet are unknown);
+ * - a node without otherName: every node's certificate is re-issued, one instances.yml entry per node
+ *   (`remote.nodeNames`, else the CN of each node seen), each seen node keeping its own DNS and IP SANs.
+ */
 export function selfManagedIdentity(input: {
   leaf?: CertSummary;
+  nodes?: CertSummary[];
   clusterName?: string;
   nodeNames?: string[];
   alias: string;
 }): SelfManagedIdentity {
-  const otherNames = (input.leaf?.otherNames ?? []).filter((n) => !n.includes('*') && !n.includes('='));
-  if (otherNames.length > 0) {
+  const leaves = input.nodes?.length ? input.nodes : input.leaf ? [input.leaf] : [];
+  const seen = leaves.length ? { seenNodes: leaves.map(nodeLabel) } : {};
+  const usable = (leaf: CertSummary) => leaf.otherNames.filter((n) => !n.includes('*') && !n.includes('='));
+  if (leaves.length > 0 && leaves.every((leaf) => usable(leaf).length > 0)) {
+    const otherNames = unique(leaves.flatMap(usable));
     const parsed = otherNames.map(parseCloudNodeName);
     const first = parsed[0];
     if (
@@ -159,31 +198,45 @@ export function selfManagedIdentity(input: {
         clusterId: first.clusterId,
         reissue: 'no',
         instances: [],
+        ...seen,
       };
     }
     // ECH lists exact names (every node: from the request), the file may use a wildcard for the nodes not known here.
     return input.nodeNames?.length
-      ? { kind: 'node-names', nodeNames: input.nodeNames, ownPatterns: input.nodeNames, complete: true, reissue: 'no' }
+      ? {
+          kind: 'node-names',
+          nodeNames: input.nodeNames,
+          ownPatterns: input.nodeNames,
+          complete: true,
+          reissue: 'no',
+          ...seen,
+        }
       : {
           kind: 'node-names',
           nodeNames: otherNames,
           ownPatterns: unique(otherNames.map(ownNodeWildcard)),
           complete: false,
           reissue: 'no',
+          ...seen,
         };
   }
   const clusterId = clusterIdFrom(input.clusterName ?? input.alias);
-  const leafName = commonName(input.leaf?.subject);
-  const names = input.nodeNames?.length ? input.nodeNames : leafName ? [leafName] : [NODE_PLACEHOLDER];
+  const byName = new Map<string, CertSummary>();
+  for (const leaf of leaves) {
+    const name = nodeNameOf(leaf);
+    if (name && !byName.has(name)) byName.set(name, leaf);
+  }
+  const names = input.nodeNames?.length ? input.nodeNames : byName.size ? [...byName.keys()] : [NODE_PLACEHOLDER];
   const instances = names.map((name): InstanceSpec => {
     const cn = [cloudNodeName(name, clusterId, SELF_MANAGED_SCOPE_ID)];
+    const leaf = byName.get(name);
     // The names the node's current certificate carries stay, so hostname verification between nodes (the default
     // verification_mode full) still works; for nodes the worker did not see, a placeholder to replace.
-    if (name !== leafName) return { name, dns: [hostPlaceholder(name === NODE_PLACEHOLDER ? 'the node' : name)], cn };
+    if (!leaf) return { name, dns: [hostPlaceholder(name === NODE_PLACEHOLDER ? 'the node' : name)], cn };
     return {
       name,
-      ...(input.leaf?.dnsNames.length ? { dns: input.leaf.dnsNames } : {}),
-      ...(input.leaf?.ipAddresses.length ? { ip: input.leaf.ipAddresses } : {}),
+      ...(leaf.dnsNames.length ? { dns: leaf.dnsNames } : {}),
+      ...(leaf.ipAddresses.length ? { ip: leaf.ipAddresses } : {}),
       cn,
     };
   });
@@ -191,9 +244,34 @@ export function selfManagedIdentity(input: {
     kind: 'cloud-pattern',
     scopeId: SELF_MANAGED_SCOPE_ID,
     clusterId,
-    reissue: input.leaf ? 'required' : 'unknown',
+    reissue: leaves.length ? 'required' : 'unknown',
     instances,
+    ...seen,
   };
+}
+
+/**
+ * The nodes seen behind the address that `remote.nodeNames` leaves out, each with what it carries: for exact names
+ * (ECH's `additional_node_names`), a seen otherName not listed; for a re-issue, a seen node whose CN is not an
+ * instances.yml name (its certificate would not be re-issued). Empty without `remote.nodeNames`.
+ */
+export function nodesNotListed(
+  id: SelfManagedIdentity,
+  nodes: CertSummary[],
+  nodeNames: string[] | undefined,
+): { node: CertSummary; missing: string[] }[] {
+  if (!nodeNames?.length) return [];
+  if (id.kind === 'node-names') {
+    return nodes.flatMap((node) => {
+      const missing = node.otherNames.filter((n) => !nodeNames.includes(n));
+      return missing.length ? [{ node, missing }] : [];
+    });
+  }
+  if (id.reissue !== 'required') return [];
+  return nodes.flatMap((node) => {
+    const name = nodeNameOf(node);
+    return name && !nodeNames.includes(name) ? [{ node, missing: [name] }] : [];
+  });
 }
 
 /** The trust-restriction patterns that match the self-managed cluster's own nodes. */

@@ -14,7 +14,7 @@
  * | `GET /_sandbox/self-managed/config`  | –                                                          | `{ effective, pending, files, pendingRestart }` (elasticsearch.yml view) |
  * | `POST /_sandbox/self-managed/apply`  | `{ settings?: {key: value\|null}, files?: {name: content\|null}, restart?: boolean }` | applies a step's `artifacts` (or one of its `phases`, in order) as the admin would; `{ restarted, pendingRestart, effective, pending, files }`; a node that refuses to start → 409 `sandbox.node_startup_failed` with Elasticsearch's message |
  * | `POST /_sandbox/self-managed/restart`| –                                                          | restarts the self-managed node (pending settings take effect); as apply |
- * | `POST /_sandbox/self-managed/certutil` | `{ instances: "<instances.yml>", certificate, key }`     | plays `elasticsearch-certutil cert --in instances.yml` with the self-managed transport CA and copies this node's certificate and key to the given config paths (takes effect at restart); `{ name, otherNames, certificate, key }` |
+ * | `POST /_sandbox/self-managed/certutil` | `{ instances: "<instances.yml>", certificate, key }`     | plays `elasticsearch-certutil cert --in instances.yml` with the self-managed transport CA and copies node-1's certificate and key to the given config paths, every other node's from its own entry (none: it keeps its own); takes effect at restart; `{ name, otherNames, certificate, key, otherNodes?, notIssued? }` |
  *
  * The `/_sandbox/self-managed/*` endpoints act on the scenario's self-managed cluster (`onprem-logs`), or on the one
  * `?cluster=<alias>` names (`onprem-metrics`, `onprem-legacy` in an `every-path` estate; unknown: 404).

@@ -322,6 +322,8 @@ function clusterConfigFor(
     rcsEnabled: spec.selfManaged.rcsEnabled,
     rcsCa: spec.selfManaged.rcsCa,
     transportOtherName: spec.selfManaged.transportOtherName,
+    // The scenario's cluster only: the other sample clusters keep their one node.
+    ...(!remote && spec.selfManaged.nodes ? { nodes: spec.selfManaged.nodes } : {}),
     host: id.host,
     ...(ports ? { ports } : {}),
   };
@@ -910,12 +912,30 @@ class SandboxImpl implements Sandbox, ControlTarget {
         ['instances'],
       );
     }
-    const cn = Array.isArray(mine.cn) ? mine.cn.map(String) : typeof mine.cn === 'string' ? [mine.cn] : [];
+    const cnOf = (entry: { cn?: unknown }) =>
+      Array.isArray(entry.cn) ? entry.cn.map(String) : typeof entry.cn === 'string' ? [entry.cn] : [];
+    const cn = cnOf(mine);
     await target.reissueTransportCertificates({
       otherName: cn.length ? cn : undefined,
       paths: { certificate: input.certificate, key: input.key },
     });
-    return { name: node, otherNames: cn, certificate: input.certificate, key: input.key };
+    // The other nodes get what certutil issued under their own names; one without an entry keeps its certificate.
+    const peers = await target.reissuePeerTransportCertificates(
+      new Map(
+        instances
+          .filter((i: { name?: unknown }) => typeof i?.name === 'string')
+          .map((i: { name: string; cn?: unknown }) => [i.name, cnOf(i)] as [string, string[]]),
+      ),
+    );
+    return {
+      name: node,
+      otherNames: cn,
+      certificate: input.certificate,
+      key: input.key,
+      ...(target.nodeNames.length > 1
+        ? { otherNodes: peers, notIssued: target.nodeNames.slice(1).filter((n) => !peers.some((p) => p.name === n)) }
+        : {}),
+    };
   }
 
   async stop(): Promise<void> {

@@ -55,6 +55,8 @@ export interface ScenarioSpec {
     licenseExpired?: boolean;
     /** `_cluster/health` status (default green). */
     health?: 'green' | 'yellow' | 'red';
+    /** Nodes of the self-managed cluster (default 1): path C names and trusts every node (ClusterConfig `nodes`). */
+    nodes?: number;
   };
 }
 
@@ -106,7 +108,8 @@ export function scenarioSpec(name: ScenarioName, versions: Partial<Versions> = {
         ...base,
         request: 'tls-certificate',
         versions: { ...v, selfManaged: versions.selfManaged ?? '8.19.3' },
-        selfManaged: { ...base.selfManaged, rcsEnabled: false },
+        // Three nodes: ECH's trust entry and the trust-restrictions file must cover every one, not the one probed.
+        selfManaged: { ...base.selfManaged, rcsEnabled: false, nodes: 3 },
       };
     case 'tls-certificate-no-othername': {
       const tlsModel = scenarioSpec('tls-certificate', versions);

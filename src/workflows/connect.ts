@@ -20,7 +20,7 @@ import {
   remoteClusterServerProven,
 } from '../domain/preflight';
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
-import { selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
+import { seenNodeCertificates, selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
 import { VERIFY_OPTIONS, activity } from './activity';
 import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
@@ -109,10 +109,11 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
     [warnings.length ? `${warnings.length} warning(s)` : 'all checks passed', ...seen].join('; '),
   );
   const rcsProven = !tlsModel && remoteClusterServerProven(probe);
-  // Path C: how ECH will identify the self-managed nodes, from the transport certificate the probe saw.
+  // Path C: how ECH will identify the self-managed nodes, from every transport certificate the probe met behind the
+  // address (reports recorded before the survey carry only the first connection's leaf: the same identity as then).
   const identity: SelfManagedIdentity | undefined = tlsModel
     ? selfManagedIdentity({
-        ...(probe.reachable && probe.chain[0] ? { leaf: probe.chain[0] } : {}),
+        nodes: seenNodeCertificates(probe),
         clusterName: remoteFacts?.clusterName,
         nodeNames: r.remote.nodeNames,
         alias: r.alias,

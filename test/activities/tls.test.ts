@@ -430,3 +430,149 @@ describe('probeRemoteClusterServer against the sandbox self-managed cluster', ()
     assert.ok(r.chain[0]?.otherNames.some((n) => n.endsWith('.account')));
   });
 });
+
+/**
+ * A transport address standing for several nodes: a listener that hands each accepted connection to the next node in
+ * turn, each with its own certificate (mutual TLS, as a transport port), as a load balancer in front of the nodes.
+ */
+async function startNodesBehindOneAddress(
+  nodes: { certPem: string; keyPem: string }[],
+  clientCa: string,
+): Promise<Server & { accepted(): number }> {
+  const sockets = new Set<net.Socket>();
+  const contexts = nodes.map((n) => tls.createSecureContext({ key: n.keyPem, cert: n.certPem, ca: clientCa }));
+  let next = 0;
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => undefined);
+    const secureContext = contexts[next++ % contexts.length]!;
+    const socket = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    accepted: () => next,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('probeRemoteClusterServer of a transport address with several nodes behind it', () => {
+  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> => env.run(fn, ...args);
+  let transportCa: CertificateAuthority;
+  let otherCa: CertificateAuthority;
+  const servers: Server[] = [];
+  const nodeCert = (ca: CertificateAuthority, i: number, otherName = true) =>
+    issueCertificate(ca, {
+      commonName: `node-${i}`,
+      dnsNames: [`node-${i}.corp.test`],
+      ipAddresses: ['127.0.0.1'],
+      ...(otherName ? { otherNames: [`node-${i}.node.prod.cluster.corp.account`] } : {}),
+    });
+
+  before(async () => {
+    [transportCa, otherCa] = await Promise.all([
+      createCertificateAuthority('transport', 'CN=Transport CA'),
+      createCertificateAuthority('other', 'CN=Some Other CA'),
+    ]);
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it('reports every node met, sorted, whatever node the first connection reached', async () => {
+    // node-3 first in turn: the report still lists node-1, node-2, node-3.
+    const certs = await Promise.all([3, 1, 2].map((i) => nodeCert(transportCa, i, false)));
+    const server = await startNodesBehindOneAddress(certs, transportCa.certPem);
+    servers.push(server);
+    const probe = createTlsActivities({ timeoutMs: 3000, clientCertWindowMs: 300 }).probeRemoteClusterServer;
+    const r = await run(probe, {
+      proxyAddress: server.address,
+      ca: { kind: 'private', pem: transportCa.certPem },
+      expect: 'transport',
+    });
+    assert.deepEqual(
+      r.nodes?.map((n) => n.subject),
+      ['CN=node-1', 'CN=node-2', 'CN=node-3'],
+    );
+    assert.deepEqual(
+      r.nodes?.map((n) => n.dnsNames),
+      [['node-1.corp.test'], ['node-2.corp.test'], ['node-3.corp.test']],
+    );
+    // It stopped after 12 connections in a row brought nothing new (two batches of 6), not at the maximum.
+    assert.ok(r.nodeConnections! >= 13 && r.nodeConnections! < 36, String(r.nodeConnections));
+    const seen = r.findings.find((f) => f.code === 'TLS_NODES_SEEN');
+    assert.match(
+      seen!.message,
+      /^3 distinct transport certificate\(s\) behind 127\.0\.0\.1:\d+ in \d+ connection\(s\): CN=node-1; CN=node-2; CN=node-3\.$/,
+    );
+    assert.ok(codes(r).includes('TLS_OK'), JSON.stringify(r.findings));
+  });
+
+  it('a node whose certificate the CA given did not issue is an error naming that node', async () => {
+    const certs = await Promise.all([nodeCert(transportCa, 1), nodeCert(transportCa, 2), nodeCert(otherCa, 3)]);
+    const server = await startNodesBehindOneAddress(certs, transportCa.certPem);
+    servers.push(server);
+    const probe = createTlsActivities({ timeoutMs: 3000, clientCertWindowMs: 300 }).probeRemoteClusterServer;
+    const r = await run(probe, {
+      proxyAddress: server.address,
+      ca: { kind: 'private', pem: transportCa.certPem },
+      expect: 'transport',
+    });
+    assert.equal(r.nodes?.length, 3);
+    const bad = r.findings.filter((f) => f.code === 'TLS_NODE_CERTIFICATE');
+    assert.equal(bad.length, 1, JSON.stringify(r.findings));
+    assert.match(
+      bad[0]!.message,
+      /CN=node-3 \(otherName node-3\.node\.prod\.cluster\.corp\.account\) cannot be trusted: it is issued by CN=Some Other CA, not by the CA given/,
+    );
+    assert.equal(bad[0]!.level, 'error');
+    assert.ok(!codes(r).includes('TLS_OK'));
+    assert.equal(preflightFailureType([bad[0]!]), 'TlsTrustFailed');
+  });
+
+  it('bounded: a new certificate on every connection stops at the maximum', async () => {
+    const certs = await Promise.all(Array.from({ length: 20 }, (_, i) => nodeCert(transportCa, i + 1)));
+    const server = await startNodesBehindOneAddress(certs, transportCa.certPem);
+    servers.push(server);
+    const probe = createTlsActivities({
+      timeoutMs: 3000,
+      clientCertWindowMs: 300,
+      nodeSurvey: { maxConnections: 8, parallel: 4 },
+    }).probeRemoteClusterServer;
+    const r = await run(probe, {
+      proxyAddress: server.address,
+      ca: { kind: 'private', pem: transportCa.certPem },
+      expect: 'transport',
+    });
+    assert.equal(r.nodeConnections, 9);
+    assert.ok(r.nodes!.length >= 8 && r.nodes!.length <= 10, String(r.nodes!.length));
+  });
+
+  it('the remote cluster server is not surveyed (one node answers for the API-key model)', async () => {
+    const certs = await Promise.all([1, 2].map((i) => nodeCert(transportCa, i)));
+    const server = await startNodesBehindOneAddress(certs, transportCa.certPem);
+    servers.push(server);
+    const probe = createTlsActivities({ timeoutMs: 3000, clientCertWindowMs: 300 }).probeRemoteClusterServer;
+    const r = await run(probe, {
+      proxyAddress: server.address,
+      ca: { kind: 'private', pem: transportCa.certPem },
+      expect: 'remote-cluster-server',
+    });
+    assert.equal(r.nodes, undefined);
+    assert.ok(server.accepted() <= 4, String(server.accepted()));
+  });
+});

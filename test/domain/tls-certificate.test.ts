@@ -91,7 +91,14 @@ describe('how ECH identifies the self-managed nodes', () => {
       leaf: leaf({ otherNames: ['node-1.node.prod.cluster.corp.account'] }),
       alias: 'a',
     });
-    assert.deepEqual(id, { kind: 'cloud-pattern', scopeId: 'corp', clusterId: 'prod', reissue: 'no', instances: [] });
+    assert.deepEqual(id, {
+      kind: 'cloud-pattern',
+      scopeId: 'corp',
+      clusterId: 'prod',
+      reissue: 'no',
+      instances: [],
+      seenNodes: ['CN=node-1 (otherName node-1.node.prod.cluster.corp.account)'],
+    });
     const entry = tlsCertificateTrustEntry('a', 'PEM', id);
     assert.equal(entry.type, 'generic');
     assert.equal(entry.scope_id, 'corp');
@@ -373,6 +380,158 @@ describe('handshake diagnosis', () => {
     const d = diagnoseRemoteError('Received fatal alert: bad_certificate', { alias: 'a', securityModel: 'api-key' });
     assert.equal(d.code, 'transport-port');
   });
+});
+
+describe('several nodes behind the transport address (each connection meets one)', () => {
+  const node = (i: number, otherNames: string[] = []) =>
+    leaf({
+      subject: `CN=node-${i}`,
+      dnsNames: [`node-${i}.corp.example`],
+      ipAddresses: [`10.0.0.${i}`],
+      otherNames,
+      fingerprint256: `F${i}`,
+    });
+  const three = [1, 2, 3].map((i) => node(i));
+
+  it('no otherName on three nodes met: instances.yml and the copy lines cover all three, each with its own names', () => {
+    const id = selfManagedIdentity({ nodes: three, clusterName: 'onprem', alias: 'a' });
+    assert.equal(id.kind === 'cloud-pattern' && id.reissue, 'required');
+    const { instructions, artifacts } = remoteTrustInstructions(request(), 'wf', ctxFor(id));
+    const parsed = yaml.load(artifacts!.phases![0]!.files!['instances.yml']!) as any;
+    assert.deepEqual(
+      parsed.instances,
+      [1, 2, 3].map((i) => ({
+        name: `node-${i}`,
+        dns: [`node-${i}.corp.example`],
+        ip: [`10.0.0.${i}`],
+        cn: [`node-${i}.node.onprem.cluster.selfmanaged.account`],
+      })),
+    );
+    for (const i of [1, 2, 3])
+      assert.ok(instructions.includes(`# on node node-${i}\nunzip -o transport-certs.zip 'node-${i}/*'`));
+    assert.match(
+      instructions,
+      /The worker met 3 nodes behind es\.corp\.example:9300 .*`CN=node-1`, `CN=node-2`, `CN=node-3`/,
+    );
+    assert.doesNotMatch(instructions, /<DNS name of /);
+  });
+
+  it('one node met: the instructions say other nodes must be covered too, and how', () => {
+    const id = selfManagedIdentity({ nodes: [node(2)], clusterName: 'onprem', alias: 'a' });
+    const { instructions } = remoteTrustInstructions(request(), 'wf', ctxFor(id));
+    assert.match(instructions, /\*\*The worker met one node behind es\.corp\.example:9300: `CN=node-2`\.\*\*/);
+    assert.match(
+      instructions,
+      /If your cluster has other nodes \(`GET _cat\/nodes`\).*add an entry for each to `instances\.yml`/,
+    );
+    assert.match(instructions, /start again with `remote\.nodeNames` listing every node/);
+    // Certificates with the Cloud pattern: the other nodes must carry it too.
+    const pattern = selfManagedIdentity({ nodes: [node(1, ['node-1.node.prod.cluster.corp.account'])], alias: 'a' });
+    const text = remoteTrustInstructions(request(), 'wf', ctxFor(pattern)).instructions;
+    assert.match(text, /must carry `otherName` `\*\.node\.prod\.cluster\.corp\.account` too/);
+  });
+
+  it('one node of three without otherName: every node is re-issued, not just that one', () => {
+    const nodes = [
+      node(1, ['node-1.node.prod.cluster.corp.account']),
+      node(2),
+      node(3, ['node-3.node.prod.cluster.corp.account']),
+    ];
+    const id = selfManagedIdentity({ nodes, clusterName: 'prod', alias: 'a' });
+    assert.equal(id.kind === 'cloud-pattern' && id.reissue, 'required');
+    assert.deepEqual(id.kind === 'cloud-pattern' && id.instances.map((i) => i.name), ['node-1', 'node-2', 'node-3']);
+    // The re-probe's rule: a node still without otherName does not carry the identity.
+    assert.equal(certificateMatchesIdentity(node(2), id), false);
+    assert.equal(certificateMatchesIdentity(node(2, ['node-2.node.prod.cluster.selfmanaged.account']), id), true);
+  });
+
+  it('exact names: ECH lists every otherName met; remote.nodeNames leaving out one met is an error naming it', () => {
+    const nodes = [1, 2, 3].map((i) => node(i, [`node-${i}.corp.example`]));
+    const id = selfManagedIdentity({ nodes, alias: 'a' });
+    assert.deepEqual(tlsCertificateTrustEntry('a', 'PEM', id).additional_node_names, [
+      'node-1.corp.example',
+      'node-2.corp.example',
+      'node-3.corp.example',
+    ]);
+    const probe: TlsProbeReport = {
+      address: 'es.corp.example:9300',
+      serverName: 'es.corp.example',
+      reachable: true,
+      trusted: true,
+      hostnameMatches: false,
+      requestsClientCertificate: true,
+      looksLikeTransportPort: true,
+      chain: [nodes[1]!],
+      nodes,
+      nodeConnections: 13,
+      findings: [],
+    };
+    const short = request({
+      remote: { ...request().remote, nodeNames: ['node-1.corp.example', 'node-2.corp.example'] },
+    });
+    const err = evaluatePreflight(
+      short,
+      { deployment: preflightDeployment, local: preflightCluster('9.1.3'), probe },
+      'wf',
+    ).find((f) => f.code === 'remote-node-names');
+    assert.equal(err?.level, 'error');
+    assert.match(err!.message, /met CN=node-3 carrying node-3\.corp\.example, which is not listed/);
+    assert.match(err!.fix!, /"nodeNames": \["node-1\.corp\.example","node-2\.corp\.example","node-3\.corp\.example"\]/);
+  });
+
+  it('re-issue: remote.nodeNames leaving out a node met is an error naming it; listing all three is none', () => {
+    const probe: TlsProbeReport = {
+      address: 'es.corp.example:9300',
+      serverName: 'es.corp.example',
+      reachable: true,
+      trusted: true,
+      hostnameMatches: false,
+      requestsClientCertificate: true,
+      looksLikeTransportPort: true,
+      chain: [three[0]!],
+      nodes: three,
+      nodeConnections: 13,
+      findings: [],
+    };
+    const facts = { deployment: preflightDeployment, local: preflightCluster('9.1.3'), probe };
+    const withNames = (nodeNames: string[]) => request({ remote: { ...request().remote, nodeNames } });
+    const err = evaluatePreflight(withNames(['node-1', 'node-2']), facts, 'wf').find(
+      (f) => f.code === 'remote-node-names',
+    );
+    assert.equal(err?.level, 'error');
+    assert.match(
+      err!.message,
+      /the worker met CN=node-3, which is not listed: that node would keep a certificate without otherName/,
+    );
+    assert.equal(preflightFailureType([err!]), 'InvalidRequest');
+    const ok = evaluatePreflight(withNames(['node-1', 'node-2', 'node-3']), facts, 'wf');
+    assert.deepEqual(
+      ok.filter((f) => f.level === 'error'),
+      [],
+    );
+    assert.match(ok.find((f) => f.code === 'transport-no-othername')!.message, /\(3 node\(s\) seen\)/);
+  });
+});
+
+const preflightDeployment: DeploymentFacts = {
+  deploymentId: '0123456789abcdef0123456789abcdef',
+  refId: 'main-elasticsearch',
+  region: 'r',
+  clusterId: 'c1',
+  clusterName: 'ech',
+  status: 'started',
+  healthy: true,
+  version: '9.1.3',
+  pendingPlan: false,
+  directTrustNames: [],
+};
+const preflightCluster = (version: string): ClusterFacts => ({
+  version,
+  clusterName: 'c',
+  clusterUuid: 'u',
+  license: { type: 'basic', status: 'active' },
+  principal: { username: 'elastic', authenticationType: 'realm' },
+  missingPrivileges: [],
 });
 
 describe('path C preflight', () => {

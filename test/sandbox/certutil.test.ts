@@ -42,12 +42,18 @@ describe('POST /_sandbox/self-managed/certutil', () => {
 
   it('issues the node certificate with the cn as otherName, signed by the transport CA; used after restart', async () => {
     const cn = 'node-1.node.onprem-cluster.cluster.selfmanaged.account';
+    const cnOf = (node: string) => cn.replace('node-1', node);
+    const instances = (nodes: string[]) =>
+      `instances:\n${nodes.map((n) => `  - name: "${n}"\n    cn: ["${cnOf(n)}"]\n`).join('')}`;
+    // The path C scenario has three nodes; this instances.yml forgets node-3.
     const res = await control('POST', '/self-managed/certutil', {
-      instances: `instances:\n  - name: "node-1"\n    cn: ["${cn}"]\n`,
+      instances: instances(['node-1', 'node-2']),
       certificate: 'certs/transport-node.crt',
       key: 'certs/transport-node.key',
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.otherNodes, [{ name: 'node-2', otherNames: [cnOf('node-2')] }]);
+    assert.deepEqual(res.body.notIssued, ['node-3']);
     const config = (await control('GET', '/self-managed/config')).body;
     const cert = config.files['certs/transport-node.crt'];
     assert.deepEqual(peerIdentity(cert).otherNameCommonNames, [cn]);
@@ -61,7 +67,19 @@ describe('POST /_sandbox/self-managed/certutil', () => {
       restart: true,
     });
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
-    assert.deepEqual(sandbox.selfManaged.transportNodeNames, [cn]);
+    // Each node presents what certutil issued under its own name; node-3, without an entry, keeps its certificate
+    // without otherName (the admin had nothing to install on it).
+    assert.deepEqual(sandbox.selfManaged.transportNodeNames, [cn, cnOf('node-2')]);
+    // One entry per node: every node carries its otherName after the restart.
+    const all = await control('POST', '/self-managed/certutil', {
+      instances: instances(['node-1', 'node-2', 'node-3']),
+      certificate: 'certs/transport-node.crt',
+      key: 'certs/transport-node.key',
+    });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.deepEqual(all.body.notIssued, []);
+    assert.equal((await control('POST', '/self-managed/restart')).status, 200);
+    assert.deepEqual(sandbox.selfManaged.transportNodeNames, [cn, cnOf('node-2'), cnOf('node-3')]);
   });
 
   it('8.x auto-configured keystore/truststore next to PEM settings: the node refuses to start, as Elasticsearch does', async () => {

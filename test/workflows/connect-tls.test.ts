@@ -172,11 +172,15 @@ describe('path C end to end', () => {
     for (const [name, content] of Object.entries(allFiles(artifacts))) {
       assert.ok(status.waitingFor!.instructions.includes(content.trimEnd()), `instructions show ${name}`);
     }
-    // The probe reports what an anonymous client can see of a mutual-TLS port: the certificate and its otherName.
-    assert.match(
-      status.steps.find((x) => x.id === 'preflight')!.detail!,
-      /carries otherName node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account/,
-    );
+    // The probe reports what an anonymous client can see of a mutual-TLS port: every node's certificate behind the one
+    // address (the scenario's three nodes, one per connection) and its otherName.
+    const preflight = status.steps.find((x) => x.id === 'preflight')!.detail!;
+    assert.match(preflight, /\(3 node\(s\) seen\) carry otherName/);
+    for (const node of ['node-1', 'node-2', 'node-3'])
+      assert.ok(
+        preflight.includes(`CN=${node} (otherName ${node}.node.onprem-cluster.cluster.selfmanaged.account)`),
+        preflight,
+      );
     await approve(handle);
     const result = (await handle.result()) as ConnectResult;
     await expectConnected(result, req.alias);
@@ -190,6 +194,17 @@ describe('path C end to end', () => {
     assert.equal(entry.certificates[0].pem.trim(), estate.info.ca.selfManagedTransport.trim());
     const role = await estate.es('self-managed', 'GET', '/_security/role/remote-search');
     assert.equal(role.body['remote-search'].metadata.managed_by, 'ech-remote-clusters');
+    // The scenario's cluster has three nodes (the probe met all three): the trust-restrictions file's pattern for the
+    // cluster's own nodes lets all three form a cluster again after the restart (domain page C5: "GET /_cat/nodes"),
+    // and ECH's trust (the Cloud pattern) lets its proxy sockets reach every node.
+    const nodes = await estate.es('self-managed', 'GET', '/_cat/nodes?format=json');
+    assert.equal(nodes.status, 200, JSON.stringify(nodes.body));
+    assert.deepEqual(
+      nodes.body.map((n: { name: string }) => n.name),
+      ['node-1', 'node-2', 'node-3'],
+    );
+    const info = await estate.es('ech', 'GET', '/_remote/info');
+    assert.equal(info.body[req.alias].num_proxy_sockets_connected, 18);
   });
 
   it('by hand: the CA comes by signal (a node certificate is refused), roles are in the instructions', async () => {
@@ -236,6 +251,12 @@ describe('path C end to end', () => {
     assert.match(failure.message, /_resolve\/cluster: connected=false, skip_unavailable=\w+, no error/);
     assert.match(failure.message, /worker TLS probe of .*reachable, chain trusted/);
     assert.match(failure.message, /their trust restrictions not listing the ECH nodes/);
+    // The evidence and the fix cover every node met behind the address, not the first connection's only.
+    assert.match(failure.message, /3 nodes met behind it: CN=node-1, CN=node-2, CN=node-3/);
+    assert.match(
+      failure.message,
+      /\(node-1\.node\.onprem-cluster\.cluster\.selfmanaged\.account, node-2\.node\.onprem-cluster\.cluster\.selfmanaged\.account, node-3\.node\.onprem-cluster\.cluster\.selfmanaged\.account\)/,
+    );
     assert.match(
       failure.message,
       /To confirm: in the self-managed node logs look for "does not match trust restrictions" or "Received fatal alert: certificate_unknown"/,
@@ -277,9 +298,22 @@ describe('path C end to end', () => {
     assert.equal(reissue.files![TRUST_FILE], undefined);
     assert.ok(trust.files![TRUST_FILE]);
     assert.equal(trust.settings![TRUSTSTORE_SETTING], null);
-    const instances = reissue.files![INSTANCES]!;
-    assert.match(instances, /- name: "node-1"/);
-    assert.match(instances, /cn: \["node-1\.node\.onpremcluster\.cluster\.selfmanaged\.account"\]/);
+    // The scenario's three nodes answer the one transport address in turn: the probe met every one, so instances.yml
+    // re-issues all three (each keeping its own DNS name), not just the node the first connection reached.
+    const parsed = yaml.load(reissue.files![INSTANCES]!) as {
+      instances: { name: string; dns: string[]; cn: string[] }[];
+    };
+    assert.deepEqual(
+      parsed.instances.map((i) => [i.name, i.cn]),
+      ['node-1', 'node-2', 'node-3'].map((n) => [n, [`${n}.node.onpremcluster.cluster.selfmanaged.account`]]),
+    );
+    for (const i of parsed.instances)
+      assert.ok(
+        i.dns.some((d) => d.startsWith(`${i.name}.`)),
+        JSON.stringify(i),
+      );
+    assert.match(text, /The worker met 3 nodes behind 127\.0\.0\.1:\d+/);
+    assert.doesNotMatch(text, /<DNS name of /);
     // The markdown: the same files, the certutil run, one uncommented copy line per node, the removals and keystore entries.
     for (const content of Object.values(allFiles(artifacts))) assert.ok(text.includes(content.trimEnd()));
     assert.match(text, /elasticsearch-certutil cert --pem .*--in instances\.yml/);
@@ -289,10 +323,56 @@ describe('path C end to end', () => {
     );
     assert.match(text, /# remove this line if you have it: xpack\.security\.transport\.ssl\.keystore\.path/);
     assert.match(text, /elasticsearch-keystore remove xpack\.security\.transport\.ssl\.truststore\.secure_password/);
+    for (const node of ['node-2', 'node-3'])
+      assert.ok(text.includes(`# on node ${node}\nunzip -o transport-certs.zip '${node}/*'`), `copy line for ${node}`);
     assert.ok(text.indexOf('#### 1. Re-issue') < text.indexOf('#### 2.'));
     await doRemoteTrust(handle);
     await approve(handle);
     await expectConnected((await handle.result()) as ConnectResult, req.alias);
+    // Every node re-issued: the cluster forms under the trust restrictions, and every proxy socket of ECH connects.
+    const nodes = await estate.es('self-managed', 'GET', '/_cat/nodes?format=json');
+    assert.equal(nodes.status, 200, JSON.stringify(nodes.body));
+    assert.equal(nodes.body.length, 3);
+    const info = await estate.es('ech', 'GET', '/_remote/info');
+    assert.equal(info.body[req.alias].num_proxy_sockets_connected, 18);
+  });
+
+  it('certificates without otherName, one node left out of instances.yml: the re-probe names it, ECH untouched', async () => {
+    await estate.scenario('tls-certificate-no-othername');
+    const before = await estate.view();
+    const handle = await startRun(request());
+    // The admin re-issues only two of the three nodes (as an instances.yml generated from one connection would).
+    await doRemoteTrust(handle, (a) => {
+      const phase = a.phases![0]!;
+      const doc = yaml.load(phase.files![INSTANCES]!) as { instances: { name: string }[] };
+      doc.instances = doc.instances.filter((i) => i.name !== 'node-3');
+      phase.files![INSTANCES] = yaml.dump(doc);
+      return a;
+    });
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'NodeIdentityMismatch', failure.message);
+    assert.match(
+      failure.message,
+      /1 of the 3 nodes the worker met behind 127\.0\.0\.1:\d+: CN=node-3 carries otherName \[\]/,
+    );
+    assert.match(failure.message, /nothing was changed on ECH/);
+    // ECH as before (the self-managed side holds what the admin applied: that is theirs to fix).
+    const after = await estate.view();
+    for (const k of ['keystore', 'trustDirect', 'echRemoteSettings', 'echRoles', 'echUsers'] as const)
+      assert.deepEqual(after[k], before[k], k);
+  });
+
+  it('remote.nodeNames that leaves out a node the worker met: InvalidRequest naming it, nothing changed', async () => {
+    await estate.scenario('tls-certificate-no-othername');
+    const before = await estate.view();
+    const req = request();
+    req.remote = { ...req.remote, nodeNames: ['node-1', 'node-2'] };
+    const failure = await failureOf(await startRun(req));
+    assert.equal(failure.type, 'InvalidRequest', failure.message);
+    assert.match(failure.message, /\[remote-node-names\]/);
+    assert.match(failure.message, /the worker met CN=node-3, which is not listed/);
+    assert.match(failure.message, /"nodeNames": \["node-1","node-2","node-3"\]/);
+    assert.deepEqual(await estate.view(), before);
   });
 
   it('the worker could not look, and the certificates carry another cluster id than the files: ECH untouched, a typed error', async () => {

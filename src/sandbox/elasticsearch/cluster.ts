@@ -142,6 +142,11 @@ export class SimulatedCluster {
   /** Nodes 2..n (config.nodes): name and transport certificate, derived from node-1's effective one at start. */
   private peerNodes: { name: string; certPem: string; keyPem: string }[] = [];
   private peerNodesFrom?: string;
+  /**
+   * Certificates certutil issued for nodes 2..n from their own instances.yml entries, installed on those nodes at the
+   * next restart (nodes without an entry keep theirs): set by {@link reissuePeerTransportCertificates}.
+   */
+  private pendingPeerCertificates?: Map<string, { certPem: string; keyPem: string }>;
   /** The CA that signed node-1's transport certificate, to issue the other nodes' from (as certutil would). */
   private transportIssuer?: CertificateAuthority;
   /** Whether the nodes found each other: false when the trust restrictions refuse one of the cluster's own nodes. */
@@ -441,6 +446,33 @@ export class SimulatedCluster {
     return cert;
   }
 
+  /**
+   * `elasticsearch-certutil cert --in instances.yml` for nodes 2..n: each node named by an entry gets a certificate
+   * from the transport CA with the entry's `cn` as otherName (CN and DNS names the node's own), installed on that node
+   * at the next restart; a node without an entry keeps the certificate it has (nobody issued one for it).
+   */
+  async reissuePeerTransportCertificates(
+    entries: Map<string, string[]>,
+  ): Promise<{ name: string; otherNames: string[] }[]> {
+    const ca = this.config.pki.selfManagedTransport;
+    const out: { name: string; otherNames: string[] }[] = [];
+    const issued = new Map<string, { certPem: string; keyPem: string }>();
+    for (const name of this.nodeNames.slice(1)) {
+      const cn = entries.get(name);
+      if (!cn) continue;
+      const cert = await this.config.pki.issue(ca, {
+        commonName: name,
+        dnsNames: [`${name}.${this.serverName}`, 'localhost'],
+        ipAddresses: ['127.0.0.1'],
+        ...(cn.length ? { otherNames: cn } : {}),
+      });
+      issued.set(name, { certPem: cert.certPem, keyPem: cert.keyPem });
+      out.push({ name, otherNames: cn });
+    }
+    this.pendingPeerCertificates = issued;
+    return out;
+  }
+
   /** Re-issue the remote cluster server certificate (other CA, other names, validity window). Takes effect at restart. */
   async reissueRemoteClusterServerCertificate(opts: RcsCertificateOptions = {}): Promise<IssuedCertificate> {
     const cert = await this.issueRemoteClusterServerCertificate(opts);
@@ -474,7 +506,13 @@ export class SimulatedCluster {
     }
     this.startupError = undefined;
     this.runtime = runtime;
-    await this.derivePeerNodes(runtime.transport.certPem);
+    if (this.pendingPeerCertificates && this.peerNodes.length > 0) {
+      // The admin installed on nodes 2..n what certutil issued for them; the others keep their certificates.
+      const issued = this.pendingPeerCertificates;
+      this.peerNodes = this.peerNodes.map((n) => ({ name: n.name, ...(issued.get(n.name) ?? n) }));
+      this.peerNodesFrom = runtime.transport.certPem;
+      this.pendingPeerCertificates = undefined;
+    } else await this.derivePeerNodes(runtime.transport.certPem);
     this.formed = this.nodesForm(runtime);
     if (runtime.remoteClusterServer.enabled) {
       await this.rcsListener.start({

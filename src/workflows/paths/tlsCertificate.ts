@@ -17,6 +17,7 @@ import {
   echTrustedNames,
   ownNodePatterns,
   sameIdentity,
+  seenNodeCertificates,
   selfManagedIdentity,
   type SelfManagedIdentity,
 } from '../../domain/tlsCertificate';
@@ -106,7 +107,9 @@ export async function tlsRemoteSide(
   // ECH is configured for the identity the instructions were generated for (the files the admin installed): the
   // certificates now served must carry it. Re-deriving the identity from them would only check them against themselves.
   const identity = ctx.identity;
-  const leaf = again.chain[0];
+  // Every node met behind the address must carry it, not only the one the first connection reached: ECH's proxy
+  // sockets reach them all (a report recorded before the survey existed holds the first connection's leaf only).
+  const nodes = seenNodeCertificates(again);
   if (again.reachable) {
     const problems: Finding[] = again.findings.filter((f) => f.level === 'error');
     if (problems.length > 0) {
@@ -116,21 +119,28 @@ export async function tlsRemoteSide(
         nonRetryable: true,
       });
     }
-    if (!certificateMatchesIdentity(leaf, identity)) {
+    const wrong = nodes.length ? nodes.filter((n) => !certificateMatchesIdentity(n, identity)) : [undefined];
+    if (wrong.length > 0) {
+      const leaf = wrong[0];
       // What the certificates carry now, when they carry an otherName: a new run would configure for that.
-      const seen = leaf?.otherNames.length
-        ? selfManagedIdentity({
-            leaf,
-            clusterName: ctx.remoteClusterName,
-            nodeNames: r.remote.nodeNames,
-            alias: r.alias,
-          })
-        : undefined;
+      const seen =
+        nodes.length && nodes.every((n) => n.otherNames.length)
+          ? selfManagedIdentity({
+              nodes,
+              clusterName: ctx.remoteClusterName,
+              nodeNames: r.remote.nodeNames,
+              alias: r.alias,
+            })
+          : undefined;
       const changed = seen && !sameIdentity(seen, identity) ? seen : undefined;
+      const which =
+        nodes.length > 1
+          ? `${wrong.length} of the ${nodes.length} nodes the worker met behind ${r.remote.proxyAddress}: ${wrong.map((n) => (n ? `${n.subject} carries otherName [${n.otherNames.join(', ')}]` : 'unreadable')).join('; ')}`
+          : `The transport certificate at ${r.remote.proxyAddress} (${leaf?.subject ?? 'unreadable'}) carries otherName [${leaf?.otherNames.join(', ') ?? ''}]`;
       throw ApplicationFailure.create({
         type: NODE_IDENTITY_MISMATCH,
         message:
-          `The transport certificate at ${r.remote.proxyAddress} (${leaf?.subject ?? 'unreadable'}) carries otherName [${leaf?.otherNames.join(', ') ?? ''}], ` +
+          `${which}, ` +
           `but the ${trustStep} files and the ECH trust entry of this run expect ${echTrustedNames(identity).join(', ')}` +
           ` (own nodes in the trust-restrictions file: ${ownNodePatterns(identity).join(', ')}); nothing was changed on ECH.\n` +
           (changed
