@@ -166,6 +166,8 @@ export interface OwnershipRecord {
   api_key_id?: string;
   /** The run that last rotated the key. */
   rotated_by?: string;
+  /** The migrateRemoteClusterToApiKey run that moved the alias from the certificate model to the API-key model. */
+  migrated_by?: string;
 }
 
 /** A cross-cluster API key as Elasticsearch reports it (never its secret). */
@@ -206,4 +208,12 @@ export interface ConnectionCheck {
   searchHits?: number;
   /** Why the round failed: the diagnosis (cause; fix) and the error ECH answered. */
   problem?: string;
+}
+
+/** What on ECH still uses an alias (active ones only): the migration pauses them first. */
+export interface CrossClusterOperations {
+  followerIndices: string[];
+  autoFollowPatterns: string[];
+  transforms: string[];
+  datafeeds: string[];
 }

@@ -6,3 +6,4 @@ export { disconnectRemoteCluster } from './disconnect';
 export { rotateRemoteClusterKey } from './rotate';
 export { updateRemoteClusterAccess } from './updateAccess';
 export { auditDeploymentRemoteClusters, auditRemoteClusters } from './audit';
+export { migrateRemoteClusterToApiKey } from './migrate';

@@ -127,8 +127,11 @@ export class SimulatedCluster {
   lastRemoteAuthentication?: { alias: string; apiKeyId: string; at: string };
   readonly inboundLog: (InboundEvent & { at: string })[] = [];
   /** CCR (minimal): follower indices and auto-follow patterns, by name. */
-  readonly ccrFollowers = new Map<string, { remoteCluster: string; leaderIndex: string }>();
-  readonly ccrAutoFollow = new Map<string, { remoteCluster: string; leaderIndexPatterns: string[] }>();
+  readonly ccrFollowers = new Map<string, { remoteCluster: string; leaderIndex: string; paused?: boolean }>();
+  readonly ccrAutoFollow = new Map<
+    string,
+    { remoteCluster: string; leaderIndexPatterns: string[]; paused?: boolean }
+  >();
   /** Remote side: the key that authenticated the last cross-cluster request (what the remote sees, per request). */
   lastCrossClusterRequest?: { apiKeyId: string; at: string };
   readonly outboundLog: { at: string; alias: string; ok: boolean; apiKeyId?: string; reason?: string }[] = [];
@@ -938,13 +941,16 @@ export class SimulatedCluster {
           auto_followed_clusters: [],
         },
         follow_stats: {
-          indices: [...this.ccrFollowers].map(([index, f]) => ({
-            index,
-            total_global_checkpoint_lag: 0,
-            shards: [
-              { remote_cluster: f.remoteCluster, leader_index: f.leaderIndex, follower_index: index, shard_id: 0 },
-            ],
-          })),
+          // A paused follower has no shard-follow tasks, so ES's follow stats leave it out (FollowStatsAction).
+          indices: [...this.ccrFollowers]
+            .filter(([, f]) => !f.paused)
+            .map(([index, f]) => ({
+              index,
+              total_global_checkpoint_lag: 0,
+              shards: [
+                { remote_cluster: f.remoteCluster, leader_index: f.leaderIndex, follower_index: index, shard_id: 0 },
+              ],
+            })),
         },
       });
     });
@@ -968,7 +974,7 @@ export class SimulatedCluster {
         patterns: [...this.ccrAutoFollow].map(([name, p]) => ({
           name,
           pattern: {
-            active: true,
+            active: !p.paused,
             remote_cluster: p.remoteCluster,
             leader_index_patterns: p.leaderIndexPatterns,
             follow_index_pattern: '{{leader_index}}',
@@ -976,6 +982,51 @@ export class SimulatedCluster {
           },
         })),
       });
+    });
+    // Pausing (ES: POST /<index>/_ccr/pause_follow, POST /_ccr/auto_follow/<name>/pause and /resume) is what a
+    // migration asks the ECH org to do before the alias switches model (Elasticsearch's migration guide, step 3).
+    on('POST', '/{index}/_ccr/pause_follow', (req, auth) => {
+      need(auth, 'ccrFollow');
+      const f = this.ccrFollowers.get(req.params.index!);
+      if (!f) throw indexNotFound(req.params.index!);
+      f.paused = true;
+      return ok({ acknowledged: true });
+    });
+    on('POST', '/{index}/_ccr/resume_follow', (req, auth) => {
+      need(auth, 'ccrFollow');
+      const f = this.ccrFollowers.get(req.params.index!);
+      if (!f) throw indexNotFound(req.params.index!);
+      f.paused = false;
+      return ok({ acknowledged: true });
+    });
+    for (const action of ['pause', 'resume'] as const) {
+      on('POST', `/_ccr/auto_follow/{name}/${action}`, (req, auth) => {
+        need(auth, 'ccrAutoFollowPut');
+        const p = this.ccrAutoFollow.get(req.params.name!);
+        if (!p) {
+          throw new EsError(404, 'resource_not_found_exception', `auto-follow pattern [${req.params.name}] is missing`);
+        }
+        p.paused = action === 'pause';
+        return ok({ acknowledged: true });
+      });
+    }
+    // Transforms and ML datafeeds: none in the sandbox, but the read APIs answer as on a cluster without any
+    // (ES RestGetTransformAction / RestGetDatafeedsAction: `count` and an empty list), so a migration can check them.
+    on('GET', '/_transform', (_req, auth) => {
+      need(auth, 'transformGet');
+      return ok({ count: 0, transforms: [] });
+    });
+    on('GET', '/_transform/_stats', (_req, auth) => {
+      need(auth, 'transformGet');
+      return ok({ count: 0, transforms: [] });
+    });
+    on('GET', '/_ml/datafeeds', (_req, auth) => {
+      need(auth, 'datafeedsGet');
+      return ok({ count: 0, datafeeds: [] });
+    });
+    on('GET', '/_ml/datafeeds/_stats', (_req, auth) => {
+      need(auth, 'datafeedsGet');
+      return ok({ count: 0, datafeeds: [] });
     });
     on('DELETE', '/_ccr/auto_follow/{name}', (req, auth) => {
       need(auth, 'ccrAutoFollowPut');
