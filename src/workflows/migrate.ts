@@ -42,7 +42,7 @@ import { day2Preflight, keyIdOf, requireOurAlias, type Day2Found } from './paths
 import { failureMessage, runLifecycle, type RunContext, type RunDefinition } from './run';
 
 /** How often a run waiting at `pause-operations` re-reads ECH. */
-const RECHECK = '30s';
+const RECHECK = '10s';
 
 interface MigrateFound extends Day2Found {
   record: OwnershipRecord;
@@ -74,13 +74,24 @@ export const MIGRATE: RunDefinition<MigrateRequest, MigrateFound, MigrateResult 
         `Remote cluster "${r.alias}" already uses the API-key model (${c.remoteInfo?.credentials ? '_remote/info shows cluster_credentials' : `the ECH keystore has ${entry}`}); nothing was changed → there is nothing to migrate (rotateRemoteClusterKey replaces its key).`,
       );
     }
-    if (!c.remoteInfo?.connected) {
-      fail(
-        ctx,
-        'NotConnected',
-        `Remote cluster "${r.alias}" is not connected now; a migration starts from a working certificate connection (a rollback returns to it) → fix it first (GET _remote/info).`,
+    // The starting point, and what a rollback returns to: the certificate connection works now. Verified (not only
+    // read from _remote/info): proxy connections are lazy, and a restarted remote shows unconnected until used.
+    const verifyMs = durationToMs(r.verify.timeout);
+    await activity('Verify the certificate connection', VERIFY_OPTIONS(verifyMs))
+      .verifyRemoteConnection({
+        target: base.local,
+        alias: r.alias,
+        securityModel: 'tls-certificate',
+        searchIndex: r.verify.searchIndex,
+        timeoutMs: verifyMs,
+      })
+      .catch((err: unknown) =>
+        fail(
+          ctx,
+          'NotConnected',
+          `Remote cluster "${r.alias}" does not work now (${failureMessage(err).split('\n')[0]}); a migration starts from a working certificate connection (a rollback returns to it) → fix it first (GET _remote/info).`,
+        ),
       );
-    }
     const remoteVersion = base.remote?.version;
     for (const [side, version] of [
       ['ECH', base.deployment.version],
