@@ -68,11 +68,10 @@ export const MIGRATE: RunDefinition<MigrateRequest, MigrateFound, MigrateResult 
     const record = c.record!;
     const entry = keystoreSecretName(r.alias);
     if (record.security_model === 'api-key' || c.remoteInfo?.credentials || base.keystoreEntries.includes(entry)) {
-      fail(
-        ctx,
-        'NotCertificateModel',
-        `Remote cluster "${r.alias}" already uses the API-key model (${c.remoteInfo?.credentials ? '_remote/info shows cluster_credentials' : `the ECH keystore has ${entry}`}); nothing was changed → there is nothing to migrate (rotateRemoteClusterKey replaces its key).`,
-      );
+      fail(ctx, {
+        type: 'NotCertificateModel',
+        message: `Remote cluster "${r.alias}" already uses the API-key model (${c.remoteInfo?.credentials ? '_remote/info shows cluster_credentials' : `the ECH keystore has ${entry}`}); nothing was changed → there is nothing to migrate (rotateRemoteClusterKey replaces its key).`,
+      });
     }
     // The starting point, and what a rollback returns to: the certificate connection works now. Verified (not only
     // read from _remote/info): proxy connections are lazy, and a restarted remote shows unconnected until used.
@@ -86,11 +85,10 @@ export const MIGRATE: RunDefinition<MigrateRequest, MigrateFound, MigrateResult 
         timeoutMs: verifyMs,
       })
       .catch((err: unknown) =>
-        fail(
-          ctx,
-          'NotConnected',
-          `Remote cluster "${r.alias}" does not work now (${failureMessage(err).split('\n')[0]}); a migration starts from a working certificate connection (a rollback returns to it) → fix it first (GET _remote/info).`,
-        ),
+        fail(ctx, {
+          type: 'NotConnected',
+          message: `Remote cluster "${r.alias}" does not work now (${failureMessage(err).split('\n')[0]}); a migration starts from a working certificate connection (a rollback returns to it) → fix it first (GET _remote/info).`,
+        }),
       );
     const remoteVersion = base.remote?.version;
     for (const [side, version] of [
@@ -98,18 +96,20 @@ export const MIGRATE: RunDefinition<MigrateRequest, MigrateFound, MigrateResult 
       ['the self-managed cluster', remoteVersion],
     ] as const) {
       if (version && !atLeast(version, API_KEY_MODEL_MIN_VERSION)) {
-        fail(
-          ctx,
-          'VersionTooOld',
-          `${side} runs Elasticsearch ${version}; the API-key model needs ${API_KEY_MODEL_MIN_VERSION} or later on both sides; nothing was changed → upgrade first.`,
-        );
+        fail(ctx, {
+          type: 'VersionNotSupported',
+          message: `${side} runs Elasticsearch ${version}; the API-key model needs ${API_KEY_MODEL_MIN_VERSION} or later on both sides; nothing was changed → upgrade first.`,
+        });
       }
     }
     const operations = await activity('Find what uses the alias')
       .findCrossClusterOperations({ target: base.local, alias: r.alias })
       .catch(ctx.preflightFailed);
     if (activeOperations(operations).length > 0 && r.activeOperations === 'refuse') {
-      fail(ctx, 'OperationsActive', operationsActiveMessage(r.alias, operations, '; nothing was changed'));
+      fail(ctx, {
+        type: 'OperationsActive',
+        message: operationsActiveMessage(r.alias, operations, 'now; nothing was changed'),
+      });
     }
     const rcs = r.remote.remoteClusterServer;
     const probe = await activity('Probe the remote cluster server')
@@ -552,6 +552,6 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
   };
 }
 
-function fail(ctx: RunContext<MigrateRequest>, type: string, message: string): never {
-  return ctx.preflightFailed(ApplicationFailure.create({ type, message, nonRetryable: true }));
+function fail(ctx: RunContext<MigrateRequest>, failure: { type: string; message: string }): never {
+  return ctx.preflightFailed(ApplicationFailure.create({ ...failure, nonRetryable: true }));
 }
