@@ -165,12 +165,7 @@ export interface MigrateResult {
 }
 
 export type RunResult =
-  | ConnectResult
-  | RotateResult
-  | UpdateAccessResult
-  | DisconnectResult
-  | MigrateResult
-  | DryRunResult;
+  ConnectResult | RotateResult | UpdateAccessResult | DisconnectResult | MigrateResult | DryRunResult;
 
 export interface ConnectStatus {
   phase: Phase;
