@@ -178,19 +178,36 @@ describe('migrateRemoteClusterToApiKey', () => {
     await expectCertificateConnection(alias);
   });
 
-  it('an active CCR follower on the alias: refused with instructions, nothing changed; with "wait" the run waits for the pause', async () => {
+  it('an active CCR follower and transform on the alias: refused with instructions, nothing changed; with "wait" the run waits for the pause', async () => {
     const alias = await connectPathC();
     const follow = await estate.es('ech', 'PUT', '/logs-follower/_ccr/follow', {
       remote_cluster: alias,
       leader_index: 'logs-1',
     });
     assert.equal(follow.status, 200, JSON.stringify(follow.body));
+    // A transform reading through the alias that runs, and one that is stopped (it does not count).
+    const pivot = {
+      group_by: { s: { terms: { field: 'service' } } },
+      aggregations: { n: { value_count: { field: 'service' } } },
+    };
+    for (const id of ['rollup-running', 'rollup-stopped']) {
+      const t = await estate.es('ech', 'PUT', `/_transform/${id}?defer_validation=true`, {
+        source: { index: [`${alias}:logs-*`] },
+        dest: { index: `${id}-dest` },
+        pivot,
+      });
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+    }
+    assert.equal((await estate.es('ech', 'POST', '/_transform/rollup-running/_start')).status, 200);
     const before = await estate.view();
     const refused = await start('migrateRemoteClusterToApiKey', migrateRequest());
     const failure = await failureOf(refused);
     assert.equal(failure.type, 'OperationsActive');
     assert.match(failure.message, /CCR follower index logs-follower/);
     assert.match(failure.message, /POST \/logs-follower\/_ccr\/pause_follow/);
+    assert.match(failure.message, /transform rollup-running/);
+    assert.doesNotMatch(failure.message, /rollup-stopped/);
+    assert.match(failure.message, /POST \/_transform\/rollup-running\/_stop/);
     assert.match(failure.message, /nothing was changed/);
     assert.deepEqual(await estate.view(), before);
 
@@ -199,6 +216,7 @@ describe('migrateRemoteClusterToApiKey', () => {
     const status = await waitForStep(waiting, 'pause-operations', 60_000);
     assert.equal(status.waitingFor?.who, 'ech-org');
     assert.match(status.waitingFor!.instructions, /logs-follower/);
+    assert.match(status.waitingFor!.instructions, /rollup-running/);
     // The ECH org runs exactly what the step published; the run sees it by itself and goes on to the approval.
     for (const r of status.waitingFor!.artifacts!.requests!) {
       const res = await estate.es('ech', r.method, r.path);

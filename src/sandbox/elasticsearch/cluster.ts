@@ -132,6 +132,8 @@ export class SimulatedCluster {
     string,
     { remoteCluster: string; leaderIndexPatterns: string[]; paused?: boolean }
   >();
+  /** Transforms (minimal): their source indices and whether they run, so a migration can see what uses an alias. */
+  readonly transforms = new Map<string, { sourceIndex: string[]; destIndex: string; started: boolean }>();
   /** Remote side: the key that authenticated the last cross-cluster request (what the remote sees, per request). */
   lastCrossClusterRequest?: { apiKeyId: string; at: string };
   readonly outboundLog: { at: string; alias: string; ok: boolean; apiKeyId?: string; reason?: string }[] = [];
@@ -1010,16 +1012,70 @@ export class SimulatedCluster {
         return ok({ acknowledged: true });
       });
     }
-    // Transforms and ML datafeeds: none in the sandbox, but the read APIs answer as on a cluster without any
-    // (ES RestGetTransformAction / RestGetDatafeedsAction: `count` and an empty list), so a migration can check them.
+    // Transforms, minimal (ES RestPutTransformAction / TransportPutTransformAction: source.index and dest.index are
+    // required, and a pivot or latest; the sandbox runs nothing and does not check the source exists, as with
+    // defer_validation=true). GET lists the configs, _stats the state (`started` / `stopped`), as ES answers them.
+    on('PUT', '/_transform/{id}', (req, auth) => {
+      need(auth, 'transformPut');
+      const b = body(req) ?? {};
+      const source = (b.source ?? {}) as { index?: unknown };
+      const dest = (b.dest ?? {}) as { index?: unknown };
+      const sourceIndex = Array.isArray(source.index)
+        ? source.index.map(String)
+        : source.index
+          ? [String(source.index)]
+          : [];
+      const problems = [
+        ...(sourceIndex.length ? [] : ['source.index is missing']),
+        ...(typeof dest.index === 'string' && dest.index ? [] : ['dest.index is missing']),
+        ...(b.pivot !== undefined || b.latest !== undefined
+          ? []
+          : ['Transform configuration must specify exactly 1 function']),
+      ];
+      if (problems.length) {
+        throw new EsError(
+          400,
+          'action_request_validation_exception',
+          `Validation Failed: ${problems.map((p, i) => `${i + 1}: ${p};`).join('')}`,
+        );
+      }
+      const id = req.params.id!;
+      if (this.transforms.has(id)) {
+        throw new EsError(409, 'resource_already_exists_exception', `Transform with id [${id}] already exists`);
+      }
+      this.transforms.set(id, { sourceIndex, destIndex: dest.index as string, started: false });
+      return ok({ acknowledged: true });
+    });
+    for (const action of ['_start', '_stop'] as const) {
+      on('POST', `/_transform/{id}/${action}`, (req, auth) => {
+        need(auth, 'transformPut');
+        const t = this.transforms.get(req.params.id!);
+        if (!t)
+          throw new EsError(
+            404,
+            'resource_not_found_exception',
+            `Transform with id [${req.params.id}] could not be found`,
+          );
+        t.started = action === '_start';
+        return ok({ acknowledged: true });
+      });
+    }
     on('GET', '/_transform', (_req, auth) => {
       need(auth, 'transformGet');
-      return ok({ count: 0, transforms: [] });
+      const transforms = [...this.transforms].map(([id, t]) => ({
+        id,
+        source: { index: t.sourceIndex, query: { match_all: {} } },
+        dest: { index: t.destIndex },
+      }));
+      return ok({ count: transforms.length, transforms });
     });
     on('GET', '/_transform/_stats', (_req, auth) => {
       need(auth, 'transformGet');
-      return ok({ count: 0, transforms: [] });
+      const transforms = [...this.transforms].map(([id, t]) => ({ id, state: t.started ? 'started' : 'stopped' }));
+      return ok({ count: transforms.length, transforms });
     });
+    // ML datafeeds: none in the sandbox (they need anomaly detection jobs); the read APIs answer as on a cluster
+    // without any (ES RestGetDatafeedsAction / RestGetDatafeedStatsAction: `count` and an empty list).
     on('GET', '/_ml/datafeeds', (_req, auth) => {
       need(auth, 'datafeedsGet');
       return ok({ count: 0, datafeeds: [] });
