@@ -92,7 +92,7 @@ it('every temporal command dev prints names the server, and works as printed aft
 describe('every sample in examples/dev/ completes against this one environment, by the printed commands', () => {
   const idOf = (name: keyof typeof SAMPLES) => connectWorkflowId(dev.sampleRequest(name));
 
-  it('the samples are exactly one connect per path, and the day-2 requests (audit included)', () => {
+  it('the samples are exactly one connect per path, and the day-2 requests (audit and migrate included)', () => {
     const files = fs.readdirSync(path.join(dev.cwd, 'examples', 'dev')).filter((f) => f.endsWith('.json'));
     assert.deepEqual(
       files.sort(),
@@ -102,6 +102,7 @@ describe('every sample in examples/dev/ completes against this one environment, 
         'update-access.json',
         'disconnect.json',
         'audit.json',
+        'migrate.json',
       ].sort(),
     );
   });
