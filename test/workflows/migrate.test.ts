@@ -13,7 +13,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
-import type { ConnectResult, ConnectStatus, MigrateResult } from '../../src/contract/status';
+import type {
+  ConnectResult,
+  ConnectStatus,
+  DryRunResult,
+  MigrateResult,
+  RotateResult,
+} from '../../src/contract/status';
 import { runCli } from '../helpers/cli';
 import { Estate } from '../helpers/estate';
 import { assertRunUserSearchesRemote, failureOf, waitForStep } from '../helpers/runs';
@@ -148,6 +154,19 @@ describe('migrateRemoteClusterToApiKey', () => {
     assert.ok(!after.selfManagedRoles.includes('remote-search'));
     // Searches still work after the leftovers went.
     await assertRunUserSearchesRemote(estate, alias);
+    // From now on it is an API-key connection of this tool: a rotation finds the key the record names and replaces it.
+    const m = estate.info.requests.migrate;
+    const rotation = await start('rotateRemoteClusterKey', {
+      alias,
+      local: m.local,
+      remote: { elasticsearch: m.remote.elasticsearch },
+      verify: { searchIndex: 'logs-*', timeout: '20s' },
+      approvals: { beforeLocalChanges: false },
+    });
+    const rotated = (await rotation.result()) as RotateResult;
+    assert.equal(rotated.oldKeyId, result.apiKeyId);
+    assert.equal(rotated.oldKey, 'invalidated');
+    await assertRunUserSearchesRemote(estate, alias);
   });
 
   it('a failure after the switch (a key the remote does not know) rolls back to a working certificate connection', async () => {
@@ -232,8 +251,20 @@ describe('migrateRemoteClusterToApiKey', () => {
     assert.deepEqual(afterReject.activeCrossClusterKeys, before.activeCrossClusterKeys);
   });
 
-  it('a bad request names the fields and changes nothing', async () => {
+  it('a dry run shows the plan and changes nothing; a bad request names the fields and changes nothing', async () => {
     const before = await estate.view();
+    const dry = await start('migrateRemoteClusterToApiKey', migrateRequest({ dryRun: true }));
+    const plan = ((await dry.result()) as DryRunResult).plan;
+    const switchStep = plan.find((p) => p.step === 'switch-to-api-key');
+    assert.equal(switchStep?.request?.method, 'PUT');
+    assert.equal(
+      (switchStep?.request?.body as any).persistent[
+        `cluster.remote.${estate.info.requests.migrate.alias}.proxy_address`
+      ],
+      estate.info.selfManaged.remoteClusterServer,
+    );
+    assert.ok(plan.some((p) => p.step === 'ech-keystore'));
+    assert.deepEqual(await estate.view(), before);
     const bad = migrateRequest({ access: { search: [{ names: [] }] }, removeLeftovers: 'yes' });
     bad.remote.remoteClusterServer.proxyAddress = 'not an address';
     const handle = await start('migrateRemoteClusterToApiKey', bad);
