@@ -130,6 +130,10 @@ describe('migrateRemoteClusterToApiKey', () => {
     const result = (await handle.result()) as MigrateResult;
 
     assert.equal(result.migrated, true);
+    // The Temporal UI lists it as a migration of this alias.
+    const d = await handle.describe();
+    assert.deepEqual(d.searchAttributes.Workflow, ['migrate']);
+    assert.deepEqual(d.searchAttributes.RemoteClusterAlias, [alias]);
     assert.equal(result.evidence.searchHits, estate.info.seededIndex.documents);
     const info = await remoteInfo(alias);
     assert.equal(info.connected, true);
