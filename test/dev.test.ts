@@ -92,7 +92,7 @@ it('every temporal command dev prints names the server, and works as printed aft
 describe('every sample in examples/dev/ completes against this one environment, by the printed commands', () => {
   const idOf = (name: keyof typeof SAMPLES) => connectWorkflowId(dev.sampleRequest(name));
 
-  it('the samples are exactly one connect per path, and the day-2 requests (audit and fleet included)', () => {
+  it('the samples are exactly one connect per path, and the day-2 requests (audit, fleet and migrate included)', () => {
     const files = fs.readdirSync(path.join(dev.cwd, 'examples', 'dev')).filter((f) => f.endsWith('.json'));
     assert.deepEqual(
       files.sort(),
@@ -103,6 +103,7 @@ describe('every sample in examples/dev/ completes against this one environment, 
         'disconnect.json',
         'audit.json',
         'fleet.json',
+        'migrate.json',
       ].sort(),
     );
   });

@@ -62,6 +62,9 @@ export type ElasticsearchActivities = Pick<
   | 'findCrossClusterApiKeys'
   | 'updateCrossClusterApiKey'
   | 'putOwnershipRecord'
+  | 'switchRemoteCluster'
+  | 'findCrossClusterOperations'
+  | 'readRoleIndices'
   | 'listRemoteClusters'
   | 'checkRemoteConnection'
   | 'queryCrossClusterApiKeys'
@@ -889,6 +892,107 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       });
     },
 
+    async switchRemoteCluster({ target, alias, settings, record, expectWorkflowId }) {
+      const prefix = `cluster.remote.${alias}.`;
+      const stray = Object.keys(settings).filter((k) => !k.startsWith(prefix));
+      if (stray.length > 0) {
+        throw permanent(
+          FAILURE_TYPES.invalidRequest,
+          `switchRemoteCluster for alias "${alias}" may only write ${prefix}*; found ${stray.join(', ')}`,
+        );
+      }
+      return withCluster(target, async (conn) => {
+        const state = await readAlias(conn, alias);
+        // Looked up before the write: only the connection this run read in its preflight is changed.
+        if (state.record?.managed_by !== MANAGED_BY || state.record.workflow_id !== expectWorkflowId) {
+          throw permanent(
+            'NotManagedByUs',
+            `Remote cluster "${alias}" is no longer the connection of ${expectWorkflowId} (its ownership record changed ` +
+              'since the preflight); nothing was written → check who changed it, then start again.',
+          );
+        }
+        const persistent = {
+          ...settings,
+          [ownershipSettingKey(alias)]: JSON.stringify({ ...record, managed_by: MANAGED_BY }),
+        };
+        await conn.request('switch remote cluster settings', {
+          method: 'PUT',
+          path: '/_cluster/settings',
+          body: { persistent },
+        });
+        const written = Object.entries(settings)
+          .filter(([, v]) => v !== null && v !== undefined)
+          .map(([k]) => k);
+        logInfo(`switched remote cluster ${alias}`, { settings: written });
+        return { settings: written };
+      });
+    },
+
+    async findCrossClusterOperations({ target, alias }) {
+      return withCluster(target, async (conn) => {
+        const ccr = await readCcrUse(conn, alias, { activeOnly: true });
+        const usesAlias = (indices: unknown): boolean =>
+          (Array.isArray(indices) ? indices : typeof indices === 'string' ? indices.split(',') : []).some(
+            (i) => typeof i === 'string' && namesRemoteCluster(i, alias),
+          );
+        // A feature that is off (ML disabled) has no handler: nothing of it can use the alias.
+        const transforms = await conn.requestWithStatus<{
+          transforms?: { id: string; source?: { index?: unknown } }[];
+        }>('read transforms', { method: 'GET', path: '/_transform', querystring: { size: 1000 } }, [400, 404]);
+        const transformStats = await conn.requestWithStatus<{ transforms?: { id: string; state?: string }[] }>(
+          'read transform stats',
+          { method: 'GET', path: '/_transform/_stats', querystring: { size: 1000 } },
+          [400, 404],
+        );
+        const running = new Set(
+          (transformStats.body?.transforms ?? []).filter((t) => t.state !== 'stopped').map((t) => t.id),
+        );
+        const datafeeds = await conn.requestWithStatus<{ datafeeds?: { datafeed_id: string; indices?: unknown }[] }>(
+          'read datafeeds',
+          { method: 'GET', path: '/_ml/datafeeds' },
+          [400, 404],
+        );
+        const datafeedStats = await conn.requestWithStatus<{ datafeeds?: { datafeed_id: string; state?: string }[] }>(
+          'read datafeed stats',
+          { method: 'GET', path: '/_ml/datafeeds/_stats' },
+          [400, 404],
+        );
+        const started = new Set(
+          (datafeedStats.body?.datafeeds ?? [])
+            .filter((d) => d.state === 'started' || d.state === 'starting')
+            .map((d) => d.datafeed_id),
+        );
+        return {
+          followerIndices: ccr.followerIndices,
+          autoFollowPatterns: ccr.autoFollowPatterns,
+          transforms: (transforms.body?.transforms ?? [])
+            .filter((t) => running.has(t.id) && usesAlias(t.source?.index))
+            .map((t) => t.id)
+            .sort(),
+          datafeeds: (datafeeds.body?.datafeeds ?? [])
+            .filter((d) => started.has(d.datafeed_id) && usesAlias(d.indices))
+            .map((d) => d.datafeed_id)
+            .sort(),
+        };
+      });
+    },
+
+    async readRoleIndices({ target, names }) {
+      if (names.length === 0) return [];
+      return withCluster(target, async (conn) => {
+        const res = await conn.requestWithStatus<
+          Record<string, { indices?: { names?: string[] | string; privileges?: string[] }[] }>
+        >('read roles', { method: 'GET', path: `/_security/role/${names.map(encodeURIComponent).join(',')}` }, [404]);
+        return Object.entries(res.body ?? {}).map(([name, role]) => ({
+          name,
+          indices: (role.indices ?? []).map((i) => ({
+            names: Array.isArray(i.names) ? i.names : i.names ? [i.names] : [],
+            privileges: i.privileges ?? [],
+          })),
+        }));
+      });
+    },
+
     async putOwnershipRecord({ target, alias, record }) {
       return withCluster(target, async (conn) => {
         const state = await readAlias(conn, alias);
@@ -1191,6 +1295,7 @@ async function verifyOnce(
 async function readCcrUse(
   conn: EsConnection,
   alias: string,
+  opts: { activeOnly?: boolean } = {},
 ): Promise<{ followerIndices: string[]; autoFollowPatterns: string[] }> {
   const stats = await conn.request<{
     follow_stats?: { indices?: { index: string; shards?: { remote_cluster?: string }[] }[] };
@@ -1199,14 +1304,27 @@ async function readCcrUse(
     .filter((i) => (i.shards ?? []).some((sh) => sh.remote_cluster === alias))
     .map((i) => i.index)
     .sort();
-  const auto = await conn.requestWithStatus<{ patterns?: { name: string; pattern?: { remote_cluster?: string } }[] }>(
-    'read CCR auto-follow patterns',
-    { method: 'GET', path: '/_ccr/auto_follow' },
-    [404],
-  );
+  const auto = await conn.requestWithStatus<{
+    patterns?: { name: string; pattern?: { remote_cluster?: string; active?: boolean } }[];
+  }>('read CCR auto-follow patterns', { method: 'GET', path: '/_ccr/auto_follow' }, [404]);
   const autoFollowPatterns = (auto.body?.patterns ?? [])
-    .filter((p) => p.pattern?.remote_cluster === alias)
+    .filter((p) => p.pattern?.remote_cluster === alias && (!opts.activeOnly || p.pattern.active !== false))
     .map((p) => p.name)
     .sort();
   return { followerIndices, autoFollowPatterns };
+}
+
+/** `<cluster>:<index>` whose cluster part is `alias` or a wildcard pattern matching it (`*:logs`, `on*:logs`). */
+export function namesRemoteCluster(expression: string, alias: string): boolean {
+  const i = expression.indexOf(':');
+  if (i <= 0) return false;
+  const cluster = expression.slice(0, i).replace(/^-/, '');
+  if (!cluster.includes('*')) return cluster === alias;
+  const re = new RegExp(
+    `^${cluster
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return re.test(alias);
 }

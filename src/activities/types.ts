@@ -13,6 +13,7 @@ import type {
   ConnectionFacts,
   CrossClusterKey,
   CrossClusterKeyInfo,
+  CrossClusterOperations,
   OwnershipRecord,
   OwnedSecurityObject,
   DeploymentFacts,
@@ -153,6 +154,29 @@ export interface Activities extends PlanTurnActivities {
     access: Access;
     metadata?: Record<string, unknown>;
   }): Promise<{ updated: boolean; before?: unknown; after?: unknown }>;
+  /**
+   * migrate (and its rollback): the alias's `cluster.remote.<alias>.*` settings and our ownership record replaced in
+   * ONE `PUT _cluster/settings`, only while the record there is ours and names `expectWorkflowId` (the connection's
+   * run). Idempotent: the same write again changes nothing.
+   */
+  switchRemoteCluster(i: {
+    target: EsTarget;
+    alias: string;
+    settings: Record<string, unknown>;
+    record: OwnershipRecord;
+    expectWorkflowId: string;
+  }): Promise<{ settings: string[] }>;
+  /**
+   * Read-only: what on ECH still uses the alias and must be paused before it changes model: CCR follower indices
+   * (`_ccr/stats`: a paused follower is not listed), active auto-follow patterns, transforms not stopped and datafeeds
+   * started whose source names the alias (`<alias>:<index>`, or a cluster pattern matching it).
+   */
+  findCrossClusterOperations(i: { target: EsTarget; alias: string }): Promise<CrossClusterOperations>;
+  /** Read-only: the `indices` privileges of the named roles (absent roles are left out). */
+  readRoleIndices(i: {
+    target: EsTarget;
+    names: string[];
+  }): Promise<{ name: string; indices: { names: string[]; privileges: string[] }[] }[]>;
   /** Rewrite our ownership record of `alias` (only when the one there is ours); `{written:false}` otherwise. */
   putOwnershipRecord(i: { target: EsTarget; alias: string; record: OwnershipRecord }): Promise<{ written: boolean }>;
 

@@ -24,6 +24,7 @@ const DAY2_COMMAND_NAMES = [
   { name: 'rotate', workflowType: 'rotateRemoteClusterKey', requestName: 'RotateRequest' },
   { name: 'update-access', workflowType: 'updateRemoteClusterAccess', requestName: 'UpdateAccessRequest' },
   { name: 'disconnect', workflowType: 'disconnectRemoteCluster', requestName: 'DisconnectRequest' },
+  { name: 'migrate', workflowType: 'migrateRemoteClusterToApiKey', requestName: 'MigrateRequest' },
 ];
 
 export function registerClientCommands(program: Command): void {

@@ -1,5 +1,5 @@
 /**
- * `ech-remote rotate|update-access|disconnect --request FILE [--wait] [--json] [--approve --as NAME] [--timeout D]`:
+ * `ech-remote rotate|update-access|disconnect|migrate --request FILE [--wait] [--json] [--approve --as NAME] [--timeout D]`:
  * validate before anything is sent, start the day-2 run for the connection (or attach to the one going), optionally
  * pre-approve, follow it. Exit codes as `connect`: 0 done, 2 invalid, 3 failed, 4 still waiting, 5 rejected.
  */
@@ -8,6 +8,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { taskQueue } from '../temporal/connection';
 import {
   validateDisconnectRequest,
+  validateMigrateRequest,
   validateRotateRequest,
   validateUpdateAccessRequest,
   type Day2Request,
@@ -51,6 +52,14 @@ export const DAY2_COMMANDS: Day2Command[] = [
     requestName: 'DisconnectRequest',
     validate: validateDisconnectRequest,
     describe: (r) => `Disconnect "${r.alias}" from ECH ${r.local.deploymentId}`,
+  },
+  {
+    name: 'migrate',
+    kind: 'migrate',
+    workflowType: 'migrateRemoteClusterToApiKey',
+    requestName: 'MigrateRequest',
+    validate: validateMigrateRequest,
+    describe: (r) => `Migrate "${r.alias}" on ECH ${r.local.deploymentId} to API key authentication`,
   },
 ];
 
@@ -101,7 +110,7 @@ async function run(cmd: Day2Command, opts: Options): Promise<never> {
   return followStartedRun(client, started, opts, cmd.name);
 }
 
-/** Runs the day-2 command `name` (rotate, update-access, disconnect). */
+/** Runs the day-2 command `name` (rotate, update-access, disconnect, migrate). */
 export function runDay2(name: string, opts: Options): Promise<never> {
   const cmd = DAY2_COMMANDS.find((c) => c.name === name);
   if (!cmd) throw new Error(`no day-2 command ${name}`);

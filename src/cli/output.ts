@@ -56,6 +56,10 @@ export function nextActions(workflowId: string, step: WaitingFor['step']): strin
     case HUMAN_STEPS.updateRemoteKey:
     case HUMAN_STEPS.invalidateRemoteKey:
       return [`ech-remote confirm ${id} --step ${step} --as YOUR_NAME`];
+    case HUMAN_STEPS.pauseOperations:
+      return [
+        `pause them on ECH as the instructions say; the run re-reads ECH and goes on by itself (ech-remote status ${id})`,
+      ];
     case HUMAN_STEPS.remoteCaCertificate:
       return ['Temporal UI: Send a Signal › provideRemoteCaCertificate with {"pem":"-----BEGIN CERTIFICATE-----…"}'];
   }

@@ -181,9 +181,10 @@ export async function followRun(
   return finish(base, { ...fromStatus(final), waitingFor: undefined, ...ending(settled) });
 }
 
-/** What a completed run did, by its result's shape (connect, rotate, update access, disconnect). */
+/** What a completed run did, by its result's shape (connect, rotate, update access, disconnect, migrate). */
 function doneWord(result: RunResult | undefined): string {
   if (!result) return 'Done';
+  if ('migrated' in result) return `Migrated to the API-key model (key ${result.apiKeyId})`;
   if ('rotated' in result) return `Rotated (new key ${result.newKeyId}, old key ${result.oldKey})`;
   if ('nothingToDo' in result && 'removed' in result) return result.nothingToDo ? 'Nothing to do' : 'Disconnected';
   if ('updated' in result) return `Access updated (updated: ${result.updated})`;

@@ -176,6 +176,8 @@ export interface OwnershipRecord {
   api_key_id?: string;
   /** The run that last rotated the key. */
   rotated_by?: string;
+  /** The migrateRemoteClusterToApiKey run that moved the alias from the certificate model to the API-key model. */
+  migrated_by?: string;
 }
 
 /** A cross-cluster API key as Elasticsearch reports it (never its secret). */
@@ -236,4 +238,12 @@ export interface ConnectionCheck {
   searchPartial?: string;
   /** Why the round failed: the diagnosis (cause; fix) and the error ECH answered. */
   problem?: string;
+}
+
+/** What on ECH still uses an alias (active ones only): the migration pauses them first. */
+export interface CrossClusterOperations {
+  followerIndices: string[];
+  autoFollowPatterns: string[];
+  transforms: string[];
+  datafeeds: string[];
 }

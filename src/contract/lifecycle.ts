@@ -10,6 +10,7 @@ import type { WorkflowKind } from './steps';
 import {
   access,
   boundedDuration,
+  hostPort,
   httpsUrl,
   indexName,
   list,
@@ -17,6 +18,7 @@ import {
   refId,
   roleSpec,
   secretName,
+  serverName,
   validateWith,
   type ValidationProblem,
 } from './request';
@@ -126,13 +128,86 @@ export const disconnectRequestSchema = z
   })
   .strict();
 
+/**
+ * migrateRemoteClusterToApiKey: a connection of this tool in the TLS-certificate model (path C) moved to the API-key
+ * model under the same alias (Elasticsearch's "Migrate from certificate to API key authentication").
+ *
+ * The key's `access` is named explicitly: in the certificate model the self-managed roles with the same names as the
+ * ECH user's roles decided what a search could read; a cross-cluster key has no roles, so the request states what the
+ * key grants (normally the index names those remote roles gave). With remote credentials the preflight reads those
+ * same-named roles and warns about each index pattern they granted that `access` does not name.
+ */
+export const migrateRequestSchema = z
+  .object({
+    ...common,
+    remote: z
+      .object({
+        elasticsearch: remote.unwrap().shape.elasticsearch,
+        /** The self-managed remote cluster server the alias will point at (port 9443 by default). */
+        remoteClusterServer: z
+          .object({
+            proxyAddress: hostPort,
+            serverName: serverName.optional(),
+            ca: z.discriminatedUnion('kind', [
+              z.object({ kind: z.literal('public') }).strict(),
+              z.object({ kind: z.literal('private'), pem: pemCertificate }).strict(),
+            ]),
+          })
+          .strict(),
+      })
+      .strict(),
+    /** The cross-cluster API key's access (what the same-named self-managed roles granted). */
+    access,
+    /** Expiration of the key (Elasticsearch's duration); absent: the key does not expire. */
+    keyExpiration: boundedDuration(DURATION_BOUNDS.keyExpiration).optional(),
+    /**
+     * ECH roles of this alias to rewrite for the API-key model (with `remoteIndices`: in that model the ECH role, not
+     * the same-named remote role, grants the remote indices). Absent: the roles are left as they are.
+     */
+    roles: list(roleSpec).default([]),
+    /** CCR followers, auto-follow patterns, transforms or datafeeds still using the alias: refuse, or wait until paused. */
+    activeOperations: z.enum(['refuse', 'wait']).default('refuse'),
+    /** After the verified switch: remove the certificate model's trust entry and remote roles this tool made. */
+    removeLeftovers: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const search = r.access.search ?? [];
+    const replication = r.access.replication ?? [];
+    if (search.length === 0 && replication.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['access'],
+        message: 'must specify non-empty access for either [search] or [replication]',
+      });
+    }
+    if (replication.length > 0 && search.some((s) => s.query !== undefined || s.field_security !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['access', 'search'],
+        message: 'search does not support document or field level security if replication is assigned',
+      });
+    }
+    r.roles.forEach((role, i) => {
+      if (role.remote) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['roles', i, 'remote'],
+          message: "is the certificate model's same-named remote role; after the migration use remoteIndices",
+        });
+      }
+    });
+  });
+
 export type RotateRequestInput = z.input<typeof rotateRequestSchema>;
 export type RotateRequest = z.output<typeof rotateRequestSchema>;
 export type UpdateAccessRequestInput = z.input<typeof updateAccessRequestSchema>;
 export type UpdateAccessRequest = z.output<typeof updateAccessRequestSchema>;
 export type DisconnectRequestInput = z.input<typeof disconnectRequestSchema>;
 export type DisconnectRequest = z.output<typeof disconnectRequestSchema>;
-export type Day2Request = RotateRequest | UpdateAccessRequest | DisconnectRequest;
+export type MigrateRequestInput = z.input<typeof migrateRequestSchema>;
+export type MigrateRequest = z.output<typeof migrateRequestSchema>;
+export type Day2Request = RotateRequest | UpdateAccessRequest | DisconnectRequest | MigrateRequest;
 
 /** One id per workflow kind and connection: a running one is attached to; an ended one is followed by a new run. */
 export function day2WorkflowId(kind: WorkflowKind, r: { alias: string; local: { deploymentId: string } }): string {
@@ -149,4 +224,7 @@ export function validateUpdateAccessRequest(input: unknown): Validation<UpdateAc
 }
 export function validateDisconnectRequest(input: unknown): Validation<DisconnectRequest> {
   return validateWith(disconnectRequestSchema, input);
+}
+export function validateMigrateRequest(input: unknown): Validation<MigrateRequest> {
+  return validateWith(migrateRequestSchema, input);
 }

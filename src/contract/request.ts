@@ -112,7 +112,7 @@ const HOST_GRAMMAR =
   'an RFC 1123 host name (labels of letters, digits and "-", at most 253 characters) or an IP address';
 
 /** `remote.serverName`: what ECH sends as SNI and the certificate must cover (`--dns=`/`--ip=` of certutil). */
-const serverName = checked((s) => {
+export const serverName = checked((s) => {
   if (s.length > LIMITS.hostnameChars) return tooLong(LIMITS.hostnameChars);
   return isHostname(s) || isIPv4(s) || isIPv6(s) ? undefined : `must be ${HOST_GRAMMAR}`;
 });

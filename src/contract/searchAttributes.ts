@@ -4,7 +4,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const EchDeploymentId = defineSearchAttributeKey('EchDeploymentId', SearchAttributeType.KEYWORD);
 export const RemoteClusterAlias = defineSearchAttributeKey('RemoteClusterAlias', SearchAttributeType.KEYWORD);
 export const SecurityModel = defineSearchAttributeKey('SecurityModel', SearchAttributeType.KEYWORD);
-/** Which lifecycle workflow a run is: connect, rotate, update-access or disconnect (WORKFLOW_KINDS). */
+/** Which lifecycle workflow a run is: connect, rotate, update-access, disconnect or migrate (WORKFLOW_KINDS). */
 export const WorkflowKind = defineSearchAttributeKey('Workflow', SearchAttributeType.KEYWORD);
 export const Phase = defineSearchAttributeKey('Phase', SearchAttributeType.KEYWORD);
 

@@ -143,7 +143,29 @@ export interface DisconnectResult {
   durationMs: number;
 }
 
-export type RunResult = ConnectResult | RotateResult | UpdateAccessResult | DisconnectResult | DryRunResult;
+/** migrateRemoteClusterToApiKey's result: the alias in the API-key model, verified, and what was removed after. */
+export interface MigrateResult {
+  alias: string;
+  migrated: true;
+  securityModel: 'api-key';
+  /** The cross-cluster API key the alias uses now (its id; the secret never leaves the encrypted payloads). */
+  apiKeyId: string;
+  /** The settings the certificate connection had (what a rollback would have put back). */
+  previousSettings: Record<string, unknown>;
+  clusterSettings: string[];
+  keystoreEntry: string;
+  /** The `proxy` trust entry made for a private remote cluster server CA. */
+  trustEntry?: string;
+  roles: string[];
+  /** With `removeLeftovers`: the certificate model's trust entry and same-named remote roles this tool had made. */
+  removed: { trustEntry?: string; remoteRoles: string[] };
+  evidence: { remoteInfo: unknown; resolveCluster?: unknown; searchHits?: number };
+  warnings: string[];
+  durationMs: number;
+}
+
+export type RunResult =
+  ConnectResult | RotateResult | UpdateAccessResult | DisconnectResult | MigrateResult | DryRunResult;
 
 export interface ConnectStatus {
   phase: Phase;

@@ -9,6 +9,8 @@ export const HUMAN_STEPS = {
   invalidateOldKey: 'invalidate-old-key',
   updateRemoteKey: 'update-remote-key',
   invalidateRemoteKey: 'invalidate-remote-key',
+  /** migrateRemoteClusterToApiKey: the ECH org pauses CCR, transforms and datafeeds that use the alias (re-read). */
+  pauseOperations: 'pause-operations',
 } as const;
 export type HumanStepId = (typeof HUMAN_STEPS)[keyof typeof HUMAN_STEPS];
 
@@ -35,6 +37,10 @@ export const STEP_IDS = [
   // disconnectRemoteCluster
   'disconnect',
   HUMAN_STEPS.invalidateRemoteKey,
+  // migrateRemoteClusterToApiKey
+  HUMAN_STEPS.pauseOperations,
+  'switch-to-api-key',
+  'remove-leftovers',
   'rollback',
 ] as const;
 export type StepId = (typeof STEP_IDS)[number];
@@ -65,7 +71,7 @@ export const MANAGED_BY = 'ech-remote-clusters';
 export const DEFAULT_TASK_QUEUE = 'ech-remote-clusters';
 
 /** The lifecycle workflows, as the `Workflow` search attribute names them. */
-export const WORKFLOW_KINDS = ['connect', 'rotate', 'update-access', 'disconnect'] as const;
+export const WORKFLOW_KINDS = ['connect', 'rotate', 'update-access', 'disconnect', 'migrate'] as const;
 export type WorkflowKind = (typeof WORKFLOW_KINDS)[number];
 
 /**
@@ -77,6 +83,7 @@ export const CONFIRMABLE_STEPS = {
   rotate: [HUMAN_STEPS.invalidateOldKey],
   'update-access': [HUMAN_STEPS.updateRemoteKey],
   disconnect: [],
+  migrate: [HUMAN_STEPS.remoteClusterServer],
 } as const satisfies Record<WorkflowKind, readonly HumanStepId[]>;
 
 /** Every step some workflow lets the self-managed org confirm, in contract order. */

@@ -111,9 +111,9 @@ function sh(v: string): string {
 function writeSamples(dir: string, info: SandboxInfo): void {
   fs.mkdirSync(path.join(dir, 'scenario'), { recursive: true });
   for (const [name, req] of Object.entries(info.requests)) {
-    // Day 2 (rotate, updateAccess, disconnect, audit) as rotate.json, update-access.json, disconnect.json, audit.json;
+    // Day 2 (rotate, updateAccess, disconnect, audit, migrate) as rotate.json, update-access.json, … migrate.json;
     // the fleet as fleet.json.
-    const file = ['rotate', 'updateAccess', 'disconnect', 'audit', 'fleet'].includes(name)
+    const file = ['rotate', 'updateAccess', 'disconnect', 'audit', 'migrate', 'fleet'].includes(name)
       ? `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.json`
       : `connect-${name}.json`;
     fs.writeFileSync(path.join(dir, file), JSON.stringify(req, null, 2) + '\n');

@@ -6,6 +6,7 @@
 import type { AuditRow, AuditStatus } from '../contract/audit';
 import type { ConnectionCheck, ConnectionFacts, CrossClusterKeyInfo, OwnedSecurityObject } from '../contract/facts';
 import type { Access } from '../contract/request';
+import { migrationTrustEntryName } from './migrate';
 import { accessHash, keystoreSecretName, trustEntryName } from './requests';
 
 export type AuditKey = CrossClusterKeyInfo & { type?: string; accessHash?: string };
@@ -226,6 +227,13 @@ function orphanRows(f: DeploymentFactsForAudit): AuditRow[] {
     if (!name.startsWith(prefix)) continue;
     const alias = name.slice(prefix.length);
     if (present.has(alias)) continue;
+    // A migration's entry for a private remote cluster server CA (`<alias>-api-key`) belongs to its alias.
+    if (
+      name === migrationTrustEntryName(alias.replace(/-api-key$/, '')) &&
+      present.has(alias.replace(/-api-key$/, ''))
+    ) {
+      continue;
+    }
     rows.push(
       orphan(alias, `trust entry ${name}`, `trust entry ${name} of this tool, whose alias is gone → remove it`),
     );

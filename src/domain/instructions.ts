@@ -65,7 +65,11 @@ export function answerHelp(
 }
 
 /** Step `remote-cluster-server` (A0/B0): enable the remote cluster server with TLS on every self-managed node. */
-export function remoteClusterServerInstructions(r: ConnectRequest, workflowId: string, why: string): HumanInstructions {
+export function remoteClusterServerInstructions(
+  r: { remote: Pick<ConnectRequest['remote'], 'proxyAddress' | 'serverName' | 'ca'> },
+  workflowId: string,
+  why: string,
+): HumanInstructions {
   const name = r.remote.serverName ?? host(r.remote.proxyAddress);
   const settings: Record<string, unknown> = {
     'remote_cluster_server.enabled': true,

@@ -22,7 +22,12 @@ import { SimulatedCluster, type ClusterConfig } from './elasticsearch/cluster';
 import { CloudApi, CloudDeployment, cloudId, type PlanSettings } from './cloud';
 import { createControlHandler, type ControlTarget } from './control';
 import { scenarioSpec, type ScenarioName, type ScenarioSpec, type Versions } from './scenarios';
-import type { DisconnectRequestInput, RotateRequestInput, UpdateAccessRequestInput } from '../contract/lifecycle';
+import type {
+  DisconnectRequestInput,
+  MigrateRequestInput,
+  RotateRequestInput,
+  UpdateAccessRequestInput,
+} from '../contract/lifecycle';
 import type { AuditRequestInput } from '../contract/audit';
 import type { FleetRequestInput } from '../contract/fleet';
 import type { ConnectRequestInput } from '../contract/request';
@@ -170,6 +175,11 @@ export interface SandboxInfo {
     audit: AuditRequestInput;
     /** connectRemoteClusters: three aliases of the `api-key-private` cluster on the ECH deployment (remote credentials included). */
     fleet: FleetRequestInput;
+    /**
+     * migrateRemoteClusterToApiKey for the alias of `tls-certificate`: to its cluster's remote cluster server (off at
+     * start in the tls-certificate scenario: the run waits for it, enabled through POST /_sandbox/self-managed/apply).
+     */
+    migrate: MigrateRequestInput;
   };
   /** The request that fits the current scenario. */
   recommendedRequest: RequestName;
@@ -412,6 +422,36 @@ function buildDay2Requests(
     rotate: { ...day2, gracePeriod: '10s' },
     updateAccess: { ...day2, access: { search: [{ names: ['logs-*'], query: { term: { service: 'auth' } } }] } },
     disconnect: { ...day2 },
+  };
+}
+
+/** The migration of the `tls-certificate` connection to the API-key model (same alias, its cluster's remote cluster server). */
+function buildMigrateRequest(
+  connect: ConnectRequestInput,
+  t: RequestTarget,
+  rcsCa: 'public' | 'private' | undefined,
+  info: InfoBase,
+): MigrateRequestInput {
+  return {
+    alias: connect.alias,
+    local: connect.local,
+    remote: {
+      elasticsearch: connect.remote.elasticsearch!,
+      remoteClusterServer: {
+        proxyAddress: t.remoteClusterServer,
+        serverName: t.serverName,
+        ca: rcsCa === 'private' ? { kind: 'private', pem: info.ca.remotePrivate } : { kind: 'public' },
+      },
+    },
+    // What the certificate model's same-named remote role granted (buildRequest: read on logs-*).
+    access: { search: [{ names: ['logs-*'] }] },
+    roles: [
+      {
+        name: t.role,
+        remoteIndices: [{ names: ['logs-*'], privileges: ['read', 'read_cross_cluster', 'view_index_metadata'] }],
+      },
+    ],
+    verify: { searchIndex: 'logs-*' },
   };
 }
 
@@ -716,12 +756,6 @@ class SandboxImpl implements Sandbox, ControlTarget {
       RequestName,
       ConnectRequestInput
     >;
-    const requests: SandboxInfo['requests'] = {
-      ...connects,
-      ...buildDay2Requests(connects['api-key-private']),
-      audit: buildAuditRequest(Object.values(connects)),
-      fleet: buildFleetRequest(connects['api-key-private']),
-    };
     const remoteInfo = (c: SimulatedCluster, spec: ScenarioSpec, request: RequestName): RemoteInfo => ({
       request,
       description: spec.description,
@@ -742,6 +776,14 @@ class SandboxImpl implements Sandbox, ControlTarget {
       const c = this.extraRemotes.get(r.alias);
       if (c) remotes[r.alias] = remoteInfo(c, scenarioSpec(r.request), r.request);
     }
+    const tls = targetOf('tls-certificate');
+    const requests: SandboxInfo['requests'] = {
+      ...connects,
+      ...buildDay2Requests(connects['api-key-private']),
+      audit: buildAuditRequest(Object.values(connects)),
+      fleet: buildFleetRequest(connects['api-key-private']),
+      migrate: buildMigrateRequest(connects['tls-certificate'], tls, remotes[tls.alias]?.remoteClusterServerCa, base),
+    };
     this.info = {
       ...base,
       secretsEnvFile,

@@ -15,6 +15,7 @@ import type { DisconnectResult, DryRunResult } from '../contract/status';
 import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
 import { invalidateRemoteKeyNote, planStep } from '../domain/day2';
 import { approvalInstructions } from '../domain/instructions';
+import { migrationTrustEntryName } from '../domain/migrate';
 import { keystoreSecretName, trustEntryName } from '../domain/requests';
 import { activity, removeTrustOnEch } from './activity';
 import { day2Preflight, type Day2Found } from './paths/day2';
@@ -24,7 +25,9 @@ interface DisconnectFound extends Day2Found {
   nothingToDo: boolean;
   adopted: boolean;
   keystoreEntry?: string;
+  /** The names of `trustEntries`, comma-separated (the result's `removed.trustEntry`). */
   trustEntry?: string;
+  trustEntries?: string[];
   keys: CrossClusterKeyInfo[];
   left: DisconnectResult['left'];
 }
@@ -72,7 +75,11 @@ export const DISCONNECT: RunDefinition<DisconnectRequest, DisconnectFound, Disco
     }
     const trustName = trustEntryName(r.alias);
     // Our trust entries are per alias (their name carries it): no other alias of ours uses this one.
-    const trustEntry = !adopted && base.deployment.directTrustNames.includes(trustName) ? trustName : undefined;
+    // The certificate model's or connect's entry, and the one a migration made for a private remote cluster server CA.
+    const trustEntries = adopted
+      ? []
+      : [trustName, migrationTrustEntryName(r.alias)].filter((n) => base.deployment.directTrustNames.includes(n));
+    const trustEntry = trustEntries.length ? trustEntries.join(', ') : undefined;
     const keys =
       !adopted && base.remote
         ? await activity('Find the keys made for the alias')
@@ -97,7 +104,7 @@ export const DISCONNECT: RunDefinition<DisconnectRequest, DisconnectFound, Disco
               ]
             : []),
           ...(keystoreEntry ? [planStep('ech-keystore', `remove keystore entry ${keystoreEntry}`)] : []),
-          ...(trustEntry ? [planStep('ech-trust', `remove trust entry "${trustEntry}" (waits for the ECH plan)`)] : []),
+          ...trustEntries.map((n) => planStep('ech-trust', `remove trust entry "${n}" (waits for the ECH plan)`)),
           ...keys.map((k) =>
             planStep(
               HUMAN_STEPS.invalidateRemoteKey,
@@ -126,7 +133,7 @@ export const DISCONNECT: RunDefinition<DisconnectRequest, DisconnectFound, Disco
       nothingToDo,
       adopted,
       ...(keystoreEntry ? { keystoreEntry } : {}),
-      ...(trustEntry ? { trustEntry } : {}),
+      ...(trustEntry ? { trustEntry, trustEntries } : {}),
       keys,
       left,
     };
@@ -191,7 +198,7 @@ async function disconnect(ctx: RunContext<DisconnectRequest>, found: DisconnectF
   if (found.trustEntry) {
     ctx.setCurrent('ech-trust');
     state.step('ech-trust', 'running');
-    await removeTrustOnEch(cloud, found.trustEntry);
+    for (const name of found.trustEntries ?? []) await removeTrustOnEch(cloud, name);
     removed.trustEntry = found.trustEntry;
     state.step('ech-trust', 'done', `${found.trustEntry} removed`);
   }

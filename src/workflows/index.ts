@@ -7,3 +7,4 @@ export { rotateRemoteClusterKey } from './rotate';
 export { updateRemoteClusterAccess } from './updateAccess';
 export { auditDeploymentRemoteClusters, auditRemoteClusters } from './audit';
 export { connectRemoteClusters } from './fleet';
+export { migrateRemoteClusterToApiKey } from './migrate';

@@ -220,6 +220,18 @@ describe('audit verdicts', () => {
     );
   });
 
+  it("a migration's trust entry for a private remote cluster server CA (<alias>-api-key) belongs to its alias while it exists", () => {
+    const names = ['ech-remote-clusters/a-api-key', 'ech-remote-clusters/gone-api-key'];
+    const rows = auditRows(facts({}, { trustEntryNames: names }));
+    assert.deepEqual(
+      rows.map((r) => [r.alias, r.status, r.evidence.orphan]),
+      [
+        ['a', 'healthy', undefined],
+        ['gone-api-key', 'orphan', 'trust entry ech-remote-clusters/gone-api-key'],
+      ],
+    );
+  });
+
   it('the request: every problem by its path', () => {
     const v = validateAuditRequest({
       deployments: [],

@@ -16,6 +16,7 @@ import { validateFleetRequest } from '../../src/contract/fleet';
 import { durationToMs } from '../../src/contract/duration';
 import {
   validateDisconnectRequest,
+  validateMigrateRequest,
   validateRotateRequest,
   validateUpdateAccessRequest,
 } from '../../src/contract/lifecycle';
@@ -87,7 +88,7 @@ describe('start() and sandbox.json', () => {
   });
 
   it('ships ready ConnectRequests and day-2 requests that the contract schemas accept', () => {
-    const { rotate, updateAccess, disconnect, audit, fleet, ...connects } = sandbox.info.requests;
+    const { rotate, updateAccess, disconnect, audit, fleet, migrate, ...connects } = sandbox.info.requests;
     for (const [name, request] of Object.entries(connects)) {
       const parsed = connectRequestSchema.safeParse(request);
       assert.ok(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`);
@@ -101,6 +102,14 @@ describe('start() and sandbox.json', () => {
       assert.ok(r.remote?.elasticsearch?.credentialsSecret);
     }
     assert.ok(durationToMs(rotate.gracePeriod ?? '0s') <= 10_000);
+    // The migration acts on the certificate-model connection (the alias of tls-certificate), to its remote cluster server.
+    const migrateV = validateMigrateRequest(migrate);
+    assert.ok(migrateV.ok, JSON.stringify(migrateV));
+    assert.equal(migrate.alias, sandbox.info.requests['tls-certificate'].alias);
+    assert.equal(
+      migrate.remote.remoteClusterServer.proxyAddress,
+      sandbox.info.remotes[migrate.alias]!.remoteClusterServer,
+    );
     // The audit covers every connection of the sample requests on the one deployment, with remote credentials.
     const auditV = validateAuditRequest(audit);
     assert.ok(auditV.ok, JSON.stringify(auditV));

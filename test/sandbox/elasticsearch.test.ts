@@ -662,3 +662,62 @@ test('_security/_query/api_key: metadata term, type, invalidated, expiration ran
   assert.equal(bad.status, 400);
   assert.match(bad.body.error.reason, /Field \[api_key_hash\] is not allowed for querying/);
 });
+
+/**
+ * What a migration reads to see what uses an alias, and what the ECH org runs to pause it (elastic/elasticsearch
+ * x-pack/plugin/ccr: RestPauseFollowAction `POST /<index>/_ccr/pause_follow` ends the shard-follow tasks, and
+ * TransportFollowStatsAction reports only indices with such tasks; RestPauseAutoFollowPatternAction →
+ * ActivateAutoFollowPatternAction sets the pattern's `active` false; x-pack/plugin/transform: RestPutTransformAction
+ * requires source.index, dest.index and one function, `_stats` reports `state` started / stopped).
+ */
+test('CCR pause and transforms: a paused follower leaves _ccr/stats, a paused pattern is inactive, a stopped transform says so', async () => {
+  const alias = 'ops-migrate';
+  await connect(alias, e.sm.transportAddress);
+  try {
+    const follow = await call(e.ech, 'PUT', '/logs-follower-m/_ccr/follow', {
+      remote_cluster: alias,
+      leader_index: 'logs-app',
+    });
+    assert.equal(follow.status, 200, JSON.stringify(follow.body));
+    const followers = async () =>
+      ((await call(e.ech, 'GET', '/_ccr/stats')).body.follow_stats.indices as { index: string }[]).map((i) => i.index);
+    assert.ok((await followers()).includes('logs-follower-m'));
+    assert.equal((await call(e.ech, 'POST', '/logs-follower-m/_ccr/pause_follow')).status, 200);
+    assert.ok(!(await followers()).includes('logs-follower-m'), 'a paused follower has no follow stats');
+    assert.equal((await call(e.ech, 'POST', '/logs-follower-m/_ccr/resume_follow')).status, 200);
+    assert.ok((await followers()).includes('logs-follower-m'));
+
+    const put = await call(e.ech, 'PUT', '/_ccr/auto_follow/p-m', {
+      remote_cluster: alias,
+      leader_index_patterns: ['logs-*'],
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal((await call(e.ech, 'POST', '/_ccr/auto_follow/p-m/pause')).status, 200);
+    const patterns = (await call(e.ech, 'GET', '/_ccr/auto_follow')).body.patterns as any[];
+    assert.equal(patterns.find((p) => p.name === 'p-m').pattern.active, false);
+    assert.equal((await call(e.ech, 'POST', '/_ccr/auto_follow/nope/pause')).status, 404);
+
+    const bad = await call(e.ech, 'PUT', '/_transform/t-bad', { source: { index: [`${alias}:logs-*`] } });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /dest\.index is missing/);
+    const t = await call(e.ech, 'PUT', '/_transform/t-m?defer_validation=true', {
+      source: { index: [`${alias}:logs-*`] },
+      dest: { index: 'logs-summary' },
+      pivot: {
+        group_by: { level: { terms: { field: 'level' } } },
+        aggregations: { n: { value_count: { field: 'msg' } } },
+      },
+    });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    const state = async () =>
+      ((await call(e.ech, 'GET', '/_transform/_stats')).body.transforms as any[]).find((x) => x.id === 't-m').state;
+    assert.equal(await state(), 'stopped');
+    assert.equal((await call(e.ech, 'POST', '/_transform/t-m/_start')).status, 200);
+    assert.equal(await state(), 'started');
+    const configs = (await call(e.ech, 'GET', '/_transform')).body.transforms as any[];
+    assert.deepEqual(configs.find((x) => x.id === 't-m').source.index, [`${alias}:logs-*`]);
+    assert.deepEqual((await call(e.ech, 'GET', '/_ml/datafeeds')).body, { count: 0, datafeeds: [] });
+  } finally {
+    await remove(alias);
+  }
+});

@@ -127,8 +127,13 @@ export class SimulatedCluster {
   lastRemoteAuthentication?: { alias: string; apiKeyId: string; at: string };
   readonly inboundLog: (InboundEvent & { at: string })[] = [];
   /** CCR (minimal): follower indices and auto-follow patterns, by name. */
-  readonly ccrFollowers = new Map<string, { remoteCluster: string; leaderIndex: string }>();
-  readonly ccrAutoFollow = new Map<string, { remoteCluster: string; leaderIndexPatterns: string[] }>();
+  readonly ccrFollowers = new Map<string, { remoteCluster: string; leaderIndex: string; paused?: boolean }>();
+  readonly ccrAutoFollow = new Map<
+    string,
+    { remoteCluster: string; leaderIndexPatterns: string[]; paused?: boolean }
+  >();
+  /** Transforms (minimal): their source indices and whether they run, so a migration can see what uses an alias. */
+  readonly transforms = new Map<string, { sourceIndex: string[]; destIndex: string; started: boolean }>();
   /** Remote side: the key that authenticated the last cross-cluster request (what the remote sees, per request). */
   lastCrossClusterRequest?: { apiKeyId: string; at: string };
   readonly outboundLog: { at: string; alias: string; ok: boolean; apiKeyId?: string; reason?: string }[] = [];
@@ -976,13 +981,16 @@ export class SimulatedCluster {
           auto_followed_clusters: [],
         },
         follow_stats: {
-          indices: [...this.ccrFollowers].map(([index, f]) => ({
-            index,
-            total_global_checkpoint_lag: 0,
-            shards: [
-              { remote_cluster: f.remoteCluster, leader_index: f.leaderIndex, follower_index: index, shard_id: 0 },
-            ],
-          })),
+          // A paused follower has no shard-follow tasks, so ES's follow stats leave it out (FollowStatsAction).
+          indices: [...this.ccrFollowers]
+            .filter(([, f]) => !f.paused)
+            .map(([index, f]) => ({
+              index,
+              total_global_checkpoint_lag: 0,
+              shards: [
+                { remote_cluster: f.remoteCluster, leader_index: f.leaderIndex, follower_index: index, shard_id: 0 },
+              ],
+            })),
         },
       });
     });
@@ -1006,7 +1014,7 @@ export class SimulatedCluster {
         patterns: [...this.ccrAutoFollow].map(([name, p]) => ({
           name,
           pattern: {
-            active: true,
+            active: !p.paused,
             remote_cluster: p.remoteCluster,
             leader_index_patterns: p.leaderIndexPatterns,
             follow_index_pattern: '{{leader_index}}',
@@ -1014,6 +1022,105 @@ export class SimulatedCluster {
           },
         })),
       });
+    });
+    // Pausing (ES: POST /<index>/_ccr/pause_follow, POST /_ccr/auto_follow/<name>/pause and /resume) is what a
+    // migration asks the ECH org to do before the alias switches model (Elasticsearch's migration guide, step 3).
+    on('POST', '/{index}/_ccr/pause_follow', (req, auth) => {
+      need(auth, 'ccrFollow');
+      const f = this.ccrFollowers.get(req.params.index!);
+      if (!f) throw indexNotFound(req.params.index!);
+      f.paused = true;
+      return ok({ acknowledged: true });
+    });
+    on('POST', '/{index}/_ccr/resume_follow', (req, auth) => {
+      need(auth, 'ccrFollow');
+      const f = this.ccrFollowers.get(req.params.index!);
+      if (!f) throw indexNotFound(req.params.index!);
+      f.paused = false;
+      return ok({ acknowledged: true });
+    });
+    for (const action of ['pause', 'resume'] as const) {
+      on('POST', `/_ccr/auto_follow/{name}/${action}`, (req, auth) => {
+        need(auth, 'ccrAutoFollowPut');
+        const p = this.ccrAutoFollow.get(req.params.name!);
+        if (!p) {
+          throw new EsError(404, 'resource_not_found_exception', `auto-follow pattern [${req.params.name}] is missing`);
+        }
+        p.paused = action === 'pause';
+        return ok({ acknowledged: true });
+      });
+    }
+    // Transforms, minimal (ES RestPutTransformAction / TransportPutTransformAction: source.index and dest.index are
+    // required, and a pivot or latest; the sandbox runs nothing and does not check the source exists, as with
+    // defer_validation=true). GET lists the configs, _stats the state (`started` / `stopped`), as ES answers them.
+    on('PUT', '/_transform/{id}', (req, auth) => {
+      need(auth, 'transformPut');
+      const b = body(req) ?? {};
+      const source = (b.source ?? {}) as { index?: unknown };
+      const dest = (b.dest ?? {}) as { index?: unknown };
+      const sourceIndex = Array.isArray(source.index)
+        ? source.index.map(String)
+        : source.index
+          ? [String(source.index)]
+          : [];
+      const problems = [
+        ...(sourceIndex.length ? [] : ['source.index is missing']),
+        ...(typeof dest.index === 'string' && dest.index ? [] : ['dest.index is missing']),
+        ...(b.pivot !== undefined || b.latest !== undefined
+          ? []
+          : ['Transform configuration must specify exactly 1 function']),
+      ];
+      if (problems.length) {
+        throw new EsError(
+          400,
+          'action_request_validation_exception',
+          `Validation Failed: ${problems.map((p, i) => `${i + 1}: ${p};`).join('')}`,
+        );
+      }
+      const id = req.params.id!;
+      if (this.transforms.has(id)) {
+        throw new EsError(409, 'resource_already_exists_exception', `Transform with id [${id}] already exists`);
+      }
+      this.transforms.set(id, { sourceIndex, destIndex: dest.index as string, started: false });
+      return ok({ acknowledged: true });
+    });
+    for (const action of ['_start', '_stop'] as const) {
+      on('POST', `/_transform/{id}/${action}`, (req, auth) => {
+        need(auth, 'transformPut');
+        const t = this.transforms.get(req.params.id!);
+        if (!t)
+          throw new EsError(
+            404,
+            'resource_not_found_exception',
+            `Transform with id [${req.params.id}] could not be found`,
+          );
+        t.started = action === '_start';
+        return ok({ acknowledged: true });
+      });
+    }
+    on('GET', '/_transform', (_req, auth) => {
+      need(auth, 'transformGet');
+      const transforms = [...this.transforms].map(([id, t]) => ({
+        id,
+        source: { index: t.sourceIndex, query: { match_all: {} } },
+        dest: { index: t.destIndex },
+      }));
+      return ok({ count: transforms.length, transforms });
+    });
+    on('GET', '/_transform/_stats', (_req, auth) => {
+      need(auth, 'transformGet');
+      const transforms = [...this.transforms].map(([id, t]) => ({ id, state: t.started ? 'started' : 'stopped' }));
+      return ok({ count: transforms.length, transforms });
+    });
+    // ML datafeeds: none in the sandbox (they need anomaly detection jobs); the read APIs answer as on a cluster
+    // without any (ES RestGetDatafeedsAction / RestGetDatafeedStatsAction: `count` and an empty list).
+    on('GET', '/_ml/datafeeds', (_req, auth) => {
+      need(auth, 'datafeedsGet');
+      return ok({ count: 0, datafeeds: [] });
+    });
+    on('GET', '/_ml/datafeeds/_stats', (_req, auth) => {
+      need(auth, 'datafeedsGet');
+      return ok({ count: 0, datafeeds: [] });
     });
     on('DELETE', '/_ccr/auto_follow/{name}', (req, auth) => {
       need(auth, 'ccrAutoFollowPut');

@@ -254,6 +254,9 @@ export const CLUSTER_ACTIONS = {
   ccrAutoFollowGet: ['cluster:monitor/ccr/auto_follow_pattern/get', ['monitor', 'manage', 'all']],
   ccrAutoFollowPut: ['cluster:admin/xpack/ccr/auto_follow_pattern/put', ['manage_ccr', 'all']],
   ccrFollow: ['indices:admin/xpack/ccr/put_follow', ['manage_ccr', 'all']],
+  transformGet: ['cluster:monitor/transform/get', ['monitor_transform', 'monitor', 'manage', 'all']],
+  transformPut: ['cluster:admin/transform/put', ['manage_transform', 'manage', 'all']],
+  datafeedsGet: ['cluster:monitor/xpack/ml/datafeeds/get', ['monitor_ml', 'monitor', 'manage', 'all']],
 } as const satisfies Record<string, readonly [string, readonly string[]]>;
 
 export type ClusterAction = keyof typeof CLUSTER_ACTIONS;
