@@ -77,11 +77,10 @@ function quietBundlerLogger(): Logger {
 
 /**
  * Modules evaluated once per worker thread and shared by every cached run, instead of once per run. The SDK gives each
- * workflow run its own copy of every module it imports (its module cache), and zod with the contract's schemas is
- * most of that: ~1.2 MB of heap and ~30 ms of CPU per run started or replayed, against ~0.1 MB and ~2 ms without them
- * (docs/benchmarks.md). Only modules without per-run state belong here: the SDK deep-freezes them, so a write to one
- * would throw instead of leaking between runs. zod and these contract files define schemas and pure functions; none
- * imports @temporalio/workflow (src/contract/handlers.ts names the signals without it).
+ * workflow run its own copy of every module it imports (its module cache): 1.26 MB of heap per run started or replayed,
+ * zod ~0.75 MB of it; shared, a run costs ~0.5 MB (docs/benchmarks.md). Only modules without per-run state belong
+ * here: the SDK deep-freezes them, so a write to one throws instead of leaking between runs. The contract's schemas
+ * cannot be shared: a zod schema writes to itself at its first use. See src/workflowPreload.ts.
  */
 export function sharedWorkflowModules(): string[] {
   return [require.resolve('./workflowPreload')];
