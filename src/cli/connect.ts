@@ -8,7 +8,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { InvalidRequestError, connectStartOptions } from '../client';
 import { DURATION_RE, durationToMs } from '../contract/duration';
-import { approveSignal } from '../contract/messages';
+import { approveSignal } from '../contract/handlers';
 import { LIMITS, type ValidationProblem } from '../contract/request';
 import { HUMAN_STEPS } from '../contract/steps';
 import { cliClient } from './client';

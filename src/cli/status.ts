@@ -15,7 +15,7 @@ import {
   TimeoutFailure,
   WorkflowNotFoundError,
 } from '@temporalio/common';
-import { statusQuery } from '../contract/messages';
+import { statusQuery } from '../contract/handlers';
 import type { CleanupOutcome, RunResult, ConnectStatus, StepStatus, WaitingFor } from '../contract/status';
 import type { Phase } from '../contract/steps';
 import { cliClient } from './client';

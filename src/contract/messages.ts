@@ -1,41 +1,13 @@
 /**
  * Signals, updates and the query of connectRemoteCluster. Defined here (not in the workflow file) so the CLI and the
- * client import them without pulling in workflow code; `description`s are what the Temporal UI shows.
+ * client import them without pulling in workflow code; `description`s are what the Temporal UI shows. The names, types
+ * and limits are in ./handlers (no zod: what `status` loads); this file adds the payload schemas.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { ConnectStatus } from './status';
-import { ALL_CONFIRMABLE_STEPS, HUMAN_STEPS, type HumanStepId } from './steps';
+import { ENCODED_API_KEY_RE, MAX_CA_PEM_CHARS, MAX_ENCODED_API_KEY_CHARS } from './handlers';
+import { HUMAN_STEPS, type HumanStepId } from './steps';
 
-export interface ApproveInput {
-  step: HumanStepId;
-  approver: string;
-  comment?: string;
-}
-export interface RejectInput {
-  step: HumanStepId;
-  approver: string;
-  reason: string;
-}
-export interface ProvideKeyInput {
-  /** The `encoded` value of the cross-cluster API key created on the self-managed cluster. */
-  encoded: string;
-}
-/** An encoded API key is base64 (or base64url) of "id:secret"; the workflow ignores anything else, the CLI refuses it. */
-/** The largest CA PEM a run accepts by signal (a chain of a few certificates fits; history stays small). */
-export const MAX_CA_PEM_CHARS = 64_000;
-
-export const ENCODED_API_KEY_RE = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
-
-export interface ProvideCaInput {
-  pem: string;
-}
-export interface ConfirmStepInput {
-  step: HumanStepId;
-  by?: string;
-  approver?: string;
-  comment?: string;
-}
+export * from './handlers';
 
 // ---- Payload schemas: every signal is parsed with these before it touches the run's state (a bad payload is refused
 // and recorded in the status, never thrown: a throwing handler would fail the workflow task for ever).
@@ -61,9 +33,6 @@ const freeText = (what: string) =>
 const humanStep = z.enum(Object.values(HUMAN_STEPS) as [HumanStepId, ...HumanStepId[]], {
   error: `must be one of ${Object.values(HUMAN_STEPS).join(', ')}`,
 });
-/** The longest encoded cross-cluster API key accepted (real ones are under 100 characters). */
-export const MAX_ENCODED_API_KEY_CHARS = 512;
-
 export const approveInputSchema = z
   .object({ step: humanStep, approver: person, comment: freeText('comment').optional() })
   .strict();
@@ -95,9 +64,6 @@ export const confirmStepInputSchema = z
   })
   .strict();
 
-export type SignalName =
-  'approve' | 'reject' | 'provideCrossClusterApiKey' | 'provideRemoteCaCertificate' | 'confirmRemoteStep';
-
 /**
  * Parse a signal's payload. The reason names each field and what is wrong, never the value sent (it may be a key).
  */
@@ -119,24 +85,3 @@ export function parseSignal<T>(
     .join('; ');
   return { ok: false, reason };
 }
-
-export const approveSignal = defineSignal<[ApproveInput]>('approve');
-export const rejectSignal = defineSignal<[RejectInput]>('reject');
-export const provideCrossClusterApiKeySignal = defineSignal<[ProvideKeyInput]>('provideCrossClusterApiKey');
-export const provideRemoteCaCertificateSignal = defineSignal<[ProvideCaInput]>('provideRemoteCaCertificate');
-export const confirmRemoteStepSignal = defineSignal<[ConfirmStepInput]>('confirmRemoteStep');
-export const statusQuery = defineQuery<ConnectStatus>('status');
-
-export const HANDLER_DESCRIPTIONS = {
-  approve:
-    'ECH org approves the changes to the ECH deployment. Payload: {"step":"approve-local-changes","approver":"you@example.com","comment":"optional"}',
-  reject:
-    'ECH org rejects; the run ends with nothing changed on ECH. Payload: {"step":"approve-local-changes","approver":"you@example.com","reason":"why"}',
-  provideCrossClusterApiKey:
-    'Self-managed org hands over the cross-cluster API key it created. Payload: {"encoded":"<encoded value from POST /_security/cross_cluster/api_key>"}',
-  provideRemoteCaCertificate:
-    'Self-managed org provides its transport CA certificate (TLS model). Payload: {"pem":"-----BEGIN CERTIFICATE-----..."}',
-  confirmRemoteStep: `Self-managed org confirms it completed a step (${ALL_CONFIRMABLE_STEPS.join(', ')}; the one the run waits for). Payload: {"step":"remote-cluster-server","by":"admin@corp.example"}`,
-  status:
-    'Phase, every step with its state, what the run waits for (step, who, instructions, artifacts), plan and result.',
-} as const;

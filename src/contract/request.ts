@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { DURATION_BOUNDS, durationProblem, type DurationBounds } from './duration';
-import { MAX_CA_PEM_CHARS } from './messages';
+import { MAX_CA_PEM_CHARS } from './handlers';
 import { SECRET_NAME_RE, reservedSecretName } from './secretNames';
 
 /** The limits a request must stay within (messages quote them). */
