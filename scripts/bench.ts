@@ -13,7 +13,7 @@
  * Prints a table and writes JSON (default bench-results.json).
  *
  *   npm run bench -- [--rounds 5] [--plan-ms 2000] [--concurrency 1,10,50,100] [--waiting 500] [--out file]
- *                    [--only critical,concurrency,cold,memory]
+ *                    [--only critical,concurrency,cold,memory] [--timeline]
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- sandbox info and JSON answers are read loosely here, as in tests */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +45,8 @@ type Args = {
   waiting: number;
   out: string;
   only: Set<string>;
+  /** Print each critical-path round's history timeline (activities and workflow tasks). */
+  timeline: boolean;
 };
 
 function parseArgs(argv: string[]): Args {
@@ -59,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     waiting: Number(get('waiting', '500')),
     out: get('out', 'bench-results.json'),
     only: new Set(get('only', 'critical,concurrency,cold,memory').split(',')),
+    timeline: argv.includes('--timeline'),
   };
 }
 
@@ -274,22 +277,96 @@ async function directConnect(sb: Sandbox, alias: string): Promise<number> {
   return ms;
 }
 
-/** Time per activity type (scheduled → completed, summed) from a run's history. */
-async function activityBreakdown(client: Client, workflowId: string): Promise<Record<string, number>> {
+/** One span of a run's history, in ms from the workflow's start: an activity or a workflow task. */
+interface Span {
+  kind: 'activity' | 'local-activity' | 'workflow-task' | 'event';
+  name: string;
+  scheduled: number;
+  started?: number;
+  completed?: number;
+}
+
+/**
+ * What a run's history says about where its time went: each activity's and workflow task's scheduled → started
+ * (waiting in the task queue / for a poller) → completed (running), relative to the start; and the time per activity
+ * type (scheduled → completed, summed).
+ */
+async function historyProfile(
+  client: Client,
+  workflowId: string,
+): Promise<{ activities: Record<string, number>; spans: Span[]; totalMs: number }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { type: string; at: number }>();
-  const out: Record<string, number> = {};
+  const events = history.events ?? [];
   const ts = (e: any) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
-  for (const e of history.events ?? []) {
+  const t0 = events.length ? ts(events[0]) : 0;
+  const byId = new Map<string, Span>();
+  const spans: Span[] = [];
+  const out: Record<string, number> = {};
+  for (const e of events) {
+    const at = ts(e) - t0;
+    const id = String(e.eventId);
     const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', at: ts(e) });
-    const c = e.activityTaskCompletedEventAttributes;
-    if (c) {
-      const from = scheduled.get(String(c.scheduledEventId));
-      if (from) out[from.type] = (out[from.type] ?? 0) + (ts(e) - from.at);
+    if (s) {
+      const span: Span = { kind: 'activity', name: s.activityType?.name ?? '?', scheduled: at };
+      byId.set(id, span);
+      spans.push(span);
+    }
+    if (e.workflowTaskScheduledEventAttributes) {
+      const span: Span = { kind: 'workflow-task', name: 'workflow task', scheduled: at };
+      byId.set(id, span);
+      spans.push(span);
+    }
+    const started = e.activityTaskStartedEventAttributes ?? e.workflowTaskStartedEventAttributes;
+    if (started) {
+      const span = byId.get(String(started.scheduledEventId));
+      if (span) span.started = at;
+    }
+    const done =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.workflowTaskCompletedEventAttributes ??
+      e.workflowTaskFailedEventAttributes ??
+      e.workflowTaskTimedOutEventAttributes;
+    if (done) {
+      const span = byId.get(String(done.scheduledEventId));
+      if (span) {
+        span.completed = at;
+        if (span.kind === 'activity') out[span.name] = (out[span.name] ?? 0) + (at - span.scheduled);
+      }
+    }
+    // The other events that take part in the run's progress: the lease (a child), the plan turn (signals), timers.
+    const other = [
+      ['startChildWorkflowExecutionInitiatedEventAttributes', 'start child'],
+      ['childWorkflowExecutionStartedEventAttributes', 'child started'],
+      ['signalExternalWorkflowExecutionInitiatedEventAttributes', 'signal sent'],
+      ['externalWorkflowExecutionSignaledEventAttributes', 'signal delivered'],
+      ['workflowExecutionSignaledEventAttributes', 'signal received'],
+      ['timerStartedEventAttributes', 'timer started'],
+      ['timerFiredEventAttributes', 'timer fired'],
+    ] as const;
+    for (const [attr, name] of other) {
+      if ((e as any)[attr]) spans.push({ kind: 'event', name, scheduled: at });
+    }
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      // A local activity leaves only a marker (written with the workflow task that saw it complete).
+      spans.push({ kind: 'local-activity', name: 'local activity', scheduled: at, completed: at });
     }
   }
-  return out;
+  const last = events.length ? ts(events[events.length - 1]) - t0 : 0;
+  return { activities: out, spans, totalMs: last };
+}
+
+/** The spans as lines: start, queue wait, run time, name. */
+function formatSpans(spans: Span[]): string {
+  return spans
+    .map((s) => {
+      const wait = s.started !== undefined ? s.started - s.scheduled : NaN;
+      const run = s.completed !== undefined && s.started !== undefined ? s.completed - s.started : NaN;
+      if (s.kind === 'event') return `  ${String(s.scheduled).padStart(6)} ms  ${' '.repeat(20)}  - ${s.name}`;
+      return `  ${String(s.scheduled).padStart(6)} ms  wait ${String(wait).padStart(4)}  run ${String(run).padStart(5)}  ${s.kind === 'workflow-task' ? '·' : '*'} ${s.name}`;
+    })
+    .join('\n');
 }
 
 async function temporalClient(): Promise<Client> {
@@ -298,7 +375,13 @@ async function temporalClient(): Promise<Client> {
 }
 
 async function critical(args: Args, client: Client) {
-  const rounds: { directMs: number; workflowMs: number; ratio: number; activities: Record<string, number> }[] = [];
+  const rounds: {
+    directMs: number;
+    workflowMs: number;
+    ratio: number;
+    activities: Record<string, number>;
+    spans: Span[];
+  }[] = [];
   let lastWorkflowId = '';
   for (let i = 1; i <= args.rounds; i++) {
     const a = await sandbox(args.planMs);
@@ -317,14 +400,15 @@ async function critical(args: Args, client: Client) {
     });
     await h.result();
     const workflowMs = performance.now() - t0;
-    const activities = await activityBreakdown(client, workflowId);
+    const { activities, spans } = await historyProfile(client, workflowId);
     lastWorkflowId = workflowId;
     await w.stop();
     await b.stop();
-    rounds.push({ directMs, workflowMs, ratio: workflowMs / directMs, activities });
+    rounds.push({ directMs, workflowMs, ratio: workflowMs / directMs, activities, spans });
     console.log(
       `critical path round ${i}: direct ${directMs.toFixed(0)} ms, workflow ${workflowMs.toFixed(0)} ms, ratio ${(workflowMs / directMs).toFixed(2)}`,
     );
+    if (args.timeline) console.log(formatSpans(spans));
   }
   const activityMedians: Record<string, number> = {};
   for (const type of new Set(rounds.flatMap((r) => Object.keys(r.activities)))) {
