@@ -13,7 +13,7 @@
  * Prints a table and writes JSON (default bench-results.json).
  *
  *   npm run bench -- [--rounds 5] [--plan-ms 2000] [--concurrency 1,10,50,100] [--waiting 500] [--out file]
- *                    [--only critical,concurrency,cold,memory] [--timeline]
+ *                    [--only critical,concurrency,cold,memory] [--timeline] [--cold-worker]
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- sandbox info and JSON answers are read loosely here, as in tests */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -47,6 +47,8 @@ type Args = {
   only: Set<string>;
   /** Print each critical-path round's history timeline (activities and workflow tasks). */
   timeline: boolean;
+  /** Measure the first run of a new worker (default: a worker warmed by one dry run). */
+  coldWorker: boolean;
 };
 
 function parseArgs(argv: string[]): Args {
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     out: get('out', 'bench-results.json'),
     only: new Set(get('only', 'critical,concurrency,cold,memory').split(',')),
     timeline: argv.includes('--timeline'),
+    coldWorker: argv.includes('--cold-worker'),
   };
 }
 
@@ -391,6 +394,18 @@ async function critical(args: Args, client: Client) {
     const b = await sandbox(args.planMs);
     const tq = `bench-critical-${i}-${Date.now()}`;
     const w = await spawnWorker(b, tq);
+    if (!args.coldWorker) {
+      // A worker serves many runs: it is measured warm, after a dry run of another alias on the same deployment (its
+      // code loaded and compiled, its connections to the Cloud API and the ECH cluster open; none to the self-managed
+      // cluster, which the dry run is not given). --cold-worker measures the first run of a new worker instead.
+      await client.workflow
+        .start('connectRemoteCluster', {
+          taskQueue: tq,
+          workflowId: `bench-warmup-${i}-${Date.now()}`,
+          args: [connectInput(b, 'warmup', { dryRun: true }, false)],
+        })
+        .then((h) => h.result());
+    }
     const workflowId = `bench-critical-${i}-${Date.now()}`;
     const t0 = performance.now();
     const h = await client.workflow.start('connectRemoteCluster', {
