@@ -46,7 +46,7 @@ export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
 /**
  * A local activity: run by the worker inside the workflow task that asks for it, its result recorded as a marker,
  * with no round trip through the Temporal server. Only for short, read-only, idempotent calls (a check of the
- * worker's own secret bindings, one Cloud API read): a crash re-runs them like any activity, and they neither
+ * worker's own secret bindings, one Cloud API read, the plan-turn request): a crash re-runs them like any activity, and they neither
  * heartbeat nor wait. The same retry policy as every activity; a backoff past a minute waits on a workflow timer.
  */
 export function localActivity(summary: string, options: Partial<LocalActivityOptions> = {}): Activities {

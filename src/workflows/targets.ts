@@ -36,10 +36,10 @@ export function remoteTargetOf(r: TargetRequest): EsTarget | undefined {
 }
 
 /**
- * `concurrent`: the secrets check and the deployment read as local activities, side by side (a secret the worker may
- * not use is never sent by the read either: every activity resolves its secret through the bindings); the secrets
- * check's failure is the one reported when both fail. Otherwise one activity after the other, as runs recorded before
- * FEWER_ROUND_TRIPS_PATCH did.
+ * `concurrent`: the secrets check (a local activity: it only reads the worker's bindings) and the deployment read side
+ * by side (a secret the worker may not use is never sent by the read either: every activity resolves its secret
+ * through the bindings); the secrets check's failure is the one reported when both fail. Otherwise one activity after
+ * the other, as runs recorded before FEWER_ROUND_TRIPS_PATCH did.
  */
 export async function resolveTargets(
   r: TargetRequest,
@@ -56,7 +56,8 @@ export async function resolveTargets(
   if (opts.concurrent) {
     const [secrets, described] = await Promise.all([
       settle(localActivity('Check the secrets the request names').checkSecrets({ secrets: secretReferences(r) })),
-      settle(localActivity('Describe the ECH deployment').describeDeployment({ target: cloud })),
+      // A regular activity: the first one of a run, where a run waits when the Cloud API is slow or down.
+      settle(activity('Describe the ECH deployment').describeDeployment({ target: cloud })),
     ]);
     if (secrets.status === 'rejected') preflightFailed(secrets.reason);
     if (described.status === 'rejected') preflightFailed(described.reason);
