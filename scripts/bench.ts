@@ -13,7 +13,7 @@
  * Prints a table and writes JSON (default bench-results.json).
  *
  *   npm run bench -- [--rounds 5] [--plan-ms 2000] [--concurrency 1,10,50,100] [--waiting 500] [--out file]
- *                    [--only critical,concurrency,cold,memory]
+ *                    [--only critical,concurrency,cold,memory] [--timeline] [--cold-worker]
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- sandbox info and JSON answers are read loosely here, as in tests */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +45,10 @@ type Args = {
   waiting: number;
   out: string;
   only: Set<string>;
+  /** Print each critical-path round's history timeline (activities and workflow tasks). */
+  timeline: boolean;
+  /** Measure the first run of a new worker (default: a worker warmed by one dry run). */
+  coldWorker: boolean;
 };
 
 function parseArgs(argv: string[]): Args {
@@ -59,6 +63,8 @@ function parseArgs(argv: string[]): Args {
     waiting: Number(get('waiting', '500')),
     out: get('out', 'bench-results.json'),
     only: new Set(get('only', 'critical,concurrency,cold,memory').split(',')),
+    timeline: argv.includes('--timeline'),
+    coldWorker: argv.includes('--cold-worker'),
   };
 }
 
@@ -194,8 +200,11 @@ function connectInput(sb: Sandbox, alias: string, over: Record<string, unknown> 
   };
 }
 
-/** The same API calls as the workflow's critical path, made directly by a plain script (keep-alive connections). */
-async function directConnect(sb: Sandbox, alias: string): Promise<number> {
+/**
+ * The same API calls as the workflow's critical path, made directly by a plain script (keep-alive connections).
+ * Returns the total and the time of each step (`steps`, for comparing phases with the workflow's history).
+ */
+async function directConnect(sb: Sandbox, alias: string): Promise<{ ms: number; steps: Record<string, number> }> {
   const info = sb.info;
   const req = validateConnectRequest(connectInput(sb, alias));
   if (!req.ok) throw new Error(JSON.stringify(req.problems));
@@ -233,10 +242,19 @@ async function directConnect(sb: Sandbox, alias: string): Promise<number> {
   const es = `${dep}/elasticsearch/${info.cloud.refId}`;
 
   const t0 = performance.now();
+  const steps: Record<string, number> = {};
+  let last = t0;
+  const lap = (name: string) => {
+    const now = performance.now();
+    steps[name] = now - last;
+    last = now;
+  };
   // Preflight reads (in parallel, as the workflow does).
   await Promise.all([cloud('GET', `${dep}?show_settings=true&show_plans=true`), ech('GET', '/'), sm('GET', '/')]);
+  lap('preflight');
   const key = crossClusterApiKeyRequest(r, 'direct');
   const created = await sm(key.method, key.path, key.body);
+  lap('key');
   // Trust the private CA: read-modify-write of the deployment, then poll the plan.
   const read = await cloud('GET', `${dep}?show_settings=true&show_plans=true&clear_transient=true`);
   const res = read.resources.elasticsearch[0];
@@ -255,41 +273,120 @@ async function directConnect(sb: Sandbox, alias: string): Promise<number> {
       ],
     },
   });
+  lap('trust');
   for (;;) {
     const s = await cloud('GET', `${es}?show_plans=true`);
     if (!s.info.plan_info.pending) break;
     await sleep(250);
   }
+  lap('plan');
   await cloud('PATCH', `${es}/keystore`, keystorePatchBody(r.alias, created.encoded));
+  lap('keystore');
   const put = connectSettingsRequest(r, { workflowId: 'direct', alias: r.alias });
   await ech(put.method, put.path, put.body);
+  lap('settings');
   for (;;) {
     const remote = await ech('GET', '/_remote/info');
     if (remote[r.alias]?.connected) break;
     await sleep(100);
   }
   await ech('POST', `/${encodeURIComponent(`${r.alias}:logs-*`)}/_search`, { size: 0 });
+  lap('verify');
   const ms = performance.now() - t0;
   await Promise.all([echAgent.close(), smAgent.close()]);
-  return ms;
+  return { ms, steps };
 }
 
-/** Time per activity type (scheduled → completed, summed) from a run's history. */
-async function activityBreakdown(client: Client, workflowId: string): Promise<Record<string, number>> {
+/** One span of a run's history, in ms from the workflow's start: an activity or a workflow task. */
+interface Span {
+  kind: 'activity' | 'local-activity' | 'workflow-task' | 'event';
+  name: string;
+  scheduled: number;
+  started?: number;
+  completed?: number;
+}
+
+/**
+ * What a run's history says about where its time went: each activity's and workflow task's scheduled → started
+ * (waiting in the task queue / for a poller) → completed (running), relative to the start; and the time per activity
+ * type (scheduled → completed, summed).
+ */
+async function historyProfile(
+  client: Client,
+  workflowId: string,
+): Promise<{ activities: Record<string, number>; spans: Span[]; totalMs: number }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { type: string; at: number }>();
-  const out: Record<string, number> = {};
+  const events = history.events ?? [];
   const ts = (e: any) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
-  for (const e of history.events ?? []) {
+  const t0 = events.length ? ts(events[0]) : 0;
+  const byId = new Map<string, Span>();
+  const spans: Span[] = [];
+  const out: Record<string, number> = {};
+  for (const e of events) {
+    const at = ts(e) - t0;
+    const id = String(e.eventId);
     const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', at: ts(e) });
-    const c = e.activityTaskCompletedEventAttributes;
-    if (c) {
-      const from = scheduled.get(String(c.scheduledEventId));
-      if (from) out[from.type] = (out[from.type] ?? 0) + (ts(e) - from.at);
+    if (s) {
+      const span: Span = { kind: 'activity', name: s.activityType?.name ?? '?', scheduled: at };
+      byId.set(id, span);
+      spans.push(span);
+    }
+    if (e.workflowTaskScheduledEventAttributes) {
+      const span: Span = { kind: 'workflow-task', name: 'workflow task', scheduled: at };
+      byId.set(id, span);
+      spans.push(span);
+    }
+    const started = e.activityTaskStartedEventAttributes ?? e.workflowTaskStartedEventAttributes;
+    if (started) {
+      const span = byId.get(String(started.scheduledEventId));
+      if (span) span.started = at;
+    }
+    const done =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.workflowTaskCompletedEventAttributes ??
+      e.workflowTaskFailedEventAttributes ??
+      e.workflowTaskTimedOutEventAttributes;
+    if (done) {
+      const span = byId.get(String(done.scheduledEventId));
+      if (span) {
+        span.completed = at;
+        if (span.kind === 'activity') out[span.name] = (out[span.name] ?? 0) + (at - span.scheduled);
+      }
+    }
+    // The other events that take part in the run's progress: the lease (a child), the plan turn (signals), timers.
+    const other = [
+      ['startChildWorkflowExecutionInitiatedEventAttributes', 'start child'],
+      ['childWorkflowExecutionStartedEventAttributes', 'child started'],
+      ['signalExternalWorkflowExecutionInitiatedEventAttributes', 'signal sent'],
+      ['externalWorkflowExecutionSignaledEventAttributes', 'signal delivered'],
+      ['workflowExecutionSignaledEventAttributes', 'signal received'],
+      ['timerStartedEventAttributes', 'timer started'],
+      ['timerFiredEventAttributes', 'timer fired'],
+    ] as const;
+    for (const [attr, name] of other) {
+      if ((e as any)[attr]) spans.push({ kind: 'event', name, scheduled: at });
+    }
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      // A local activity leaves only a marker (written with the workflow task that saw it complete).
+      spans.push({ kind: 'local-activity', name: 'local activity', scheduled: at, completed: at });
     }
   }
-  return out;
+  const last = events.length ? ts(events[events.length - 1]) - t0 : 0;
+  return { activities: out, spans, totalMs: last };
+}
+
+/** The spans as lines: start, queue wait, run time, name. */
+function formatSpans(spans: Span[]): string {
+  return spans
+    .map((s) => {
+      const wait = s.started !== undefined ? s.started - s.scheduled : NaN;
+      const run = s.completed !== undefined && s.started !== undefined ? s.completed - s.started : NaN;
+      if (s.kind === 'event') return `  ${String(s.scheduled).padStart(6)} ms  ${' '.repeat(20)}  - ${s.name}`;
+      return `  ${String(s.scheduled).padStart(6)} ms  wait ${String(wait).padStart(4)}  run ${String(run).padStart(5)}  ${s.kind === 'workflow-task' ? '·' : '*'} ${s.name}`;
+    })
+    .join('\n');
 }
 
 async function temporalClient(): Promise<Client> {
@@ -298,16 +395,42 @@ async function temporalClient(): Promise<Client> {
 }
 
 async function critical(args: Args, client: Client) {
-  const rounds: { directMs: number; workflowMs: number; ratio: number; activities: Record<string, number> }[] = [];
+  const rounds: {
+    directMs: number;
+    workflowMs: number;
+    ratio: number;
+    activities: Record<string, number>;
+    spans: Span[];
+    directSteps: Record<string, number>;
+    /**
+     * The ratio without the remote-cluster settings write in either arm: the sandbox opens the remote connection's
+     * sockets inside that request (as Elasticsearch waits for the initial connection), CPU-bound work in the bench's
+     * own process that is the same in both arms and swings by seconds on a loaded machine.
+     */
+    ratioWithoutSettingsWrite: number;
+  }[] = [];
   let lastWorkflowId = '';
   for (let i = 1; i <= args.rounds; i++) {
     const a = await sandbox(args.planMs);
-    const directMs = await directConnect(a, 'bench');
+    const direct = await directConnect(a, 'bench');
+    const directMs = direct.ms;
     await a.stop();
 
     const b = await sandbox(args.planMs);
     const tq = `bench-critical-${i}-${Date.now()}`;
     const w = await spawnWorker(b, tq);
+    if (!args.coldWorker) {
+      // A worker serves many runs: it is measured warm, after a dry run of another alias on the same deployment (its
+      // code loaded and compiled, its connections to the Cloud API and the ECH cluster open; none to the self-managed
+      // cluster, which the dry run is not given). --cold-worker measures the first run of a new worker instead.
+      await client.workflow
+        .start('connectRemoteCluster', {
+          taskQueue: tq,
+          workflowId: `bench-warmup-${i}-${Date.now()}`,
+          args: [connectInput(b, 'warmup', { dryRun: true }, false)],
+        })
+        .then((h) => h.result());
+    }
     const workflowId = `bench-critical-${i}-${Date.now()}`;
     const t0 = performance.now();
     const h = await client.workflow.start('connectRemoteCluster', {
@@ -317,14 +440,26 @@ async function critical(args: Args, client: Client) {
     });
     await h.result();
     const workflowMs = performance.now() - t0;
-    const activities = await activityBreakdown(client, workflowId);
+    const { activities, spans } = await historyProfile(client, workflowId);
     lastWorkflowId = workflowId;
     await w.stop();
     await b.stop();
-    rounds.push({ directMs, workflowMs, ratio: workflowMs / directMs, activities });
+    const settingsWrite = activities.putRemoteCluster ?? 0;
+    rounds.push({
+      directMs,
+      workflowMs,
+      ratio: workflowMs / directMs,
+      activities,
+      spans,
+      directSteps: direct.steps,
+      ratioWithoutSettingsWrite: (workflowMs - settingsWrite) / (directMs - (direct.steps.settings ?? 0)),
+    });
     console.log(
-      `critical path round ${i}: direct ${directMs.toFixed(0)} ms, workflow ${workflowMs.toFixed(0)} ms, ratio ${(workflowMs / directMs).toFixed(2)}`,
+      `critical path round ${i}: direct ${directMs.toFixed(0)} ms, workflow ${workflowMs.toFixed(0)} ms, ratio ${(workflowMs / directMs).toFixed(2)}` +
+        ` (settings write: direct ${(direct.steps.settings ?? 0).toFixed(0)} ms, workflow ${settingsWrite.toFixed(0)} ms;` +
+        ` ratio without it ${rounds.at(-1)!.ratioWithoutSettingsWrite.toFixed(2)})`,
     );
+    if (args.timeline) console.log(formatSpans(spans));
   }
   const activityMedians: Record<string, number> = {};
   for (const type of new Set(rounds.flatMap((r) => Object.keys(r.activities)))) {
@@ -336,6 +471,7 @@ async function critical(args: Args, client: Client) {
     medianDirectMs: median(rounds.map((r) => r.directMs)),
     medianWorkflowMs: median(rounds.map((r) => r.workflowMs)),
     medianRatio: median(rounds.map((r) => r.ratio)),
+    medianRatioWithoutSettingsWrite: median(rounds.map((r) => r.ratioWithoutSettingsWrite)),
     activityMediansMs: activityMedians,
     lastWorkflowId,
   };
@@ -515,6 +651,10 @@ async function inner(): Promise<number> {
     row(`critical path, direct calls (median of ${crit.rounds.length})`, `${crit.medianDirectMs.toFixed(0)} ms`);
     row('critical path, workflow (median)', `${crit.medianWorkflowMs.toFixed(0)} ms`);
     row('ratio workflow / direct (median of per-round ratios)', crit.medianRatio.toFixed(2));
+    row(
+      '  the same without the remote-cluster settings write (median)',
+      crit.medianRatioWithoutSettingsWrite.toFixed(2),
+    );
     for (const [type, ms] of Object.entries(crit.activityMediansMs).sort((x, y) => y[1] - x[1])) {
       row(`  activity ${type} (median, summed per run)`, `${ms.toFixed(0)} ms`);
     }

@@ -45,7 +45,10 @@ export interface CloudActivityDeps {
   createClient?: (o: CloudClientOptions) => CloudClient;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
-  /** Longest plan polling interval for waitForPlan (default 500 ms: a plan's end is noticed within half a second). */
+  /**
+   * Longest plan polling interval for waitForPlan (default 1 s: a plan's end is noticed within a second). For the
+   * first PLAN_FAST_POLL_WINDOW_MS it polls every PLAN_FAST_POLL_MS (at most this): small plans end within seconds.
+   */
   planPollIntervalMs?: number;
   /** Read-modify-write attempts of the trust object on version conflicts (default 20, backing off with jitter). */
   trustUpdateAttempts?: number;
@@ -203,7 +206,8 @@ export function createEchEndpointLookup(
 }
 
 export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivities {
-  const pollMs = deps.planPollIntervalMs ?? 500;
+  const pollMs = deps.planPollIntervalMs ?? 1_000;
+  const fastPollMs = Math.min(pollMs, PLAN_FAST_POLL_MS);
   const trustAttempts = Math.max(1, deps.trustUpdateAttempts ?? 20);
   const pendingPollMs = deps.pendingPollMs ?? 1_000;
 
@@ -430,7 +434,7 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
         // undoing) must not fail this wait. Wait a little for the change's plan to show; none = nothing to wait for.
         const stale = afterAttemptId !== undefined && current?.plan_attempt_id === afterAttemptId;
         if (!pending && stale && Date.now() - startedAt < NEW_PLAN_GRACE_MS) {
-          await ctx.sleep(Math.min(pollMs, 250));
+          await ctx.sleep(fastPollMs);
           continue;
         }
         if (!pending) {
@@ -474,10 +478,12 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
             attempt: pending.plan_attempt_id,
           });
         }
-        // Short first polls (small plans finish in seconds), then every pollMs: the Cloud API offers no notification
-        // of a plan's end, and two reads a second per waiting change are light (runs take turns per deployment).
+        // The Cloud API offers no notification (nor a long poll) of a plan's end: it is polled, every 250 ms at first
+        // (small plans, such as a trust change on a small deployment, end within seconds; a direct script polling at
+        // that pace sees them end no sooner), then every pollMs. Four light reads a second for a few seconds per
+        // waiting change is little: runs take turns per deployment, so one change at a time waits for its plan.
         // Throws CancelledFailure on cancel.
-        await ctx.sleep(Math.min(pollMs, 250 * 2 ** (polls - 1)));
+        await ctx.sleep(Date.now() - startedAt < PLAN_FAST_POLL_WINDOW_MS ? fastPollMs : pollMs);
       }
     },
 
@@ -536,6 +542,9 @@ export function createCloudActivities(deps: CloudActivityDeps = {}): CloudActivi
  * margin covers clock skew between the worker and the Cloud API).
  */
 const PLAN_CLOCK_MARGIN_MS = 5 * 60_000;
+/** waitForPlan polls every PLAN_FAST_POLL_MS for the first PLAN_FAST_POLL_WINDOW_MS of a wait, then less often. */
+const PLAN_FAST_POLL_MS = 250;
+const PLAN_FAST_POLL_WINDOW_MS = 15_000;
 /** How long waitForPlan waits for the plan of a change to show before deciding the change made none. */
 const NEW_PLAN_GRACE_MS = 15_000;
 function predates(attemptStart: string | undefined, notBefore: string | undefined): boolean {

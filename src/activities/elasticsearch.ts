@@ -267,22 +267,66 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     // ------------------------------------------------------------ inspect (read-only)
     async inspectCluster({ target, required, alias }): Promise<ClusterFacts> {
       return withCluster(target, async (conn) => {
-        // Privileges first: `_authenticate` and `_has_privileges` work for any user, so a user lacking one is told
-        // which, by name, instead of meeting a 403 on the first call that needs it.
-        const auth = await conn.request<{ username?: string; authentication_type?: string }>('authenticate', {
-          method: 'GET',
-          path: '/_security/_authenticate',
-        });
+        // Every read at once (they are independent, and one round trip costs less than seven in a row), but decided
+        // in the order a person needs: privileges first. `_authenticate` and `_has_privileges` work for any user, so a
+        // user lacking one is told which, by name, and the other reads' 403s are not what is reported.
+        const settled = <T>(p: Promise<T>): Promise<PromiseSettledResult<T>> =>
+          p.then(
+            (value) => ({ status: 'fulfilled', value }),
+            (reason: unknown) => ({ status: 'rejected', reason }),
+          );
+        const valueOf = <T>(r: PromiseSettledResult<T>): T => {
+          if (r.status === 'rejected') throw r.reason;
+          return r.value;
+        };
+        // Known version given by the caller, or GET / was forbidden: ask again (a 403 now fails with its reason).
+        const needRoot = !conn.version || conn.clusterName === undefined;
+        const [authR, hasR, rootR, licenseR, healthR, aliasR, certsR] = await Promise.all([
+          settled(
+            conn.request<{ username?: string; authentication_type?: string }>('authenticate', {
+              method: 'GET',
+              path: '/_security/_authenticate',
+            }),
+          ),
+          settled(
+            required.cluster.length > 0
+              ? conn.request<{ cluster?: Record<string, boolean> }>('check privileges', {
+                  method: 'POST',
+                  path: '/_security/user/_has_privileges',
+                  body: { cluster: required.cluster },
+                })
+              : Promise.resolve(undefined),
+          ),
+          settled(
+            needRoot
+              ? conn.request<{ version?: { number?: string }; cluster_name?: string; cluster_uuid?: string }>('GET /', {
+                  method: 'GET',
+                  path: '/',
+                })
+              : Promise.resolve(undefined),
+          ),
+          settled(
+            conn.request<{ license?: { type?: string; status?: string } }>('read license', {
+              method: 'GET',
+              path: '/_license',
+            }),
+          ),
+          settled(
+            conn.request<{ status?: string }>('read cluster health', { method: 'GET', path: '/_cluster/health' }),
+          ),
+          settled(alias ? readAlias(conn, alias) : Promise.resolve(undefined)),
+          settled(
+            conn.request<ClusterFacts['sslCertificates']>('read _ssl/certificates', {
+              method: 'GET',
+              path: '/_ssl/certificates',
+            }),
+          ),
+        ]);
+        const auth = valueOf(authR);
         const principal = { username: auth.username ?? '', authenticationType: auth.authentication_type ?? 'unknown' };
         const missingPrivileges: string[] = [];
-        if (required.cluster.length > 0) {
-          const has = await conn.request<{ cluster?: Record<string, boolean> }>('check privileges', {
-            method: 'POST',
-            path: '/_security/user/_has_privileges',
-            body: { cluster: required.cluster },
-          });
-          for (const p of required.cluster) if (has.cluster?.[p] !== true) missingPrivileges.push(`cluster:${p}`);
-        }
+        const has = valueOf(hasR);
+        for (const p of required.cluster) if (has?.cluster?.[p] !== true) missingPrivileges.push(`cluster:${p}`);
         if (missingPrivileges.length > 0) {
           const unknown = { type: 'unknown', status: 'unknown' };
           return {
@@ -297,44 +341,31 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         let version = conn.version;
         let clusterName = conn.clusterName;
         let clusterUuid = conn.clusterUuid;
-        if (!version || clusterName === undefined) {
-          // known version given by the caller, or GET / was forbidden: ask again (a 403 now fails with its reason)
-          const root = await conn.request<{
-            version?: { number?: string };
-            cluster_name?: string;
-            cluster_uuid?: string;
-          }>('GET /', { method: 'GET', path: '/' });
+        const root = valueOf(rootR);
+        if (root) {
           version ??= root.version?.number ?? 'unknown';
           clusterName = root.cluster_name;
           clusterUuid = root.cluster_uuid;
         }
-        const license = await conn.request<{ license?: { type?: string; status?: string } }>('read license', {
-          method: 'GET',
-          path: '/_license',
-        });
+        const license = valueOf(licenseR);
         const facts: ClusterFacts = {
-          version,
+          version: version ?? 'unknown',
           clusterName: clusterName ?? '',
           clusterUuid: clusterUuid ?? '',
           license: { type: license.license?.type ?? 'unknown', status: license.license?.status ?? 'unknown' },
           principal,
           missingPrivileges,
         };
-        try {
-          const health = await conn.request<{ status?: string }>('read cluster health', {
-            method: 'GET',
-            path: '/_cluster/health',
-          });
-          if (health.status === 'green' || health.status === 'yellow' || health.status === 'red') {
-            facts.health = health.status;
-          }
-        } catch (e) {
+        if (healthR.status === 'fulfilled') {
+          const status = healthR.value.status;
+          if (status === 'green' || status === 'yellow' || status === 'red') facts.health = status;
+        } else if (isRetryableFailure(healthR.reason)) {
           // Best-effort, like _ssl/certificates: an expired license blocks cluster health (SecurityActionFilter), and
           // the license finding reports that; a transient failure is retried as any other.
-          if (isRetryableFailure(e)) throw e;
+          throw healthR.reason;
         }
-        if (alias) {
-          const state = await readAlias(conn, alias);
+        const state = valueOf(aliasR);
+        if (alias && state) {
           facts.remote = {
             settings: state.settings,
             ...(state.record?.managed_by === MANAGED_BY && state.record.workflow_id
@@ -342,15 +373,8 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
               : {}),
           };
         }
-        try {
-          const certs = await conn.request<ClusterFacts['sslCertificates']>('read _ssl/certificates', {
-            method: 'GET',
-            path: '/_ssl/certificates',
-          });
-          if (Array.isArray(certs)) facts.sslCertificates = certs;
-        } catch {
-          // best-effort: needs the `monitor` privilege and is not exposed on every deployment
-        }
+        // Best-effort: _ssl/certificates needs the `monitor` privilege and is not exposed on every deployment.
+        if (certsR.status === 'fulfilled' && Array.isArray(certsR.value)) facts.sslCertificates = certsR.value;
         logInfo(`inspected ${target.side} cluster ${facts.clusterName} ${facts.version}`, {
           license: facts.license.type,
           missingPrivileges,
@@ -483,15 +507,20 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         );
       }
       return withCluster(target, async (conn) => {
+        // Both reads at once: _remote/info is needed only when the settings show no such alias (the usual case).
+        const remoteInfo = conn
+          .request<Record<string, unknown>>('read remote info', { method: 'GET', path: '/_remote/info' })
+          .then(
+            (info) => ({ info }),
+            (error: unknown) => ({ error }),
+          );
         const before = await readAlias(conn, alias);
         let exists = aliasExists(before, alias);
         if (!exists) {
           // A remote configured in elasticsearch.yml (user settings) does not show in _cluster/settings.
-          const info = await conn.request<Record<string, unknown>>('read remote info', {
-            method: 'GET',
-            path: '/_remote/info',
-          });
-          if (info[alias] !== undefined) {
+          const read = await remoteInfo;
+          if ('error' in read) throw read.error;
+          if (read.info[alias] !== undefined) {
             throw aliasInUse(
               alias,
               'it is configured outside the cluster settings API (elasticsearch.yml / user settings)',

@@ -50,6 +50,10 @@ const ELASTICSEARCH_ACTIVITIES = [
   'listRemoteClusters',
   'checkRemoteConnection',
   'queryCrossClusterApiKeys',
+  'listOwnedRolesAndUsers',
+  'switchRemoteCluster',
+  'findCrossClusterOperations',
+  'readRoleIndices',
 ] as const satisfies readonly (keyof ElasticsearchActivities)[];
 
 const TLS_ACTIVITIES = [

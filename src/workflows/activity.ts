@@ -1,6 +1,6 @@
 /** How the workflows call activities: one retry policy, a summary per call site, and the saga's compensation type. */
 import * as wf from '@temporalio/workflow';
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities, CloudTarget } from '../activities/types';
 import type { DirectTrustEntry } from '../domain/requests';
 import { withPlanTurn, type PlanTurn } from './deploymentPlans';
@@ -37,6 +37,33 @@ export function activity(summary: string, options: Partial<ActivityOptions> = {}
 export const LONG = { startToCloseTimeout: '45m', heartbeatTimeout: HEARTBEAT_TIMEOUT } as const;
 
 /**
+ * Runs recorded before this patch replay with every activity a regular one, and with the sequential preflight. From
+ * it on, short read-only calls are local activities (below) and connect's preflight reads run side by side: every
+ * round trip through the Temporal server costs a workflow task on the critical path (docs/benchmarks.md).
+ */
+export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
+
+/**
+ * A local activity: run by the worker inside the workflow task that asks for it, its result recorded as a marker,
+ * with no round trip through the Temporal server. Only for short, read-only, idempotent calls (a check of the
+ * worker's own secret bindings, one Cloud API read, the plan-turn request): a crash re-runs them like any activity, and they neither
+ * heartbeat nor wait. The same retry policy as every activity; a backoff past a minute waits on a workflow timer.
+ */
+export function localActivity(summary: string, options: Partial<LocalActivityOptions> = {}): Activities {
+  return wf.proxyLocalActivities<Activities>({
+    startToCloseTimeout: '1m',
+    retry: RETRY,
+    summary,
+    ...options,
+  });
+}
+
+/** Whether this run uses the local reads and the concurrent preflight (FEWER_ROUND_TRIPS_PATCH). */
+export function fewerRoundTrips(): boolean {
+  return wf.patched(FEWER_ROUND_TRIPS_PATCH);
+}
+
+/**
  * Options of the `verify` call (verifyRemoteConnection with `timeoutMs`). The activity itself retries the ECH API's
  * transient failures and a not-yet-connected remote until `timeoutMs`, so the workflow's retries are only for what it
  * cannot absorb (a worker lost mid-attempt, an ECH API down for a whole attempt), backing off 1 s → 10 s: a few
@@ -63,13 +90,21 @@ export interface Compensation {
  * before the write: a write whose answer was lost is still undone by a rollback.
  */
 export async function trustOnEch(
-  ctx: { state: RunState; cloud: CloudTarget; compensations: Compensation[] },
+  ctx: {
+    state: RunState;
+    cloud: CloudTarget;
+    compensations: Compensation[];
+    /** Where the plan turn's release is left to be awaited later, instead of before returning (see withPlanTurn). */
+    pendingReleases?: Promise<void>[];
+  },
   entry: DirectTrustEntry,
   what: string,
 ): Promise<{ created: boolean }> {
   const { state, cloud } = ctx;
   state.step('ech-trust', 'running', what);
-  const fresh = await activity('Read the ECH trust entries').describeDeployment({ target: cloud });
+  const fresh = await (fewerRoundTrips() ? localActivity : activity)('Read the ECH trust entries').describeDeployment({
+    target: cloud,
+  });
   const existed = fresh.directTrustNames.includes(entry.name);
   if (!existed) {
     ctx.compensations.push({
@@ -103,7 +138,7 @@ export async function trustOnEch(
           : {}),
       });
     },
-    { trustEntry: entry },
+    { trustEntry: entry, ...(ctx.pendingReleases ? { pendingReleases: ctx.pendingReleases } : {}) },
   );
   state.step('ech-trust', 'done', entry.name);
   return { created: !existed };
@@ -136,7 +171,7 @@ export async function planChange<T>(
   deployment: CloudTarget,
   what: string,
   change: (turn: PlanTurn) => Promise<T>,
-  opts: { trustEntry?: DirectTrustEntry } = {},
+  opts: { trustEntry?: DirectTrustEntry; pendingReleases?: Promise<void>[] } = {},
 ): Promise<T> {
   if (!wf.patched(PLAN_TURNS_PATCH)) return change({ alsoApply: [] });
   return withPlanTurn(deployment, what, change, opts);

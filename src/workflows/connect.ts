@@ -4,7 +4,7 @@
  * only: every external call is an activity; every body comes from src/domain/requests.ts.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { CloudTarget, DeploymentFacts, EsTarget, TlsProbeReport } from '../contract/facts';
+import type { CaCheck, CloudTarget, ClusterFacts, DeploymentFacts, EsTarget, TlsProbeReport } from '../contract/facts';
 import { durationToMs } from '../contract/duration';
 import { validateConnectRequest, type ConnectRequest } from '../contract/request';
 import type { ConnectResult, DryRunResult, PlanStep } from '../contract/status';
@@ -21,11 +21,11 @@ import {
 } from '../domain/preflight';
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { seenNodeCertificates, selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
-import { VERIFY_OPTIONS, activity } from './activity';
+import { VERIFY_OPTIONS, activity, fewerRoundTrips } from './activity';
 import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 import { runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
-import { resolveTargets } from './targets';
+import { remoteTargetOf, resolveTargets, settle } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
 interface ConnectFound {
@@ -59,19 +59,12 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
 async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Preflighted<ConnectFound>> {
   const { r, workflowId, state, preflightFailed } = ctx;
   const tlsModel = r.securityModel === 'tls-certificate';
-  const { cloud, deployment, local, remote } = await resolveTargets(r, preflightFailed);
-  const [localFacts, remoteFacts, probe, caCheck] = await Promise.all([
-    activity('Inspect the ECH cluster').inspectCluster({
-      target: local,
-      required: { cluster: LOCAL_REQUIRED_PRIVILEGES },
-      alias: r.alias,
-    }),
-    remote
-      ? activity('Inspect the self-managed cluster').inspectCluster({
-          target: remote,
-          required: { cluster: REMOTE_REQUIRED_PRIVILEGES },
-        })
-      : Promise.resolve(undefined),
+  const inspectRemote = (target: EsTarget) =>
+    activity('Inspect the self-managed cluster').inspectCluster({
+      target,
+      required: { cluster: REMOTE_REQUIRED_PRIVILEGES },
+    });
+  const probeRemote = () =>
     activity(
       tlsModel ? 'Probe the transport port over TLS' : 'Probe the remote cluster server over TLS',
     ).probeRemoteClusterServer({
@@ -79,11 +72,45 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
       serverName: r.remote.serverName,
       ca: r.remote.ca,
       expect: tlsModel ? 'transport' : 'remote-cluster-server',
-    }),
+    });
+  const checkCa = () =>
     tlsModel && r.remote.ca.kind === 'private'
       ? activity('Check the self-managed transport CA').inspectCaCertificate({ pem: r.remote.ca.pem })
-      : Promise.resolve(undefined),
-  ]).catch(preflightFailed);
+      : Promise.resolve(undefined);
+  const inspectLocal = (target: EsTarget) =>
+    activity('Inspect the ECH cluster').inspectCluster({
+      target,
+      required: { cluster: LOCAL_REQUIRED_PRIVILEGES },
+      alias: r.alias,
+    });
+  let targets: Awaited<ReturnType<typeof resolveTargets>>;
+  let facts: [ClusterFacts, ClusterFacts | undefined, TlsProbeReport, CaCheck | undefined];
+  if (fewerRoundTrips()) {
+    // Everything that needs nothing from the deployment read starts with it: the self-managed side, the probe, the
+    // CA check. Only the ECH cluster waits for the deployment (its endpoint is where its credentials may go).
+    const remoteTarget = remoteTargetOf(r);
+    const early = Promise.all([
+      settle(remoteTarget ? inspectRemote(remoteTarget) : Promise.resolve(undefined)),
+      settle(probeRemote()),
+      settle(checkCa()),
+    ]);
+    targets = await resolveTargets(r, preflightFailed, { concurrent: true });
+    const localR = await settle(inspectLocal(targets.local));
+    const [remoteR, probeR, caR] = await early;
+    const failed = [localR, remoteR, probeR, caR].find((x) => x.status === 'rejected');
+    if (failed) preflightFailed(failed.reason);
+    facts = [value(localR), value(remoteR), value(probeR), value(caR)];
+  } else {
+    targets = await resolveTargets(r, preflightFailed);
+    facts = await Promise.all([
+      inspectLocal(targets.local),
+      targets.remote ? inspectRemote(targets.remote) : Promise.resolve(undefined),
+      probeRemote(),
+      checkCa(),
+    ]).catch(preflightFailed);
+  }
+  const { cloud, deployment, local, remote } = targets;
+  const [localFacts, remoteFacts, probe, caCheck] = facts;
   local.version = localFacts.version;
   if (remote && remoteFacts) remote.version = remoteFacts.version;
   const findings = evaluatePreflight(
@@ -146,12 +173,28 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
 
 /** 3–8: the remote side, the approval, the ECH side, connect, verify, roles and users. */
 async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFound): Promise<ConnectResult> {
+  const created: ConnectResult['created'] = { clusterSettings: [], roles: [], users: [] };
+  const humanTimeoutMs = durationToMs(ctx.r.humanStepTimeout);
+  // Plan-turn releases in flight (runs from FEWER_ROUND_TRIPS_PATCH on): awaited before the run ends, however it ends.
+  const pendingReleases: Promise<void>[] | undefined = fewerRoundTrips() ? [] : undefined;
+  try {
+    return await connectSteps(ctx, found, created, humanTimeoutMs, pendingReleases);
+  } finally {
+    if (pendingReleases) await Promise.all(pendingReleases);
+  }
+}
+
+async function connectSteps(
+  ctx: RunContext<ConnectRequest>,
+  found: ConnectFound,
+  created: ConnectResult['created'],
+  humanTimeoutMs: number,
+  pendingReleases: Promise<void>[] | undefined,
+): Promise<ConnectResult> {
   const { r, workflowId, state, signals, compensations, started } = ctx;
   const { cloud, deployment, local, remote, probe, identity, warnings } = found;
   const tlsModel = r.securityModel === 'tls-certificate';
   const rcsProven = found.rcsProven;
-  const created: ConnectResult['created'] = { clusterSettings: [], roles: [], users: [] };
-  const humanTimeoutMs = durationToMs(r.humanStepTimeout);
   const apiKey: ApiKeyPathContext | undefined = tlsModel
     ? undefined
     : {
@@ -168,6 +211,7 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
         created,
         setCurrent: ctx.setCurrent,
         endWithoutChanges: (outcome, step) => ctx.endWithoutChanges(outcome, step),
+        ...(pendingReleases ? { pendingReleases } : {}),
       };
   const tls: TlsPathContext | undefined = identity && {
     r,
@@ -183,6 +227,7 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
     created,
     setCurrent: ctx.setCurrent,
     endWithoutChanges: (outcome, step) => ctx.endWithoutChanges(outcome, step),
+    ...(pendingReleases ? { pendingReleases } : {}),
   };
 
   // 3. Remote side.
@@ -304,4 +349,10 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
     durationMs: Date.now() - started,
   };
   return result;
+}
+
+/** The value of a settled call that did not fail (checked by the caller). */
+function value<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
 }

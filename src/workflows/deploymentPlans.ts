@@ -344,22 +344,43 @@ export interface PlanTurn {
 /** How long a run waits for its turn before asking again (a coordinator that was terminated is started again). */
 const ASK_AGAIN = '2m';
 
-const turnActivities = wf.proxyActivities<{
+type TurnActivities = {
   requestPlanTurn(i: { deploymentId: string; coordinatorId: string; request: PlanTurnRequest }): Promise<void>;
-}>({
+};
+const turnActivities = wf.proxyActivities<TurnActivities>({
   startToCloseTimeout: '30s',
   retry: TURN_RETRY,
   summary: 'Ask for a turn to change the ECH deployment',
 });
+/**
+ * The same call as a local activity (runs from FEWER_ROUND_TRIPS_PATCH on): one signal-with-start to the Temporal
+ * server, idempotent (the coordinator ignores a request id it already has), so no round trip of its own is needed.
+ */
+const localTurnActivities = wf.proxyLocalActivities<TurnActivities>({
+  startToCloseTimeout: '30s',
+  retry: TURN_RETRY,
+  summary: 'Ask for a turn to change the ECH deployment',
+});
+/** Same id as src/workflows/activity.ts FEWER_ROUND_TRIPS_PATCH (not imported: that module imports this one). */
+const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
 
 /** Run `change` in a turn of `deployment`'s coordinator; the turn is given back however `change` ends. */
 export async function withPlanTurn<T>(
   deployment: CloudTarget,
   what: string,
   change: (turn: PlanTurn) => Promise<T>,
-  opts: { trustEntry?: DirectTrustEntry } = {},
+  opts: {
+    trustEntry?: DirectTrustEntry;
+    /**
+     * When given (and in runs from FEWER_ROUND_TRIPS_PATCH on), the release of the turn is sent but not waited for:
+     * its promise goes here, and the caller awaits it before the run ends. The run's next step then starts in the
+     * same workflow task as the release instead of one round trip later.
+     */
+    pendingReleases?: Promise<void>[];
+  } = {},
 ): Promise<T> {
   const info = wf.workflowInfo();
+  const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
   let grant: PlanTurnGrant | undefined;
   const request: PlanTurnRequest = {
     requestId: `${info.runId}/${wf.uuid4()}`,
@@ -381,7 +402,7 @@ export async function withPlanTurn<T>(
   let ok = false;
   try {
     for (;;) {
-      await turnActivities.requestPlanTurn({
+      await (fewerRoundTrips ? localTurnActivities : turnActivities).requestPlanTurn({
         deploymentId: deployment.deploymentId,
         coordinatorId: coordinator,
         request,
@@ -397,11 +418,13 @@ export async function withPlanTurn<T>(
     return result;
   } finally {
     // Given back even when the run is being cancelled; a coordinator that has ended has nothing to release.
-    await wf.CancellationScope.nonCancellable(() =>
+    const released = wf.CancellationScope.nonCancellable(() =>
       wf
         .getExternalWorkflowHandle(coordinator)
         .signal(releasePlanTurnSignal, { requestId: request.requestId, ok })
         .catch(() => undefined),
     );
+    if (fewerRoundTrips && opts.pendingReleases) opts.pendingReleases.push(released);
+    else await released;
   }
 }

@@ -11,7 +11,7 @@ import { crossClusterApiKeyInstructions, remoteClusterServerInstructions } from 
 import { formatFindings, preflightFailureType } from '../../domain/preflight';
 import { keystoreSecretName, privateCaTrustEntry } from '../../domain/requests';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../../domain/versions';
-import { activity, restartToReloadKeystore, trustOnEch } from '../activity';
+import { activity, fewerRoundTrips, localActivity, restartToReloadKeystore, trustOnEch } from '../activity';
 import type { PathContext } from './context';
 
 export interface ApiKeyPathContext extends PathContext {
@@ -102,7 +102,12 @@ export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Pr
   if (r.remote.ca.kind === 'private') {
     ctx.setCurrent('ech-trust');
     const entry = privateCaTrustEntry(r.alias, r.remote.ca.pem);
-    const trust = { state, cloud, compensations: ctx.compensations };
+    const trust = {
+      state,
+      cloud,
+      compensations: ctx.compensations,
+      ...(ctx.pendingReleases ? { pendingReleases: ctx.pendingReleases } : {}),
+    };
     if ((await trustOnEch(trust, entry, 'the private CA')).created) created.trustEntry = entry.name;
   } else {
     state.step('ech-trust', 'skipped', 'public CA: ECH trusts it already');
@@ -113,7 +118,9 @@ export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Pr
   // Decided before the write (a read of its own): an entry that is already there is not ours to overwrite, and ours
   // is undone by a rollback even when the PATCH's answer was lost.
   const entry = keystoreSecretName(r.alias);
-  const keys = await activity('Read the ECH keystore').listKeystoreKeys({ target: cloud });
+  const keys = await (fewerRoundTrips() ? localActivity : activity)('Read the ECH keystore').listKeystoreKeys({
+    target: cloud,
+  });
   if (keys.includes(entry)) {
     throw ApplicationFailure.create({
       type: 'AliasInUse',

@@ -21,4 +21,6 @@ export interface PathContext {
   /** The step a failure is attributed to. */
   setCurrent(step: StepId): void;
   endWithoutChanges(outcome: 'timed-out', step: StepId): Promise<never>;
+  /** Plan-turn releases sent but not yet confirmed: awaited before the run ends (src/workflows/deploymentPlans.ts). */
+  pendingReleases?: Promise<void>[];
 }

@@ -163,7 +163,12 @@ export async function tlsEchTrust(ctx: TlsPathContext, caPem: string, identity: 
   ctx.setCurrent('ech-trust');
   const entry = tlsCertificateTrustEntry(ctx.r.alias, caPem, identity);
   const { created } = await trustOnEch(
-    { state: ctx.state, cloud: ctx.cloud, compensations: ctx.compensations },
+    {
+      state: ctx.state,
+      cloud: ctx.cloud,
+      compensations: ctx.compensations,
+      ...(ctx.pendingReleases ? { pendingReleases: ctx.pendingReleases } : {}),
+    },
     entry,
     'the self-managed transport CA',
   );
