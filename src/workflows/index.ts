@@ -1,5 +1,4 @@
 /** Every workflow type the worker registers (the bundle's entry point). */
-import './zodConfig'; // first: before any schema is built
 export { connectRemoteCluster } from './connect';
 export { connectionLease } from './connectionLease';
 export { deploymentPlanCoordinator } from './deploymentPlans';
