@@ -170,6 +170,17 @@ describe('every sample in examples/dev/ completes against this one environment, 
       run.stdout,
       new RegExp(`${fleet.connections.length} connection\\(s\\): ${fleet.connections.length} connected`),
     );
+    // The audit sample covers the fleet's connections too: all of them healthy, exit 0.
+    const audit = await dev.shell('ech-remote audit --request examples/dev/audit.json --json');
+    ok(audit, 'ech-remote audit');
+    const rows = (
+      JSON.parse(audit.stdout) as { rows: { alias: string; status: string; evidence: { keyId?: string } }[] }
+    ).rows;
+    for (const { alias } of fleet.connections) {
+      const row = rows.find((r) => r.alias === alias);
+      assert.equal(row?.status, 'healthy', JSON.stringify(rows));
+      assert.ok(row?.evidence.keyId, `the key of ${alias} was checked`);
+    }
   });
 
   it('tls-certificate (transport port), with the sandbox admin applying what the run published', async () => {

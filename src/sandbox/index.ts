@@ -777,11 +777,16 @@ class SandboxImpl implements Sandbox, ControlTarget {
       if (c) remotes[r.alias] = remoteInfo(c, scenarioSpec(r.request), r.request);
     }
     const tls = targetOf('tls-certificate');
+    const fleet = buildFleetRequest(connects['api-key-private']);
     const requests: SandboxInfo['requests'] = {
       ...connects,
       ...buildDay2Requests(connects['api-key-private']),
-      audit: buildAuditRequest(Object.values(connects)),
-      fleet: buildFleetRequest(connects['api-key-private']),
+      // Every connection of the samples, the fleet's included (its keys are checked like the others').
+      audit: buildAuditRequest([
+        ...Object.values(connects),
+        ...fleet.connections.map((c) => ({ ...connects['api-key-private'], alias: String(c.alias) })),
+      ]),
+      fleet,
       migrate: buildMigrateRequest(connects['tls-certificate'], tls, remotes[tls.alias]?.remoteClusterServerCa, base),
     };
     this.info = {

@@ -110,14 +110,17 @@ describe('start() and sandbox.json', () => {
       migrate.remote.remoteClusterServer.proxyAddress,
       sandbox.info.remotes[migrate.alias]!.remoteClusterServer,
     );
-    // The audit covers every connection of the sample requests on the one deployment, with remote credentials.
+    // The audit covers every connection of the sample requests and of the fleet on the one deployment, with remote
+    // credentials (so a fleet connection's key is checked too).
     const auditV = validateAuditRequest(audit);
     assert.ok(auditV.ok, JSON.stringify(auditV));
     const [deployment] = auditV.request.deployments;
     assert.equal(deployment?.local.deploymentId, sandbox.info.cloud.deploymentId);
     assert.deepEqual(
       deployment?.remotes.flatMap((r) => r.aliases).sort(),
-      [...new Set(Object.values(connects).map((c) => c.alias))].sort(),
+      [
+        ...new Set([...Object.values(connects).map((c) => c.alias), ...fleet.connections.map((c) => String(c.alias))]),
+      ].sort(),
     );
     assert.ok(deployment?.remotes.every((r) => r.elasticsearch.credentialsSecret));
     // The fleet: at least three connections of the one self-managed cluster to the ECH deployment, distinct aliases,

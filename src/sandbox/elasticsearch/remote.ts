@@ -7,6 +7,7 @@
  * text is corrected in one place.
  */
 import tls from 'node:tls';
+import fs from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { EsError } from './errors';
@@ -367,6 +368,29 @@ export interface ListenerTls {
 }
 
 /** A listener that is bound to a fixed port only while enabled (connections are refused otherwise). */
+/** The kernel's range for outgoing connections' local ports (Linux; elsewhere the usual IANA range). */
+function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = fs
+      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low && high) return [low, high];
+  } catch {
+    // not Linux
+  }
+  return [49152, 65535];
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
 export class RemoteListener {
   private server?: net.Server;
   private sockets = new Set<net.Socket>();
@@ -380,9 +404,20 @@ export class RemoteListener {
     private readonly bindHost = '127.0.0.1',
   ) {}
 
-  /** Pick a free port once, so the address is stable across restarts and disable/enable. */
+  /**
+   * Pick a free port once, so the address is stable across restarts and disable/enable. Below the kernel's ephemeral
+   * range: the port is free between this probe and the listen (and while the listener is stopped), and a port of the
+   * ephemeral range would be taken meanwhile by some outgoing connection's local end (ECH's 18 sockets per alias
+   * make thousands of them in a test run: EADDRINUSE at start).
+   */
   async reservePort(fixed?: number): Promise<number> {
     if (fixed) return (this.port = fixed);
+    const [low] = ephemeralPortRange();
+    const lowest = 10_000;
+    for (let attempt = 0; attempt < 100 && low > lowest + 1000; attempt++) {
+      const port = lowest + Math.floor(Math.random() * (low - lowest));
+      if (await canListen(port, this.bindHost)) return (this.port = port);
+    }
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, this.bindHost, r));
     this.port = (probe.address() as AddressInfo).port;
