@@ -10,6 +10,7 @@ import type { WorkflowKind } from './steps';
 import {
   access,
   boundedDuration,
+  checkCrossClusterAccess,
   hostPort,
   httpsUrl,
   indexName,
@@ -97,22 +98,7 @@ export const updateAccessRequestSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    const search = r.access.search ?? [];
-    const replication = r.access.replication ?? [];
-    if (search.length === 0 && replication.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['access'],
-        message: 'must specify non-empty access for either [search] or [replication]',
-      });
-    }
-    if (replication.length > 0 && search.some((s) => s.query !== undefined || s.field_security !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['access', 'search'],
-        message: 'search does not support document or field level security if replication is assigned',
-      });
-    }
+    checkCrossClusterAccess(r.access, ctx);
   });
 
 export const disconnectRequestSchema = z
@@ -172,22 +158,7 @@ export const migrateRequestSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    const search = r.access.search ?? [];
-    const replication = r.access.replication ?? [];
-    if (search.length === 0 && replication.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['access'],
-        message: 'must specify non-empty access for either [search] or [replication]',
-      });
-    }
-    if (replication.length > 0 && search.some((s) => s.query !== undefined || s.field_security !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['access', 'search'],
-        message: 'search does not support document or field level security if replication is assigned',
-      });
-    }
+    checkCrossClusterAccess(r.access, ctx);
     r.roles.forEach((role, i) => {
       if (role.remote) {
         ctx.addIssue({

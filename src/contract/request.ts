@@ -349,6 +349,33 @@ export const access = z
   .object({ search: list(searchAccess).optional(), replication: list(replicationAccess).optional() })
   .strict();
 
+/**
+ * What Elasticsearch checks of a cross-cluster key's access (CrossClusterApiKeyRoleDescriptorBuilder): search or
+ * replication, and no DLS/FLS on search beside replication. Shared by every request that carries an `access`.
+ */
+export function checkCrossClusterAccess(
+  access: { search?: { query?: unknown; field_security?: unknown }[]; replication?: unknown[] } | undefined,
+  ctx: z.RefinementCtx,
+  suffix = '',
+): void {
+  const search = access?.search ?? [];
+  const replication = access?.replication ?? [];
+  if (search.length === 0 && replication.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['access'],
+      message: `must specify non-empty access for either [search] or [replication]${suffix}`,
+    });
+  }
+  if (replication.length > 0 && search.some((s) => s.query !== undefined || s.field_security !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['access', 'search'],
+      message: 'search does not support document or field level security if replication is assigned',
+    });
+  }
+}
+
 const privileges = list(privilegeName).min(1);
 
 const remoteIndicesPrivilege = z
@@ -466,22 +493,7 @@ export const connectRequestSchema = z
           message: 'only for securityModel "tls-certificate"',
         });
       }
-      const search = r.access?.search ?? [];
-      const replication = r.access?.replication ?? [];
-      if (search.length === 0 && replication.length === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['access'],
-          message: 'must specify non-empty access for either [search] or [replication] (api-key model)',
-        });
-      }
-      if (replication.length > 0 && search.some((s) => s.query !== undefined || s.field_security !== undefined)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['access', 'search'],
-          message: 'search does not support document or field level security if replication is assigned',
-        });
-      }
+      checkCrossClusterAccess(r.access, ctx, ' (api-key model)');
     } else {
       if (r.access) {
         ctx.addIssue({
