@@ -13,7 +13,7 @@ import { taskQueue } from '../temporal/connection';
 import { cliClient } from './client';
 import { invalid, readRequest } from './connect';
 import { CliError, EXIT } from './exitCodes';
-import { exitWith, printJson, workflowUiUrl } from './output';
+import { exitWith, printJson, textTable, workflowUiUrl } from './output';
 
 export const AUDIT_WORKFLOW_TYPE = 'auditRemoteClusters';
 const REQUEST_NAME = 'AuditRequest';
@@ -35,17 +35,13 @@ function readAudit(file: string, json: boolean, extra: ValidationProblem[] = [])
 
 /** The table `ech-remote audit` prints: one line per connection, its problems indented below it. */
 export function auditTable(result: AuditResult): string {
-  const head = ['DEPLOYMENT', 'ALIAS', 'STATUS', 'MODEL', 'OURS'];
-  const lines = result.rows.map((r) => [r.deploymentId, r.alias, r.status, r.securityModel, r.ours ? 'yes' : 'no']);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd();
-  const out = [fmt(head)];
+  const { header, lines } = textTable(
+    ['DEPLOYMENT', 'ALIAS', 'STATUS', 'MODEL', 'OURS'],
+    result.rows.map((r) => [r.deploymentId, r.alias, r.status, r.securityModel, r.ours ? 'yes' : 'no']),
+  );
+  const out = [header];
   result.rows.forEach((r, i) => {
-    out.push(fmt(lines[i] as string[]));
+    out.push(lines[i] as string);
     for (const p of r.problems) out.push(`    - ${p}`);
   });
   for (const e of result.errors) out.push(`${e.deploymentId}: not audited: ${e.error}`);

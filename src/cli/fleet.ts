@@ -21,7 +21,7 @@ import { taskQueue } from '../temporal/connection';
 import { cliClient } from './client';
 import { invalid, readRunOptions } from './connect';
 import { CliError, EXIT, type ExitCode } from './exitCodes';
-import { exitWith, printJson, workflowUiUrl } from './output';
+import { exitWith, printJson, textTable, workflowUiUrl } from './output';
 import { queryStatus } from './status';
 
 export const FLEET_WORKFLOW_TYPE = 'connectRemoteClusters';
@@ -58,17 +58,13 @@ export interface ChildWait {
 
 /** One line per connection, its reason (or what its run waits for) indented below it. */
 export function fleetTable(connections: FleetConnection[], waits: Map<string, ChildWait> = new Map()): string {
-  const head = ['DEPLOYMENT', 'ALIAS', 'STATE', 'RUN'];
-  const lines = connections.map((c) => [c.deploymentId, c.alias, c.state, c.workflowId]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd();
-  const out = [fmt(head)];
+  const { header, lines } = textTable(
+    ['DEPLOYMENT', 'ALIAS', 'STATE', 'RUN'],
+    connections.map((c) => [c.deploymentId, c.alias, c.state, c.workflowId]),
+  );
+  const out = [header];
   connections.forEach((c, i) => {
-    out.push(fmt(lines[i] as string[]));
+    out.push(lines[i] as string);
     const w = waits.get(c.workflowId);
     const why = w
       ? `waiting for ${w.who} at step ${w.step} since ${w.since} (ech-remote status ${c.workflowId})`

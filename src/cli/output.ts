@@ -110,3 +110,14 @@ export class Progress {
     this.write(text());
   }
 }
+
+/** A plain-text table: the header and one line per row, each column as wide as its widest cell. */
+export function textTable(head: string[], rows: string[][]): { header: string; lines: string[] } {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return { header: fmt(head), lines: rows.map(fmt) };
+}
