@@ -698,8 +698,8 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       });
     },
 
-    async removeRole({ target, name, alias }) {
-      return withCluster(target, (conn) => removeManaged(conn, 'role', name, alias));
+    async removeRole({ target, name, alias, workflowId }) {
+      return withCluster(target, (conn) => removeManaged(conn, 'role', name, alias, workflowId));
     },
 
     async ensureUser({ target, username, body, passwordSecret }) {
@@ -976,6 +976,14 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         const running = new Set(
           (transformStats.body?.transforms ?? []).filter((t) => t.state !== 'stopped').map((t) => t.id),
         );
+        // More transforms than one page: what was not read could use the alias. Refuse rather than guess.
+        const total = (transforms.body as { count?: number } | undefined)?.count;
+        if (typeof total === 'number' && total > (transforms.body?.transforms?.length ?? 0)) {
+          throw permanent(
+            'OperationsActive',
+            `The deployment has ${total} transforms, more than the ${transforms.body?.transforms?.length ?? 0} the tool reads: it cannot tell whether one reads through "${alias}", so it does not switch the connection → migrate this alias by hand (docs/workflows.md), or remove unused transforms first.`,
+          );
+        }
         const datafeeds = await conn.requestWithStatus<{ datafeeds?: { datafeed_id: string; indices?: unknown }[] }>(
           'read datafeeds',
           { method: 'GET', path: '/_ml/datafeeds' },
@@ -1053,6 +1061,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     kind: 'role' | 'user',
     name: string,
     alias?: string,
+    workflowId?: string,
   ): Promise<{ removed: boolean }> {
     const existing = await getManaged(conn, kind, name);
     if (!existing.exists) return { removed: false };
@@ -1062,6 +1071,10 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     }
     if (alias !== undefined && existing.metadata?.alias !== alias) {
       logWarn(`not deleting ${kind} ${name}: it was made for another alias`);
+      return { removed: false };
+    }
+    if (workflowId !== undefined && existing.metadata?.workflow_id !== workflowId) {
+      logWarn(`not deleting ${kind} ${name}: another connection (${String(existing.metadata?.workflow_id)}) made it`);
       return { removed: false };
     }
     // A rollback removes only what its own run created; another run's role or user stays (disconnect: any of ours for

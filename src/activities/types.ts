@@ -133,7 +133,8 @@ export interface Activities extends PlanTurnActivities {
   }): Promise<RemoteEvidence>;
   ensureRole(i: { target: EsTarget; name: string; body: Record<string, unknown> }): Promise<{ created: boolean }>;
   /** Only ours; only this run's, unless `alias` is given (disconnect): then any of ours made for that alias. */
-  removeRole(i: { target: EsTarget; name: string; alias?: string }): Promise<{ removed: boolean }>;
+  /** `alias`/`workflowId`: only a role of ours made for that alias (and by that run's connection). */
+  removeRole(i: { target: EsTarget; name: string; alias?: string; workflowId?: string }): Promise<{ removed: boolean }>;
   ensureUser(i: {
     target: EsTarget;
     username: string;

@@ -42,6 +42,11 @@ export function fleetWorkflowId(r: FleetRequest): string {
   return `fleet-${createHash('sha256').update(keys.join(',')).digest('hex').slice(0, 16)}`;
 }
 
+/** The whole validated request, hashed: a running fleet is attached to only by the same request. */
+export function fleetRequestHash(r: FleetRequest): string {
+  return createHash('sha256').update(JSON.stringify(r)).digest('hex');
+}
+
 /** The fleet's exit code from its report: all good 0, all rejected 5, anything else 3. */
 export function fleetExitCode(result: Pick<FleetResult, 'ok' | 'connections'>): ExitCode {
   if (result.ok) return EXIT.done;
@@ -128,11 +133,23 @@ async function startOrAttach(
   input: unknown,
 ): Promise<{ handle: WorkflowHandle; runId: string; attached: boolean }> {
   const workflowId = fleetWorkflowId(r);
+  const requestHash = fleetRequestHash(r);
+  // Attach only to a fleet of this very request: an approval given here must never reach another request's changes.
+  const attach = async (): Promise<{ handle: WorkflowHandle; runId: string; attached: true }> => {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.memo?.requestHash !== requestHash) {
+      throw new CliError(
+        `${workflowId} is running with the same connections but a different request: not attaching (nor approving) → ` +
+          `follow it with ech-remote status ${workflowId}, or cancel it, then run this request`,
+        EXIT.error,
+        'FleetRequestDiffers',
+      );
+    }
+    return { handle: client.workflow.getHandle(workflowId, d.runId), runId: d.runId, attached: true };
+  };
   try {
     const d = await client.workflow.getHandle(workflowId).describe();
-    if (d.status.name === 'RUNNING') {
-      return { handle: client.workflow.getHandle(workflowId, d.runId), runId: d.runId, attached: true };
-    }
+    if (d.status.name === 'RUNNING') return await attach();
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
@@ -145,13 +162,13 @@ async function startOrAttach(
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      memo: { requestHash },
       staticSummary: `Connect ${r.connections.length} remote cluster connection(s) on ${deployments} ECH deployment(s)`,
     });
     return { handle, runId: handle.firstExecutionRunId, attached: false };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const d = await client.workflow.getHandle(workflowId).describe();
-    return { handle: client.workflow.getHandle(workflowId, d.runId), runId: d.runId, attached: true };
+    return attach();
   }
 }
 

@@ -221,7 +221,12 @@ function orphanRows(f: DeploymentFactsForAudit): AuditRow[] {
     }
   };
   ownedOrphans(f.owned ?? [], '', () => true);
-  for (const r of f.remotes) ownedOrphans(r.owned ?? [], ' on the self-managed cluster', (a) => r.aliases.includes(a));
+  // On a self-managed cluster other deployments' connections may use the same alias: only what a run of THIS
+  // deployment made (its workflow ids carry the deployment id) is judged.
+  for (const r of f.remotes) {
+    const ofThisDeployment = (r.owned ?? []).filter((o) => o.workflowId?.includes(f.deploymentId));
+    ownedOrphans(ofThisDeployment, ' on the self-managed cluster', (a) => r.aliases.includes(a));
+  }
   const prefix = trustEntryName('');
   for (const name of f.trustEntryNames) {
     if (!name.startsWith(prefix)) continue;

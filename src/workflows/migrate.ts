@@ -328,6 +328,8 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
     state.step(HUMAN_STEPS.pauseOperations, 'skipped', 'nothing on ECH uses the alias');
   } else {
     const deadline = Date.now() + humanMs;
+    // Re-read every 10 s at first, backing off to 5 min: a wait of days stays far below Temporal's history limit.
+    let recheckMs = durationToMs(RECHECK);
     while (activeOperations(operations).length > 0) {
       const left = deadline - Date.now();
       if (left <= 0) return ctx.endWithoutChanges('timed-out', HUMAN_STEPS.pauseOperations);
@@ -335,9 +337,10 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
         HUMAN_STEPS.pauseOperations,
         'ech-org',
         pauseOperationsInstructions(r.alias, operations, RECHECK),
-        Math.min(left, durationToMs(RECHECK)),
+        Math.min(left, recheckMs),
         () => false,
       );
+      recheckMs = Math.min(recheckMs * 2, 5 * 60_000);
       operations = await activity('Find what uses the alias').findCrossClusterOperations({
         target: local,
         alias: r.alias,
@@ -477,6 +480,9 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
     });
   }
   state.step('verify', 'done', 'connected in the API-key model');
+  // From here on the new model works and is verified: nothing is rolled back (a failing role update below fails the
+  // run with the connection migrated, and says so).
+  compensations.length = 0;
 
   // 10. The ECH roles of the alias (in the API-key model they, not the remote roles, grant the remote indices).
   const roles: string[] = [];
@@ -494,8 +500,6 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
     state.step('roles-and-users', 'done', roles.join(', '));
   }
 
-  // From here on the new model works: nothing is rolled back.
-  compensations.length = 0;
   const removed: MigrateResult['removed'] = { remoteRoles: [] };
   if (r.removeLeftovers) {
     state.setPhase('ech-side');
@@ -512,6 +516,8 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
           target: remote,
           name,
           alias: r.alias,
+          // The role of THIS connection's run: another deployment's same-named alias may share the cluster.
+          ...(found.record.workflow_id ? { workflowId: found.record.workflow_id } : {}),
         });
         if (out.removed) removed.remoteRoles.push(name);
       }

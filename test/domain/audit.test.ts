@@ -197,9 +197,11 @@ describe('audit verdicts', () => {
               aliases: ['a', 'old'],
               keys: [key()],
               owned: [
-                { kind: 'role', name: 'remote-old', alias: 'old' },
-                // Another deployment's alias on the same self-managed cluster: not this audit's to judge.
-                { kind: 'role', name: 'remote-other', alias: 'other-deployments' },
+                { kind: 'role', name: 'remote-old', alias: 'old', workflowId: 'connect-x-old' },
+                // An alias the request does not say points here, and the same alias made by another deployment's
+                // connection on the same self-managed cluster: neither is this audit's to judge.
+                { kind: 'role', name: 'remote-other', alias: 'other-deployments', workflowId: 'connect-x-other' },
+                { kind: 'role', name: 'remote-old-of-y', alias: 'old', workflowId: 'connect-y-old' },
               ],
             },
           ],

@@ -350,6 +350,19 @@ describe('ech-remote fleet (built CLI) with sandbox.json requests.fleet', () => 
     assert.equal(outcome, 'started');
     const handle = client.workflow.getHandle(workflowId);
     await statusWhen(handle, (s) => s.phase === 'awaiting-approval');
+    // The same connection from a different request (another address): refused, not attached, and not approved.
+    const other = path.join(dir, 'fleet-approve-other.json');
+    const changed = fleetRequest([{ alias: 'fleet-cli-approved', remote: { proxyAddress: '127.0.0.1:1' } }]);
+    fs.writeFileSync(other, JSON.stringify(changed));
+    const hijack = await runCli(['fleet', '--request', other, '--approve', '--as', 'mallory@example.com'], env);
+    assert.equal(hijack.code, 1, hijack.stdout + hijack.stderr);
+    assert.match(
+      hijack.stderr,
+      new RegExp(`${workflowId} is running with the same connections but a different request`),
+    );
+    const still = await handle.query<FleetStatus>('status');
+    assert.equal(still.phase, 'awaiting-approval');
+    assert.deepEqual(still.approvals, []);
     const approved = await runCli(
       ['approve', workflowId, '--step', 'approve-local-changes', '--as', APPROVER, '--json'],
       env,
