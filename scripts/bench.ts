@@ -10,7 +10,9 @@
  *   3. cold start: worker spawn → polling; `ech-remote --help`; `ech-remote status <id>`.
  *   4. memory: a worker holding W runs that wait for a human (RSS), with its workflow cache size.
  *
- * Prints a table and writes JSON (default bench-results.json).
+ * Prints a table and writes JSON (default bench-results.json). For looking closer: BENCH_WORKER_NODE_ARGS adds node
+ * flags to the worker (e.g. `--cpu-prof --cpu-prof-dir=prof`), BENCH_WORKER_LOG=<prefix> writes each critical-path
+ * round's worker log to <prefix>-<round>.log (with ECH_REMOTE_LOG_LEVEL=debug: every activity's start and end).
  *
  *   npm run bench -- [--rounds 5] [--plan-ms 2000] [--concurrency 1,10,50,100] [--waiting 500] [--out file]
  *                    [--only critical,concurrency,cold,memory] [--timeline] [--cold-worker]
@@ -20,6 +22,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, request as undiciRequest } from 'undici';
 import type { Client } from '@temporalio/client';
@@ -29,11 +32,15 @@ import type { ConnectRequestInput } from '../src/contract/request';
 import { validateConnectRequest } from '../src/contract/request';
 import { SEARCH_ATTRIBUTES } from '../src/contract/searchAttributes';
 import { ensureTemporalCli } from '../src/dev/temporalCli';
+import { LOCAL_REQUIRED_PRIVILEGES, REMOTE_REQUIRED_PRIVILEGES } from '../src/domain/preflight';
 import {
   connectRequest as connectSettingsRequest,
+  crossClusterApiKeyName,
   crossClusterApiKeyRequest,
   keystorePatchBody,
   privateCaTrustEntry,
+  roleRequest,
+  userRequest,
 } from '../src/domain/requests';
 import { loadOrCreatePublicRoot } from '../src/sandbox/pki';
 import { bundleWorkflows } from './bundle-workflows';
@@ -149,7 +156,8 @@ async function spawnWorker(
   for (const [k, v] of Object.entries(sb.info.env as Record<string, string>)) {
     if (k !== 'NODE_EXTRA_CA_CERTS') env[k] = String(v);
   }
-  const child = spawn(process.execPath, [process.env.BENCH_CLI as string, 'worker'], {
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, process.env.BENCH_CLI as string, 'worker'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -198,6 +206,22 @@ function connectInput(sb: Sandbox, alias: string, over: Record<string, unknown> 
     verify: { searchIndex: 'logs-*', timeout: '60s' },
     ...over,
   };
+}
+
+/** One TLS handshake with `hostPort` (the remote cluster server), verified against `caPem`. */
+function tlsHandshake(hostPort: string, serverName: string | undefined, caPem: string): Promise<void> {
+  const i = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      { host, port: Number(hostPort.slice(i + 1)), servername: serverName ?? host, ca: caPem },
+      () => {
+        socket.destroy();
+        resolve();
+      },
+    );
+    socket.once('error', reject);
+  });
 }
 
 /**
@@ -249,9 +273,27 @@ async function directConnect(sb: Sandbox, alias: string): Promise<{ ms: number; 
     steps[name] = now - last;
     last = now;
   };
-  // Preflight reads (in parallel, as the workflow does).
-  await Promise.all([cloud('GET', `${dep}?show_settings=true&show_plans=true`), ech('GET', '/'), sm('GET', '/')]);
+  // Preflight: every read at once (a script knows both endpoints from its configuration): the deployment, both
+  // clusters' identity, user, privileges, license, health, settings and certificates, and one TLS handshake with the
+  // remote cluster server (the workflow's probe).
+  const inspect = (call: typeof ech, privileges: string[], settings: boolean) => [
+    call('GET', '/'),
+    call('GET', '/_security/_authenticate'),
+    call('POST', '/_security/user/_has_privileges', { cluster: privileges }),
+    call('GET', '/_license'),
+    call('GET', '/_cluster/health'),
+    ...(settings ? [call('GET', '/_cluster/settings?flat_settings=true')] : []),
+    call('GET', '/_ssl/certificates'),
+  ];
+  await Promise.all([
+    cloud('GET', `${dep}?show_settings=true&show_plans=true`),
+    ...inspect(ech, LOCAL_REQUIRED_PRIVILEGES, true),
+    ...inspect(sm, REMOTE_REQUIRED_PRIVILEGES, false),
+    tlsHandshake(r.remote.proxyAddress, r.remote.serverName, (r.remote.ca as { pem: string }).pem),
+  ]);
   lap('preflight');
+  // The key: looked up first (a rerun reuses it), then created.
+  await sm('GET', `/_security/api_key?name=${encodeURIComponent(crossClusterApiKeyName(r.alias))}&active_only=true`);
   const key = crossClusterApiKeyRequest(r, 'direct');
   const created = await sm(key.method, key.path, key.body);
   lap('key');
@@ -280,8 +322,12 @@ async function directConnect(sb: Sandbox, alias: string): Promise<{ ms: number; 
     await sleep(250);
   }
   lap('plan');
+  // The keystore: read first (an entry already there is not overwritten), then the key.
+  await cloud('GET', `${es}/keystore`);
   await cloud('PATCH', `${es}/keystore`, keystorePatchBody(r.alias, created.encoded));
   lap('keystore');
+  // The remote cluster: the alias checked free, then the settings.
+  await Promise.all([ech('GET', '/_cluster/settings?flat_settings=true'), ech('GET', '/_remote/info')]);
   const put = connectSettingsRequest(r, { workflowId: 'direct', alias: r.alias });
   await ech(put.method, put.path, put.body);
   lap('settings');
@@ -290,8 +336,22 @@ async function directConnect(sb: Sandbox, alias: string): Promise<{ ms: number; 
     if (remote[r.alias]?.connected) break;
     await sleep(100);
   }
+  await ech('GET', `/_resolve/cluster/${encodeURIComponent(`${r.alias}:logs-*`)}`);
   await ech('POST', `/${encodeURIComponent(`${r.alias}:logs-*`)}/_search`, { size: 0 });
   lap('verify');
+  // Roles, then users: each looked up (not someone else's), then written.
+  const o = { workflowId: 'direct', alias: r.alias };
+  for (const role of r.roles) {
+    const put = roleRequest(role, o);
+    await ech('GET', put.path).catch(() => undefined);
+    await ech(put.method, put.path, put.body);
+  }
+  for (const user of r.users) {
+    const put = userRequest(user, o);
+    await ech('GET', put.path).catch(() => undefined);
+    await ech(put.method, put.path, { ...put.body, password: info.env[user.passwordSecret] });
+  }
+  lap('rolesAndUsers');
   const ms = performance.now() - t0;
   await Promise.all([echAgent.close(), smAgent.close()]);
   return { ms, steps };
@@ -443,6 +503,7 @@ async function critical(args: Args, client: Client) {
     const { activities, spans } = await historyProfile(client, workflowId);
     lastWorkflowId = workflowId;
     await w.stop();
+    if (process.env.BENCH_WORKER_LOG) fs.writeFileSync(`${process.env.BENCH_WORKER_LOG}-${i}.log`, w.stderr());
     await b.stop();
     const settingsWrite = activities.putRemoteCluster ?? 0;
     rounds.push({

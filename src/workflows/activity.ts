@@ -1,7 +1,7 @@
 /** How the workflows call activities: one retry policy, a summary per call site, and the saga's compensation type. */
 import * as wf from '@temporalio/workflow';
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import type { Activities, CloudTarget } from '../activities/types';
+import type { Activities, CloudTarget, DeploymentFacts } from '../activities/types';
 import type { DirectTrustEntry } from '../domain/requests';
 import { withPlanTurn, type PlanTurn } from './deploymentPlans';
 import type { RunState } from './humanSteps';
@@ -64,6 +64,19 @@ export function fewerRoundTrips(): boolean {
 }
 
 /**
+ * Runs recorded before this patch replay with the lease taken before the preflight, path A/B's remote side before
+ * its ECH side, and the plan turn asked for after the trust read. From it on, steps that do not depend on each other
+ * run side by side (docs/benchmarks.md): the lease with the preflight's reads; without an approval to wait for, the
+ * cross-cluster key with the trust entry and its plan; the trust read with the request for a plan turn.
+ */
+export const PARALLEL_STEPS_PATCH = 'parallel-steps';
+
+/** Whether this run takes the parallel steps (PARALLEL_STEPS_PATCH). */
+export function parallelSteps(): boolean {
+  return wf.patched(PARALLEL_STEPS_PATCH);
+}
+
+/**
  * Options of the `verify` call (verifyRemoteConnection with `timeoutMs`). The activity itself retries the ECH API's
  * transient failures and a not-yet-connected remote until `timeoutMs`, so the workflow's retries are only for what it
  * cannot absorb (a worker lost mid-attempt, an ECH API down for a whole attempt), backing off 1 s → 10 s: a few
@@ -102,21 +115,34 @@ export async function trustOnEch(
 ): Promise<{ created: boolean }> {
   const { state, cloud } = ctx;
   state.step('ech-trust', 'running', what);
-  const fresh = await (fewerRoundTrips() ? localActivity : activity)('Read the ECH trust entries').describeDeployment({
-    target: cloud,
-  });
-  const existed = fresh.directTrustNames.includes(entry.name);
-  if (!existed) {
-    ctx.compensations.push({
-      label: `trust entry "${entry.name}" on the ECH deployment`,
-      undo: () => removeTrustOnEch(cloud, entry.name),
+  const readTrust = () =>
+    (fewerRoundTrips() ? localActivity : activity)('Read the ECH trust entries').describeDeployment({
+      target: cloud,
     });
-  }
+  // From PARALLEL_STEPS_PATCH on, the read and the request for a plan turn are made at the same time (both local
+  // activities of one workflow task); before, the read came first. Either way the read precedes the turn.
+  const early = parallelSteps() ? settle(readTrust()) : undefined;
+  let existed = false;
+  const decide = (fresh: DeploymentFacts) => {
+    existed = fresh.directTrustNames.includes(entry.name);
+    if (!existed) {
+      ctx.compensations.push({
+        label: `trust entry "${entry.name}" on the ECH deployment`,
+        undo: () => removeTrustOnEch(cloud, entry.name),
+      });
+    }
+  };
+  if (!early) decide(await readTrust());
   // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
   await planChange(
     cloud,
     `trust ${what}`,
     async (turn) => {
+      if (early) {
+        const fresh = await early;
+        if (fresh.status === 'rejected') throw fresh.reason;
+        decide(fresh.value);
+      }
       const notBefore = new Date().toISOString();
       const summary = turn.alsoApply.length
         ? `Trust ${what} on ECH (with ${turn.alsoApply.length} other run(s)' entries: one plan)`
@@ -185,4 +211,15 @@ export async function restartToReloadKeystore(cloud: CloudTarget): Promise<void>
     await activity('Restart ECH Elasticsearch to reload the keystore').restartElasticsearch({ target: cloud });
     await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud, notBefore: restartedAt });
   });
+}
+
+/**
+ * A promise that never rejects: what it settled to. Calls started side by side are awaited through it, so one that
+ * fails while the workflow awaits another is never an unhandled rejection (which would fail the workflow task).
+ */
+export function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
+    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+  );
 }

@@ -8,7 +8,7 @@ import type { CaCheck, CloudTarget, ClusterFacts, DeploymentFacts, EsTarget, Tls
 import { durationToMs } from '../contract/duration';
 import { validateConnectRequest, type ConnectRequest } from '../contract/request';
 import type { ConnectResult, DryRunResult, PlanStep } from '../contract/status';
-import { CONFIRMABLE_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
 import { approvalInstructions } from '../domain/instructions';
 import { buildPlan } from '../domain/plan';
 import {
@@ -21,11 +21,17 @@ import {
 } from '../domain/preflight';
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { seenNodeCertificates, selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
-import { VERIFY_OPTIONS, activity, fewerRoundTrips } from './activity';
-import { apiKeyEchSide, apiKeyRemoteSide, type ApiKeyPathContext } from './paths/apiKey';
+import { VERIFY_OPTIONS, activity, fewerRoundTrips, parallelSteps, settle } from './activity';
+import {
+  apiKeyEchSide,
+  apiKeyEchTrust,
+  apiKeyKeystore,
+  apiKeyRemoteSide,
+  type ApiKeyPathContext,
+} from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 import { runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
-import { remoteTargetOf, resolveTargets, settle } from './targets';
+import { remoteTargetOf, resolveTargets } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
 interface ConnectFound {
@@ -191,8 +197,8 @@ async function connectSteps(
   humanTimeoutMs: number,
   pendingReleases: Promise<void>[] | undefined,
 ): Promise<ConnectResult> {
-  const { r, workflowId, state, signals, compensations, started } = ctx;
-  const { cloud, deployment, local, remote, probe, identity, warnings } = found;
+  const { r, workflowId, state, signals, compensations } = ctx;
+  const { cloud, deployment, remote, probe, identity } = found;
   const tlsModel = r.securityModel === 'tls-certificate';
   const rcsProven = found.rcsProven;
   const apiKey: ApiKeyPathContext | undefined = tlsModel
@@ -230,6 +236,44 @@ async function connectSteps(
     ...(pendingReleases ? { pendingReleases } : {}),
   };
 
+  const changes = found.plan.filter((p) =>
+    ['ech-trust', 'ech-keystore', 'connect', 'roles-and-users'].includes(p.step),
+  );
+  // Path B with nothing to wait for (the worker makes the key, the remote cluster server is proven, no approval): the
+  // key and the trust entry do not depend on each other, so the key is made while the trust entry's plan runs
+  // (PARALLEL_STEPS_PATCH). Whichever fails is the step reported; the other is left to finish, then the rollback
+  // undoes both.
+  if (
+    apiKey &&
+    remote &&
+    rcsProven &&
+    r.remote.ca.kind === 'private' &&
+    !r.approvals.beforeLocalChanges &&
+    parallelSteps()
+  ) {
+    await ctx.approve(approvalInstructions(r, workflowId, changes));
+    state.setPhase('ech-side');
+    const [key, trust] = await Promise.all([
+      settle(
+        apiKeyRemoteSide(apiKey, {
+          confirmed: (step) => signals.confirmed.has(step),
+          providedKey: () => signals.providedKey,
+        }),
+      ),
+      settle(apiKeyEchTrust(apiKey)),
+    ]);
+    if (key.status === 'rejected') {
+      ctx.setCurrent(HUMAN_STEPS.crossClusterApiKey);
+      throw key.reason;
+    }
+    if (trust.status === 'rejected') {
+      ctx.setCurrent('ech-trust');
+      throw trust.reason;
+    }
+    await apiKeyKeystore(apiKey, key.value);
+    return connectAndVerify(ctx, found, created);
+  }
+
   // 3. Remote side.
   state.setPhase('remote-side');
   let tlsTrust: Awaited<ReturnType<typeof tlsRemoteSide>> | undefined;
@@ -248,9 +292,6 @@ async function connectSteps(
   }
 
   // 4. Approval of the ECH changes.
-  const changes = found.plan.filter((p) =>
-    ['ech-trust', 'ech-keystore', 'connect', 'roles-and-users'].includes(p.step),
-  );
   await ctx.approve(approvalInstructions(r, workflowId, changes));
 
   // 5. ECH side.
@@ -260,6 +301,18 @@ async function connectSteps(
   } else if (apiKey) {
     await apiKeyEchSide(apiKey, encoded);
   }
+  return connectAndVerify(ctx, found, created, tls);
+}
+
+/** 6–8: connect, verify, roles and users. */
+async function connectAndVerify(
+  ctx: RunContext<ConnectRequest>,
+  found: ConnectFound,
+  created: ConnectResult['created'],
+  tls?: TlsPathContext,
+): Promise<ConnectResult> {
+  const { r, workflowId, state, compensations, started } = ctx;
+  const { local, warnings } = found;
 
   // 6. Connect.
   state.setPhase('connecting');

@@ -42,7 +42,7 @@ import {
 import type { CleanupOutcome, PlanStep, RunStatus } from '../contract/status';
 import { HUMAN_STEPS, type HumanStepId, type StepId, type WorkflowKind } from '../contract/steps';
 import type { HumanInstructions } from '../domain/instructions';
-import type { Compensation } from './activity';
+import { parallelSteps, settle, type Compensation } from './activity';
 import { acquireConnectionLease } from './connectionLease';
 import { RunState } from './humanSteps';
 
@@ -251,9 +251,26 @@ export async function runLifecycle<R extends RunRequest, P, Result>(
   // 2. Preflight: read-only.
   state.setPhase('preflight');
   state.step('preflight', 'running');
-  // One run per connection: before reading the state this run will change (a dry run changes nothing: no lease).
-  if (!r.dryRun) await acquireConnectionLease(r.local.deploymentId, r.alias).catch(preflightFailed);
-  const { plan, warnings, found, dryRun } = await def.preflight(ctx);
+  // One run per connection (a dry run changes nothing: no lease). From PARALLEL_STEPS_PATCH on, the lease is taken
+  // while the preflight reads, instead of before: the reads change nothing, a run refused the lease reports only
+  // that, and every write re-checks what the preflight read (an alias, trust entry or keystore entry that is not this
+  // run's is refused with AliasInUse at the write), so a read that raced the previous holder's last write cannot
+  // make this run overwrite it. Saves a round trip through the Temporal server before the first read.
+  let preflighted: Preflighted<P>;
+  if (r.dryRun) preflighted = await def.preflight(ctx);
+  else if (parallelSteps()) {
+    const lease = settle(acquireConnectionLease(r.local.deploymentId, r.alias));
+    const reads = settle(def.preflight(ctx));
+    const leased = await lease;
+    if (leased.status === 'rejected') preflightFailed(leased.reason);
+    const read = await reads;
+    if (read.status === 'rejected') throw read.reason;
+    preflighted = read.value;
+  } else {
+    await acquireConnectionLease(r.local.deploymentId, r.alias).catch(preflightFailed);
+    preflighted = await def.preflight(ctx);
+  }
+  const { plan, warnings, found, dryRun } = preflighted;
   status.plan = plan;
 
   if (r.dryRun) {

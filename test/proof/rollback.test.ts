@@ -240,3 +240,60 @@ describe('path B: a compensation that fails does not stop the others', () => {
     },
   );
 });
+
+describe('path B without an approval: the key is made while the trust entry and its plan are', () => {
+  const unattended = (tag: string) =>
+    startRun(
+      client,
+      worker.taskQueue,
+      { ...proofRequest(estate, 'B'), approvals: { beforeLocalChanges: false, timeout: '1h' } },
+      tag,
+    );
+
+  it('both are made side by side, and the run connects', { timeout: 90_000 }, async () => {
+    const snapshot = await freshEstate('B');
+    const handle = await unattended('B-unattended');
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const typeOf = (scheduledId: unknown) =>
+      events.find((e) => String(e.eventId) === String(scheduledId))?.activityTaskScheduledEventAttributes?.activityType
+        ?.name;
+    const keyAsked = events.findIndex(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'findOrCreateCrossClusterApiKey',
+    );
+    const planSeen = events.findIndex(
+      (e) => typeOf(e.activityTaskCompletedEventAttributes?.scheduledEventId) === 'waitForPlan',
+    );
+    assert.ok(keyAsked >= 0 && planSeen >= 0, 'the run made the key and waited for the plan');
+    assert.ok(keyAsked < planSeen, 'the key was asked for before the plan ended');
+    const view = await estate.view();
+    assert.equal(view.trustDirect.length, snapshot.trustDirect.length + 1, 'the trust entry is there');
+    assert.equal(view.activeCrossClusterKeys.length, snapshot.activeCrossClusterKeys.length + 1, 'the key is there');
+  });
+
+  for (const call of ['key', 'trust'] as const) {
+    it(`${call} fails (400): that step is reported, the other is undone too`, { timeout: 90_000 }, async () => {
+      const snapshot = await freshEstate('B');
+      await estate.faults([callRule(call, { statusRates: { '400': 1 }, times: 1 })]);
+      const handle = await unattended(`B-unattended-fail-${call}`);
+      await assert.rejects(handle.result());
+      await estate.control('DELETE', '/faults');
+      const status = (await handle.query('status')) as ConnectStatus;
+      assert.equal(status.phase, 'failed', status.error?.message);
+      assert.equal(status.steps.find((s) => s.id === STEP_OF[call])?.state, 'failed', `step ${STEP_OF[call]}`);
+      const cleanup = status.cleanup as Cleanup | undefined;
+      assert.equal(cleanup?.mode, 'rollback', JSON.stringify(status.error));
+      // The other call's object was made (it was not stopped) and is undone; a failed trust write's item is a no-op.
+      assert.ok(
+        cleanup.items.some((i) => CALLS[call === 'key' ? 'trust' : 'key'].label.test(i)),
+        JSON.stringify(cleanup.items),
+      );
+      assert.ok(
+        cleanup.outcomes?.every((o) => o.outcome === 'undone'),
+        JSON.stringify(cleanup.outcomes),
+      );
+      await waitForNoPendingPlan();
+      assert.deepEqual(await estate.view(), snapshot);
+    });
+  }
+});

@@ -98,7 +98,13 @@ export async function apiKeyRemoteSide(ctx: ApiKeyPathContext, signals: ApiKeySi
 
 /** A2/B2 on ECH after the approval: trust the private CA (path B), store the key in the keystore. */
 export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Promise<void> {
-  const { r, state, cloud, deployment, created } = ctx;
+  await apiKeyEchTrust(ctx);
+  await apiKeyKeystore(ctx, encoded);
+}
+
+/** B2's trust entry for the private CA (path A: skipped, ECH trusts public CAs already). */
+export async function apiKeyEchTrust(ctx: ApiKeyPathContext): Promise<void> {
+  const { r, state, cloud, created } = ctx;
   if (r.remote.ca.kind === 'private') {
     ctx.setCurrent('ech-trust');
     const entry = privateCaTrustEntry(r.alias, r.remote.ca.pem);
@@ -112,7 +118,11 @@ export async function apiKeyEchSide(ctx: ApiKeyPathContext, encoded: string): Pr
   } else {
     state.step('ech-trust', 'skipped', 'public CA: ECH trusts it already');
   }
+}
 
+/** A2/B2's keystore entry: the key under `cluster.remote.<alias>.credentials` (a restart before 8.14). */
+export async function apiKeyKeystore(ctx: ApiKeyPathContext, encoded: string): Promise<void> {
+  const { r, state, cloud, deployment, created } = ctx;
   ctx.setCurrent('ech-keystore');
   state.step('ech-keystore', 'running');
   // Decided before the write (a read of its own): an entry that is already there is not ours to overwrite, and ours
