@@ -56,6 +56,8 @@ type Args = {
   timeline: boolean;
   /** Measure the first run of a new worker (default: a worker warmed by one dry run). */
   coldWorker: boolean;
+  /** Memory: how long RSS is followed after the waiting runs settled. */
+  settleS: number;
 };
 
 function parseArgs(argv: string[]): Args {
@@ -72,6 +74,7 @@ function parseArgs(argv: string[]): Args {
     only: new Set(get('only', 'critical,concurrency,cold,memory').split(',')),
     timeline: argv.includes('--timeline'),
     coldWorker: argv.includes('--cold-worker'),
+    settleS: Number(get('settle-s', '60')),
   };
 }
 
@@ -655,7 +658,13 @@ async function memory(args: Args, client: Client) {
     if (waitingCount === ids.length || Date.now() > deadline) break;
     await sleep(2_000);
   }
-  await sleep(3_000);
+  // RSS right after the last run settled, then every 5 s for `--settle-s` (default 60) with nothing happening (the runs wait for
+  // people for hours): V8 gives memory back to the system only after the burst, when the heap is idle.
+  const settling: number[] = [];
+  for (let t = 0; t <= args.settleS; t += 5) {
+    await sleep(t === 0 ? 3_000 : 5_000);
+    settling.push(Math.round(procStatus(w.child.pid as number).rssMb));
+  }
   const { rssMb, peakMb } = procStatus(w.child.pid as number);
   const cacheSize = /maxCachedWorkflows[^0-9]*(\d+)/.exec(w.stderr())?.[1];
   for (let i = 0; i < ids.length; i += 50) {
@@ -675,11 +684,13 @@ async function memory(args: Args, client: Client) {
     waiting: waitingCount,
     idleRssMb: idle,
     rssMb,
+    rssAfterSettledMb: settling[0],
+    rssSettlingMb: settling,
     peakRssMb: peakMb,
     ...(cacheSize ? { maxCachedWorkflows: Number(cacheSize) } : {}),
   };
   console.log(
-    `memory: ${waitingCount}/${ids.length} runs waiting for a human: worker RSS ${rssMb.toFixed(0)} MB (idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`,
+    `memory: ${waitingCount}/${ids.length} runs waiting for a human: worker RSS ${rssMb.toFixed(0)} MB a minute after they settled, ${settling[0]} MB right after (every 5 s: ${settling.join(', ')}; idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`,
   );
   return res;
 }
@@ -733,7 +744,13 @@ async function inner(): Promise<number> {
     if (cold.statusMs !== undefined) row('ech-remote status (median of 5)', `${cold.statusMs.toFixed(0)} ms`);
   }
   const mem = results.memory as Awaited<ReturnType<typeof memory>> | undefined;
-  if (mem) row(`worker RSS with ${mem.waiting} runs waiting for a human`, `${mem.rssMb.toFixed(0)} MB`);
+  if (mem) {
+    row(
+      `worker RSS with ${mem.waiting} runs waiting for a human, a minute after they settled`,
+      `${mem.rssMb.toFixed(0)} MB`,
+    );
+    row(`  the same right after they settled (peak)`, `${mem.rssAfterSettledMb} MB (${mem.peakRssMb.toFixed(0)} MB)`);
+  }
   fs.writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten: ${args.out}`);
   return 0;

@@ -4,6 +4,8 @@
  * SIGINT/SIGTERM (the SDK's default shutdown signals); runWorker adds the operations telemetry (logs through
  * src/log.ts, Prometheus metrics; src/telemetry.ts).
  */
+// First: before the SDK loads its bundler's dependencies (see the module).
+import './temporal/deferBundler';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { keepAliveHeartbeats } from './activities/heartbeat';

@@ -8,7 +8,7 @@ import type { CaCheck, CloudTarget, ClusterFacts, DeploymentFacts, EsTarget, Tls
 import { durationToMs } from '../contract/duration';
 import { validateConnectRequest, type ConnectRequest } from '../contract/request';
 import type { ConnectResult, DryRunResult, PlanStep } from '../contract/status';
-import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS, type StepId } from '../contract/steps';
 import { approvalInstructions } from '../domain/instructions';
 import { buildPlan } from '../domain/plan';
 import {
@@ -20,6 +20,7 @@ import {
   remoteClusterServerProven,
 } from '../domain/preflight';
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
+import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
 import { seenNodeCertificates, selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
 import { VERIFY_OPTIONS, activity, fewerRoundTrips, parallelSteps, settle } from './activity';
 import {
@@ -240,9 +241,9 @@ async function connectSteps(
     ['ech-trust', 'ech-keystore', 'connect', 'roles-and-users'].includes(p.step),
   );
   // Path B with nothing to wait for (the worker makes the key, the remote cluster server is proven, no approval): the
-  // key and the trust entry do not depend on each other, so the key is made while the trust entry's plan runs
-  // (PARALLEL_STEPS_PATCH). Whichever fails is the step reported; the other is left to finish, then the rollback
-  // undoes both.
+  // key and the trust entry do not depend on each other, so the key is made — and, where ECH reloads its keystore by
+  // itself (8.14+), stored in the keystore — while the trust entry's plan runs (PARALLEL_STEPS_PATCH). Whichever
+  // fails is the step reported; the other is left to finish, then the rollback undoes both.
   if (
     apiKey &&
     remote &&
@@ -253,24 +254,31 @@ async function connectSteps(
   ) {
     await ctx.approve(approvalInstructions(r, workflowId, changes));
     state.setPhase('ech-side');
+    const keystoreMeanwhile = atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION);
+    let keySide: StepId = HUMAN_STEPS.crossClusterApiKey;
     const [key, trust] = await Promise.all([
       settle(
-        apiKeyRemoteSide(apiKey, {
-          confirmed: (step) => signals.confirmed.has(step),
-          providedKey: () => signals.providedKey,
-        }),
+        (async () => {
+          const encoded = await apiKeyRemoteSide(apiKey, {
+            confirmed: (step) => signals.confirmed.has(step),
+            providedKey: () => signals.providedKey,
+          });
+          keySide = 'ech-keystore';
+          if (keystoreMeanwhile) await apiKeyKeystore(apiKey, encoded);
+          return encoded;
+        })(),
       ),
       settle(apiKeyEchTrust(apiKey)),
     ]);
     if (key.status === 'rejected') {
-      ctx.setCurrent(HUMAN_STEPS.crossClusterApiKey);
+      ctx.setCurrent(keySide);
       throw key.reason;
     }
     if (trust.status === 'rejected') {
       ctx.setCurrent('ech-trust');
       throw trust.reason;
     }
-    await apiKeyKeystore(apiKey, key.value);
+    if (!keystoreMeanwhile) await apiKeyKeystore(apiKey, key.value);
     return connectAndVerify(ctx, found, created);
   }
 

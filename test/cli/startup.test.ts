@@ -55,7 +55,7 @@ it('`status` loads the Temporal client to ask, and neither zod, the workflow lib
   }
 });
 
-it('a worker polls without loading the Elasticsearch client, @peculiar/x509 or the Cloud API client', async () => {
+it('a worker polls without loading the Elasticsearch client, @peculiar/x509, the Cloud API client or memfs', async () => {
   fs.rmSync(modulesFile, { force: true });
   const child = spawn(process.execPath, ['--require', hook, cliPath(), 'worker'], {
     env: { ...process.env, ECH_REMOTE_TASK_QUEUE: `startup-${randomUUID()}` },
@@ -79,4 +79,9 @@ it('a worker polls without loading the Elasticsearch client, @peculiar/x509 or t
   for (const pkg of ['@elastic/elasticsearch', '@peculiar/x509', 'openapi-fetch']) {
     assert.ok(!loaded.has(pkg), `the worker loaded ${pkg} before any activity ran`);
   }
+  // The SDK's bundler requires memfs; with the prebuilt bundle only its stand-in (one entry, no file of memfs's own
+  // modules or dependencies) is in the module cache (src/temporal/deferBundler.ts).
+  const files = JSON.parse(fs.readFileSync(modulesFile, 'utf8')) as string[];
+  const memfsFiles = files.filter((f) => /node_modules\/(memfs|@jsonjoy\.com)\//.test(f));
+  assert.ok(memfsFiles.length <= 1, `the worker loaded memfs: ${memfsFiles.slice(0, 5).join(', ')}`);
 });

@@ -264,14 +264,19 @@ describe('path B without an approval: the key is made while the trust entry and 
     const planSeen = events.findIndex(
       (e) => typeOf(e.activityTaskCompletedEventAttributes?.scheduledEventId) === 'waitForPlan',
     );
-    assert.ok(keyAsked >= 0 && planSeen >= 0, 'the run made the key and waited for the plan');
+    const keystoreWritten = events.findIndex(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'putRemoteClusterCredentials',
+    );
+    assert.ok(keyAsked >= 0 && keystoreWritten >= 0 && planSeen >= 0, 'the run made the key and waited for the plan');
     assert.ok(keyAsked < planSeen, 'the key was asked for before the plan ended');
+    assert.ok(keystoreWritten < planSeen, 'the key was stored in the keystore (9.x reloads it) before the plan ended');
     const view = await estate.view();
     assert.equal(view.trustDirect.length, snapshot.trustDirect.length + 1, 'the trust entry is there');
     assert.equal(view.activeCrossClusterKeys.length, snapshot.activeCrossClusterKeys.length + 1, 'the key is there');
   });
 
-  for (const call of ['key', 'trust'] as const) {
+  const OTHER = { key: 'trust', trust: 'key', keystore: 'trust' } as const;
+  for (const call of ['key', 'trust', 'keystore'] as const) {
     it(`${call} fails (400): that step is reported, the other is undone too`, { timeout: 90_000 }, async () => {
       const snapshot = await freshEstate('B');
       await estate.faults([callRule(call, { statusRates: { '400': 1 }, times: 1 })]);
@@ -283,9 +288,9 @@ describe('path B without an approval: the key is made while the trust entry and 
       assert.equal(status.steps.find((s) => s.id === STEP_OF[call])?.state, 'failed', `step ${STEP_OF[call]}`);
       const cleanup = status.cleanup as Cleanup | undefined;
       assert.equal(cleanup?.mode, 'rollback', JSON.stringify(status.error));
-      // The other call's object was made (it was not stopped) and is undone; a failed trust write's item is a no-op.
+      // The other side's object was made (it was not stopped) and is undone; a failed write's own item is a no-op.
       assert.ok(
-        cleanup.items.some((i) => CALLS[call === 'key' ? 'trust' : 'key'].label.test(i)),
+        cleanup.items.some((i) => CALLS[OTHER[call]].label.test(i)),
         JSON.stringify(cleanup.items),
       );
       assert.ok(
