@@ -12,7 +12,7 @@
  */
 import { LogTimestamp, type Logger, type LogLevel as TemporalLogLevel, type LogMetadata } from '@temporalio/worker';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type * as PinoPretty from 'pino-pretty';
 import { z } from 'zod';
 import { redact } from './activities/secrets';
 
@@ -272,6 +272,9 @@ export function createLogger(opts: CreateLoggerOptions = {}): PinoLogger {
   const format = settings.format ?? (stream.isTTY ? 'pretty' : 'json');
   let destination: DestinationStream = stream;
   if (format === 'pretty') {
+    // Loaded only for human lines: a worker logging JSON (containers, CI) starts without it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { prettyFactory } = require('pino-pretty') as typeof PinoPretty;
     const prettify = prettyFactory({
       messageKey: 'message',
       translateTime: 'SYS:HH:MM:ss.l',

@@ -99,6 +99,10 @@ export async function bundleWorkflowSources(
     failureConverterPath: FAILURE_CONVERTER_PATH,
     preloadModules: sharedWorkflowModules(),
     logger: quietBundlerLogger(),
+    // The SDK needs an inline source map (stack traces and the UI's stack trace query map through it), not the sources
+    // inside it: without them the map is a fraction of the size, which every worker parses at start and every
+    // workflow thread holds (docs/benchmarks.md). Stack traces still name the source file, line and column.
+    webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
   });
   return { code };
 }

@@ -264,7 +264,7 @@ async function connectSteps(
             providedKey: () => signals.providedKey,
           });
           keySide = 'ech-keystore';
-          if (keystoreMeanwhile) await apiKeyKeystore(apiKey, encoded);
+          if (keystoreMeanwhile) await apiKeyKeystore(apiKey, encoded, { sideBySide: true });
           return encoded;
         })(),
       ),

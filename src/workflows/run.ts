@@ -1,8 +1,8 @@
 /**
  * The run skeleton every lifecycle workflow (connect, rotate, update access, disconnect) stands on:
  *
- *   validate → preflight (under the connection's lease) → plan → [dry run ends here] → prepare (the other org's side)
- *   → approval → changes with compensations → verify → result
+ *   validate → preflight (while the connection's lease is taken) → plan → [dry run ends here] → prepare (the other
+ *   org's side) → approval → changes with compensations → verify → result
  *
  * It owns what they share: the `status` query, the UI's current details, the search attributes (with the `Workflow`
  * kind), the validated signals, the lease, the saga (every compensation runs, each outcome reported), and how a run
@@ -191,7 +191,10 @@ export interface RunDefinition<R extends RunRequest, P, Result> {
   /** Steps the self-managed org may confirm with confirmRemoteStep. */
   confirmable: readonly HumanStepId[];
   validate(input: unknown): { ok: true; request: R } | { ok: false; problems: ValidationProblem[] };
-  /** Read-only checks and the plan; marks the `preflight` step done. Runs under the lease (not for a dry run). */
+  /**
+   * Read-only checks and the plan; marks the `preflight` step done. Runs while the lease is taken (a dry run takes
+   * none); nothing after it runs without the lease.
+   */
   preflight(ctx: RunContext<R>): Promise<Preflighted<P>>;
   /** Everything after the plan: the other org's side, approval, the changes (with compensations), verify, result. */
   run(ctx: RunContext<R>, found: P): Promise<Result>;

@@ -120,15 +120,25 @@ export async function apiKeyEchTrust(ctx: ApiKeyPathContext): Promise<void> {
   }
 }
 
-/** A2/B2's keystore entry: the key under `cluster.remote.<alias>.credentials` (a restart before 8.14). */
-export async function apiKeyKeystore(ctx: ApiKeyPathContext, encoded: string): Promise<void> {
+/**
+ * A2/B2's keystore entry: the key under `cluster.remote.<alias>.credentials` (a restart before 8.14). `sideBySide`:
+ * another step runs at the same time, so the keystore read is a regular activity — a local one would hold the
+ * workflow task, and with it the other step's next command, until it answers.
+ */
+export async function apiKeyKeystore(
+  ctx: ApiKeyPathContext,
+  encoded: string,
+  opts: { sideBySide?: boolean } = {},
+): Promise<void> {
   const { r, state, cloud, deployment, created } = ctx;
   ctx.setCurrent('ech-keystore');
   state.step('ech-keystore', 'running');
   // Decided before the write (a read of its own): an entry that is already there is not ours to overwrite, and ours
   // is undone by a rollback even when the PATCH's answer was lost.
   const entry = keystoreSecretName(r.alias);
-  const keys = await (fewerRoundTrips() ? localActivity : activity)('Read the ECH keystore').listKeystoreKeys({
+  const keys = await (!opts.sideBySide && fewerRoundTrips() ? localActivity : activity)(
+    'Read the ECH keystore',
+  ).listKeystoreKeys({
     target: cloud,
   });
   if (keys.includes(entry)) {
