@@ -14,7 +14,15 @@ import { historyFromJson } from './historyJson';
 import { HISTORIES_DIR, recordingDataConverter } from './recording';
 
 /** The kinds scripts/record-histories.ts records; each must have a history. */
-const EXPECTED = ['path-a-remote-credentials', 'path-a-by-hand', 'path-b-by-hand', 'path-c', 'rejected', 'rolled-back'];
+const EXPECTED = [
+  'path-a-remote-credentials',
+  'path-a-by-hand',
+  'path-b-by-hand',
+  'path-c',
+  'rejected',
+  'rolled-back',
+  'path-b-unattended',
+];
 
 it('every recorded history replays on the current workflow code without a determinism violation', async () => {
   const bundle = process.env.ECH_REMOTE_WORKFLOW_BUNDLE;
