@@ -41,10 +41,11 @@ export async function connectWorker(): Promise<NativeConnection> {
 export const MAX_CACHED_WORKFLOWS_ENV = 'ECH_REMOTE_MAX_CACHED_WORKFLOWS';
 /**
  * Default cache: runs mostly wait for people (hours) and cost memory while cached; a run evicted from the cache is
- * rebuilt from its history when its next event comes (a replay of a few hundred events, milliseconds). 100 keeps the
- * active runs warm and a worker with hundreds of waiting runs small (docs/benchmarks.md).
+ * rebuilt from its history when its next event comes (a replay of a few hundred events, milliseconds). 50 keeps the
+ * active runs warm and a worker holding 500 waiting runs under 300 MB once they settled (267 MB, against 325 MB with
+ * 100: docs/benchmarks.md).
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 50;
 
 export function maxCachedWorkflows(): number {
   const raw = process.env[MAX_CACHED_WORKFLOWS_ENV];
