@@ -295,40 +295,46 @@ async function directConnect(sb: Sandbox, alias: string): Promise<{ ms: number; 
     tlsHandshake(r.remote.proxyAddress, r.remote.serverName, (r.remote.ca as { pem: string }).pem),
   ]);
   lap('preflight');
-  // The key: looked up first (a rerun reuses it), then created.
-  await sm('GET', `/_security/api_key?name=${encodeURIComponent(crossClusterApiKeyName(r.alias))}&active_only=true`);
-  const key = crossClusterApiKeyRequest(r, 'direct');
-  const created = await sm(key.method, key.path, key.body);
-  lap('key');
-  // Trust the private CA: read-modify-write of the deployment, then poll the plan.
-  const read = await cloud('GET', `${dep}?show_settings=true&show_plans=true&clear_transient=true`);
-  const res = read.resources.elasticsearch[0];
-  const trust = res.info.settings?.trust ?? {};
-  const entry = privateCaTrustEntry(r.alias, (r.remote.ca as { pem: string }).pem);
-  await cloud('PUT', dep, {
-    prune_orphans: false,
-    resources: {
-      elasticsearch: [
-        {
-          ref_id: res.ref_id,
-          region: res.region,
-          plan: res.info.plan_info.current.plan,
-          settings: { trust: { ...trust, direct: [...(trust.direct ?? []), entry] } },
-        },
-      ],
-    },
-  });
-  lap('trust');
-  for (;;) {
-    const s = await cloud('GET', `${es}?show_plans=true`);
-    if (!s.info.plan_info.pending) break;
-    await sleep(250);
-  }
-  lap('plan');
-  // The keystore: read first (an entry already there is not overwritten), then the key.
-  await cloud('GET', `${es}/keystore`);
-  await cloud('PATCH', `${es}/keystore`, keystorePatchBody(r.alias, created.encoded));
-  lap('keystore');
+  // As the workflow does with nothing to wait for: the key (looked up first: a rerun reuses it), then its keystore
+  // entry (read first: an entry already there is not overwritten), while the private CA's trust entry is written
+  // (read-modify-write of the deployment) and its plan polled.
+  const keySide = async () => {
+    const t = performance.now();
+    await sm('GET', `/_security/api_key?name=${encodeURIComponent(crossClusterApiKeyName(r.alias))}&active_only=true`);
+    const key = crossClusterApiKeyRequest(r, 'direct');
+    const created = await sm(key.method, key.path, key.body);
+    await cloud('GET', `${es}/keystore`);
+    await cloud('PATCH', `${es}/keystore`, keystorePatchBody(r.alias, created.encoded));
+    steps.keyAndKeystore = performance.now() - t;
+  };
+  const trustSide = async () => {
+    const t = performance.now();
+    const read = await cloud('GET', `${dep}?show_settings=true&show_plans=true&clear_transient=true`);
+    const res = read.resources.elasticsearch[0];
+    const trust = res.info.settings?.trust ?? {};
+    const entry = privateCaTrustEntry(r.alias, (r.remote.ca as { pem: string }).pem);
+    await cloud('PUT', dep, {
+      prune_orphans: false,
+      resources: {
+        elasticsearch: [
+          {
+            ref_id: res.ref_id,
+            region: res.region,
+            plan: res.info.plan_info.current.plan,
+            settings: { trust: { ...trust, direct: [...(trust.direct ?? []), entry] } },
+          },
+        ],
+      },
+    });
+    steps.trust = performance.now() - t;
+    for (;;) {
+      const s = await cloud('GET', `${es}?show_plans=true`);
+      if (!s.info.plan_info.pending) break;
+      await sleep(250);
+    }
+  };
+  await Promise.all([keySide(), trustSide()]);
+  lap('keyTrustAndPlan');
   // The remote cluster: the alias checked free, then the settings.
   await Promise.all([ech('GET', '/_cluster/settings?flat_settings=true'), ech('GET', '/_remote/info')]);
   const put = connectSettingsRequest(r, { workflowId: 'direct', alias: r.alias });

@@ -1,7 +1,7 @@
 /** How the workflows call activities: one retry policy, a summary per call site, and the saga's compensation type. */
 import * as wf from '@temporalio/workflow';
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import type { Activities, CloudTarget, DeploymentFacts } from '../activities/types';
+import type { Activities, CloudTarget } from '../activities/types';
 import type { DirectTrustEntry } from '../domain/requests';
 import { withPlanTurn, type PlanTurn } from './deploymentPlans';
 import type { RunState } from './humanSteps';
@@ -64,10 +64,9 @@ export function fewerRoundTrips(): boolean {
 }
 
 /**
- * Runs recorded before this patch replay with the lease taken before the preflight, path A/B's remote side before
- * its ECH side, and the plan turn asked for after the trust read. From it on, steps that do not depend on each other
- * run side by side (docs/benchmarks.md): the lease with the preflight's reads; without an approval to wait for, the
- * cross-cluster key with the trust entry and its plan; the trust read with the request for a plan turn.
+ * Runs recorded before this patch replay with path B's remote side before its ECH side. From it on, when there is
+ * nothing to wait for, the cross-cluster key (and on 8.14+ its keystore entry) is made while the trust entry's plan
+ * runs (src/workflows/connect.ts, docs/workflows.md).
  */
 export const PARALLEL_STEPS_PATCH = 'parallel-steps';
 
@@ -115,34 +114,23 @@ export async function trustOnEch(
 ): Promise<{ created: boolean }> {
   const { state, cloud } = ctx;
   state.step('ech-trust', 'running', what);
-  const readTrust = () =>
-    (fewerRoundTrips() ? localActivity : activity)('Read the ECH trust entries').describeDeployment({
-      target: cloud,
+  // Read before the turn is asked for: once asked, another run's plan may write this entry too (its turn carries the
+  // entries waiting), and a read after that would take the entry for someone else's and never undo it.
+  const fresh = await (fewerRoundTrips() ? localActivity : activity)('Read the ECH trust entries').describeDeployment({
+    target: cloud,
+  });
+  const existed = fresh.directTrustNames.includes(entry.name);
+  if (!existed) {
+    ctx.compensations.push({
+      label: `trust entry "${entry.name}" on the ECH deployment`,
+      undo: () => removeTrustOnEch(cloud, entry.name),
     });
-  // From PARALLEL_STEPS_PATCH on, the read and the request for a plan turn are made at the same time (both local
-  // activities of one workflow task); before, the read came first. Either way the read precedes the turn.
-  const early = parallelSteps() ? settle(readTrust()) : undefined;
-  let existed = false;
-  const decide = (fresh: DeploymentFacts) => {
-    existed = fresh.directTrustNames.includes(entry.name);
-    if (!existed) {
-      ctx.compensations.push({
-        label: `trust entry "${entry.name}" on the ECH deployment`,
-        undo: () => removeTrustOnEch(cloud, entry.name),
-      });
-    }
-  };
-  if (!early) decide(await readTrust());
+  }
   // Workflow time (deterministic): an older failed plan on the deployment is not this change's plan.
   await planChange(
     cloud,
     `trust ${what}`,
     async (turn) => {
-      if (early) {
-        const fresh = await early;
-        if (fresh.status === 'rejected') throw fresh.reason;
-        decide(fresh.value);
-      }
       const notBefore = new Date().toISOString();
       const summary = turn.alsoApply.length
         ? `Trust ${what} on ECH (with ${turn.alsoApply.length} other run(s)' entries: one plan)`

@@ -31,7 +31,7 @@ import {
   type ApiKeyPathContext,
 } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
-import { runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
+import { failureMessage, runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
 import { remoteTargetOf, resolveTargets } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
@@ -270,6 +270,10 @@ async function connectSteps(
       ),
       settle(apiKeyEchTrust(apiKey)),
     ]);
+    // The step that failed is the run's failed step; when both did, the other one is marked failed here too.
+    if (key.status === 'rejected' && trust.status === 'rejected') {
+      state.step('ech-trust', 'failed', failureMessage(trust.reason).split('\n')[0]);
+    }
     if (key.status === 'rejected') {
       ctx.setCurrent(keySide);
       throw key.reason;

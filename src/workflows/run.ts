@@ -1,8 +1,8 @@
 /**
  * The run skeleton every lifecycle workflow (connect, rotate, update access, disconnect) stands on:
  *
- *   validate → preflight (while the connection's lease is taken) → plan → [dry run ends here] → prepare (the other
- *   org's side) → approval → changes with compensations → verify → result
+ *   validate → preflight (under the connection's lease) → plan → [dry run ends here] → prepare (the other org's side)
+ *   → approval → changes with compensations → verify → result
  *
  * It owns what they share: the `status` query, the UI's current details, the search attributes (with the `Workflow`
  * kind), the validated signals, the lease, the saga (every compensation runs, each outcome reported), and how a run
@@ -42,7 +42,7 @@ import {
 import type { CleanupOutcome, PlanStep, RunStatus } from '../contract/status';
 import { HUMAN_STEPS, type HumanStepId, type StepId, type WorkflowKind } from '../contract/steps';
 import type { HumanInstructions } from '../domain/instructions';
-import { parallelSteps, settle, type Compensation } from './activity';
+import type { Compensation } from './activity';
 import { acquireConnectionLease } from './connectionLease';
 import { RunState } from './humanSteps';
 
@@ -191,10 +191,7 @@ export interface RunDefinition<R extends RunRequest, P, Result> {
   /** Steps the self-managed org may confirm with confirmRemoteStep. */
   confirmable: readonly HumanStepId[];
   validate(input: unknown): { ok: true; request: R } | { ok: false; problems: ValidationProblem[] };
-  /**
-   * Read-only checks and the plan; marks the `preflight` step done. Runs while the lease is taken (a dry run takes
-   * none); nothing after it runs without the lease.
-   */
+  /** Read-only checks and the plan; marks the `preflight` step done. Runs under the lease (not for a dry run). */
   preflight(ctx: RunContext<R>): Promise<Preflighted<P>>;
   /** Everything after the plan: the other org's side, approval, the changes (with compensations), verify, result. */
   run(ctx: RunContext<R>, found: P): Promise<Result>;
@@ -254,26 +251,11 @@ export async function runLifecycle<R extends RunRequest, P, Result>(
   // 2. Preflight: read-only.
   state.setPhase('preflight');
   state.step('preflight', 'running');
-  // One run per connection (a dry run changes nothing: no lease). From PARALLEL_STEPS_PATCH on, the lease is taken
-  // while the preflight reads, instead of before: the reads change nothing, a run refused the lease reports only
-  // that, and every write re-checks what the preflight read (an alias, trust entry or keystore entry that is not this
-  // run's is refused with AliasInUse at the write), so a read that raced the previous holder's last write cannot
-  // make this run overwrite it. Saves a round trip through the Temporal server before the first read.
-  let preflighted: Preflighted<P>;
-  if (r.dryRun) preflighted = await def.preflight(ctx);
-  else if (parallelSteps()) {
-    const lease = settle(acquireConnectionLease(r.local.deploymentId, r.alias));
-    const reads = settle(def.preflight(ctx));
-    const leased = await lease;
-    if (leased.status === 'rejected') preflightFailed(leased.reason);
-    const read = await reads;
-    if (read.status === 'rejected') throw read.reason;
-    preflighted = read.value;
-  } else {
-    await acquireConnectionLease(r.local.deploymentId, r.alias).catch(preflightFailed);
-    preflighted = await def.preflight(ctx);
-  }
-  const { plan, warnings, found, dryRun } = preflighted;
+  // One run per connection: before reading the state this run will change (a dry run changes nothing: no lease).
+  // Taking it while the preflight reads would save a round trip, but a read that raced the previous holder's last
+  // write could then make this run act on a stale view (a trust entry replaced, a key thought current).
+  if (!r.dryRun) await acquireConnectionLease(r.local.deploymentId, r.alias).catch(preflightFailed);
+  const { plan, warnings, found, dryRun } = await def.preflight(ctx);
   status.plan = plan;
 
   if (r.dryRun) {

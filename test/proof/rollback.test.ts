@@ -301,4 +301,22 @@ describe('path B without an approval: the key is made while the trust entry and 
       assert.deepEqual(await estate.view(), snapshot);
     });
   }
+
+  it('both fail (400): both steps say failed, nothing is left', { timeout: 90_000 }, async () => {
+    const snapshot = await freshEstate('B');
+    await estate.faults([
+      callRule('key', { statusRates: { '400': 1 }, times: 1 }),
+      callRule('trust', { statusRates: { '400': 1 }, times: 1 }),
+    ]);
+    const handle = await unattended('B-unattended-fail-both');
+    await assert.rejects(handle.result());
+    await estate.control('DELETE', '/faults');
+    const status = (await handle.query('status')) as ConnectStatus;
+    assert.equal(status.phase, 'failed', status.error?.message);
+    for (const step of ['cross-cluster-api-key', 'ech-trust'] as const) {
+      assert.equal(status.steps.find((s) => s.id === step)?.state, 'failed', `step ${step}`);
+    }
+    await waitForNoPendingPlan();
+    assert.deepEqual(await estate.view(), snapshot);
+  });
 });
