@@ -664,8 +664,8 @@ async function memory(args: Args, client: Client) {
     if (waitingCount === ids.length || Date.now() > deadline) break;
     await sleep(2_000);
   }
-  // RSS right after the last run settled, then every 5 s for `--settle-s` (default 60) with nothing happening (the runs wait for
-  // people for hours): V8 gives memory back to the system only after the burst, when the heap is idle.
+  // RSS right after the last run settled, then every 5 s for `--settle-s` (default 60) with nothing happening (the
+  // runs wait for people for hours): V8 gives memory back to the system only after the burst, when the heap is idle.
   const settling: number[] = [];
   for (let t = 0; t <= args.settleS; t += 5) {
     await sleep(t === 0 ? 3_000 : 5_000);
@@ -696,7 +696,7 @@ async function memory(args: Args, client: Client) {
     ...(cacheSize ? { maxCachedWorkflows: Number(cacheSize) } : {}),
   };
   console.log(
-    `memory: ${waitingCount}/${ids.length} runs waiting for a human: worker RSS ${rssMb.toFixed(0)} MB a minute after they settled, ${settling[0]} MB right after (every 5 s: ${settling.join(', ')}; idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`,
+    `memory: ${waitingCount}/${ids.length} runs waiting for a human: worker RSS ${rssMb.toFixed(0)} MB ${args.settleS} s after they settled, ${settling[0]} MB right after (every 5 s: ${settling.join(', ')}; idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`,
   );
   return res;
 }
@@ -752,7 +752,7 @@ async function inner(): Promise<number> {
   const mem = results.memory as Awaited<ReturnType<typeof memory>> | undefined;
   if (mem) {
     row(
-      `worker RSS with ${mem.waiting} runs waiting for a human, a minute after they settled`,
+      `worker RSS with ${mem.waiting} runs waiting for a human, ${args.settleS} s after they settled`,
       `${mem.rssMb.toFixed(0)} MB`,
     );
     row(`  the same right after they settled (peak)`, `${mem.rssAfterSettledMb} MB (${mem.peakRssMb.toFixed(0)} MB)`);

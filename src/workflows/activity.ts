@@ -200,14 +200,3 @@ export async function restartToReloadKeystore(cloud: CloudTarget): Promise<void>
     await activity('Wait for the ECH restart', LONG).waitForPlan({ target: cloud, notBefore: restartedAt });
   });
 }
-
-/**
- * A promise that never rejects: what it settled to. Calls started side by side are awaited through it, so one that
- * fails while the workflow awaits another is never an unhandled rejection (which would fail the workflow task).
- */
-export function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
-  return p.then(
-    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
-    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
-  );
-}

@@ -22,7 +22,7 @@ import {
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
 import { seenNodeCertificates, selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
-import { VERIFY_OPTIONS, activity, fewerRoundTrips, parallelSteps, settle } from './activity';
+import { VERIFY_OPTIONS, activity, fewerRoundTrips, parallelSteps } from './activity';
 import {
   apiKeyEchSide,
   apiKeyEchTrust,
@@ -32,7 +32,7 @@ import {
 } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 import { failureMessage, runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
-import { remoteTargetOf, resolveTargets } from './targets';
+import { remoteTargetOf, resolveTargets, settle } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
 interface ConnectFound {

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { CloudTarget, DeploymentFacts, EsTarget } from '../contract/facts';
 import { sameHttpsEndpoint, type ConnectRequest } from '../contract/request';
 import { secretReferences, type SecretNamingRequest } from '../domain/preflight';
-import { activity, localActivity, settle } from './activity';
+import { activity, localActivity } from './activity';
 
 type RemoteElasticsearch = NonNullable<ConnectRequest['remote']['elasticsearch']>;
 
@@ -99,4 +99,15 @@ export async function resolveTargets(
   };
   const remote = remoteTargetOf(r);
   return { cloud, deployment, local, ...(remote ? { remote } : {}) };
+}
+
+/**
+ * A promise that never rejects: what it settled to. Calls started side by side are awaited through it, so one that
+ * fails while the workflow awaits another is never an unhandled rejection (which would fail the workflow task).
+ */
+export function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
+    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+  );
 }
