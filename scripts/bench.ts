@@ -15,7 +15,7 @@
  * round's worker log to <prefix>-<round>.log (with ECH_REMOTE_LOG_LEVEL=debug: every activity's start and end).
  *
  *   npm run bench -- [--rounds 5] [--plan-ms 2000] [--concurrency 1,10,50,100] [--waiting 500] [--out file]
- *                    [--only critical,concurrency,cold,memory] [--timeline] [--cold-worker]
+ *                    [--only critical,concurrency,cold,memory] [--timeline] [--cold-worker] [--compare dir]
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- sandbox info and JSON answers are read loosely here, as in tests */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -58,6 +58,11 @@ type Args = {
   coldWorker: boolean;
   /** Memory: how long RSS is followed after the waiting runs settled. */
   settleS: number;
+  /**
+   * Critical path: a directory holding another build (`lib/` and `workflow-bundle.js`, e.g. from `git worktree` +
+   * `npx tsc -p tsconfig.build.json --outDir <dir>/lib` + scripts/bundle-workflows.ts), measured in the same rounds.
+   */
+  compare?: string;
 };
 
 function parseArgs(argv: string[]): Args {
@@ -75,6 +80,7 @@ function parseArgs(argv: string[]): Args {
     timeline: argv.includes('--timeline'),
     coldWorker: argv.includes('--cold-worker'),
     settleS: Number(get('settle-s', '60')),
+    ...(argv.includes('--compare') ? { compare: path.resolve(get('compare', '')) } : {}),
   };
 }
 
@@ -160,7 +166,8 @@ async function spawnWorker(
     if (k !== 'NODE_EXTRA_CA_CERTS') env[k] = String(v);
   }
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, process.env.BENCH_CLI as string, 'worker'], {
+  const cli = extraEnv.BENCH_CLI ?? (process.env.BENCH_CLI as string);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'worker'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -477,6 +484,8 @@ async function critical(args: Args, client: Client) {
      * own process that is the same in both arms and swings by seconds on a loaded machine.
      */
     ratioWithoutSettingsWrite: number;
+    /** --compare: the other build's workflow arm in the same round (its own fresh sandbox). */
+    compared?: { workflowMs: number; ratio: number };
   }[] = [];
   let lastWorkflowId = '';
   for (let i = 1; i <= args.rounds; i++) {
@@ -485,9 +494,70 @@ async function critical(args: Args, client: Client) {
     const directMs = direct.ms;
     await a.stop();
 
+    // --compare: the other build's workflow arm on a fresh sandbox of its own, first in every other round.
+    let compared: { workflowMs: number; ratio: number } | undefined;
+    const measureCompared = async () => {
+      if (!args.compare) return;
+      const ms = await measureWorkflow(i, {
+        BENCH_CLI: path.join(args.compare, 'lib', 'cli', 'main.js'),
+        ECH_REMOTE_WORKFLOW_BUNDLE: path.join(args.compare, 'workflow-bundle.js'),
+      });
+      compared = { workflowMs: ms.workflowMs, ratio: ms.workflowMs / directMs };
+    };
+    if (i % 2 === 0) await measureCompared();
+    const measured = await measureWorkflow(i);
+    if (i % 2 === 1) await measureCompared();
+    const { workflowMs, activities, spans, workflowId } = measured;
+    lastWorkflowId = workflowId;
+    const settingsWrite = activities.putRemoteCluster ?? 0;
+    rounds.push({
+      directMs,
+      workflowMs,
+      ratio: workflowMs / directMs,
+      activities,
+      spans,
+      directSteps: direct.steps,
+      ratioWithoutSettingsWrite: (workflowMs - settingsWrite) / (directMs - (direct.steps.settings ?? 0)),
+      ...(compared ? { compared } : {}),
+    });
+    console.log(
+      `critical path round ${i}: direct ${directMs.toFixed(0)} ms, workflow ${workflowMs.toFixed(0)} ms, ratio ${(workflowMs / directMs).toFixed(2)}` +
+        ` (settings write: direct ${(direct.steps.settings ?? 0).toFixed(0)} ms, workflow ${settingsWrite.toFixed(0)} ms;` +
+        ` ratio without it ${rounds.at(-1)!.ratioWithoutSettingsWrite.toFixed(2)})` +
+        (compared ? `; compared build ${compared.workflowMs.toFixed(0)} ms, ratio ${compared.ratio.toFixed(2)}` : ''),
+    );
+    if (args.timeline) console.log(formatSpans(spans));
+  }
+  const activityMedians: Record<string, number> = {};
+  for (const type of new Set(rounds.flatMap((r) => Object.keys(r.activities)))) {
+    activityMedians[type] = median(rounds.map((r) => r.activities[type] ?? 0));
+  }
+  const comparedRounds = rounds.flatMap((r) => (r.compared ? [r.compared] : []));
+  return {
+    planMs: args.planMs,
+    rounds,
+    medianDirectMs: median(rounds.map((r) => r.directMs)),
+    medianWorkflowMs: median(rounds.map((r) => r.workflowMs)),
+    medianRatio: median(rounds.map((r) => r.ratio)),
+    medianRatioWithoutSettingsWrite: median(rounds.map((r) => r.ratioWithoutSettingsWrite)),
+    activityMediansMs: activityMedians,
+    lastWorkflowId,
+    ...(comparedRounds.length
+      ? {
+          compared: {
+            build: args.compare,
+            medianWorkflowMs: median(comparedRounds.map((c) => c.workflowMs)),
+            medianRatio: median(comparedRounds.map((c) => c.ratio)),
+          },
+        }
+      : {}),
+  };
+
+  /** One workflow arm: a fresh sandbox, a worker of the given build (default this one), warmed unless --cold-worker. */
+  async function measureWorkflow(i: number, build: Record<string, string> = {}) {
     const b = await sandbox(args.planMs);
     const tq = `bench-critical-${i}-${Date.now()}`;
-    const w = await spawnWorker(b, tq);
+    const w = await spawnWorker(b, tq, build);
     if (!args.coldWorker) {
       // A worker serves many runs: it is measured warm, after a dry run of another alias on the same deployment (its
       // code loaded and compiled, its connections to the Cloud API and the ECH cluster open; none to the self-managed
@@ -510,41 +580,12 @@ async function critical(args: Args, client: Client) {
     await h.result();
     const workflowMs = performance.now() - t0;
     const { activities, spans } = await historyProfile(client, workflowId);
-    lastWorkflowId = workflowId;
     await w.stop();
-    if (process.env.BENCH_WORKER_LOG) fs.writeFileSync(`${process.env.BENCH_WORKER_LOG}-${i}.log`, w.stderr());
+    const tag = build.BENCH_CLI ? '-compared' : '';
+    if (process.env.BENCH_WORKER_LOG) fs.writeFileSync(`${process.env.BENCH_WORKER_LOG}-${i}${tag}.log`, w.stderr());
     await b.stop();
-    const settingsWrite = activities.putRemoteCluster ?? 0;
-    rounds.push({
-      directMs,
-      workflowMs,
-      ratio: workflowMs / directMs,
-      activities,
-      spans,
-      directSteps: direct.steps,
-      ratioWithoutSettingsWrite: (workflowMs - settingsWrite) / (directMs - (direct.steps.settings ?? 0)),
-    });
-    console.log(
-      `critical path round ${i}: direct ${directMs.toFixed(0)} ms, workflow ${workflowMs.toFixed(0)} ms, ratio ${(workflowMs / directMs).toFixed(2)}` +
-        ` (settings write: direct ${(direct.steps.settings ?? 0).toFixed(0)} ms, workflow ${settingsWrite.toFixed(0)} ms;` +
-        ` ratio without it ${rounds.at(-1)!.ratioWithoutSettingsWrite.toFixed(2)})`,
-    );
-    if (args.timeline) console.log(formatSpans(spans));
+    return { workflowMs, activities, spans, workflowId };
   }
-  const activityMedians: Record<string, number> = {};
-  for (const type of new Set(rounds.flatMap((r) => Object.keys(r.activities)))) {
-    activityMedians[type] = median(rounds.map((r) => r.activities[type] ?? 0));
-  }
-  return {
-    planMs: args.planMs,
-    rounds,
-    medianDirectMs: median(rounds.map((r) => r.directMs)),
-    medianWorkflowMs: median(rounds.map((r) => r.workflowMs)),
-    medianRatio: median(rounds.map((r) => r.ratio)),
-    medianRatioWithoutSettingsWrite: median(rounds.map((r) => r.ratioWithoutSettingsWrite)),
-    activityMediansMs: activityMedians,
-    lastWorkflowId,
-  };
 }
 
 async function concurrency(args: Args, client: Client) {
@@ -729,6 +770,12 @@ async function inner(): Promise<number> {
     row(`critical path, direct calls (median of ${crit.rounds.length})`, `${crit.medianDirectMs.toFixed(0)} ms`);
     row('critical path, workflow (median)', `${crit.medianWorkflowMs.toFixed(0)} ms`);
     row('ratio workflow / direct (median of per-round ratios)', crit.medianRatio.toFixed(2));
+    if (crit.compared) {
+      row(
+        `  the compared build (${crit.compared.build}): workflow, ratio (medians)`,
+        `${crit.compared.medianWorkflowMs.toFixed(0)} ms, ${crit.compared.medianRatio.toFixed(2)}`,
+      );
+    }
     row(
       '  the same without the remote-cluster settings write (median)',
       crit.medianRatioWithoutSettingsWrite.toFixed(2),

@@ -16,6 +16,8 @@
  *   rolled-back                path B, the connect step fails for good: everything undone
  *   path-b-unattended          path B, the tool creates the key, no approval: the key and the keystore entry made
  *                              while the trust entry's plan runs (patch parallel-steps), completed
+ *   path-b-fewer-hops          the same, from patch fewer-hops on: the ECH cluster inspected beside the deployment
+ *                              read, the roles and users made while the remote cluster is registered, completed
  *
  * RECORD_ONLY=<name>[,<name>…] records only those (a history recorded by older code stays as it was: it is what
  * proves that runs started before a change still replay).
@@ -131,4 +133,19 @@ record('path-b-unattended', async () => {
   });
   await handle.result();
   await save('path-b-unattended', handle, 'completed');
+});
+
+record('path-b-fewer-hops', async () => {
+  await estate.scenario('api-key-private');
+  const handle = await start('path-b-fewer-hops', {
+    ...connectRequest(estate, 'api-key-private'),
+    approvals: { beforeLocalChanges: false, timeout: '1h' },
+  });
+  await handle.result();
+  const events = (await handle.fetchHistory()).events ?? [];
+  assert.ok(
+    events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'inspectEchCluster'),
+    'the run took the fewer-hops steps',
+  );
+  await save('path-b-fewer-hops', handle, 'completed');
 });

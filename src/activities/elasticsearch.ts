@@ -49,6 +49,7 @@ import type { Activities, ClusterFacts, CrossClusterKey, EsTarget, RemoteEvidenc
 export type ElasticsearchActivities = Pick<
   Activities,
   | 'inspectCluster'
+  | 'inspectEchCluster'
   | 'findOrCreateCrossClusterApiKey'
   | 'invalidateCrossClusterApiKey'
   | 'putRemoteCluster'
@@ -381,6 +382,25 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
         });
         return facts;
       });
+    },
+
+    async inspectEchCluster({ deployment, credentialsSecret, required, alias }) {
+      // The endpoint the Cloud API reports (the worker's lookup, cached briefly), as resolveTargetCredentials checks it:
+      // the caller need not read the deployment first, so this runs beside that read.
+      const url = deps.echEndpoint ? await deps.echEndpoint(deployment) : undefined;
+      if (!url) {
+        throw permanent(
+          'DeploymentNotHealthy',
+          `The Cloud API reports no Elasticsearch endpoint for deployment ${deployment.deploymentId}, so the worker has` +
+            ' nowhere to send the ECH credentials: check the deployment in the Cloud console.',
+        );
+      }
+      const facts = await activities.inspectCluster({
+        target: { side: 'ech', url, credentialsSecret, deployment },
+        required,
+        ...(alias ? { alias } : {}),
+      });
+      return { ...facts, url };
     },
 
     // ------------------------------------------------------------ cross-cluster API key (self-managed side)

@@ -34,6 +34,7 @@ const CLOUD_ACTIVITIES = [
 
 const ELASTICSEARCH_ACTIVITIES = [
   'inspectCluster',
+  'inspectEchCluster',
   'findOrCreateCrossClusterApiKey',
   'invalidateCrossClusterApiKey',
   'putRemoteCluster',

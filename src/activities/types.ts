@@ -87,6 +87,16 @@ export interface Activities extends PlanTurnActivities {
   // ---- Elasticsearch (elasticsearch.ts), both sides
   /** Read-only: GET /, _license, _security/_authenticate, _has_privileges, the alias's settings. */
   inspectCluster(i: { target: EsTarget; required: { cluster: string[] }; alias?: string }): Promise<ClusterFacts>;
+  /**
+   * inspectCluster of a deployment's ECH cluster at the Elasticsearch endpoint the Cloud API reports for it (the only
+   * place its credentials go), without the caller reading the deployment first; says which URL it inspected.
+   */
+  inspectEchCluster(i: {
+    deployment: CloudTarget;
+    credentialsSecret: string;
+    required: { cluster: string[] };
+    alias?: string;
+  }): Promise<ClusterFacts & { url: string }>;
   /** Look up ours by name + metadata (workflow id, access hash) before creating; never creates a second key. */
   findOrCreateCrossClusterApiKey(i: {
     target: EsTarget;

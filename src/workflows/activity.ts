@@ -76,6 +76,19 @@ export function parallelSteps(): boolean {
 }
 
 /**
+ * Runs recorded before this patch replay with connect's ECH cluster inspected after the deployment read, and with
+ * the settings, the verification and the roles and users one after the other. From it on, the ECH cluster is
+ * inspected at the endpoint the Cloud API reports while the workflow reads the deployment (inspectEchCluster), and
+ * path A/B's roles and users are made while the remote cluster is registered and verified (src/workflows/connect.ts).
+ */
+export const FEWER_HOPS_PATCH = 'fewer-hops';
+
+/** Whether this run takes the steps of FEWER_HOPS_PATCH. */
+export function fewerHops(): boolean {
+  return wf.patched(FEWER_HOPS_PATCH);
+}
+
+/**
  * Options of the `verify` call (verifyRemoteConnection with `timeoutMs`). The activity itself retries the ECH API's
  * transient failures and a not-yet-connected remote until `timeoutMs`, so the workflow's retries are only for what it
  * cannot absorb (a worker lost mid-attempt, an ECH API down for a whole attempt), backing off 1 s → 10 s: a few

@@ -22,7 +22,7 @@ import {
 import { connectRequest, roleRequest, userRequest } from '../domain/requests';
 import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
 import { seenNodeCertificates, selfManagedIdentity, type SelfManagedIdentity } from '../domain/tlsCertificate';
-import { VERIFY_OPTIONS, activity, fewerRoundTrips, parallelSteps } from './activity';
+import { VERIFY_OPTIONS, activity, fewerHops, fewerRoundTrips, parallelSteps } from './activity';
 import {
   apiKeyEchSide,
   apiKeyEchTrust,
@@ -32,7 +32,7 @@ import {
 } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 import { failureMessage, runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
-import { remoteTargetOf, resolveTargets, settle } from './targets';
+import { cloudTargetOf, remoteTargetOf, resolveTargets, settle } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
 interface ConnectFound {
@@ -94,15 +94,30 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
   let facts: [ClusterFacts, ClusterFacts | undefined, TlsProbeReport, CaCheck | undefined];
   if (fewerRoundTrips()) {
     // Everything that needs nothing from the deployment read starts with it: the self-managed side, the probe, the
-    // CA check. Only the ECH cluster waits for the deployment (its endpoint is where its credentials may go).
+    // CA check; from FEWER_HOPS_PATCH on the ECH cluster too, at the endpoint the Cloud API reports to the worker (its
+    // credentials go nowhere else). Before it, the ECH cluster waited for the workflow's deployment read.
     const remoteTarget = remoteTargetOf(r);
+    const echEarly = fewerHops()
+      ? settle(
+          activity('Inspect the ECH cluster').inspectEchCluster({
+            deployment: cloudTargetOf(r),
+            credentialsSecret: r.local.elasticsearch.credentialsSecret,
+            required: { cluster: LOCAL_REQUIRED_PRIVILEGES },
+            alias: r.alias,
+          }),
+        )
+      : undefined;
     const early = Promise.all([
       settle(remoteTarget ? inspectRemote(remoteTarget) : Promise.resolve(undefined)),
       settle(probeRemote()),
       settle(checkCa()),
     ]);
     targets = await resolveTargets(r, preflightFailed, { concurrent: true });
-    const localR = await settle(inspectLocal(targets.local));
+    let localR: PromiseSettledResult<ClusterFacts & { url?: string }> | undefined = await echEarly;
+    // The endpoint the worker inspected is the one the deployment read reports (they differ only if the deployment's
+    // endpoint changed between the two reads): otherwise it is inspected again where the workflow now sends it.
+    if (localR?.status === 'fulfilled' && localR.value.url !== targets.local.url) localR = undefined;
+    localR ??= await settle(inspectLocal(targets.local));
     const [remoteR, probeR, caR] = await early;
     const failed = [localR, remoteR, probeR, caR].find((x) => x.status === 'rejected');
     if (failed) preflightFailed(failed.reason);
@@ -323,10 +338,61 @@ async function connectAndVerify(
   created: ConnectResult['created'],
   tls?: TlsPathContext,
 ): Promise<ConnectResult> {
-  const { r, workflowId, state, compensations, started } = ctx;
-  const { local, warnings } = found;
+  const { r, state, started } = ctx;
+  const { warnings } = found;
+  let evidence: ConnectResult['evidence'];
+  if (!tls && fewerHops()) {
+    // The roles and users need nothing from the connection (they grant access through it): they are made while the
+    // remote cluster is registered and verified (FEWER_HOPS_PATCH). Whichever fails is the step reported; the other
+    // is left to finish, then the rollback undoes both.
+    let connectStep: StepId = 'connect';
+    const [connected, access] = await Promise.all([
+      settle(
+        (async () => {
+          await registerRemoteCluster(ctx, found, created);
+          connectStep = 'verify';
+          return verifyRemoteCluster(ctx, found);
+        })(),
+      ),
+      settle(rolesAndUsers(ctx, found, created, { sideBySide: true })),
+    ]);
+    if (connected.status === 'rejected' && access.status === 'rejected') {
+      state.step('roles-and-users', 'failed', failureMessage(access.reason).split('\n')[0]);
+    }
+    if (connected.status === 'rejected') {
+      ctx.setCurrent(connectStep);
+      throw connected.reason;
+    }
+    if (access.status === 'rejected') {
+      ctx.setCurrent('roles-and-users');
+      throw access.reason;
+    }
+    evidence = connected.value;
+  } else {
+    await registerRemoteCluster(ctx, found, created);
+    evidence = await verifyRemoteCluster(ctx, found);
+    await rolesAndUsers(ctx, found, created, { ...(tls ? { tls } : {}) });
+  }
+  const result: ConnectResult = {
+    alias: r.alias,
+    securityModel: r.securityModel,
+    connected: true,
+    evidence,
+    created,
+    warnings,
+    durationMs: Date.now() - started,
+  };
+  return result;
+}
 
-  // 6. Connect.
+/** 6. Connect: the remote cluster's settings on the ECH cluster. */
+async function registerRemoteCluster(
+  ctx: RunContext<ConnectRequest>,
+  found: ConnectFound,
+  created: ConnectResult['created'],
+): Promise<void> {
+  const { r, workflowId, state, compensations } = ctx;
+  const { local } = found;
   state.setPhase('connecting');
   ctx.setCurrent('connect');
   state.step('connect', 'running');
@@ -347,14 +413,20 @@ async function connectAndVerify(
   });
   created.clusterSettings = put.settings;
   state.step('connect', 'done', `proxy_address ${r.remote.proxyAddress}`);
+}
 
-  // 7. Verify.
+/** 7. Verify: connected, `_resolve/cluster`, a search through the alias. */
+async function verifyRemoteCluster(
+  ctx: RunContext<ConnectRequest>,
+  found: ConnectFound,
+): Promise<ConnectResult['evidence']> {
+  const { r, state } = ctx;
   state.setPhase('verifying');
   ctx.setCurrent('verify');
   state.step('verify', 'running');
   const verifyMs = durationToMs(r.verify.timeout);
   const evidence = await activity('Verify the remote connection', VERIFY_OPTIONS(verifyMs)).verifyRemoteConnection({
-    target: local,
+    target: found.local,
     alias: r.alias,
     securityModel: r.securityModel,
     searchIndex: r.verify.searchIndex,
@@ -366,10 +438,26 @@ async function connectAndVerify(
     'done',
     evidence.searchHits !== undefined ? `connected; search found ${evidence.searchHits} hits` : 'connected',
   );
+  return evidence;
+}
 
-  // 8. Roles and users.
-  state.setPhase('roles-and-users');
-  ctx.setCurrent('roles-and-users');
+/**
+ * 8. Roles and users on the ECH cluster (path C: each role's remote side first). `sideBySide`: while the connection
+ * is made, so the run's phase and current step stay the connection's (the caller reports a failure here).
+ */
+async function rolesAndUsers(
+  ctx: RunContext<ConnectRequest>,
+  found: ConnectFound,
+  created: ConnectResult['created'],
+  opts: { tls?: TlsPathContext; sideBySide?: boolean },
+): Promise<void> {
+  const { r, workflowId, state, compensations } = ctx;
+  const { local } = found;
+  const { tls } = opts;
+  if (!opts.sideBySide) {
+    state.setPhase('roles-and-users');
+    ctx.setCurrent('roles-and-users');
+  }
   if (r.roles.length + r.users.length > 0) state.step('roles-and-users', 'running');
   const o = { workflowId, alias: r.alias };
   for (const role of r.roles) {
@@ -403,17 +491,6 @@ async function connectAndVerify(
     }
   }
   state.step('roles-and-users', r.roles.length + r.users.length > 0 ? 'done' : 'skipped');
-
-  const result: ConnectResult = {
-    alias: r.alias,
-    securityModel: r.securityModel,
-    connected: true,
-    evidence,
-    created,
-    warnings,
-    durationMs: Date.now() - started,
-  };
-  return result;
 }
 
 /** The value of a settled call that did not fail (checked by the caller). */

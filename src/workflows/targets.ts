@@ -35,6 +35,16 @@ export function remoteTargetOf(r: TargetRequest): EsTarget | undefined {
   );
 }
 
+/** The deployment as the request names it (its ref id may be absent: the deployment read then fills it in). */
+export function cloudTargetOf(r: TargetRequest): CloudTarget {
+  return {
+    ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}),
+    apiKeySecret: r.local.cloud.apiKeySecret,
+    deploymentId: r.local.deploymentId,
+    refId: r.local.refId,
+  };
+}
+
 /**
  * `concurrent`: the secrets check (a local activity: it only reads the worker's bindings) and the deployment read side
  * by side (a secret the worker may not use is never sent by the read either: every activity resolves its secret
@@ -46,12 +56,7 @@ export async function resolveTargets(
   preflightFailed: (err: unknown) => never,
   opts: { concurrent?: boolean } = {},
 ): Promise<Targets> {
-  const cloud: CloudTarget = {
-    ...(r.local.cloud.endpoint ? { endpoint: r.local.cloud.endpoint } : {}),
-    apiKeySecret: r.local.cloud.apiKeySecret,
-    deploymentId: r.local.deploymentId,
-    refId: r.local.refId,
-  };
+  const cloud = cloudTargetOf(r);
   let deployment: DeploymentFacts;
   if (opts.concurrent) {
     const [secrets, described] = await Promise.all([

@@ -340,6 +340,33 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     assert.equal(limited.principal.username, 'limited');
   });
 
+  it('inspectEchCluster: the ECH cluster at the endpoint the Cloud API reports, which it names', async () => {
+    const deployment = { apiKeySecret: 'EC_API_KEY', deploymentId: sb.info.cloud.deploymentId };
+    const facts = await run(acts.inspectEchCluster, {
+      deployment,
+      credentialsSecret: 'ECH_ES_CREDENTIALS',
+      required: { cluster: ['manage_security'] },
+      alias: 'onprem-logs',
+    });
+    assert.equal(facts.url, sb.info.ech.url);
+    assert.equal(facts.version, sb.info.versions.ech);
+    assert.equal(facts.principal.username, 'elastic');
+    assert.deepEqual(facts.remote?.settings, {});
+    // No endpoint reported (the deployment is not running): nowhere to send the ECH credentials, a permanent failure.
+    const noEndpoint = createElasticsearchActivities({
+      echEndpoint: async () => undefined,
+      client: { extraCaPems: [sb.info.ca.publicRoot] },
+    });
+    await assert.rejects(
+      run(noEndpoint.inspectEchCluster, {
+        deployment,
+        credentialsSecret: 'ECH_ES_CREDENTIALS',
+        required: { cluster: [] },
+      }),
+      failsWith('DeploymentNotHealthy', /no Elasticsearch endpoint for deployment/),
+    );
+  });
+
   it('findOrCreateCrossClusterApiKey twice: exactly one active key of ours', async () => {
     const input = {
       target: selfManaged,

@@ -23,6 +23,7 @@ import { expireStartedActivities, startWorkerProcess, type WorkerProcess } from 
 import {
   LONG,
   PATHS,
+  SIDE_BY_SIDE,
   callRule,
   discover,
   drive,
@@ -52,6 +53,16 @@ const EXPECTED_CALLS: Record<PathName, CallName[]> = {
   B: ['key', 'trust', 'keystore', 'settings', 'role', 'user'],
   C: ['trust', 'settings', 'remote-role', 'role', 'user'],
 };
+/** The order of `calls` as the run's: the side-by-side calls as one (each group once), the rest as made. */
+function runOrder(path: PathName, calls: CallName[]): string[] {
+  const group = SIDE_BY_SIDE[path];
+  const out: string[] = [];
+  for (const c of calls) {
+    const name = group.includes(c) ? `{${group.join(', ')}}` : c;
+    if (out.at(-1) !== name) out.push(name);
+  }
+  return out;
+}
 
 /** `npm test`: the keystore write (path C has none: its remote settings) with the answer lost. */
 const FAST_KILL_POINTS: Record<PathName, [CallName, 'before' | 'after'][]> = {
@@ -91,10 +102,10 @@ for (const path of Object.keys(PATHS) as PathName[]) {
       const found = await withWorker(`proof-${randomUUID()}`, (w) =>
         discover(estate, client, w.current.taskQueue, path),
       );
-      assert.deepEqual(
-        found.calls.filter((c, i) => found.calls.indexOf(c) === i),
-        EXPECTED_CALLS[path],
-      );
+      const first = found.calls.filter((c, i) => found.calls.indexOf(c) === i);
+      assert.deepEqual(runOrder(path, first), runOrder(path, EXPECTED_CALLS[path]));
+      assert.deepEqual([...first].sort(), [...EXPECTED_CALLS[path]].sort());
+      assert.ok(first.indexOf('role') < first.indexOf('user'), `the role before the user: ${first.join(', ')}`);
       clean[path] = found.after;
     });
 
@@ -121,7 +132,13 @@ for (const path of Object.keys(PATHS) as PathName[]) {
               action: when === 'before' ? 'drop' : 'continue',
             });
             const expired = await expireStartedActivities(client, handle.workflowId);
-            assert.equal(expired.length, 1, `one activity was in flight at the kill: ${expired.join(', ')}`);
+            // The call held is in flight; beside it only a call of the same side-by-side group (paths A/B: the
+            // settings write or verification while the roles and users are made).
+            const alone = !SIDE_BY_SIDE[path].includes(call);
+            assert.ok(
+              alone ? expired.length === 1 : expired.length >= 1 && expired.length <= 2,
+              `${alone ? 'one activity' : 'one or two activities'} in flight at the kill: ${expired.join(', ')}`,
+            );
 
             w.current = await startWorkerProcess(taskQueue);
             const status = await drive(estate, handle);

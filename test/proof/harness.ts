@@ -52,6 +52,16 @@ export function callRule(call: CallName, extra: Partial<FaultRule>): FaultRule {
   return { target, method, path, ...extra };
 }
 
+/**
+ * Paths A and B make the roles and users while the remote cluster is registered (FEWER_HOPS_PATCH): the settings
+ * write comes before, between or after them (the role always before the user).
+ */
+export const SIDE_BY_SIDE: Record<PathName, CallName[]> = {
+  A: ['settings', 'role', 'user'],
+  B: ['settings', 'role', 'user'],
+  C: [],
+};
+
 /** The sandbox request for a path, with remote credentials (the tool creates the key and the remote roles). */
 export function proofRequest(estate: Estate, path: PathName): Req {
   if (path === 'C') {

@@ -20,7 +20,18 @@ import type { ConnectStatus } from '../../src/contract/status';
 import type { StepId } from '../../src/contract/steps';
 import { Estate, type EstateView } from '../helpers/estate';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
-import { CALLS, LONG, PATHS, callRule, drive, proofRequest, startRun, type CallName, type PathName } from './harness';
+import {
+  CALLS,
+  LONG,
+  PATHS,
+  SIDE_BY_SIDE,
+  callRule,
+  drive,
+  proofRequest,
+  startRun,
+  type CallName,
+  type PathName,
+} from './harness';
 
 let estate: Estate;
 let client: Client;
@@ -155,8 +166,22 @@ for (const path of Object.keys(PATHS) as PathName[]) {
         // What the run had made before the failing call, undone last-made first; for the writes whose compensation
         // is registered before the write (the answer of a write may be lost), the failing one too (a no-op undo).
         const upTo = CALL_ORDER[path].indexOf(call) + (WRITE_AHEAD.has(call) ? 1 : 0);
-        const made = CALL_ORDER[path].slice(0, upTo).reverse();
+        let made = CALL_ORDER[path].slice(0, upTo).reverse();
         const cleanup = status.cleanup as Cleanup | undefined;
+        const group = SIDE_BY_SIDE[path];
+        if (group.includes(call) && cleanup) {
+          // Calls made side by side with the failing one (paths A/B: the settings, the roles and users): whichever
+          // of them were made by then are undone first, in the order they were made backwards.
+          const before = CALL_ORDER[path].filter((c) => !group.includes(c)).reverse();
+          const side = cleanup.items.slice(0, cleanup.items.length - before.length);
+          const sideCalls = side.map((item) => group.find((c) => CALLS[c].label.test(item)));
+          assert.ok(
+            sideCalls.every((c) => c !== undefined),
+            `only side-by-side calls before the others: ${JSON.stringify(side)}`,
+          );
+          if (call === 'user') assert.ok(sideCalls.includes('role'), 'the role was made before the user');
+          made = [...(sideCalls as CallName[]), ...before];
+        }
         if (made.length === 0) {
           assert.ok(!cleanup || cleanup.items.length === 0, `nothing to undo: ${JSON.stringify(cleanup)}`);
         } else {
@@ -319,4 +344,51 @@ describe('path B without an approval: the key is made while the trust entry and 
     await waitForNoPendingPlan();
     assert.deepEqual(await estate.view(), snapshot);
   });
+});
+
+describe('path A: the roles and users are made while the remote cluster is registered and verified', () => {
+  it('side by side in the history, and the run connects', { timeout: 90_000 }, async () => {
+    await freshEstate('A');
+    const handle = await startRun(client, worker.taskQueue, proofRequest(estate, 'A'), 'A-access-side-by-side');
+    await drive(estate, handle, undefined, 60_000);
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduledBy = (type: string) =>
+      events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+        ?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
+    const settings = scheduledBy('putRemoteCluster');
+    assert.ok(settings !== undefined && scheduledBy('ensureRole') !== undefined, 'both were scheduled');
+    assert.equal(String(scheduledBy('ensureRole')), String(settings), 'the role was asked for with the settings');
+    const view = await estate.view();
+    assert.ok(view.echRoles.includes('remote-search'), JSON.stringify(view.echRoles));
+  });
+
+  it(
+    'the user fails (400) while the settings are written: both are undone, roles-and-users says failed',
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const snapshot = await freshEstate('A');
+      // The settings write is held until the user's PUT failed: the failure comes while the connection is being made.
+      await estate.faults([
+        callRule('user', { statusRates: { '400': 1 }, times: 1 }),
+        callRule('settings', { latencyMs: 1_500, times: 1 }),
+      ]);
+      const status = await runToEnd('A', 'A-access-fails-meanwhile');
+      await estate.control('DELETE', '/faults');
+      assert.equal(status.phase, 'failed', status.error?.message);
+      assert.equal(status.steps.find((s) => s.id === 'roles-and-users')?.state, 'failed');
+      assert.equal(status.steps.find((s) => s.id === 'connect')?.state, 'done', 'the settings write finished');
+      const cleanup = status.cleanup as Cleanup | undefined;
+      assert.equal(cleanup?.mode, 'rollback', JSON.stringify(status.error));
+      for (const c of ['settings', 'role', 'key', 'keystore'] as const) {
+        assert.ok(
+          cleanup.items.some((i) => CALLS[c].label.test(i)),
+          `${c} undone: ${JSON.stringify(cleanup.items)}`,
+        );
+      }
+      assert.deepEqual(await estate.view(), snapshot);
+    },
+  );
 });

@@ -22,6 +22,7 @@ const EXPECTED = [
   'rejected',
   'rolled-back',
   'path-b-unattended',
+  'path-b-fewer-hops',
 ];
 
 it('every recorded history replays on the current workflow code without a determinism violation', async () => {
