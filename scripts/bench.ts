@@ -149,9 +149,13 @@ interface Sandbox {
   stop(): Promise<void>;
 }
 
-async function sandbox(planMs: number, scenario = 'api-key-private'): Promise<Sandbox> {
+async function sandbox(
+  planMs: number,
+  scenario = 'api-key-private',
+  estate: 'scenario' | 'every-path' = 'scenario',
+): Promise<Sandbox> {
   const { start } = await import('../src/sandbox/index.js');
-  return (await start({ scenario: scenario as never, planPendingMs: planMs })) as unknown as Sandbox;
+  return (await start({ scenario: scenario as never, planPendingMs: planMs, estate })) as unknown as Sandbox;
 }
 
 /** `ech-remote worker` (the built CLI) with the sandbox's secrets; resolves once it polls. */
@@ -198,7 +202,8 @@ function procStatus(pid: number): { rssMb: number; peakMb: number } {
 }
 
 function connectInput(sb: Sandbox, alias: string, over: Record<string, unknown> = {}, withRemote = true) {
-  const base = structuredClone(sb.info.requests['api-key-private']) as ConnectRequestInput & Record<string, unknown>;
+  // The scenario's own self-managed cluster (`onprem-logs`), in either estate.
+  const base = structuredClone(sb.info.scenarioRequest) as ConnectRequestInput & Record<string, unknown>;
   if (withRemote) {
     base.remote = {
       ...base.remote,
@@ -489,7 +494,7 @@ async function critical(args: Args, client: Client) {
   }[] = [];
   let lastWorkflowId = '';
   for (let i = 1; i <= args.rounds; i++) {
-    const a = await sandbox(args.planMs);
+    const a = await sandbox(args.planMs, 'api-key-private', 'every-path');
     const direct = await directConnect(a, 'bench');
     const directMs = direct.ms;
     await a.stop();
@@ -555,18 +560,27 @@ async function critical(args: Args, client: Client) {
 
   /** One workflow arm: a fresh sandbox, a worker of the given build (default this one), warmed unless --cold-worker. */
   async function measureWorkflow(i: number, build: Record<string, string> = {}) {
-    const b = await sandbox(args.planMs);
+    const b = await sandbox(args.planMs, 'api-key-private', 'every-path');
     const tq = `bench-critical-${i}-${Date.now()}`;
     const w = await spawnWorker(b, tq, build);
     if (!args.coldWorker) {
-      // A worker serves many runs: it is measured warm, after a dry run of another alias on the same deployment (its
-      // code loaded and compiled, its connections to the Cloud API and the ECH cluster open; none to the self-managed
-      // cluster, which the dry run is not given). --cold-worker measures the first run of a new worker instead.
+      // A worker serves many runs: it is measured warm, after the same kind of connect to ANOTHER self-managed cluster
+      // on the same deployment (`onprem-metrics` of the every-path estate: its own alias, trust entry, plan, role and
+      // user). Its code is loaded and compiled, its connections to the Cloud API and the ECH cluster are open, the
+      // deployment's plan coordinator is running; the measured cluster (`onprem-logs`) is new to it, as a new remote
+      // is. --cold-worker measures the first run of a new worker instead.
+      const warmup = structuredClone(b.info.requests['api-key-private']) as Record<string, unknown>;
       await client.workflow
         .start('connectRemoteCluster', {
           taskQueue: tq,
           workflowId: `bench-warmup-${i}-${Date.now()}`,
-          args: [connectInput(b, 'warmup', { dryRun: true }, false)],
+          args: [
+            {
+              ...warmup,
+              approvals: { beforeLocalChanges: false, timeout: '1h' },
+              verify: { searchIndex: 'logs-*', timeout: '60s' },
+            },
+          ],
         })
         .then((h) => h.result());
     }

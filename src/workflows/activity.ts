@@ -3,7 +3,7 @@ import * as wf from '@temporalio/workflow';
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities, CloudTarget } from '../activities/types';
 import type { DirectTrustEntry } from '../domain/requests';
-import { withPlanTurn, type PlanTurn } from './deploymentPlans';
+import { withPlanTurn, type EarlyPlanTurn, type PlanTurn } from './deploymentPlans';
 import type { RunState } from './humanSteps';
 
 /**
@@ -121,6 +121,8 @@ export async function trustOnEch(
     compensations: Compensation[];
     /** Where the plan turn's release is left to be awaited later, instead of before returning (see withPlanTurn). */
     pendingReleases?: Promise<void>[];
+    /** A turn asked for during the preflight (see askPlanTurnEarly). */
+    earlyTurn?: EarlyPlanTurn;
   },
   entry: DirectTrustEntry,
   what: string,
@@ -128,7 +130,8 @@ export async function trustOnEch(
   const { state, cloud } = ctx;
   state.step('ech-trust', 'running', what);
   // Read before the turn is asked for: once asked, another run's plan may write this entry too (its turn carries the
-  // entries waiting), and a read after that would take the entry for someone else's and never undo it.
+  // entries waiting), and a read after that would take the entry for someone else's and never undo it. (A turn asked
+  // for early carries no entry: it may have been granted already.)
   const fresh = await (fewerRoundTrips() ? localActivity : activity)('Read the ECH trust entries').describeDeployment({
     target: cloud,
   });
@@ -165,7 +168,11 @@ export async function trustOnEch(
           : {}),
       });
     },
-    { trustEntry: entry, ...(ctx.pendingReleases ? { pendingReleases: ctx.pendingReleases } : {}) },
+    {
+      trustEntry: entry,
+      ...(ctx.pendingReleases ? { pendingReleases: ctx.pendingReleases } : {}),
+      ...(ctx.earlyTurn ? { early: ctx.earlyTurn } : {}),
+    },
   );
   state.step('ech-trust', 'done', entry.name);
   return { created: !existed };
@@ -198,7 +205,7 @@ export async function planChange<T>(
   deployment: CloudTarget,
   what: string,
   change: (turn: PlanTurn) => Promise<T>,
-  opts: { trustEntry?: DirectTrustEntry; pendingReleases?: Promise<void>[] } = {},
+  opts: { trustEntry?: DirectTrustEntry; pendingReleases?: Promise<void>[]; early?: EarlyPlanTurn } = {},
 ): Promise<T> {
   if (!wf.patched(PLAN_TURNS_PATCH)) return change({ alsoApply: [] });
   return withPlanTurn(deployment, what, change, opts);

@@ -31,6 +31,7 @@ import {
   type ApiKeyPathContext,
 } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
+import { askPlanTurnEarly, withdrawEarlyPlanTurn, type EarlyPlanTurn } from './deploymentPlans';
 import { failureMessage, runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
 import { cloudTargetOf, remoteTargetOf, resolveTargets, settle } from './targets';
 
@@ -46,14 +47,26 @@ interface ConnectFound {
   identity?: SelfManagedIdentity;
   warnings: string[];
   plan: PlanStep[];
+  /** The trust entry's plan turn, asked for during the preflight (trustTurnWanted). */
+  earlyTurn?: EarlyPlanTurn;
 }
 
-export const CONNECT: RunDefinition<ConnectRequest, ConnectFound, ConnectResult | DryRunResult> = {
+/** The preflight's reads of the self-managed side, settled: its cluster (when credentials are given), the probe, the CA. */
+type UnguardedReads = Promise<
+  [
+    PromiseSettledResult<ClusterFacts | undefined>,
+    PromiseSettledResult<TlsProbeReport>,
+    PromiseSettledResult<CaCheck | undefined>,
+  ]
+>;
+
+export const CONNECT: RunDefinition<ConnectRequest, ConnectFound, ConnectResult | DryRunResult, UnguardedReads> = {
   kind: 'connect',
   title: 'Connect remote cluster',
   requestName: 'ConnectRequest',
   confirmable: CONFIRMABLE_STEPS.connect,
   validate: validateConnectRequest,
+  beforeLease: (ctx) => unguardedReads(ctx.r),
   preflight: connectPreflight,
   run: connectChanges,
 };
@@ -62,9 +75,76 @@ export async function connectRemoteCluster(input: unknown): Promise<ConnectResul
   return runLifecycle(CONNECT, input);
 }
 
+/**
+ * Whether the request alone says the run will change the trust with nothing to wait for: path B (private CA) with the
+ * self-managed cluster's credentials and no approval. Its plan turn is then asked for while the preflight reads.
+ */
+function trustTurnWanted(r: ConnectRequest): boolean {
+  return (
+    !r.dryRun &&
+    r.securityModel !== 'tls-certificate' &&
+    r.remote.ca.kind === 'private' &&
+    r.remote.elasticsearch !== undefined &&
+    !r.approvals.beforeLocalChanges
+  );
+}
+
+/**
+ * The self-managed side of the preflight: its cluster, the TLS probe, the CA. Nothing a run of this tool changes, so
+ * they may start before the lease is held (beforeLease); each settles, a failure is reported by the preflight.
+ */
+function unguardedReads(r: ConnectRequest): UnguardedReads {
+  const tlsModel = r.securityModel === 'tls-certificate';
+  const remoteTarget = remoteTargetOf(r);
+  return Promise.all([
+    settle(
+      remoteTarget
+        ? activity('Inspect the self-managed cluster').inspectCluster({
+            target: remoteTarget,
+            required: { cluster: REMOTE_REQUIRED_PRIVILEGES },
+          })
+        : Promise.resolve(undefined),
+    ),
+    settle(
+      activity(
+        tlsModel ? 'Probe the transport port over TLS' : 'Probe the remote cluster server over TLS',
+      ).probeRemoteClusterServer({
+        proxyAddress: r.remote.proxyAddress,
+        serverName: r.remote.serverName,
+        ca: r.remote.ca,
+        expect: tlsModel ? 'transport' : 'remote-cluster-server',
+      }),
+    ),
+    settle(
+      tlsModel && r.remote.ca.kind === 'private'
+        ? activity('Check the self-managed transport CA').inspectCaCertificate({ pem: r.remote.ca.pem })
+        : Promise.resolve(undefined),
+    ),
+  ]);
+}
+
 /** 2. Preflight: read-only. Every secret, the deployment, both clusters, the TLS probe; then the plan. */
-async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Preflighted<ConnectFound>> {
+async function connectPreflight(
+  ctx: RunContext<ConnectRequest>,
+  early?: UnguardedReads,
+): Promise<Preflighted<ConnectFound>> {
+  let earlyTurn: EarlyPlanTurn | undefined;
+  try {
+    return await connectPreflightSteps(ctx, early, (turn) => (earlyTurn = turn));
+  } catch (err) {
+    // A preflight that fails changes nothing: a turn asked for meanwhile is given back.
+    await withdrawEarlyPlanTurn(earlyTurn);
+    throw err;
+  }
+}
+
+async function connectPreflightSteps(
+  ctx: RunContext<ConnectRequest>,
+  unguarded: UnguardedReads | undefined,
+  asked: (turn: EarlyPlanTurn) => void,
+): Promise<Preflighted<ConnectFound>> {
   const { r, workflowId, state, preflightFailed } = ctx;
+  let earlyTurn: EarlyPlanTurn | undefined;
   const tlsModel = r.securityModel === 'tls-certificate';
   const inspectRemote = (target: EsTarget) =>
     activity('Inspect the self-managed cluster').inspectCluster({
@@ -97,6 +177,11 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
     // CA check; from FEWER_HOPS_PATCH on the ECH cluster too, at the endpoint the Cloud API reports to the worker (its
     // credentials go nowhere else). Before it, the ECH cluster waited for the workflow's deployment read.
     const remoteTarget = remoteTargetOf(r);
+    // The trust entry's plan turn, granted while the reads run (FEWER_HOPS_PATCH; see askPlanTurnEarly).
+    if (fewerHops() && trustTurnWanted(r)) {
+      earlyTurn = askPlanTurnEarly(cloudTargetOf(r), 'trust the private CA');
+      asked(earlyTurn);
+    }
     const echEarly = fewerHops()
       ? settle(
           activity('Inspect the ECH cluster').inspectEchCluster({
@@ -107,11 +192,14 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
           }),
         )
       : undefined;
-    const early = Promise.all([
-      settle(remoteTarget ? inspectRemote(remoteTarget) : Promise.resolve(undefined)),
-      settle(probeRemote()),
-      settle(checkCa()),
-    ]);
+    // Started before the lease when the skeleton did (beforeLease), else here, side by side as before.
+    const early =
+      unguarded ??
+      Promise.all([
+        settle(remoteTarget ? inspectRemote(remoteTarget) : Promise.resolve(undefined)),
+        settle(probeRemote()),
+        settle(checkCa()),
+      ]);
     targets = await resolveTargets(r, preflightFailed, { concurrent: true });
     let localR: PromiseSettledResult<ClusterFacts & { url?: string }> | undefined = await echEarly;
     // The endpoint the worker inspected is the one the deployment read reports (they differ only if the deployment's
@@ -183,6 +271,7 @@ async function connectPreflight(ctx: RunContext<ConnectRequest>): Promise<Prefli
       deployment,
       local,
       ...(remote ? { remote } : {}),
+      ...(earlyTurn ? { earlyTurn } : {}),
       ...(remoteFacts ? { remoteClusterName: remoteFacts.clusterName } : {}),
       probe,
       rcsProven,
@@ -202,6 +291,8 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
   try {
     return await connectSteps(ctx, found, created, humanTimeoutMs, pendingReleases);
   } finally {
+    // An early turn the trust step did not take over (the run failed before it) is given back.
+    await withdrawEarlyPlanTurn(found.earlyTurn);
     if (pendingReleases) await Promise.all(pendingReleases);
   }
 }
@@ -234,6 +325,7 @@ async function connectSteps(
         setCurrent: ctx.setCurrent,
         endWithoutChanges: (outcome, step) => ctx.endWithoutChanges(outcome, step),
         ...(pendingReleases ? { pendingReleases } : {}),
+        ...(found.earlyTurn ? { earlyTurn: found.earlyTurn } : {}),
       };
   const tls: TlsPathContext | undefined = identity && {
     r,
@@ -300,6 +392,10 @@ async function connectSteps(
     if (!keystoreMeanwhile) await apiKeyKeystore(apiKey, key.value);
     return connectAndVerify(ctx, found, created);
   }
+
+  // Something to wait for after all (the remote cluster server not proven): the early turn is given back now, not held
+  // while the run waits; the trust step asks again when it comes.
+  await withdrawEarlyPlanTurn(found.earlyTurn);
 
   // 3. Remote side.
   state.setPhase('remote-side');

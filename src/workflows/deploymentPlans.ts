@@ -361,8 +361,69 @@ const localTurnActivities = wf.proxyLocalActivities<TurnActivities>({
   retry: TURN_RETRY,
   summary: 'Ask for a turn to change the ECH deployment',
 });
+const earlyTurnActivities = wf.proxyActivities<TurnActivities>({
+  startToCloseTimeout: '30s',
+  retry: TURN_RETRY,
+  summary: 'Ask early for a turn to change the ECH deployment',
+});
 /** Same id as src/workflows/activity.ts FEWER_ROUND_TRIPS_PATCH (not imported: that module imports this one). */
 const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
+
+/**
+ * A turn asked for before the change is known to be needed, so that it is granted while the run still reads (connect's
+ * preflight, when nothing will wait for a person: FEWER_HOPS_PATCH). The request carries no trust entry: no other run's
+ * plan can write this run's entry before this run has read the trust entries (src/workflows/activity.ts trustOnEch).
+ * Not granted by the time the change comes (another run holds the deployment), it is withdrawn and the change asks
+ * again with its entry, so that it can still ride on another run's plan.
+ */
+export interface EarlyPlanTurn {
+  request: PlanTurnRequest;
+  coordinatorId: string;
+  /** The grant, once it came. */
+  grant?: PlanTurnGrant;
+  /** The request delivered to the coordinator (or given up on after its retries). */
+  asked: Promise<void>;
+  /** Taken over by a change, or withdrawn: nothing more to do with it. */
+  done: boolean;
+}
+
+export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPlanTurn {
+  const info = wf.workflowInfo();
+  const request: PlanTurnRequest = {
+    requestId: `${info.runId}/${wf.uuid4()}`,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    what,
+    at: new Date().toISOString(),
+  };
+  const coordinatorId = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
+  const early: EarlyPlanTurn = { request, coordinatorId, asked: Promise.resolve(), done: false };
+  wf.setHandler(
+    planTurnGrantedSignal,
+    (raw: PlanTurnGrant) => {
+      if (raw?.requestId === request.requestId) early.grant = raw;
+    },
+    { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
+  );
+  // A regular activity: a local one would hold the preflight's reads until it answered.
+  early.asked = earlyTurnActivities
+    .requestPlanTurn({ deploymentId: deployment.deploymentId, coordinatorId, request })
+    .catch(() => undefined);
+  return early;
+}
+
+/** Give an early turn back (or withdraw its request) unless a change took it over; once delivered, so it sticks. */
+export async function withdrawEarlyPlanTurn(early: EarlyPlanTurn | undefined): Promise<void> {
+  if (!early || early.done) return;
+  early.done = true;
+  await wf.CancellationScope.nonCancellable(async () => {
+    await early.asked;
+    await wf
+      .getExternalWorkflowHandle(early.coordinatorId)
+      .signal(releasePlanTurnSignal, { requestId: early.request.requestId, ok: false })
+      .catch(() => undefined);
+  });
+}
 
 /** Run `change` in a turn of `deployment`'s coordinator; the turn is given back however `change` ends. */
 export async function withPlanTurn<T>(
@@ -377,31 +438,40 @@ export async function withPlanTurn<T>(
      * same workflow task as the release instead of one round trip later.
      */
     pendingReleases?: Promise<void>[];
+    /** A turn this run asked for earlier (askPlanTurnEarly): used when it was granted, else withdrawn first. */
+    early?: EarlyPlanTurn;
   } = {},
 ): Promise<T> {
   const info = wf.workflowInfo();
   const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
-  let grant: PlanTurnGrant | undefined;
-  const request: PlanTurnRequest = {
-    requestId: `${info.runId}/${wf.uuid4()}`,
-    workflowId: info.workflowId,
-    runId: info.runId,
-    what,
-    ...(opts.trustEntry ? { trustEntry: opts.trustEntry } : {}),
-    at: new Date().toISOString(),
-  };
+  const early = opts.early && !opts.early.done ? opts.early : undefined;
+  if (early && !early.grant) await withdrawEarlyPlanTurn(early);
+  if (early) early.done = true;
+  let grant: PlanTurnGrant | undefined = early?.grant;
+  const request: PlanTurnRequest = grant
+    ? (early as EarlyPlanTurn).request
+    : {
+        requestId: `${info.runId}/${wf.uuid4()}`,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        what,
+        ...(opts.trustEntry ? { trustEntry: opts.trustEntry } : {}),
+        at: new Date().toISOString(),
+      };
   // Re-registered per change (one at a time per run): a grant for an earlier request is ignored.
-  wf.setHandler(
-    planTurnGrantedSignal,
-    (raw: PlanTurnGrant) => {
-      if (raw?.requestId === request.requestId) grant = raw;
-    },
-    { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
-  );
+  if (!grant) {
+    wf.setHandler(
+      planTurnGrantedSignal,
+      (raw: PlanTurnGrant) => {
+        if (raw?.requestId === request.requestId) grant = raw;
+      },
+      { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
+    );
+  }
   const coordinator = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
   let ok = false;
   try {
-    for (;;) {
+    while (grant === undefined) {
       await (fewerRoundTrips ? localTurnActivities : turnActivities).requestPlanTurn({
         deploymentId: deployment.deploymentId,
         coordinatorId: coordinator,

@@ -42,7 +42,7 @@ import {
 import type { CleanupOutcome, PlanStep, RunStatus } from '../contract/status';
 import { HUMAN_STEPS, type HumanStepId, type StepId, type WorkflowKind } from '../contract/steps';
 import type { HumanInstructions } from '../domain/instructions';
-import type { Compensation } from './activity';
+import { fewerHops, type Compensation } from './activity';
 import { acquireConnectionLease } from './connectionLease';
 import { RunState } from './humanSteps';
 
@@ -182,7 +182,7 @@ export interface Preflighted<P> {
   dryRun?: unknown;
 }
 
-export interface RunDefinition<R extends RunRequest, P, Result> {
+export interface RunDefinition<R extends RunRequest, P, Result, E = never> {
   kind: WorkflowKind;
   /** The title of the UI's current details. */
   title: string;
@@ -191,15 +191,21 @@ export interface RunDefinition<R extends RunRequest, P, Result> {
   /** Steps the self-managed org may confirm with confirmRemoteStep. */
   confirmable: readonly HumanStepId[];
   validate(input: unknown): { ok: true; request: R } | { ok: false; problems: ValidationProblem[] };
+  /**
+   * Reads of what no run of this tool changes (the self-managed cluster's identity and privileges, the TLS probe),
+   * started while the lease is taken instead of after it (from FEWER_HOPS_PATCH on; not for a dry run). What the
+   * run's changes depend on (the ECH cluster's settings, the deployment) is read under the lease, in `preflight`.
+   */
+  beforeLease?(ctx: RunContext<R>): E;
   /** Read-only checks and the plan; marks the `preflight` step done. Runs under the lease (not for a dry run). */
-  preflight(ctx: RunContext<R>): Promise<Preflighted<P>>;
+  preflight(ctx: RunContext<R>, early?: E): Promise<Preflighted<P>>;
   /** Everything after the plan: the other org's side, approval, the changes (with compensations), verify, result. */
   run(ctx: RunContext<R>, found: P): Promise<Result>;
 }
 
 /** Run one lifecycle workflow on the skeleton. */
-export async function runLifecycle<R extends RunRequest, P, Result>(
-  def: RunDefinition<R, P, Result>,
+export async function runLifecycle<R extends RunRequest, P, Result, E = never>(
+  def: RunDefinition<R, P, Result, E>,
   input: unknown,
 ): Promise<Result> {
   const started = Date.now();
@@ -253,9 +259,11 @@ export async function runLifecycle<R extends RunRequest, P, Result>(
   state.step('preflight', 'running');
   // One run per connection: before reading the state this run will change (a dry run changes nothing: no lease).
   // Taking it while the preflight reads would save a round trip, but a read that raced the previous holder's last
-  // write could then make this run act on a stale view (a trust entry replaced, a key thought current).
+  // write could then make this run act on a stale view (a trust entry replaced, a key thought current): only reads of
+  // what no run changes start with it (beforeLease).
+  const early = !r.dryRun && def.beforeLease && fewerHops() ? def.beforeLease(ctx) : undefined;
   if (!r.dryRun) await acquireConnectionLease(r.local.deploymentId, r.alias).catch(preflightFailed);
-  const { plan, warnings, found, dryRun } = await def.preflight(ctx);
+  const { plan, warnings, found, dryRun } = await def.preflight(ctx, early);
   status.plan = plan;
 
   if (r.dryRun) {

@@ -113,6 +113,7 @@ export async function apiKeyEchTrust(ctx: ApiKeyPathContext): Promise<void> {
       cloud,
       compensations: ctx.compensations,
       ...(ctx.pendingReleases ? { pendingReleases: ctx.pendingReleases } : {}),
+      ...(ctx.earlyTurn ? { earlyTurn: ctx.earlyTurn } : {}),
     };
     if ((await trustOnEch(trust, entry, 'the private CA')).created) created.trustEntry = entry.name;
   } else {

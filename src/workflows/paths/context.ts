@@ -4,6 +4,7 @@ import type { ConnectRequest } from '../../contract/request';
 import type { ConnectResult } from '../../contract/status';
 import type { StepId } from '../../contract/steps';
 import type { Compensation } from '../activity';
+import type { EarlyPlanTurn } from '../deploymentPlans';
 import type { RunState } from '../humanSteps';
 
 export interface PathContext {
@@ -23,4 +24,6 @@ export interface PathContext {
   endWithoutChanges(outcome: 'timed-out', step: StepId): Promise<never>;
   /** Plan-turn releases sent but not yet confirmed: awaited before the run ends (src/workflows/deploymentPlans.ts). */
   pendingReleases?: Promise<void>[];
+  /** A plan turn asked for during the preflight, for the trust entry (connect: see askPlanTurnEarly). */
+  earlyTurn?: EarlyPlanTurn;
 }
