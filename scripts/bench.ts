@@ -446,7 +446,8 @@ async function historyProfile(
       ['timerFiredEventAttributes', 'timer fired'],
     ] as const;
     for (const [attr, name] of other) {
-      if ((e as any)[attr]) spans.push({ kind: 'event', name, scheduled: at });
+      const a = (e as any)[attr];
+      if (a) spans.push({ kind: 'event', name: a.signalName ? `${name} ${a.signalName}` : name, scheduled: at });
     }
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') {

@@ -445,9 +445,13 @@ export async function withPlanTurn<T>(
   const info = wf.workflowInfo();
   const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
   const early = opts.early && !opts.early.done ? opts.early : undefined;
-  if (early && !early.grant) await withdrawEarlyPlanTurn(early);
-  if (early) early.done = true;
+  // Read once, before any await: a grant that comes while the request is being withdrawn is for a turn the withdrawal
+  // gives back, never one this run holds.
   let grant: PlanTurnGrant | undefined = early?.grant;
+  if (early) {
+    if (grant) early.done = true;
+    else await withdrawEarlyPlanTurn(early);
+  }
   const request: PlanTurnRequest = grant
     ? (early as EarlyPlanTurn).request
     : {
