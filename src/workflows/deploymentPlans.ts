@@ -29,6 +29,11 @@ export interface PlanTurnRequest {
   what: string;
   /** A trust entry to ensure: requests that carry one may share one plan. */
   trustEntry?: DirectTrustEntry;
+  /**
+   * Asked for ahead of the change (askPlanTurnEarly): granted only if nobody holds or waits for a turn, else dropped
+   * (never queued), so that runs asking early never make the others wait behind their preflight.
+   */
+  ifFree?: boolean;
   at: string;
 }
 
@@ -153,6 +158,7 @@ export async function deploymentPlanCoordinator(input: CoordinatorInput): Promis
         return;
       }
       if (state.queue.some((q) => q.req.requestId === req.requestId)) return;
+      if (req.ifFree && (state.holders.length > 0 || state.queue.length > 0)) return;
       state.queue.push({ req });
     },
     { description: 'A run asks for a turn to change the deployment (a plan).' },
@@ -329,6 +335,7 @@ function parseRequest(raw: unknown): PlanTurnRequest | undefined {
     runId: r.runId,
     what: typeof r.what === 'string' ? r.what.slice(0, 200) : '',
     ...(r.trustEntry && typeof r.trustEntry.name === 'string' ? { trustEntry: r.trustEntry } : {}),
+    ...(r.ifFree === true ? { ifFree: true } : {}),
     at: typeof r.at === 'string' ? r.at : '',
   };
 }
@@ -394,6 +401,7 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
     workflowId: info.workflowId,
     runId: info.runId,
     what,
+    ifFree: true,
     at: new Date().toISOString(),
   };
   const coordinatorId = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
@@ -409,8 +417,16 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
   early.asked = earlyTurnActivities
     .requestPlanTurn({ deploymentId: deployment.deploymentId, coordinatorId, request })
     .catch(() => undefined);
+  // Granted but not taken over soon (a slow preflight): given back, so that nobody waits behind this run's reads.
+  void (async () => {
+    await wf.condition(() => early.grant !== undefined || early.done);
+    if (!(await wf.condition(() => early.done, EARLY_TURN_HOLD))) await withdrawEarlyPlanTurn(early);
+  })().catch(() => undefined);
   return early;
 }
+
+/** How long a turn granted early is kept for the change it was asked for, before it is given back. */
+const EARLY_TURN_HOLD = '1s';
 
 /** Give an early turn back (or withdraw its request) unless a change took it over; once delivered, so it sticks. */
 export async function withdrawEarlyPlanTurn(early: EarlyPlanTurn | undefined): Promise<void> {

@@ -41,6 +41,32 @@ interface PlanHistory {
   outcome: string;
 }
 
+/** A running workflow to stand for a requester: a lease (it lives until terminated, and ignores other signals). */
+async function requester(): Promise<WorkflowHandle> {
+  const id = `requester-${Date.now()}-${++seq}`;
+  return client.workflow.start('connectionLease', {
+    taskQueue: worker.taskQueue,
+    workflowId: id,
+    args: [{ workflowId: id, runId: 'r', workflowType: 'test', since: new Date().toISOString() }],
+  });
+}
+
+async function viewOf(deploymentId: string): Promise<PlanTurnsView> {
+  return client.workflow
+    .getHandle(deploymentCoordinatorId(deploymentId, worker.taskQueue))
+    .query<PlanTurnsView>('planTurns');
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('many connects to one deployment', () => {
   it('10 concurrent path B connects all complete, their trust entries combined into fewer plans', async () => {
     const N = 10;
@@ -87,6 +113,119 @@ describe('many connects to one deployment', () => {
   });
 });
 
+describe("the trust entry's turn asked for during the preflight (path B, nothing to wait for)", () => {
+  const unattended = (alias: string) =>
+    client.workflow.start('connectRemoteCluster', {
+      taskQueue: worker.taskQueue,
+      workflowId: `early-${alias}-${Date.now()}-${++seq}`,
+      args: [
+        connectRequest(estate, 'api-key-private', {
+          alias,
+          approvals: { beforeLocalChanges: false, timeout: '1h' },
+          verify: { searchIndex: 'logs-*', timeout: '60s' },
+        }),
+      ],
+    });
+  const scheduled = async (h: WorkflowHandle) =>
+    ((await h.fetchHistory()).events ?? []).flatMap((e, i) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      const s = e.signalExternalWorkflowExecutionInitiatedEventAttributes;
+      if (a) return [{ i, name: a.activityType?.name ?? '', task: String(a.workflowTaskCompletedEventId) }];
+      if (s) return [{ i, name: `signal ${s.signalName}`, task: String(s.workflowTaskCompletedEventId) }];
+      return [];
+    });
+
+  it('the deployment free: granted while the preflight reads, the trust change takes no other turn', async () => {
+    await estate.scenario('api-key-private');
+    const h = await unattended('early-free');
+    assert.equal(((await h.result()) as ConnectResult).connected, true);
+    const calls = await scheduled(h);
+    const asks = calls.filter((c) => c.name === 'requestPlanTurn');
+    assert.equal(asks.length, 1, 'one turn asked for');
+    assert.equal(
+      asks[0]!.task,
+      calls.find((c) => c.name === 'describeDeployment')?.task,
+      'asked for with the preflight reads',
+    );
+    const releases = calls.filter((c) => c.name === 'signal releasePlanTurn');
+    assert.equal(releases.length, 1, 'given back once, after the plan');
+    assert.ok(
+      releases[0]!.i > calls.find((c) => c.name === 'waitForPlan')!.i,
+      'not given back before the plan was waited for',
+    );
+  });
+
+  it('the deployment held by another run: the early request is not queued; the trust step asks carrying the entry', async () => {
+    await estate.scenario('api-key-private');
+    const dep = estate.info.cloud.deploymentId;
+    const holder = await requester();
+    const held: PlanTurnRequest = {
+      requestId: `${holder.firstExecutionRunId}/1`,
+      workflowId: holder.workflowId,
+      runId: holder.firstExecutionRunId as string,
+      what: 'restart',
+      at: new Date().toISOString(),
+    };
+    await client.workflow.signalWithStart('deploymentPlanCoordinator', {
+      taskQueue: worker.taskQueue,
+      workflowId: deploymentCoordinatorId(dep, worker.taskQueue),
+      args: [{ deploymentId: dep }],
+      signal: 'requestPlanTurn',
+      signalArgs: [held],
+    });
+    await until('the other run holds the turn', async () =>
+      (await viewOf(dep)).holders[0]?.requestId === held.requestId ? true : undefined,
+    );
+    const h = await unattended('early-busy');
+    const mine = await until('the run waits for its trust turn', async () => {
+      const m = (await viewOf(dep)).queue.filter((q) => q.workflowId === h.workflowId);
+      return m.length ? m : undefined;
+    });
+    assert.equal(mine.length, 1, 'one request of the run waits (the early one was not queued)');
+    assert.deepEqual(
+      (await viewOf(dep)).holders.map((x) => x.requestId),
+      [held.requestId],
+      'the other run still holds the turn alone',
+    );
+    await client.workflow
+      .getHandle(deploymentCoordinatorId(dep, worker.taskQueue))
+      .signal('releasePlanTurn', { requestId: held.requestId, ok: true });
+    assert.equal(((await h.result()) as ConnectResult).connected, true);
+    const calls = await scheduled(h);
+    assert.equal(calls.filter((c) => c.name === 'requestPlanTurn').length, 1, 'asked early once');
+    await until('nobody holds or waits', async () => {
+      const x = await viewOf(dep);
+      return x.holders.length + x.queue.length === 0 ? true : undefined;
+    });
+    await holder.terminate('test done');
+  });
+
+  it('granted early but the preflight is slow: the turn is given back after a second, not held for the reads', async () => {
+    await estate.scenario('api-key-private');
+    const dep = estate.info.cloud.deploymentId;
+    // The self-managed cluster's license read takes 4 s: the grant comes long before the preflight ends.
+    await estate.faults([{ target: 'self-managed', method: 'GET', path: '^/_license$', latencyMs: 4_000, times: 1 }]);
+    const h = await unattended('early-slow');
+    await until('the run holds its early turn', async () =>
+      (await viewOf(dep)).holders.some((x) => x.workflowId === h.workflowId) ? true : undefined,
+    );
+    await until(
+      'given back while the preflight still reads',
+      async () => ((await viewOf(dep)).holders.length === 0 ? true : undefined),
+      2_500,
+    );
+    assert.equal((await h.describe()).status.name, 'RUNNING', 'still in its preflight');
+    assert.equal(((await h.result()) as ConnectResult).connected, true);
+    await estate.control('DELETE', '/faults');
+    const calls = await scheduled(h);
+    const withdrawn = calls.findIndex((c) => c.name === 'signal releasePlanTurn');
+    assert.ok(
+      withdrawn >= 0 && withdrawn < calls.findIndex((c) => c.name === 'ensureDirectTrust'),
+      'the early turn was given back before the trust change asked again',
+    );
+  });
+});
+
 describe('the coordinator', () => {
   const entry = (alias: string): DirectTrustEntry => ({
     type: 'generic',
@@ -94,16 +233,6 @@ describe('the coordinator', () => {
     certificates: [{ pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' }],
     trust_all: true,
   });
-
-  /** A running workflow to stand for a requester: a lease (it lives until terminated, and ignores other signals). */
-  async function requester(): Promise<WorkflowHandle> {
-    const id = `requester-${Date.now()}-${++seq}`;
-    return client.workflow.start('connectionLease', {
-      taskQueue: worker.taskQueue,
-      workflowId: id,
-      args: [{ workflowId: id, runId: 'r', workflowType: 'test', since: new Date().toISOString() }],
-    });
-  }
 
   async function ask(deploymentId: string, h: WorkflowHandle, limits: CoordinatorInput['limits'], alias?: string) {
     const request: PlanTurnRequest = {
@@ -122,22 +251,6 @@ describe('the coordinator', () => {
       signalArgs: [request],
     });
     return request;
-  }
-
-  async function viewOf(deploymentId: string): Promise<PlanTurnsView> {
-    return client.workflow
-      .getHandle(deploymentCoordinatorId(deploymentId, worker.taskQueue))
-      .query<PlanTurnsView>('planTurns');
-  }
-
-  async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await f().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 
   it('one holder at a time; trust entries waiting together ride on one turn; a release hands them a shared turn', async () => {
