@@ -253,6 +253,12 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     return { metadata, createdByThisRun: runId !== undefined && createdBy === runId };
   }
 
+  /** Made by an earlier attempt of this very run (a retry after a lost answer): still this run's to write. */
+  function madeByThisRun(metadata: Record<string, unknown> | undefined): boolean {
+    const runId = activityContext()?.info.workflowExecution?.runId;
+    return runId !== undefined && metadata?.created_by_run === runId;
+  }
+
   function refuseForeign(kind: 'role' | 'user', name: string, metadata: Record<string, unknown> | undefined): never {
     const reserved = metadata?._reserved === true;
     throw permanent(
@@ -703,10 +709,12 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     },
 
     // ------------------------------------------------------------ roles and users
-    async ensureRole({ target, name, body }) {
+    async ensureRole({ target, name, body, onlyIfAbsent }) {
       return withCluster(target, async (conn) => {
         const existing = await getManaged(conn, 'role', name);
         if (existing.exists && !isOurs(existing.metadata)) refuseForeign('role', name, existing.metadata);
+        if (onlyIfAbsent && existing.exists && !madeByThisRun(existing.metadata))
+          return { created: false, deferred: true };
         const { metadata, createdByThisRun } = ownedMetadata(body, existing);
         const res = await conn.request<{ role?: { created?: boolean } }>(`put role ${name}`, {
           method: 'PUT',
@@ -722,11 +730,14 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       return withCluster(target, (conn) => removeManaged(conn, 'role', name, alias, workflowId));
     },
 
-    async ensureUser({ target, username, body, passwordSecret }) {
+    async ensureUser({ target, username, body, passwordSecret, onlyIfAbsent }) {
       const password = resolveSecret(passwordSecret, { use: 'user-password' });
       return withCluster(target, async (conn) => {
         const existing = await getManaged(conn, 'user', username);
         if (existing.exists && !isOurs(existing.metadata)) refuseForeign('user', username, existing.metadata);
+        if (onlyIfAbsent && existing.exists && !madeByThisRun(existing.metadata)) {
+          return { created: false, deferred: true };
+        }
         const { metadata, createdByThisRun } = ownedMetadata(body, existing);
         const res = await conn.request<{ created?: boolean }>(`put user ${username}`, {
           method: 'PUT',

@@ -11,19 +11,41 @@ import type { PlanTurnRequest } from '../workflows/deploymentPlans';
 const COORDINATOR_TYPE = 'deploymentPlanCoordinator';
 const REQUEST_SIGNAL = 'requestPlanTurn';
 
+/**
+ * An early request (askPlanTurnEarly) is not sent when a run of this worker asked the same coordinator for a turn this
+ * recently: many runs starting together would only add signals the coordinator drops (it grants an early request only
+ * when nobody holds or waits), each one a workflow task of the coordinator that every run waits behind.
+ */
+const EARLY_QUIET_MS = 1_000;
+/** When a run of this worker last asked each coordinator for a turn (bounded: old entries are dropped). */
+const lastAsked = new Map<string, number>();
+
 export interface PlanTurnActivities {
   /** `coordinatorId`: the workflow's deploymentCoordinatorId (per deployment and task queue). */
-  requestPlanTurn(i: { deploymentId: string; coordinatorId?: string; request: PlanTurnRequest }): Promise<void>;
+  requestPlanTurn(i: {
+    deploymentId: string;
+    coordinatorId?: string;
+    request: PlanTurnRequest;
+    early?: boolean;
+  }): Promise<void>;
   closedPlanTurnHolders(i: { holders: { workflowId: string; runId: string }[] }): Promise<string[]>;
 }
 
 export function createPlanTurnActivities(): PlanTurnActivities {
   return {
-    async requestPlanTurn({ deploymentId, coordinatorId, request }) {
+    async requestPlanTurn({ deploymentId, coordinatorId, request, early }) {
       const ctx = Context.current();
+      // Runs that asked before the id named the task queue pass none.
+      const workflowId = coordinatorId ?? `ech-remote-deployment/${deploymentId}`;
+      const now = Date.now();
+      const last = lastAsked.get(workflowId);
+      lastAsked.set(workflowId, now);
+      if (lastAsked.size > 1_000) {
+        for (const [id, at] of lastAsked) if (now - at > EARLY_QUIET_MS) lastAsked.delete(id);
+      }
+      if (early && last !== undefined && now - last < EARLY_QUIET_MS) return;
       await ctx.client.workflow.signalWithStart(COORDINATOR_TYPE, {
-        // Runs that asked before the id named the task queue pass none.
-        workflowId: coordinatorId ?? `ech-remote-deployment/${deploymentId}`,
+        workflowId,
         taskQueue: ctx.info.taskQueue,
         args: [{ deploymentId }],
         signal: REQUEST_SIGNAL,

@@ -141,16 +141,27 @@ export interface Activities extends PlanTurnActivities {
      */
     ca?: { kind: 'public' } | { kind: 'private'; pem: string };
   }): Promise<RemoteEvidence>;
-  ensureRole(i: { target: EsTarget; name: string; body: Record<string, unknown> }): Promise<{ created: boolean }>;
+  /**
+   * `onlyIfAbsent`: create it, or leave an existing one (of ours, made by another run) untouched and say `deferred`
+   * (the caller updates it once the connection is verified).
+   */
+  ensureRole(i: {
+    target: EsTarget;
+    name: string;
+    body: Record<string, unknown>;
+    onlyIfAbsent?: boolean;
+  }): Promise<{ created: boolean; deferred?: boolean }>;
   /** Only ours; only this run's, unless `alias` is given (disconnect): then any of ours made for that alias. */
   /** `alias`/`workflowId`: only a role of ours made for that alias (and by that run's connection). */
   removeRole(i: { target: EsTarget; name: string; alias?: string; workflowId?: string }): Promise<{ removed: boolean }>;
+  /** `onlyIfAbsent`: as for ensureRole. */
   ensureUser(i: {
     target: EsTarget;
     username: string;
     body: Record<string, unknown>;
     passwordSecret: string;
-  }): Promise<{ created: boolean }>;
+    onlyIfAbsent?: boolean;
+  }): Promise<{ created: boolean; deferred?: boolean }>;
   removeUser(i: { target: EsTarget; username: string; alias?: string }): Promise<{ removed: boolean }>;
 
   // ---- day 2 (elasticsearch.ts)

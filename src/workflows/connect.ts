@@ -31,7 +31,7 @@ import {
   type ApiKeyPathContext,
 } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
-import { askPlanTurnEarly, withdrawEarlyPlanTurn, type EarlyPlanTurn } from './deploymentPlans';
+import { askPlanTurnEarly, giveBackEarlyPlanTurn, type EarlyPlanTurn } from './deploymentPlans';
 import { failureMessage, runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
 import { cloudTargetOf, remoteTargetOf, resolveTargets, settle } from './targets';
 
@@ -133,7 +133,7 @@ async function connectPreflight(
     return await connectPreflightSteps(ctx, early, (turn) => (earlyTurn = turn));
   } catch (err) {
     // A preflight that fails changes nothing: a turn asked for meanwhile is given back.
-    await withdrawEarlyPlanTurn(earlyTurn);
+    await giveBackEarlyPlanTurn(earlyTurn);
     throw err;
   }
 }
@@ -292,7 +292,7 @@ async function connectChanges(ctx: RunContext<ConnectRequest>, found: ConnectFou
     return await connectSteps(ctx, found, created, humanTimeoutMs, pendingReleases);
   } finally {
     // An early turn the trust step did not take over (the run failed before it) is given back.
-    await withdrawEarlyPlanTurn(found.earlyTurn);
+    await giveBackEarlyPlanTurn(found.earlyTurn);
     if (pendingReleases) await Promise.all(pendingReleases);
   }
 }
@@ -395,7 +395,7 @@ async function connectSteps(
 
   // Something to wait for after all (the remote cluster server not proven): the early turn is given back now, not held
   // while the run waits; the trust step asks again when it comes.
-  await withdrawEarlyPlanTurn(found.earlyTurn);
+  await giveBackEarlyPlanTurn(found.earlyTurn);
 
   // 3. Remote side.
   state.setPhase('remote-side');
@@ -464,6 +464,9 @@ async function connectAndVerify(
       throw access.reason;
     }
     evidence = connected.value;
+    // Roles and users of ours that other runs made (shared by several connections) are updated only now that this
+    // connection works: a run that fails never rewrites what another connection relies on.
+    if (access.value.length > 0) await rolesAndUsers(ctx, found, created, { only: access.value });
   } else {
     await registerRemoteCluster(ctx, found, created);
     evidence = await verifyRemoteCluster(ctx, found);
@@ -537,32 +540,45 @@ async function verifyRemoteCluster(
   return evidence;
 }
 
+/** A role or user of the request, by kind and name. */
+type AccessItem = { kind: 'role' | 'user'; name: string };
+
 /**
  * 8. Roles and users on the ECH cluster (path C: each role's remote side first). `sideBySide`: while the connection
- * is made, so the run's phase and current step stay the connection's (the caller reports a failure here).
+ * is made, so the run's phase and current step stay the connection's (the caller reports a failure here), and only
+ * what does not exist yet is made: the ones of ours made by other runs are returned, to be updated (`only`) once the
+ * connection is verified.
  */
 async function rolesAndUsers(
   ctx: RunContext<ConnectRequest>,
   found: ConnectFound,
   created: ConnectResult['created'],
-  opts: { tls?: TlsPathContext; sideBySide?: boolean },
-): Promise<void> {
+  opts: { tls?: TlsPathContext; sideBySide?: boolean; only?: AccessItem[] },
+): Promise<AccessItem[]> {
   const { r, workflowId, state, compensations } = ctx;
   const { local } = found;
-  const { tls } = opts;
-  if (!opts.sideBySide) {
+  const { tls, sideBySide, only } = opts;
+  if (!sideBySide) {
     state.setPhase('roles-and-users');
     ctx.setCurrent('roles-and-users');
   }
-  if (r.roles.length + r.users.length > 0) state.step('roles-and-users', 'running');
+  const wanted = (kind: AccessItem['kind'], name: string) =>
+    !only || only.some((x) => x.kind === kind && x.name === name);
+  const deferred: AccessItem[] = [];
+  if (!only && r.roles.length + r.users.length > 0) state.step('roles-and-users', 'running');
   const o = { workflowId, alias: r.alias };
-  for (const role of r.roles) {
+  for (const role of r.roles.filter((x) => wanted('role', x.name))) {
     if (tls) await ensureRemoteRole(tls, role);
     const res = await activity(`Create role ${role.name}`).ensureRole({
       target: local,
       name: role.name,
       body: roleRequest(role, o).body,
+      ...(sideBySide ? { onlyIfAbsent: true } : {}),
     });
+    if (res.deferred) {
+      deferred.push({ kind: 'role', name: role.name });
+      continue;
+    }
     created.roles.push(role.name);
     if (res.created) {
       compensations.push({
@@ -571,13 +587,18 @@ async function rolesAndUsers(
       });
     }
   }
-  for (const user of r.users) {
+  for (const user of r.users.filter((x) => wanted('user', x.username))) {
     const res = await activity(`Create user ${user.username}`).ensureUser({
       target: local,
       username: user.username,
       body: userRequest(user, o).body,
       passwordSecret: user.passwordSecret,
+      ...(sideBySide ? { onlyIfAbsent: true } : {}),
     });
+    if (res.deferred) {
+      deferred.push({ kind: 'user', name: user.username });
+      continue;
+    }
     created.users?.push(user.username);
     if (res.created) {
       compensations.push({
@@ -586,7 +607,10 @@ async function rolesAndUsers(
       });
     }
   }
-  state.step('roles-and-users', r.roles.length + r.users.length > 0 ? 'done' : 'skipped');
+  if (deferred.length === 0) {
+    state.step('roles-and-users', r.roles.length + r.users.length > 0 ? 'done' : 'skipped');
+  }
+  return deferred;
 }
 
 /** The value of a settled call that did not fail (checked by the caller). */

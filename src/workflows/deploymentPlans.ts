@@ -352,7 +352,12 @@ export interface PlanTurn {
 const ASK_AGAIN = '2m';
 
 type TurnActivities = {
-  requestPlanTurn(i: { deploymentId: string; coordinatorId: string; request: PlanTurnRequest }): Promise<void>;
+  requestPlanTurn(i: {
+    deploymentId: string;
+    coordinatorId: string;
+    request: PlanTurnRequest;
+    early?: boolean;
+  }): Promise<void>;
 };
 const turnActivities = wf.proxyActivities<TurnActivities>({
   startToCloseTimeout: '30s',
@@ -378,20 +383,23 @@ const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
 
 /**
  * A turn asked for before the change is known to be needed, so that it is granted while the run still reads (connect's
- * preflight, when nothing will wait for a person: FEWER_HOPS_PATCH). The request carries no trust entry: no other run's
- * plan can write this run's entry before this run has read the trust entries (src/workflows/activity.ts trustOnEch).
- * Not granted by the time the change comes (another run holds the deployment), it is withdrawn and the change asks
- * again with its entry, so that it can still ride on another run's plan.
+ * preflight, when nothing will wait for a person: FEWER_HOPS_PATCH). The request carries no trust entry (no other run's
+ * plan can write this run's entry before this run has read the trust entries: src/workflows/activity.ts trustOnEch)
+ * and is granted only if the deployment is free (`ifFree`: never queued). A grant the change does not take within
+ * EARLY_TURN_HOLD (a slow preflight, a run that waits for a person after all, a change that asked again) is given back
+ * at once; so is one that comes after the run gave up on it. Not granted by the time the change comes, the change asks
+ * as usual, carrying its entry, so that it can still ride on another run's plan.
  */
 export interface EarlyPlanTurn {
   request: PlanTurnRequest;
   coordinatorId: string;
   /** The grant, once it came. */
   grant?: PlanTurnGrant;
-  /** The request delivered to the coordinator (or given up on after its retries). */
-  asked: Promise<void>;
-  /** Taken over by a change, or withdrawn: nothing more to do with it. */
+  /** Taken over by the change (withPlanTurn). */
+  used: boolean;
+  /** Used, or given up on: no change takes it any more. */
   done: boolean;
+  released: boolean;
 }
 
 export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPlanTurn {
@@ -405,7 +413,7 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
     at: new Date().toISOString(),
   };
   const coordinatorId = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
-  const early: EarlyPlanTurn = { request, coordinatorId, asked: Promise.resolve(), done: false };
+  const early: EarlyPlanTurn = { request, coordinatorId, used: false, done: false, released: false };
   wf.setHandler(
     planTurnGrantedSignal,
     (raw: PlanTurnGrant) => {
@@ -413,14 +421,16 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
     },
     { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
   );
-  // A regular activity: a local one would hold the preflight's reads until it answered.
-  early.asked = earlyTurnActivities
-    .requestPlanTurn({ deploymentId: deployment.deploymentId, coordinatorId, request })
+  // A regular activity: a local one would hold the preflight's reads until it answered. Its outcome is not awaited:
+  // a grant is what counts, and one that comes too late is given back below.
+  void earlyTurnActivities
+    .requestPlanTurn({ deploymentId: deployment.deploymentId, coordinatorId, request, early: true })
     .catch(() => undefined);
-  // Granted but not taken over soon (a slow preflight): given back, so that nobody waits behind this run's reads.
   void (async () => {
-    await wf.condition(() => early.grant !== undefined || early.done);
-    if (!(await wf.condition(() => early.done, EARLY_TURN_HOLD))) await withdrawEarlyPlanTurn(early);
+    await wf.condition(() => early.grant !== undefined);
+    await wf.condition(() => early.used || early.done, EARLY_TURN_HOLD);
+    early.done = true;
+    if (!early.used) await releaseEarlyPlanTurn(early);
   })().catch(() => undefined);
   return early;
 }
@@ -428,17 +438,22 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
 /** How long a turn granted early is kept for the change it was asked for, before it is given back. */
 const EARLY_TURN_HOLD = '1s';
 
-/** Give an early turn back (or withdraw its request) unless a change took it over; once delivered, so it sticks. */
-export async function withdrawEarlyPlanTurn(early: EarlyPlanTurn | undefined): Promise<void> {
-  if (!early || early.done) return;
-  early.done = true;
-  await wf.CancellationScope.nonCancellable(async () => {
-    await early.asked;
-    await wf
+function releaseEarlyPlanTurn(early: EarlyPlanTurn): Promise<void> {
+  if (early.released) return Promise.resolve();
+  early.released = true;
+  return wf.CancellationScope.nonCancellable(() =>
+    wf
       .getExternalWorkflowHandle(early.coordinatorId)
       .signal(releasePlanTurnSignal, { requestId: early.request.requestId, ok: false })
-      .catch(() => undefined);
-  });
+      .catch(() => undefined),
+  );
+}
+
+/** The run will not use its early turn (it failed, or waits for a person): given back now if it was granted. */
+export async function giveBackEarlyPlanTurn(early: EarlyPlanTurn | undefined): Promise<void> {
+  if (!early || early.done) return;
+  early.done = true;
+  if (early.grant) await releaseEarlyPlanTurn(early);
 }
 
 /** Run `change` in a turn of `deployment`'s coordinator; the turn is given back however `change` ends. */
@@ -454,19 +469,19 @@ export async function withPlanTurn<T>(
      * same workflow task as the release instead of one round trip later.
      */
     pendingReleases?: Promise<void>[];
-    /** A turn this run asked for earlier (askPlanTurnEarly): used when it was granted, else withdrawn first. */
+    /** A turn this run asked for earlier (askPlanTurnEarly): used when it was granted, else asked for as usual. */
     early?: EarlyPlanTurn;
   } = {},
 ): Promise<T> {
   const info = wf.workflowInfo();
   const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
   const early = opts.early && !opts.early.done ? opts.early : undefined;
-  // Read once, before any await: a grant that comes while the request is being withdrawn is for a turn the withdrawal
-  // gives back, never one this run holds.
+  // Taken (or given up on) here, with no await between the check and the decision: a grant that comes later is given
+  // back by askPlanTurnEarly's watcher, never taken for a turn this run holds.
   let grant: PlanTurnGrant | undefined = early?.grant;
   if (early) {
-    if (grant) early.done = true;
-    else await withdrawEarlyPlanTurn(early);
+    early.done = true;
+    early.used = grant !== undefined;
   }
   const request: PlanTurnRequest = grant
     ? (early as EarlyPlanTurn).request

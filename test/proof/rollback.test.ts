@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { ConnectStatus } from '../../src/contract/status';
-import type { StepId } from '../../src/contract/steps';
+import { MANAGED_BY, type StepId } from '../../src/contract/steps';
 import { Estate, type EstateView } from '../helpers/estate';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 import {
@@ -391,4 +391,38 @@ describe('path A: the roles and users are made while the remote cluster is regis
       assert.deepEqual(await estate.view(), snapshot);
     },
   );
+});
+
+describe('path A: a role of ours that another run made is updated only once the connection is verified', () => {
+  it('the connection fails: the shared role is left exactly as it was', { timeout: 90_000 }, async () => {
+    await freshEstate('A');
+    // The request's role, made by another connection of this tool (ours, another run): it relies on it as it is.
+    const shared = { cluster: ['monitor'], metadata: { managed_by: MANAGED_BY, created_by_run: 'another-run' } };
+    assert.equal((await estate.es('ech', 'PUT', '/_security/role/remote-search', shared)).status, 200);
+    const before = (await estate.es('ech', 'GET', '/_security/role/remote-search')).body;
+    const snapshot = await estate.view();
+    await estate.faults([callRule('settings', { statusRates: { '400': 1 }, times: 1 })]);
+    const status = await runToEnd('A', 'A-shared-role-connection-fails');
+    await estate.control('DELETE', '/faults');
+    assert.equal(status.steps.find((s) => s.id === 'connect')?.state, 'failed');
+    assert.deepEqual((await estate.es('ech', 'GET', '/_security/role/remote-search')).body, before);
+    assert.deepEqual(await estate.view(), snapshot);
+  });
+
+  it('the connection works: the shared role is updated after the verification', { timeout: 90_000 }, async () => {
+    await freshEstate('A');
+    const shared = { cluster: ['monitor'], metadata: { managed_by: MANAGED_BY, created_by_run: 'another-run' } };
+    assert.equal((await estate.es('ech', 'PUT', '/_security/role/remote-search', shared)).status, 200);
+    const handle = await startRun(client, worker.taskQueue, proofRequest(estate, 'A'), 'A-shared-role-updated');
+    await drive(estate, handle, undefined, 60_000);
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const order = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const roles = order.flatMap((n, i) => (n === 'ensureRole' ? [i] : []));
+    assert.equal(roles.length, 2, `asked side by side, then updated: ${order.join(', ')}`);
+    assert.ok(roles[1]! > order.indexOf('verifyRemoteConnection'), 'updated after the verification');
+    const role = (await estate.es('ech', 'GET', '/_security/role/remote-search')).body['remote-search'];
+    assert.notDeepEqual(role.cluster, ['monitor'], 'the request body was written');
+    assert.equal(role.metadata.created_by_run, 'another-run', 'still the run that made it');
+  });
 });
