@@ -402,6 +402,24 @@ export interface EarlyPlanTurn {
   released: boolean;
 }
 
+/**
+ * This run's requests waiting for a grant, by request id: one signal handler routes each grant to its own request, so
+ * that a request made later (withPlanTurn) never hides the grant of an earlier one (an early turn granted late must
+ * still be seen, to be given back).
+ */
+const awaitingGrant = new Map<string, (grant: PlanTurnGrant) => void>();
+
+function onGrant(requestId: string, take: (grant: PlanTurnGrant) => void): void {
+  awaitingGrant.set(requestId, take);
+  wf.setHandler(
+    planTurnGrantedSignal,
+    (raw: PlanTurnGrant) => {
+      if (typeof raw?.requestId === 'string') awaitingGrant.get(raw.requestId)?.(raw);
+    },
+    { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
+  );
+}
+
 export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPlanTurn {
   const info = wf.workflowInfo();
   const request: PlanTurnRequest = {
@@ -414,13 +432,7 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
   };
   const coordinatorId = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
   const early: EarlyPlanTurn = { request, coordinatorId, used: false, done: false, released: false };
-  wf.setHandler(
-    planTurnGrantedSignal,
-    (raw: PlanTurnGrant) => {
-      if (raw?.requestId === request.requestId) early.grant = raw;
-    },
-    { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
-  );
+  onGrant(request.requestId, (grant) => (early.grant = grant));
   // A regular activity: a local one would hold the preflight's reads until it answered. Its outcome is not awaited:
   // a grant is what counts, and one that comes too late is given back below.
   void earlyTurnActivities
@@ -493,16 +505,8 @@ export async function withPlanTurn<T>(
         ...(opts.trustEntry ? { trustEntry: opts.trustEntry } : {}),
         at: new Date().toISOString(),
       };
-  // Re-registered per change (one at a time per run): a grant for an earlier request is ignored.
-  if (!grant) {
-    wf.setHandler(
-      planTurnGrantedSignal,
-      (raw: PlanTurnGrant) => {
-        if (raw?.requestId === request.requestId) grant = raw;
-      },
-      { description: 'Internal: the deployment coordinator grants this run a turn to change the deployment.' },
-    );
-  }
+  // Each change's own request (one at a time per run): a grant for another request goes to that one.
+  if (!grant) onGrant(request.requestId, (g) => (grant = g));
   const coordinator = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
   let ok = false;
   try {
