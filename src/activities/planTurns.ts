@@ -27,7 +27,7 @@ export interface PlanTurnActivities {
     coordinatorId?: string;
     request: PlanTurnRequest;
     early?: boolean;
-  }): Promise<void>;
+  }): Promise<{ sent: boolean } | void>;
   closedPlanTurnHolders(i: { holders: { workflowId: string; runId: string }[] }): Promise<string[]>;
 }
 
@@ -43,7 +43,7 @@ export function createPlanTurnActivities(): PlanTurnActivities {
       if (lastAsked.size > 1_000) {
         for (const [id, at] of lastAsked) if (now - at > EARLY_QUIET_MS) lastAsked.delete(id);
       }
-      if (early && last !== undefined && now - last < EARLY_QUIET_MS) return;
+      if (early && last !== undefined && now - last < EARLY_QUIET_MS) return { sent: false };
       await ctx.client.workflow.signalWithStart(COORDINATOR_TYPE, {
         workflowId,
         taskQueue: ctx.info.taskQueue,
@@ -52,6 +52,7 @@ export function createPlanTurnActivities(): PlanTurnActivities {
         signalArgs: [request],
         staticSummary: `One plan at a time on ECH deployment ${deploymentId}: grants turns to the runs that change it`,
       });
+      return early ? { sent: true } : undefined;
     },
 
     async closedPlanTurnHolders({ holders }) {

@@ -357,7 +357,7 @@ type TurnActivities = {
     coordinatorId: string;
     request: PlanTurnRequest;
     early?: boolean;
-  }): Promise<void>;
+  }): Promise<{ sent: boolean } | void>;
 };
 const turnActivities = wf.proxyActivities<TurnActivities>({
   startToCloseTimeout: '30s',
@@ -400,6 +400,8 @@ export interface EarlyPlanTurn {
   /** Used, or given up on: no change takes it any more. */
   done: boolean;
   released: boolean;
+  /** Whether the request went out (false: this worker had just asked that coordinator, so it did not); undefined: not known yet. */
+  sent?: boolean;
 }
 
 /**
@@ -437,7 +439,10 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
   // a grant is what counts, and one that comes too late is given back below.
   void earlyTurnActivities
     .requestPlanTurn({ deploymentId: deployment.deploymentId, coordinatorId, request, early: true })
-    .catch(() => undefined);
+    .then(
+      (r) => (early.sent = r?.sent !== false),
+      () => (early.sent = true), // not known: it may have gone out
+    );
   void (async () => {
     await wf.condition(() => early.grant !== undefined);
     await wf.condition(() => early.used || early.done, EARLY_TURN_HOLD);
@@ -449,6 +454,11 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
 
 /** How long a turn granted early is kept for the change it was asked for, before it is given back. */
 const EARLY_TURN_HOLD = '1s';
+/**
+ * How long the change waits for an early request's grant that is still on its way (it was asked for with the last
+ * reads of the preflight) before asking as usual: less than the round trip of asking again.
+ */
+const EARLY_GRANT_WAIT = '200ms';
 
 function releaseEarlyPlanTurn(early: EarlyPlanTurn): Promise<void> {
   if (early.released) return Promise.resolve();
@@ -487,7 +497,12 @@ export async function withPlanTurn<T>(
 ): Promise<T> {
   const info = wf.workflowInfo();
   const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
-  const early = opts.early && !opts.early.done ? opts.early : undefined;
+  let early = opts.early && !opts.early.done ? opts.early : undefined;
+  if (early && early.grant === undefined && early.sent !== false) {
+    const pending = early;
+    await wf.condition(() => pending.grant !== undefined || pending.sent === false || pending.done, EARLY_GRANT_WAIT);
+    if (pending.done) early = undefined;
+  }
   // Taken (or given up on) here, with no await between the check and the decision: a grant that comes later is given
   // back by askPlanTurnEarly's watcher, never taken for a turn this run holds.
   let grant: PlanTurnGrant | undefined = early?.grant;
