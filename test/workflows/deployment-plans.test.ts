@@ -200,6 +200,39 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
     await holder.terminate('test done');
   });
 
+  it('granted early, then the preflight fails: the turn is given back at once, nothing changed', async () => {
+    await estate.scenario('api-key-private');
+    const dep = estate.info.cloud.deploymentId;
+    const before = await estate.view();
+    // The ECH cluster's license read fails for good, after the early grant had time to come.
+    await estate.faults([
+      { target: 'ech', method: 'GET', path: '^/_license$', latencyMs: 600, statusRates: { '400': 1 }, times: 1 },
+    ]);
+    // Past the worker's quiet window after the previous test's requests, so that the early request goes out.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const h = await unattended('early-preflight-fails');
+    await assert.rejects(h.result());
+    await estate.control('DELETE', '/faults');
+    const events = (await h.fetchHistory()).events ?? [];
+    assert.ok(
+      events.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'planTurnGranted'),
+      'the early turn was granted before the preflight failed',
+    );
+    assert.ok(
+      (await scheduled(h)).some((c) => c.name === 'signal releasePlanTurn'),
+      'the early turn was given back by the run itself (not left to the liveness check)',
+    );
+    await until(
+      'nobody holds or waits',
+      async () => {
+        const x = await viewOf(dep);
+        return x.holders.length + x.queue.length === 0 ? true : undefined;
+      },
+      3_000,
+    );
+    assert.deepEqual(await estate.view(), before, 'a failed preflight changes nothing');
+  });
+
   it('granted early but the preflight is slow: the turn is given back after a second, not held for the reads', async () => {
     await estate.scenario('api-key-private');
     const dep = estate.info.cloud.deploymentId;
