@@ -39,11 +39,12 @@ export function createPlanTurnActivities(): PlanTurnActivities {
       const workflowId = coordinatorId ?? `ech-remote-deployment/${deploymentId}`;
       const now = Date.now();
       const last = lastAsked.get(workflowId);
+      if (early && last !== undefined && now - last < EARLY_QUIET_MS) return { sent: false };
+      // Only requests that go out count (a skipped one must not keep later ones from going out).
       lastAsked.set(workflowId, now);
       if (lastAsked.size > 1_000) {
         for (const [id, at] of lastAsked) if (now - at > EARLY_QUIET_MS) lastAsked.delete(id);
       }
-      if (early && last !== undefined && now - last < EARLY_QUIET_MS) return { sent: false };
       await ctx.client.workflow.signalWithStart(COORDINATOR_TYPE, {
         workflowId,
         taskQueue: ctx.info.taskQueue,

@@ -373,9 +373,13 @@ const localTurnActivities = wf.proxyLocalActivities<TurnActivities>({
   retry: TURN_RETRY,
   summary: 'Ask for a turn to change the ECH deployment',
 });
+/**
+ * One attempt: the early request is opportunistic (the change asks as usual without it), and a retry could deliver it
+ * again after its grant was given back.
+ */
 const earlyTurnActivities = wf.proxyActivities<TurnActivities>({
-  startToCloseTimeout: '30s',
-  retry: TURN_RETRY,
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 1 },
   summary: 'Ask early for a turn to change the ECH deployment',
 });
 /** Same id as src/workflows/activity.ts FEWER_ROUND_TRIPS_PATCH (not imported: that module imports this one). */
@@ -399,6 +403,8 @@ export interface EarlyPlanTurn {
   used: boolean;
   /** Used, or given up on: no change takes it any more. */
   done: boolean;
+  /** The change that used it gave it back (a grant of this request after that is a repeat, given back again). */
+  finished: boolean;
   released: boolean;
   /** Whether the request went out (false: this worker had just asked that coordinator, so it did not); undefined: not known yet. */
   sent?: boolean;
@@ -433,22 +439,35 @@ export function askPlanTurnEarly(deployment: CloudTarget, what: string): EarlyPl
     at: new Date().toISOString(),
   };
   const coordinatorId = deploymentCoordinatorId(deployment.deploymentId, info.taskQueue);
-  const early: EarlyPlanTurn = { request, coordinatorId, used: false, done: false, released: false };
-  onGrant(request.requestId, (grant) => (early.grant = grant));
+  const early: EarlyPlanTurn = {
+    request,
+    coordinatorId,
+    used: false,
+    done: false,
+    finished: false,
+    released: false,
+  };
+  onGrant(request.requestId, (grant) => {
+    early.grant = grant;
+    // The request granted again after its turn was given back (delivered twice): a turn nobody will use. The first
+    // grant is the watcher's below.
+    if (early.released || early.finished) void sendEarlyRelease(early);
+  });
   // A regular activity: a local one would hold the preflight's reads until it answered. Its outcome is not awaited:
-  // a grant is what counts, and one that comes too late is given back below.
+  // a grant is what counts, and one that comes too late is given back (below, and by the grant handler above).
   void earlyTurnActivities
     .requestPlanTurn({ deploymentId: deployment.deploymentId, coordinatorId, request, early: true })
     .then(
       (r) => (early.sent = r?.sent !== false),
       () => (early.sent = true), // not known: it may have gone out
     );
-  void (async () => {
+  // Not cancelled with the run: a grant kept past the hold is given back whatever the run does meanwhile.
+  void wf.CancellationScope.nonCancellable(async () => {
     await wf.condition(() => early.grant !== undefined);
     await wf.condition(() => early.used || early.done, EARLY_TURN_HOLD);
     early.done = true;
     if (!early.used) await releaseEarlyPlanTurn(early);
-  })().catch(() => undefined);
+  }).catch(() => undefined);
   return early;
 }
 
@@ -463,6 +482,10 @@ const EARLY_GRANT_WAIT = '200ms';
 function releaseEarlyPlanTurn(early: EarlyPlanTurn): Promise<void> {
   if (early.released) return Promise.resolve();
   early.released = true;
+  return sendEarlyRelease(early);
+}
+
+function sendEarlyRelease(early: EarlyPlanTurn): Promise<void> {
   return wf.CancellationScope.nonCancellable(() =>
     wf
       .getExternalWorkflowHandle(early.coordinatorId)
@@ -541,6 +564,7 @@ export async function withPlanTurn<T>(
     ok = true;
     return result;
   } finally {
+    if (early?.used) early.finished = true;
     // Given back even when the run is being cancelled; a coordinator that has ended has nothing to release.
     const released = wf.CancellationScope.nonCancellable(() =>
       wf

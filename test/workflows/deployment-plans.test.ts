@@ -233,9 +233,32 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
     assert.deepEqual(await estate.view(), before, 'a failed preflight changes nothing');
   });
 
+  it('granted early, then the run is cancelled during its preflight: the turn is free again at once', async () => {
+    await estate.scenario('api-key-private');
+    const dep = estate.info.cloud.deploymentId;
+    await new Promise((r) => setTimeout(r, 1_100)); // past the worker's quiet window
+    await estate.faults([{ target: 'self-managed', method: 'GET', path: '^/_license$', latencyMs: 4_000, times: 1 }]);
+    const h = await unattended('early-cancelled');
+    await until('the run holds its early turn', async () =>
+      (await viewOf(dep)).holders.some((x) => x.workflowId === h.workflowId) ? true : undefined,
+    );
+    await h.cancel();
+    await assert.rejects(h.result());
+    await until(
+      'nobody holds or waits',
+      async () => {
+        const x = await viewOf(dep);
+        return x.holders.length + x.queue.length === 0 ? true : undefined;
+      },
+      3_000,
+    );
+    await estate.control('DELETE', '/faults');
+  });
+
   it('granted early but the preflight is slow: the turn is given back after a second, not held for the reads', async () => {
     await estate.scenario('api-key-private');
     const dep = estate.info.cloud.deploymentId;
+    await new Promise((r) => setTimeout(r, 1_100)); // past the worker's quiet window
     // The self-managed cluster's license read takes 4 s: the grant comes long before the preflight ends.
     await estate.faults([{ target: 'self-managed', method: 'GET', path: '^/_license$', latencyMs: 4_000, times: 1 }]);
     const h = await unattended('early-slow');
