@@ -358,19 +358,31 @@ export class Topology {
     await this.startTemporal();
   }
 
-  temporalCli(args: string[]): string {
+  /** One CLI command against the server; bounded (`timeoutMs`), as it blocks this process while it runs. */
+  temporalCli(args: string[], timeoutMs = 60_000): string {
     return execFileSync(this.opts.temporalCli, [...args, '--address', this.address], {
       encoding: 'utf8',
       stdio: 'pipe',
       env: { ...baseEnv(), TEMPORAL_NAMESPACE: this.namespace },
+      timeout: timeoutMs,
     });
   }
 
-  /** auto-setup's namespace step (DEFAULT_NAMESPACE, DEFAULT_NAMESPACE_RETENTION's default 24h). */
+  /**
+   * auto-setup's namespace step (DEFAULT_NAMESPACE, DEFAULT_NAMESPACE_RETENTION's default 24h), retried as
+   * auto-setup's script retries it: a server just started may drop the call (its first connections are recycled).
+   */
   private async createNamespace(): Promise<void> {
     const namespace = this.temporalEnv.DEFAULT_NAMESPACE!;
-    this.temporalCli(['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h']);
-    await this.until(() => this.temporalCli(['operator', 'namespace', 'describe', '--namespace', namespace]), 30_000);
+    const describe = () => this.temporalCli(['operator', 'namespace', 'describe', '--namespace', namespace], 20_000);
+    await this.until(() => {
+      try {
+        describe();
+      } catch {
+        this.temporalCli(['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h'], 30_000);
+      }
+    }, 180_000);
+    await this.until(describe, 30_000);
   }
 
   /**
