@@ -173,15 +173,14 @@ async function connectPreflightSteps(
   let targets: Awaited<ReturnType<typeof resolveTargets>>;
   let facts: [ClusterFacts, ClusterFacts | undefined, TlsProbeReport, CaCheck | undefined];
   if (fewerRoundTrips()) {
-    // Everything that needs nothing from the deployment read starts with it: the self-managed side, the probe, the
-    // CA check; from FEWER_HOPS_PATCH on the ECH cluster too, at the endpoint the Cloud API reports to the worker (its
-    // credentials go nowhere else). Before it, the ECH cluster waited for the workflow's deployment read.
-    const remoteTarget = remoteTargetOf(r);
     // The trust entry's plan turn, granted while the reads run (FEWER_HOPS_PATCH; see askPlanTurnEarly).
     if (fewerHops() && trustTurnWanted(r)) {
       earlyTurn = askPlanTurnEarly(cloudTargetOf(r), 'trust the private CA');
       asked(earlyTurn);
     }
+    // Everything that needs nothing from the deployment read starts with it: the self-managed side, the probe, the
+    // CA check; from FEWER_HOPS_PATCH on the ECH cluster too, at the endpoint the Cloud API reports to the worker (its
+    // credentials go nowhere else). Before it, the ECH cluster waited for the workflow's deployment read.
     const echEarly = fewerHops()
       ? settle(
           activity('Inspect the ECH cluster').inspectEchCluster({
@@ -193,13 +192,7 @@ async function connectPreflightSteps(
         )
       : undefined;
     // Started before the lease when the skeleton did (beforeLease), else here, side by side as before.
-    const early =
-      unguarded ??
-      Promise.all([
-        settle(remoteTarget ? inspectRemote(remoteTarget) : Promise.resolve(undefined)),
-        settle(probeRemote()),
-        settle(checkCa()),
-      ]);
+    const early = unguarded ?? unguardedReads(r);
     targets = await resolveTargets(r, preflightFailed, { concurrent: true });
     let localR: PromiseSettledResult<ClusterFacts & { url?: string }> | undefined = await echEarly;
     // The endpoint the worker inspected is the one the deployment read reports (they differ only if the deployment's

@@ -402,17 +402,24 @@ export class Topology {
     for (const sa of SEARCH_ATTRIBUTES) {
       const type = types[sa.type.toUpperCase()];
       if (!type) throw new Error(`no temporal CLI type for search attribute ${sa.name} (${sa.type})`);
-      this.temporalCli([
-        'operator',
-        'search-attribute',
-        'create',
-        '--name',
-        sa.name,
-        '--type',
-        type,
-        '--namespace',
-        this.namespace,
-      ]);
+      // Retried: a namespace just created may not be in the frontend's namespace cache yet ("not found" for ~10 s).
+      await this.until(() => {
+        try {
+          this.temporalCli([
+            'operator',
+            'search-attribute',
+            'create',
+            '--name',
+            sa.name,
+            '--type',
+            type,
+            '--namespace',
+            this.namespace,
+          ]);
+        } catch (err) {
+          if (!/already exists/i.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+        }
+      }, 60_000);
     }
     await this.until(() => {
       const list = this.temporalCli(['operator', 'search-attribute', 'list', '--namespace', this.namespace]);
