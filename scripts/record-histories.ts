@@ -18,6 +18,9 @@
  *                              while the trust entry's plan runs (patch parallel-steps), completed
  *   path-b-fewer-hops          the same, from patch fewer-hops on: the ECH cluster inspected beside the deployment
  *                              read, the roles and users made while the remote cluster is registered, completed
+ *   coordinator-back-to-back   a deployment's plan-turn coordinator granting six turns given back at once, its
+ *                              history past maxHistoryEvents: recorded before patch coordinator-can-between-grants
+ *                              (it granted them all, then continued as new)
  *
  * RECORD_ONLY=<name>[,<name>…] records only those (a history recorded by older code stays as it was: it is what
  * proves that runs started before a change still replay).
@@ -28,6 +31,7 @@ import path from 'node:path';
 import { after, before, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../src/activities';
+import { deploymentCoordinatorId, type PlanTurnRequest, type PlanTurnsView } from '../src/workflows/deploymentPlans';
 import type { ConnectStatus } from '../src/contract/status';
 import { Estate } from '../test/helpers/estate';
 import { approve, connectRequest, failureOf, handOverKeyByHand, waitForStep, type Req } from '../test/helpers/runs';
@@ -148,4 +152,52 @@ record('path-b-fewer-hops', async () => {
     'the run took the fewer-hops steps',
   );
   await save('path-b-fewer-hops', handle, 'completed');
+});
+
+record('coordinator-back-to-back', async () => {
+  const deploymentId = `replay-coordinator-${Date.now()}`;
+  const requesters = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      client.workflow.start('connectionLease', {
+        taskQueue: worker.taskQueue,
+        workflowId: `replay-requester-${i}-${Date.now()}`,
+        args: [{ workflowId: `requester-${i}`, runId: 'r', workflowType: 'test', since: new Date().toISOString() }],
+      }),
+    ),
+  );
+  const coordinatorId = deploymentCoordinatorId(deploymentId, worker.taskQueue);
+  const requests: PlanTurnRequest[] = [];
+  for (const h of requesters) {
+    const request: PlanTurnRequest = {
+      requestId: `${h.firstExecutionRunId}/1`,
+      workflowId: h.workflowId,
+      runId: h.firstExecutionRunId,
+      what: 'restart',
+      at: new Date().toISOString(),
+    };
+    await client.workflow.signalWithStart('deploymentPlanCoordinator', {
+      taskQueue: worker.taskQueue,
+      workflowId: coordinatorId,
+      args: [{ deploymentId, limits: { maxHistoryEvents: 20, idleMs: 500 } }],
+      signal: 'requestPlanTurn',
+      signalArgs: [request],
+    });
+    requests.push(request);
+  }
+  const coordinator = client.workflow.getHandle(coordinatorId);
+  const firstRun = (await coordinator.describe()).runId;
+  for (const r of requests) {
+    for (let i = 0; ; i++) {
+      const view = await coordinator.query<PlanTurnsView>('planTurns');
+      if (view.holders[0]?.requestId === r.requestId) break;
+      assert.ok(i < 400, `${r.requestId} never held its turn`);
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    await coordinator.signal('releasePlanTurn', { requestId: r.requestId, ok: true });
+  }
+  await coordinator.result();
+  const history = await client.workflow.getHandle(coordinatorId, firstRun).fetchHistory();
+  fs.writeFileSync(path.join(HISTORIES_DIR, 'coordinator-back-to-back.json'), `${historyToJson(history)}\n`);
+  console.log(`# recorded coordinator-back-to-back: ${history.events?.length} events`);
+  await Promise.all(requesters.map((h) => h.terminate('recorded')));
 });

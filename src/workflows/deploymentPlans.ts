@@ -140,6 +140,13 @@ const coordinatorActivities = wf.proxyActivities<{
   summary: 'Check that the holders of plan turns are still running',
 });
 
+/**
+ * Coordinators started before this patch replay granting turn after turn without looking at their history while
+ * releases kept arriving with the deliveries. From it on, they continue as new between two grants once the history
+ * is full (the patch is asked only then, so a short history carries no marker).
+ */
+export const COORDINATOR_CAN_BETWEEN_GRANTS_PATCH = 'coordinator-can-between-grants';
+
 /** The per-deployment coordinator workflow. */
 export async function deploymentPlanCoordinator(input: CoordinatorInput): Promise<void> {
   const limits: CoordinatorLimits = { ...DEFAULT_LIMITS, ...input.limits };
@@ -230,6 +237,9 @@ export async function deploymentPlanCoordinator(input: CoordinatorInput): Promis
       if (!(await send(h.req, h.grant))) release(h.req.requestId, false);
     }
     while (state.holders.length === 0 && state.queue.length > 0) {
+      // A release that arrives with the previous grant's delivery keeps this loop granting: it stops for the
+      // main loop to continue as new once the history is full (the state carries the queue).
+      if (historyFull() && wf.patched(COORDINATOR_CAN_BETWEEN_GRANTS_PATCH)) return;
       // Entries another plan applied: a shared turn (they make no plan of their own).
       const applied = state.queue.filter((q) => q.applied);
       if (applied.length > 0) {
@@ -302,10 +312,14 @@ export async function deploymentPlanCoordinator(input: CoordinatorInput): Promis
     }
   }
 
+  function historyFull(): boolean {
+    const info = wf.workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= limits.maxHistoryEvents;
+  }
+
   for (;;) {
     await grantWhatCan();
-    const info = wf.workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength >= limits.maxHistoryEvents) {
+    if (historyFull()) {
       await wf.condition(wf.allHandlersFinished);
       await wf.continueAsNew<typeof deploymentPlanCoordinator>({
         deploymentId: input.deploymentId,

@@ -23,6 +23,7 @@ const EXPECTED = [
   'rolled-back',
   'path-b-unattended',
   'path-b-fewer-hops',
+  'coordinator-back-to-back',
 ];
 
 it('every recorded history replays on the current workflow code without a determinism violation', async () => {
