@@ -31,9 +31,10 @@ import path from 'node:path';
 import { after, before, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../src/activities';
-import { deploymentCoordinatorId, type PlanTurnRequest, type PlanTurnsView } from '../src/workflows/deploymentPlans';
+import { deploymentCoordinatorId, type PlanTurnRequest } from '../src/workflows/deploymentPlans';
 import type { ConnectStatus } from '../src/contract/status';
 import { Estate } from '../test/helpers/estate';
+import { askPlanTurn, planTurnsOf, startRequester } from '../test/helpers/planTurns';
 import { approve, connectRequest, failureOf, handOverKeyByHand, waitForStep, type Req } from '../test/helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../test/helpers/temporal';
 import { drive, proofRequest } from '../test/proof/harness';
@@ -129,23 +130,23 @@ record('rolled-back', async () => {
   await save('rolled-back', handle, 'failed');
 });
 
-record('path-b-unattended', async () => {
+/** Path B with nothing to wait for (the worker makes the key, no approval), run to completion. */
+async function unattended(name: string): Promise<WorkflowHandle> {
   await estate.scenario('api-key-private');
-  const handle = await start('path-b-unattended', {
+  const handle = await start(name, {
     ...connectRequest(estate, 'api-key-private'),
     approvals: { beforeLocalChanges: false, timeout: '1h' },
   });
   await handle.result();
-  await save('path-b-unattended', handle, 'completed');
+  return handle;
+}
+
+record('path-b-unattended', async () => {
+  await save('path-b-unattended', await unattended('path-b-unattended'), 'completed');
 });
 
 record('path-b-fewer-hops', async () => {
-  await estate.scenario('api-key-private');
-  const handle = await start('path-b-fewer-hops', {
-    ...connectRequest(estate, 'api-key-private'),
-    approvals: { beforeLocalChanges: false, timeout: '1h' },
-  });
-  await handle.result();
+  const handle = await unattended('path-b-fewer-hops');
   const events = (await handle.fetchHistory()).events ?? [];
   assert.ok(
     events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'inspectEchCluster'),
@@ -156,47 +157,23 @@ record('path-b-fewer-hops', async () => {
 
 record('coordinator-back-to-back', async () => {
   const deploymentId = `replay-coordinator-${Date.now()}`;
-  const requesters = await Promise.all(
-    Array.from({ length: 6 }, (_, i) =>
-      client.workflow.start('connectionLease', {
-        taskQueue: worker.taskQueue,
-        workflowId: `replay-requester-${i}-${Date.now()}`,
-        args: [{ workflowId: `requester-${i}`, runId: 'r', workflowType: 'test', since: new Date().toISOString() }],
-      }),
-    ),
-  );
-  const coordinatorId = deploymentCoordinatorId(deploymentId, worker.taskQueue);
+  const tq = worker.taskQueue;
+  const requesters = await Promise.all(Array.from({ length: 6 }, () => startRequester(client, tq)));
   const requests: PlanTurnRequest[] = [];
   for (const h of requesters) {
-    const request: PlanTurnRequest = {
-      requestId: `${h.firstExecutionRunId}/1`,
-      workflowId: h.workflowId,
-      runId: h.firstExecutionRunId,
-      what: 'restart',
-      at: new Date().toISOString(),
-    };
-    await client.workflow.signalWithStart('deploymentPlanCoordinator', {
-      taskQueue: worker.taskQueue,
-      workflowId: coordinatorId,
-      args: [{ deploymentId, limits: { maxHistoryEvents: 20, idleMs: 500 } }],
-      signal: 'requestPlanTurn',
-      signalArgs: [request],
-    });
-    requests.push(request);
+    requests.push(await askPlanTurn(client, tq, deploymentId, h, { maxHistoryEvents: 20, idleMs: 500 }));
   }
-  const coordinator = client.workflow.getHandle(coordinatorId);
+  const coordinator = client.workflow.getHandle(deploymentCoordinatorId(deploymentId, tq));
   const firstRun = (await coordinator.describe()).runId;
   for (const r of requests) {
-    for (let i = 0; ; i++) {
-      const view = await coordinator.query<PlanTurnsView>('planTurns');
-      if (view.holders[0]?.requestId === r.requestId) break;
+    for (let i = 0; (await planTurnsOf(client, tq, deploymentId)).holders[0]?.requestId !== r.requestId; i++) {
       assert.ok(i < 400, `${r.requestId} never held its turn`);
       await new Promise((ok) => setTimeout(ok, 50));
     }
     await coordinator.signal('releasePlanTurn', { requestId: r.requestId, ok: true });
   }
   await coordinator.result();
-  const history = await client.workflow.getHandle(coordinatorId, firstRun).fetchHistory();
+  const history = await client.workflow.getHandle(coordinator.workflowId, firstRun).fetchHistory();
   fs.writeFileSync(path.join(HISTORIES_DIR, 'coordinator-back-to-back.json'), `${historyToJson(history)}\n`);
   console.log(`# recorded coordinator-back-to-back: ${history.events?.length} events`);
   await Promise.all(requesters.map((h) => h.terminate('recorded')));

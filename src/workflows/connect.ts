@@ -32,7 +32,7 @@ import {
 } from './paths/apiKey';
 import { ensureRemoteRole, tlsEchTrust, tlsRemoteSide, type TlsPathContext } from './paths/tlsCertificate';
 import { askPlanTurnEarly, giveBackEarlyPlanTurn, type EarlyPlanTurn } from './deploymentPlans';
-import { failureMessage, runLifecycle, type Preflighted, type RunContext, type RunDefinition } from './run';
+import { runLifecycle, sideBySide, type Preflighted, type RunContext, type RunDefinition } from './run';
 import { cloudTargetOf, remoteTargetOf, resolveTargets, settle } from './targets';
 
 /** What the preflight of a connect found, for the steps after it. */
@@ -356,9 +356,10 @@ async function connectSteps(
     state.setPhase('ech-side');
     const keystoreMeanwhile = atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION);
     let keySide: StepId = HUMAN_STEPS.crossClusterApiKey;
-    const [key, trust] = await Promise.all([
-      settle(
-        (async () => {
+    const [key] = await sideBySide(
+      ctx,
+      {
+        run: (async () => {
           const encoded = await apiKeyRemoteSide(apiKey, {
             confirmed: (step) => signals.confirmed.has(step),
             providedKey: () => signals.providedKey,
@@ -367,22 +368,11 @@ async function connectSteps(
           if (keystoreMeanwhile) await apiKeyKeystore(apiKey, encoded, { sideBySide: true });
           return encoded;
         })(),
-      ),
-      settle(apiKeyEchTrust(apiKey)),
-    ]);
-    // The step that failed is the run's failed step; when both did, the other one is marked failed here too.
-    if (key.status === 'rejected' && trust.status === 'rejected') {
-      state.step('ech-trust', 'failed', failureMessage(trust.reason).split('\n')[0]);
-    }
-    if (key.status === 'rejected') {
-      ctx.setCurrent(keySide);
-      throw key.reason;
-    }
-    if (trust.status === 'rejected') {
-      ctx.setCurrent('ech-trust');
-      throw trust.reason;
-    }
-    if (!keystoreMeanwhile) await apiKeyKeystore(apiKey, key.value);
+        step: () => keySide,
+      },
+      { run: apiKeyEchTrust(apiKey), step: () => 'ech-trust' },
+    );
+    if (!keystoreMeanwhile) await apiKeyKeystore(apiKey, key);
     return connectAndVerify(ctx, found, created);
   }
 
@@ -427,7 +417,7 @@ async function connectAndVerify(
   created: ConnectResult['created'],
   tls?: TlsPathContext,
 ): Promise<ConnectResult> {
-  const { r, state, started } = ctx;
+  const { r, started } = ctx;
   const { warnings } = found;
   let evidence: ConnectResult['evidence'];
   if (!tls && fewerHops()) {
@@ -435,31 +425,22 @@ async function connectAndVerify(
     // remote cluster is registered and verified (FEWER_HOPS_PATCH). Whichever fails is the step reported; the other
     // is left to finish, then the rollback undoes both.
     let connectStep: StepId = 'connect';
-    const [connected, access] = await Promise.all([
-      settle(
-        (async () => {
+    const [connected, access] = await sideBySide(
+      ctx,
+      {
+        run: (async () => {
           await registerRemoteCluster(ctx, found, created);
           connectStep = 'verify';
           return verifyRemoteCluster(ctx, found);
         })(),
-      ),
-      settle(rolesAndUsers(ctx, found, created, { sideBySide: true })),
-    ]);
-    if (connected.status === 'rejected' && access.status === 'rejected') {
-      state.step('roles-and-users', 'failed', failureMessage(access.reason).split('\n')[0]);
-    }
-    if (connected.status === 'rejected') {
-      ctx.setCurrent(connectStep);
-      throw connected.reason;
-    }
-    if (access.status === 'rejected') {
-      ctx.setCurrent('roles-and-users');
-      throw access.reason;
-    }
-    evidence = connected.value;
+        step: () => connectStep,
+      },
+      { run: rolesAndUsers(ctx, found, created, { sideBySide: true }), step: () => 'roles-and-users' },
+    );
+    evidence = connected;
     // Roles and users of ours that other runs made (shared by several connections) are updated only now that this
     // connection works: a run that fails never rewrites what another connection relies on.
-    if (access.value.length > 0) await rolesAndUsers(ctx, found, created, { only: access.value });
+    if (access.length > 0) await rolesAndUsers(ctx, found, created, { only: access });
   } else {
     await registerRemoteCluster(ctx, found, created);
     evidence = await verifyRemoteCluster(ctx, found);

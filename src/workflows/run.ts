@@ -45,6 +45,7 @@ import type { HumanInstructions } from '../domain/instructions';
 import { fewerHops, type Compensation } from './activity';
 import { acquireConnectionLease } from './connectionLease';
 import { RunState } from './humanSteps';
+import { settle } from './targets';
 
 /** What every request of a lifecycle workflow has (the rest is the workflow's own). */
 export interface RunRequest {
@@ -417,6 +418,36 @@ function rollbackReport(outcomes: CleanupOutcome[]): string {
   ]
     .filter(Boolean)
     .join('\n');
+}
+
+/** One of two steps run side by side: its work, and the step a failure is attributed to (read when it failed). */
+export interface SideStep<T> {
+  run: Promise<T>;
+  step: () => StepId;
+}
+
+/**
+ * Two steps run side by side. Both are left to finish (the rollback then undoes what either made); the first's
+ * failure is the run's, else the second's, and when both failed the second is marked failed too.
+ */
+export async function sideBySide<A, B>(
+  ctx: Pick<RunContext<RunRequest>, 'state' | 'setCurrent'>,
+  first: SideStep<A>,
+  second: SideStep<B>,
+): Promise<[A, B]> {
+  const [a, b] = await Promise.all([settle(first.run), settle(second.run)]);
+  if (a.status === 'rejected' && b.status === 'rejected') {
+    ctx.state.step(second.step(), 'failed', failureMessage(b.reason).split('\n')[0]);
+  }
+  if (a.status === 'rejected') {
+    ctx.setCurrent(first.step());
+    throw a.reason;
+  }
+  if (b.status === 'rejected') {
+    ctx.setCurrent(second.step());
+    throw b.reason;
+  }
+  return [a.value, b.value];
 }
 
 /** The classified type of what failed: an activity's ApplicationFailure type travels as the ActivityFailure's cause. */

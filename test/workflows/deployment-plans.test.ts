@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
-import type { DirectTrustEntry } from '../../src/activities/types';
 import type { ConnectResult } from '../../src/contract/status';
 import {
   deploymentCoordinatorId,
@@ -17,6 +16,7 @@ import {
   type PlanTurnsView,
 } from '../../src/workflows/deploymentPlans';
 import { Estate } from '../helpers/estate';
+import { askPlanTurn, planTurnsOf, startRequester } from '../helpers/planTurns';
 import { connectRequest } from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
@@ -41,21 +41,8 @@ interface PlanHistory {
   outcome: string;
 }
 
-/** A running workflow to stand for a requester: a lease (it lives until terminated, and ignores other signals). */
-async function requester(): Promise<WorkflowHandle> {
-  const id = `requester-${Date.now()}-${++seq}`;
-  return client.workflow.start('connectionLease', {
-    taskQueue: worker.taskQueue,
-    workflowId: id,
-    args: [{ workflowId: id, runId: 'r', workflowType: 'test', since: new Date().toISOString() }],
-  });
-}
-
-async function viewOf(deploymentId: string): Promise<PlanTurnsView> {
-  return client.workflow
-    .getHandle(deploymentCoordinatorId(deploymentId, worker.taskQueue))
-    .query<PlanTurnsView>('planTurns');
-}
+const requester = (): Promise<WorkflowHandle> => startRequester(client, worker.taskQueue);
+const viewOf = (deploymentId: string): Promise<PlanTurnsView> => planTurnsOf(client, worker.taskQueue, deploymentId);
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -67,6 +54,21 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_0
   }
 }
 
+/** Path B with nothing to wait for: the worker makes the key, no approval. */
+function unattended(alias: string): Promise<WorkflowHandle> {
+  return client.workflow.start('connectRemoteCluster', {
+    taskQueue: worker.taskQueue,
+    workflowId: `unattended-${alias}-${Date.now()}-${++seq}`,
+    args: [
+      connectRequest(estate, 'api-key-private', {
+        alias,
+        approvals: { beforeLocalChanges: false, timeout: '1h' },
+        verify: { searchIndex: 'logs-*', timeout: '60s' },
+      }),
+    ],
+  });
+}
+
 describe('many connects to one deployment', () => {
   it('10 concurrent path B connects all complete, their trust entries combined into fewer plans', async () => {
     const N = 10;
@@ -75,21 +77,7 @@ describe('many connects to one deployment', () => {
     await estate.control('POST', '/plans', { pendingMs: 1_000 });
     const plansBefore = ((await estate.control('GET', '/state')).cloud.plans.history as PlanHistory[]).length;
     const aliases = Array.from({ length: N }, (_, i) => `many-${i}`);
-    const handles = await Promise.all(
-      aliases.map((alias) =>
-        client.workflow.start('connectRemoteCluster', {
-          taskQueue: worker.taskQueue,
-          workflowId: `many-${alias}-${Date.now()}-${++seq}`,
-          args: [
-            connectRequest(estate, 'api-key-private', {
-              alias,
-              approvals: { beforeLocalChanges: false, timeout: '1h' },
-              verify: { searchIndex: 'logs-*', timeout: '60s' },
-            }),
-          ],
-        }),
-      ),
-    );
+    const handles = await Promise.all(aliases.map((alias) => unattended(alias)));
     const settled = await Promise.allSettled(handles.map((h) => h.result() as Promise<ConnectResult>));
     const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${aliases[i]}: ${String(s.reason)}`] : []));
     assert.deepEqual(failed, [], 'every run completed');
@@ -114,18 +102,6 @@ describe('many connects to one deployment', () => {
 });
 
 describe("the trust entry's turn asked for during the preflight (path B, nothing to wait for)", () => {
-  const unattended = (alias: string) =>
-    client.workflow.start('connectRemoteCluster', {
-      taskQueue: worker.taskQueue,
-      workflowId: `early-${alias}-${Date.now()}-${++seq}`,
-      args: [
-        connectRequest(estate, 'api-key-private', {
-          alias,
-          approvals: { beforeLocalChanges: false, timeout: '1h' },
-          verify: { searchIndex: 'logs-*', timeout: '60s' },
-        }),
-      ],
-    });
   const scheduled = async (h: WorkflowHandle) =>
     ((await h.fetchHistory()).events ?? []).flatMap((e, i) => {
       const a = e.activityTaskScheduledEventAttributes;
@@ -283,31 +259,8 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
 });
 
 describe('the coordinator', () => {
-  const entry = (alias: string): DirectTrustEntry => ({
-    type: 'generic',
-    name: `ech-remote-clusters/${alias}`,
-    certificates: [{ pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' }],
-    trust_all: true,
-  });
-
-  async function ask(deploymentId: string, h: WorkflowHandle, limits: CoordinatorInput['limits'], alias?: string) {
-    const request: PlanTurnRequest = {
-      requestId: `${h.firstExecutionRunId}/1`,
-      workflowId: h.workflowId,
-      runId: h.firstExecutionRunId as string,
-      what: alias ? `trust ${alias}` : 'restart',
-      ...(alias ? { trustEntry: entry(alias) } : {}),
-      at: new Date().toISOString(),
-    };
-    await client.workflow.signalWithStart('deploymentPlanCoordinator', {
-      taskQueue: worker.taskQueue,
-      workflowId: deploymentCoordinatorId(deploymentId, worker.taskQueue),
-      args: [{ deploymentId, limits }],
-      signal: 'requestPlanTurn',
-      signalArgs: [request],
-    });
-    return request;
-  }
+  const ask = (deploymentId: string, h: WorkflowHandle, limits: CoordinatorInput['limits'], alias?: string) =>
+    askPlanTurn(client, worker.taskQueue, deploymentId, h, limits, alias);
 
   it('one holder at a time; trust entries waiting together ride on one turn; a release hands them a shared turn', async () => {
     const dep = `dep-combine-${Date.now()}`;
