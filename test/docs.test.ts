@@ -214,6 +214,11 @@ export function raisedTypes(file: string, text: string, allSources: string[]): {
   for (const m of text.matchAll(/\btype:\s*([A-Z][A-Z0-9_]{2,})\b/g)) {
     for (const other of allSources) add(new RegExp(`\\bconst ${m[1]} = ${TYPE}`, 'g'), other);
   }
+  // A helper that takes the type as a parameter (`function preflightFail(ctx, type: string, …)`): its callers' literals.
+  for (const m of text.matchAll(/function (\w+)\(([^)]*)\)/g)) {
+    const at = m[2]!.split(',').findIndex((p) => /^\s*type\s*:\s*string\s*$/.test(p));
+    if (at >= 0) add(new RegExp(`\\b${m[1]}\\(\\s*(?:[\\w.]+,\\s*){${at}}${TYPE}`, 'g'));
+  }
   for (const start of [
     /export const FAILURE_TYPES = \{/,
     /const CODE_TYPES: Record/,
@@ -460,12 +465,16 @@ describe('README.md and docs/ match the code', () => {
       "return failure.type ? failure.type : x ?? 'FourWay';",
       'throw ApplicationFailure.create({ type: FIVE_WAY });',
       "const NOT_A_TYPE = 'Plain';",
+      'function fail(ctx: Ctx, type: string, message: string): never {}',
+      "fail(ctx, 'SixWay', 'a message');",
+      "fail(ctx, NOT_A_TYPE, 'Plain');",
     ].join('\n');
     const other = "export const FIVE_WAY = 'FiveWay';";
     assert.deepEqual(raisedTypes('src/x.ts', src, [src, other]).run.sort(), [
       'FiveWay',
       'FourWay',
       'OneWay',
+      'SixWay',
       'ThreeWay',
       'TwoWay',
     ]);
