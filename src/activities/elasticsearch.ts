@@ -66,6 +66,7 @@ export type ElasticsearchActivities = Pick<
   | 'switchRemoteCluster'
   | 'findCrossClusterOperations'
   | 'readRoleIndices'
+  | 'readRoles'
   | 'listRemoteClusters'
   | 'checkRemoteConnection'
   | 'queryCrossClusterApiKeys'
@@ -1047,18 +1048,26 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
 
     async readRoleIndices({ target, names }) {
       if (names.length === 0) return [];
-      return withCluster(target, async (conn) => {
-        const res = await conn.requestWithStatus<
-          Record<string, { indices?: { names?: string[] | string; privileges?: string[] }[] }>
-        >('read roles', { method: 'GET', path: `/_security/role/${names.map(encodeURIComponent).join(',')}` }, [404]);
-        return Object.entries(res.body ?? {}).map(([name, role]) => ({
+      return withCluster(target, async (conn) =>
+        Object.entries(await readRoleBodies(conn, names)).map(([name, role]) => ({
           name,
-          indices: (role.indices ?? []).map((i) => ({
+          indices: ((role.indices ?? []) as { names?: string[] | string; privileges?: string[] }[]).map((i) => ({
             names: Array.isArray(i.names) ? i.names : i.names ? [i.names] : [],
             privileges: i.privileges ?? [],
           })),
-        }));
-      });
+        })),
+      );
+    },
+
+    async readRoles({ target, names }) {
+      if (names.length === 0) return [];
+      return withCluster(target, async (conn) =>
+        Object.entries(await readRoleBodies(conn, names)).map(([name, role]) => {
+          // Elasticsearch reports transient_metadata (e.g. `enabled`) but does not take it back in a PUT.
+          const { transient_metadata: _transient, ...body } = role;
+          return { name, body };
+        }),
+      );
     },
 
     async putOwnershipRecord({ target, alias, record }) {
@@ -1193,6 +1202,16 @@ interface SearchBody {
 type AttemptOutcome =
   | { ok: true; evidence: RemoteEvidence }
   | { ok: false; diagnosis: Diagnosis; errorText?: string; evidence: RemoteEvidence };
+
+/** `GET /_security/role/<names>`: the roles that exist, by name (a 404 when none does). */
+async function readRoleBodies(conn: EsConnection, names: string[]): Promise<Record<string, Record<string, unknown>>> {
+  const res = await conn.requestWithStatus<Record<string, Record<string, unknown>>>(
+    'read roles',
+    { method: 'GET', path: `/_security/role/${names.map(encodeURIComponent).join(',')}` },
+    [404],
+  );
+  return res.status === 404 ? {} : (res.body ?? {});
+}
 
 /** What day 2 and the audit keep of an alias's `_remote/info` entry (never the credentials' redacted value). */
 function summariseRemoteInfo(entry: RemoteInfoEntry): RemoteInfoSummary {

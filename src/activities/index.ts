@@ -55,6 +55,7 @@ const ELASTICSEARCH_ACTIVITIES = [
   'switchRemoteCluster',
   'findCrossClusterOperations',
   'readRoleIndices',
+  'readRoles',
 ] as const satisfies readonly (keyof ElasticsearchActivities)[];
 
 const TLS_ACTIVITIES = [

@@ -194,6 +194,11 @@ export interface Activities extends PlanTurnActivities {
    * started whose source names the alias (`<alias>:<index>`, or a cluster pattern matching it).
    */
   findCrossClusterOperations(i: { target: EsTarget; alias: string }): Promise<CrossClusterOperations>;
+  /**
+   * Read-only: the named roles as `PUT /_security/role/<name>` takes them back (metadata included, transient metadata
+   * left out; absent roles are left out). Role descriptors hold no secret.
+   */
+  readRoles(i: { target: EsTarget; names: string[] }): Promise<{ name: string; body: Record<string, unknown> }[]>;
   /** Read-only: the `indices` privileges of the named roles (absent roles are left out). */
   readRoleIndices(i: {
     target: EsTarget;

@@ -4,6 +4,7 @@
  * by the self-managed org with the exact request (confirmed by signal); the ECH roles of the alias updated in the same
  * run; verify. A dry run shows the diff, normalised as Elasticsearch stores access.
  */
+import * as wf from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { CrossClusterKeyInfo } from '../contract/facts';
 import { durationToMs } from '../contract/duration';
@@ -18,6 +19,13 @@ import { accessHash, roleRequest } from '../domain/requests';
 import { VERIFY_OPTIONS, activity } from './activity';
 import { day2Preflight, requireOurAlias, type Day2Found } from './paths/day2';
 import { runLifecycle, type RunContext, type RunDefinition } from './run';
+
+/**
+ * Runs started before this patch replay updating the roles without reading them first (a failure after it left them
+ * updated). From it on, the roles are read before the update and a rollback puts each back as it was (or removes one
+ * this run created).
+ */
+export const RESTORE_ROLES_PATCH = 'update-access-restores-roles';
 
 interface UpdateFound extends Day2Found {
   key?: CrossClusterKeyInfo;
@@ -162,6 +170,28 @@ async function updateAccess(ctx: RunContext<UpdateAccessRequest>, found: UpdateF
   if (r.roles.length) {
     ctx.setCurrent('roles-and-users');
     state.step('roles-and-users', 'running');
+    if (wf.patched(RESTORE_ROLES_PATCH)) {
+      // Read before any write, the undo of each registered before its write: a rollback puts back what was there.
+      const before = await activity('Read the roles as they are').readRoles({
+        target: local,
+        names: r.roles.map((x) => x.name),
+      });
+      for (const role of r.roles) {
+        const was = before.find((b) => b.name === role.name);
+        compensations.push(
+          was
+            ? {
+                label: `role ${role.name} (back to what it was)`,
+                undo: () =>
+                  activity(`Put role ${role.name} back`).ensureRole({ target: local, name: role.name, body: was.body }),
+              }
+            : {
+                label: `role ${role.name}`,
+                undo: () => activity(`Remove role ${role.name}`).removeRole({ target: local, name: role.name }),
+              },
+        );
+      }
+    }
     for (const role of r.roles) {
       await activity(`Update role ${role.name}`).ensureRole({
         target: local,

@@ -12,10 +12,11 @@ import type {
   DisconnectResult,
   DryRunResult,
   RotateResult,
+  RunStatus,
   UpdateAccessResult,
 } from '../../src/contract/status';
 import { Estate } from '../helpers/estate';
-import { approve, connectRequest, type Req } from '../helpers/runs';
+import { approve, connectRequest, failureOf, type Req } from '../helpers/runs';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 
 let estate: Estate;
@@ -151,6 +152,47 @@ describe('day 2 on a connection made by connectRemoteCluster', () => {
     );
     const same = (await again.result()) as UpdateAccessResult;
     assert.equal(same.updated, false);
+  });
+
+  it("update access: a verification that fails puts the key's access and the roles back as they were", async () => {
+    const role = (c.roles as { name: string }[])[0]!.name;
+    const roleNow = async () => (await estate.es('ech', 'GET', `/_security/role/${role}`)).body[role];
+    const keyAccessNow = async () =>
+      (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`)).body.api_keys[0]
+        .access;
+    const roleBefore = await roleNow();
+    const accessBefore = await keyAccessNow();
+    assert.ok(roleBefore && accessBefore, 'the connection made a role and its key has an access');
+    // Every _resolve/cluster of the verification is refused (403): the run fails after the key and the role were
+    // updated, when the verification's timeout ends.
+    await estate.faults([{ target: 'ech', path: '_resolve/cluster', statusRates: { '403': 1 } }]);
+    try {
+      const wider = ['logs-*', 'metrics-*'];
+      const handle = await start(
+        'updateRemoteClusterAccess',
+        day2Request(c, {
+          access: { search: [{ names: wider }] },
+          roles: [{ name: role, remoteIndices: [{ names: wider, privileges: ['read', 'read_cross_cluster'] }] }],
+          verify: { searchIndex: 'logs-*', timeout: '5s' },
+        }),
+      );
+      await approve(handle);
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, 'RemoteConnectionFailed', failure.message);
+      const { cleanup } = await handle.query<RunStatus>('status');
+      assert.deepEqual(
+        cleanup?.outcomes?.map((o) => o.outcome),
+        ['undone', 'undone'],
+        `the role and the key's access are both put back: ${JSON.stringify(cleanup)}`,
+      );
+    } finally {
+      await estate.control('DELETE', '/faults');
+    }
+    assert.deepEqual(await roleNow(), roleBefore, 'the role is as it was before the run');
+    assert.deepEqual(await keyAccessNow(), accessBefore, "the key's access is as it was before the run");
+    const s = await search(c.alias);
+    assert.equal(s.status, 200);
+    assert.equal(s.hits, 2, 'searches still read what the access allowed before the run');
   });
 
   it('disconnect: refuses while CCR follows through the alias, then leaves nothing of ours; a second one has nothing to do', async () => {
