@@ -48,8 +48,10 @@ describe('ech-remote connect with an oversize request', () => {
       `10 MB request: exit ${text.code} after ${totalMs.toFixed(0)} ms (--help alone: ${startupMs.toFixed(0)} ms)`,
     );
     assert.equal(text.code, 2, text.stderr);
-    assert.ok(totalMs < 5000, `${totalMs} ms`);
-    assert.ok(totalMs - startupMs < 1000, `validation adds ${totalMs - startupMs} ms to the process start`);
+    // Bounds that catch a validator that reads the whole value or backtracks over it (seconds to minutes on 10 MB),
+    // wide enough for a loaded CI host where two process starts differ by a second: this is no benchmark.
+    assert.ok(totalMs < 10_000, `${totalMs} ms`);
+    assert.ok(totalMs - startupMs < 3000, `validation adds ${totalMs - startupMs} ms to the process start`);
     assert.match(
       text.stderr,
       new RegExp(`\\$\\.remote\\.serverName: the request is larger than ${LIMITS.requestChars}`),
