@@ -4,7 +4,7 @@
  * the payload codec they load.
  */
 import { Option, type Command } from 'commander';
-import { ALL_CONFIRMABLE_STEPS, HUMAN_STEPS, type HumanStepId } from '../contract/steps';
+import { ALL_CONFIRMABLE_STEPS, HUMAN_STEPS, type HumanStepId, type WorkflowKind } from '../contract/steps';
 import { load } from './load';
 import { runCommand } from './output';
 
@@ -19,13 +19,18 @@ const stepOption = (choices: HumanStepId[]) =>
   new Option('--step <step>', 'the human step answered').choices(choices).makeOptionMandatory();
 const jsonOption = () => new Option('--json', 'print one JSON object on stdout');
 
-/** The day-2 commands (src/cli/lifecycle.ts DAY2_COMMANDS runs them). */
-const DAY2_COMMAND_NAMES = [
-  { name: 'rotate', workflowType: 'rotateRemoteClusterKey', requestName: 'RotateRequest' },
-  { name: 'update-access', workflowType: 'updateRemoteClusterAccess', requestName: 'UpdateAccessRequest' },
-  { name: 'disconnect', workflowType: 'disconnectRemoteCluster', requestName: 'DisconnectRequest' },
-  { name: 'migrate', workflowType: 'migrateRemoteClusterToApiKey', requestName: 'MigrateRequest' },
-];
+/** The day-2 commands: what the help needs (src/cli/lifecycle.ts adds how each is validated and described). */
+export const DAY2_COMMAND_NAMES = [
+  { name: 'rotate', kind: 'rotate', workflowType: 'rotateRemoteClusterKey', requestName: 'RotateRequest' },
+  {
+    name: 'update-access',
+    kind: 'update-access',
+    workflowType: 'updateRemoteClusterAccess',
+    requestName: 'UpdateAccessRequest',
+  },
+  { name: 'disconnect', kind: 'disconnect', workflowType: 'disconnectRemoteCluster', requestName: 'DisconnectRequest' },
+  { name: 'migrate', kind: 'migrate', workflowType: 'migrateRemoteClusterToApiKey', requestName: 'MigrateRequest' },
+] as const satisfies readonly { name: string; kind: WorkflowKind; workflowType: string; requestName: string }[];
 
 export function registerClientCommands(program: Command): void {
   program

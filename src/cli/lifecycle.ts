@@ -17,7 +17,10 @@ import type { ValidationProblem } from '../contract/request';
 import type { WorkflowKind } from '../contract/steps';
 import { day2WorkflowId } from '../contract/lifecycle';
 import { cliClient } from './client';
+import { DAY2_COMMAND_NAMES } from './commands';
 import { followStartedRun, invalid, readRunOptions, type RunCommandOptions } from './connect';
+
+type Day2CommandName = (typeof DAY2_COMMAND_NAMES)[number]['name'];
 
 interface Day2Command {
   name: string;
@@ -28,40 +31,26 @@ interface Day2Command {
   describe(r: Day2Request): string;
 }
 
-export const DAY2_COMMANDS: Day2Command[] = [
-  {
-    name: 'rotate',
-    kind: 'rotate',
-    workflowType: 'rotateRemoteClusterKey',
-    requestName: 'RotateRequest',
+const HOW: Record<Day2CommandName, Pick<Day2Command, 'validate' | 'describe'>> = {
+  rotate: {
     validate: validateRotateRequest,
     describe: (r) => `Rotate the cross-cluster API key of "${r.alias}" on ECH ${r.local.deploymentId}`,
   },
-  {
-    name: 'update-access',
-    kind: 'update-access',
-    workflowType: 'updateRemoteClusterAccess',
-    requestName: 'UpdateAccessRequest',
+  'update-access': {
     validate: validateUpdateAccessRequest,
     describe: (r) => `Update the access of "${r.alias}" on ECH ${r.local.deploymentId}`,
   },
-  {
-    name: 'disconnect',
-    kind: 'disconnect',
-    workflowType: 'disconnectRemoteCluster',
-    requestName: 'DisconnectRequest',
+  disconnect: {
     validate: validateDisconnectRequest,
     describe: (r) => `Disconnect "${r.alias}" from ECH ${r.local.deploymentId}`,
   },
-  {
-    name: 'migrate',
-    kind: 'migrate',
-    workflowType: 'migrateRemoteClusterToApiKey',
-    requestName: 'MigrateRequest',
+  migrate: {
     validate: validateMigrateRequest,
     describe: (r) => `Migrate "${r.alias}" on ECH ${r.local.deploymentId} to API key authentication`,
   },
-];
+};
+
+export const DAY2_COMMANDS: Day2Command[] = DAY2_COMMAND_NAMES.map((c) => ({ ...c, ...HOW[c.name] }));
 
 export { day2WorkflowId };
 
