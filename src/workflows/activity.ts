@@ -1,8 +1,10 @@
 /** How the workflows call activities: one retry policy, a summary per call site, and the saga's compensation type. */
 import * as wf from '@temporalio/workflow';
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities, CloudTarget } from '../activities/types';
-import type { DirectTrustEntry } from '../domain/requests';
+import type { StepId } from '../contract/steps';
+import { keystoreSecretName, type DirectTrustEntry } from '../domain/requests';
+import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
 import { withPlanTurn, type EarlyPlanTurn, type PlanTurn } from './deploymentPlans';
 import type { RunState } from './humanSteps';
 
@@ -211,6 +213,50 @@ export async function planChange<T>(
   return withPlanTurn(deployment, what, change, opts);
 }
 export const PLAN_TURNS_PATCH = 'deployment-plan-turns';
+
+/**
+ * Step `ech-keystore`: the cross-cluster key stored as the alias' `cluster.remote.<alias>.credentials`, then, before
+ * 8.14, a restart to reload it. Whether the entry is this run's is decided from a read just before the write (one
+ * already there is not ours to overwrite: AliasInUse), and the undo is registered before the write: a PATCH whose
+ * answer was lost is still undone by a rollback. `localRead`: the read as a local activity. Returns the entry's name.
+ */
+export async function storeKeyInEchKeystore(
+  ctx: { state: RunState; compensations: Compensation[]; setCurrent(step: StepId): void },
+  target: { cloud: CloudTarget; alias: string; version: string },
+  encoded: string,
+  opts: { localRead?: boolean } = {},
+): Promise<string> {
+  const { state } = ctx;
+  const { cloud } = target;
+  ctx.setCurrent('ech-keystore');
+  state.step('ech-keystore', 'running');
+  const entry = keystoreSecretName(target.alias);
+  const keys = await (opts.localRead ? localActivity : activity)('Read the ECH keystore').listKeystoreKeys({
+    target: cloud,
+  });
+  if (keys.includes(entry)) {
+    throw ApplicationFailure.create({
+      type: 'AliasInUse',
+      nonRetryable: true,
+      message:
+        `The ECH keystore already has ${entry}, which this run did not create; refusing to overwrite it → remove it ` +
+        '(Deployment > Security > Elasticsearch keystore) if it is a leftover, then start again.',
+    });
+  }
+  ctx.compensations.push({
+    label: `keystore entry ${entry}`,
+    undo: () =>
+      activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: target.alias }),
+  });
+  await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
+    target: cloud,
+    alias: target.alias,
+    encoded,
+  });
+  if (!atLeast(target.version, KEYSTORE_AUTO_RELOAD_VERSION)) await restartToReloadKeystore(cloud);
+  state.step('ech-keystore', 'done', entry);
+  return entry;
+}
 
 /** ECH before 8.14 reloads the keystore only on a restart: a plan of its own. */
 export async function restartToReloadKeystore(cloud: CloudTarget): Promise<void> {

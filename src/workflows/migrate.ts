@@ -36,8 +36,8 @@ import {
 } from '../domain/migrate';
 import { formatFindings, preflightFailureType } from '../domain/preflight';
 import { keystoreSecretName, ownershipSettingKey, roleRequest, trustEntryName } from '../domain/requests';
-import { API_KEY_MODEL_MIN_VERSION, KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../domain/versions';
-import { VERIFY_OPTIONS, activity, removeTrustOnEch, restartToReloadKeystore, trustOnEch } from './activity';
+import { API_KEY_MODEL_MIN_VERSION, atLeast } from '../domain/versions';
+import { VERIFY_OPTIONS, activity, removeTrustOnEch, storeKeyInEchKeystore, trustOnEch } from './activity';
 import { day2Preflight, keyIdOf, requireOurAlias, type Day2Found } from './paths/day2';
 import { failureMessage, runLifecycle, type RunContext, type RunDefinition } from './run';
 
@@ -398,28 +398,7 @@ async function migrate(ctx: RunContext<MigrateRequest>, found: MigrateFound): Pr
   }
 
   // 7. The keystore credential first (the procedure's order), then the settings.
-  ctx.setCurrent('ech-keystore');
-  state.step('ech-keystore', 'running');
-  const entry = keystoreSecretName(r.alias);
-  const keys = await activity('Read the ECH keystore').listKeystoreKeys({ target: cloud });
-  if (keys.includes(entry)) {
-    throw ApplicationFailure.create({
-      type: 'AliasInUse',
-      nonRetryable: true,
-      message: `The ECH keystore already has ${entry}, which this run did not create; refusing to overwrite it → remove it if it is a leftover, then start again.`,
-    });
-  }
-  compensations.push({
-    label: `keystore entry ${entry}`,
-    undo: () => activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
-  });
-  await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
-    target: cloud,
-    alias: r.alias,
-    encoded,
-  });
-  if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) await restartToReloadKeystore(cloud);
-  state.step('ech-keystore', 'done', entry);
+  const entry = await storeKeyInEchKeystore(ctx, { cloud, alias: r.alias, version: deployment.version }, encoded);
 
   // 8. ONE settings change: the alias to the remote cluster server, with the record of the new model.
   state.setPhase('connecting');

@@ -9,9 +9,8 @@ import type { Finding, TlsProbeReport } from '../../activities/types';
 import { HUMAN_STEPS } from '../../contract/steps';
 import { crossClusterApiKeyInstructions, remoteClusterServerInstructions } from '../../domain/instructions';
 import { formatFindings, preflightFailureType } from '../../domain/preflight';
-import { keystoreSecretName, privateCaTrustEntry } from '../../domain/requests';
-import { KEYSTORE_AUTO_RELOAD_VERSION, atLeast } from '../../domain/versions';
-import { activity, fewerRoundTrips, localActivity, restartToReloadKeystore, trustOnEch } from '../activity';
+import { privateCaTrustEntry } from '../../domain/requests';
+import { activity, fewerRoundTrips, storeKeyInEchKeystore, trustOnEch } from '../activity';
 import type { PathContext } from './context';
 
 export interface ApiKeyPathContext extends PathContext {
@@ -131,38 +130,10 @@ export async function apiKeyKeystore(
   encoded: string,
   opts: { sideBySide?: boolean } = {},
 ): Promise<void> {
-  const { r, state, cloud, deployment, created } = ctx;
-  ctx.setCurrent('ech-keystore');
-  state.step('ech-keystore', 'running');
-  // Decided before the write (a read of its own): an entry that is already there is not ours to overwrite, and ours
-  // is undone by a rollback even when the PATCH's answer was lost.
-  const entry = keystoreSecretName(r.alias);
-  const keys = await (!opts.sideBySide && fewerRoundTrips() ? localActivity : activity)(
-    'Read the ECH keystore',
-  ).listKeystoreKeys({
-    target: cloud,
-  });
-  if (keys.includes(entry)) {
-    throw ApplicationFailure.create({
-      type: 'AliasInUse',
-      nonRetryable: true,
-      message:
-        `The ECH keystore already has ${entry}, which this run did not create; refusing to overwrite it → remove it ` +
-        '(Deployment > Security > Elasticsearch keystore) if it is a leftover, or choose another alias.',
-    });
-  }
-  ctx.compensations.push({
-    label: `keystore entry ${entry}`,
-    undo: () => activity('Remove the keystore entry').removeRemoteClusterCredentials({ target: cloud, alias: r.alias }),
-  });
-  await activity('Store the key in the ECH keystore').putRemoteClusterCredentials({
-    target: cloud,
-    alias: r.alias,
+  ctx.created.keystoreEntry = await storeKeyInEchKeystore(
+    ctx,
+    { cloud: ctx.cloud, alias: ctx.r.alias, version: ctx.deployment.version },
     encoded,
-  });
-  created.keystoreEntry = entry;
-  if (!atLeast(deployment.version, KEYSTORE_AUTO_RELOAD_VERSION)) {
-    await restartToReloadKeystore(cloud);
-  }
-  state.step('ech-keystore', 'done', keystoreSecretName(r.alias));
+    { localRead: !opts.sideBySide && fewerRoundTrips() },
+  );
 }
