@@ -11,7 +11,7 @@ import { durationToMs } from '../contract/duration';
 import { validateUpdateAccessRequest, type UpdateAccessRequest } from '../contract/lifecycle';
 import type { Access } from '../contract/request';
 import type { DryRunResult, UpdateAccessResult } from '../contract/status';
-import { CONFIRMABLE_STEPS, HUMAN_STEPS } from '../contract/steps';
+import { CONFIRMABLE_STEPS, HUMAN_STEPS, MANAGED_BY } from '../contract/steps';
 import { sameAccess, storedAccessShape } from '../domain/apiKeyAccess';
 import { planStep, updateRemoteKeyInstructions } from '../domain/day2';
 import { approvalInstructions } from '../domain/instructions';
@@ -178,6 +178,8 @@ async function updateAccess(ctx: RunContext<UpdateAccessRequest>, found: UpdateF
       });
       for (const role of r.roles) {
         const was = before.find((b) => b.name === role.name);
+        // Not ours: the update refuses to touch it (NotManagedByUs), so there is nothing to undo.
+        if (was && (was.body.metadata as { managed_by?: unknown } | undefined)?.managed_by !== MANAGED_BY) continue;
         compensations.push(
           was
             ? {

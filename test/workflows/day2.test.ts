@@ -195,6 +195,42 @@ describe('day 2 on a connection made by connectRemoteCluster', () => {
     assert.equal(s.hits, 2, 'searches still read what the access allowed before the run');
   });
 
+  it("update access: a role that is not ours is refused, the key's access put back, and nothing else reported undone", async () => {
+    const handmade = { indices: [{ names: ['audit-*'], privileges: ['read'] }], metadata: { owner: 'ops' } };
+    assert.equal((await estate.es('ech', 'PUT', '/_security/role/handmade-reader', handmade)).status, 200);
+    const accessBefore = (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`))
+      .body.api_keys[0].access;
+    const wider = ['logs-*', 'metrics-*'];
+    const handle = await start(
+      'updateRemoteClusterAccess',
+      day2Request(c, {
+        access: { search: [{ names: wider }] },
+        roles: [{ name: 'handmade-reader', remoteIndices: [{ names: wider, privileges: ['read'] }] }],
+      }),
+    );
+    await approve(handle);
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'NotManagedByUs', failure.message);
+    assert.doesNotMatch(failure.message, /Could NOT roll back/);
+    const { cleanup } = await handle.query<RunStatus>('status');
+    assert.deepEqual(
+      cleanup?.outcomes?.map((o) => [o.item.replace(/key \S+/, 'key <id>'), o.outcome]),
+      [['access of cross-cluster API key <id> (back to what it was)', 'undone']],
+    );
+    const role = (await estate.es('ech', 'GET', '/_security/role/handmade-reader')).body['handmade-reader'];
+    assert.deepEqual(
+      role.indices.map((i: { names: string[] }) => i.names),
+      [['audit-*']],
+      'the foreign role untouched',
+    );
+    assert.deepEqual(role.metadata, { owner: 'ops' });
+    assert.deepEqual(
+      (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`)).body.api_keys[0]
+        .access,
+      accessBefore,
+    );
+  });
+
   it('disconnect: refuses while CCR follows through the alias, then leaves nothing of ours; a second one has nothing to do', async () => {
     const follow = await estate.es('ech', 'PUT', '/logs-copy/_ccr/follow', {
       remote_cluster: c.alias,
