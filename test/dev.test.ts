@@ -9,8 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { DAY2_COMMAND_NAMES } from '../src/cli/commands';
 import { connectWorkflowId } from '../src/client';
 import { loadDataConverter } from '../src/codec';
+import { day2WorkflowId } from '../src/contract/lifecycle';
 import type { ConnectStatus } from '../src/contract/status';
 import type { SandboxInfo } from '../src/sandbox';
 import { startDev, type DevEnvironment } from './helpers/dev';
@@ -62,6 +64,17 @@ it('prints a prefilled Start Workflow link per sample that the UI serves, and wr
     assert.ok(url.searchParams.get('runId'), 'a run id no run has: the form never takes an earlier run as template');
     assert.equal(dev.sampleRequest(name).alias, alias);
     assert.ok(info.remotes[alias], `sandbox.json names the cluster of ${alias}`);
+  }
+  // Day 2 of the samples: a link per workflow, with the id its CLI command derives from the sample file.
+  const links = [
+    ...dev.output().matchAll(/(http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/start-workflow\?\S+)/g),
+  ].map((m) => new URL(m[1]!));
+  for (const cmd of DAY2_COMMAND_NAMES) {
+    const r = JSON.parse(fs.readFileSync(path.join(dev.cwd, 'examples', 'dev', `${cmd.name}.json`), 'utf8'));
+    const link = links.find((l) => l.searchParams.get('workflowType') === cmd.workflowType);
+    assert.ok(link, `a Start Workflow link for ${cmd.workflowType}`);
+    assert.equal(link.searchParams.get('workflowId'), day2WorkflowId(cmd.kind, r));
+    assert.equal(link.searchParams.get('taskQueue'), 'ech-remote-clusters');
   }
   const page = await fetch(dev.startWorkflowLink());
   assert.equal(page.status, 200);

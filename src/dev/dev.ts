@@ -24,6 +24,8 @@ import {
   loadOrCreateKeyFile,
 } from '../codec';
 import { startCodecServer } from '../codec/server';
+import { DAY2_COMMAND_NAMES } from '../cli/commands';
+import { day2WorkflowId } from '../contract/lifecycle';
 import { SEARCH_ATTRIBUTES } from '../contract/searchAttributes';
 import { DEFAULT_TASK_QUEUE } from '../contract/steps';
 import { EXTRA_REMOTES, PRIMARY_ALIAS, start, type RequestName, type SandboxInfo, type ScenarioName } from '../sandbox';
@@ -85,11 +87,11 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
  */
 export const NO_RUN_ID = '00000000-0000-0000-0000-000000000000';
 
-export function startWorkflowLink(uiPort: number, workflowId: string): string {
+export function startWorkflowLink(uiPort: number, workflowId: string, workflowType = 'connectRemoteCluster'): string {
   const q = new URLSearchParams({
     workflowId,
     taskQueue: DEFAULT_TASK_QUEUE,
-    workflowType: 'connectRemoteCluster',
+    workflowType,
     runId: NO_RUN_ID,
   });
   return `http://127.0.0.1:${uiPort}/namespaces/default/workflows/start-workflow?${q.toString()}`;
@@ -240,6 +242,12 @@ export async function runDev(opts: {
     const listener = name === 'tls-certificate' ? remote.transport : remote.remoteClusterServer;
     return { name, alias, listener, file: rel(path.join(examples, `connect-${name}.json`)), id: idOf(alias) };
   });
+  // Day 2 of a sample once connected: the id `ech-remote rotate|update-access|…` derives for examples/dev/<name>.json.
+  const day2 = DAY2_COMMAND_NAMES.map((cmd) => {
+    const key = cmd.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof SandboxInfo['requests'];
+    const r = sandbox.info.requests[key] as { alias: string; local: { deploymentId: string } };
+    return { ...cmd, file: rel(path.join(examples, `${cmd.name}.json`)), id: day2WorkflowId(cmd.kind, r) };
+  });
   const first = samples[0]!;
   const pad = Math.max(...samples.map((s) => s.alias.length));
   const codecFlags = `--codec-endpoint ${codecServer.url} --codec-auth "Bearer $(cat ${sh(tokenFile)})"`;
@@ -259,6 +267,10 @@ export async function runDev(opts: {
       '',
       'Start a connection in the UI: open the link of a sample, paste the sample as the input, Start Workflow:',
       ...samples.map((s) => `  ${s.alias.padEnd(pad)}  ${startWorkflowLink(opts.uiPort, s.id)}`),
+      'Day 2 in the UI, once its sample is connected (paste the file as the input):',
+      ...day2.map(
+        (d) => `  ${d.name.padEnd(13)}  ${d.file.padEnd(28)}  ${startWorkflowLink(opts.uiPort, d.id, d.workflowType)}`,
+      ),
       '',
       `Sample requests for this sandbox: ${rel(examples)}/connect-{${samples.map((s) => s.name).join(',')}}.json`,
       '',
