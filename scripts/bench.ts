@@ -79,7 +79,7 @@ function parseArgs(argv: string[]): Args {
     only: new Set(get('only', 'critical,concurrency,cold,memory').split(',')),
     timeline: argv.includes('--timeline'),
     coldWorker: argv.includes('--cold-worker'),
-    settleS: Number(get('settle-s', '60')),
+    settleS: Number(get('settle-s', '150')),
     ...(argv.includes('--compare') ? { compare: path.resolve(get('compare', '')) } : {}),
   };
 }
@@ -720,7 +720,7 @@ async function memory(args: Args, client: Client) {
     if (waitingCount === ids.length || Date.now() > deadline) break;
     await sleep(2_000);
   }
-  // RSS right after the last run settled, then every 5 s for `--settle-s` (default 60) with nothing happening (the
+  // RSS right after the last run settled, then every 5 s for `--settle-s` (default 150) with nothing happening (the
   // runs wait for people for hours): V8 gives memory back to the system only after the burst, when the heap is idle.
   const settling: number[] = [];
   for (let t = 0; t <= args.settleS; t += 5) {
