@@ -18,6 +18,10 @@
  *                              while the trust entry's plan runs (patch parallel-steps), completed
  *   path-b-fewer-hops          the same, from patch fewer-hops on: the ECH cluster inspected beside the deployment
  *                              read, the roles and users made while the remote cluster is registered, completed
+ *   migrate                    migrateRemoteClusterToApiKey of a path C connection: the remote cluster server enabled
+ *                              by hand, approved, completed
+ *   fleet                      connectRemoteClusters: the sandbox's fleet of three path B connections, one approval,
+ *                              completed
  *   coordinator-back-to-back   a deployment's plan-turn coordinator granting six turns given back at once, its
  *                              history past maxHistoryEvents: recorded before patch coordinator-can-between-grants
  *                              (it granted them all, then continued as new)
@@ -32,6 +36,7 @@ import { after, before, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../src/activities';
 import { deploymentCoordinatorId, type PlanTurnRequest } from '../src/workflows/deploymentPlans';
+import type { FleetPhase } from '../src/contract/fleet';
 import type { ConnectStatus } from '../src/contract/status';
 import { Estate } from '../test/helpers/estate';
 import { askPlanTurn, planTurnsOf, startRequester } from '../test/helpers/planTurns';
@@ -72,8 +77,8 @@ async function start(name: string, req: Req): Promise<WorkflowHandle> {
   });
 }
 
-async function save(name: string, handle: WorkflowHandle, phase: ConnectStatus['phase']): Promise<void> {
-  assert.equal((await handle.query<ConnectStatus>('status')).phase, phase);
+async function save(name: string, handle: WorkflowHandle, phase: ConnectStatus['phase'] | FleetPhase): Promise<void> {
+  assert.equal((await handle.query<{ phase: string }>('status')).phase, phase);
   const history = await handle.fetchHistory();
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJson(history)}\n`);
   console.log(`# recorded ${name}: ${history.events?.length} events`);
@@ -153,6 +158,40 @@ record('path-b-fewer-hops', async () => {
     'the run took the fewer-hops steps',
   );
   await save('path-b-fewer-hops', handle, 'completed');
+});
+
+record('migrate', async () => {
+  await estate.scenario('tls-certificate');
+  const connection = await start('migrate-connection', proofRequest(estate, 'C'));
+  assert.equal((await drive(estate, connection))?.phase, 'completed');
+  const handle = await client.workflow.start('migrateRemoteClusterToApiKey', {
+    taskQueue: worker.taskQueue,
+    workflowId: 'replay-migrate',
+    args: [
+      { ...estate.info.requests.migrate, verify: { searchIndex: 'logs-*', timeout: '20s' }, humanStepTimeout: '2m' },
+    ],
+  });
+  // The scenario's remote cluster server is off: the self-managed admin enables it with the settings the run gives.
+  const waiting = await waitForStep(handle, 'remote-cluster-server', 60_000);
+  const settings = waiting.waitingFor!.artifacts!.settings!;
+  assert.equal((await estate.control('POST', '/self-managed/apply', { settings, restart: true })).restarted, true);
+  await handle.signal('confirmRemoteStep', { step: 'remote-cluster-server', by: 'admin@corp.example' });
+  await approve(handle);
+  await handle.result();
+  await save('migrate', handle, 'completed');
+});
+
+record('fleet', async () => {
+  await estate.scenario('api-key-private');
+  const handle = await client.workflow.start('connectRemoteClusters', {
+    taskQueue: worker.taskQueue,
+    // The id the replay gives it (the file's name): the fleet derives its children's ids from its own.
+    workflowId: 'fleet',
+    args: [estate.info.requests.fleet],
+  });
+  await approve(handle);
+  await handle.result();
+  await save('fleet', handle, 'completed');
 });
 
 record('coordinator-back-to-back', async () => {

@@ -23,6 +23,8 @@ const EXPECTED = [
   'rolled-back',
   'path-b-unattended',
   'path-b-fewer-hops',
+  'migrate',
+  'fleet',
   'coordinator-back-to-back',
 ];
 
