@@ -151,6 +151,7 @@ export const COORDINATOR_CAN_BETWEEN_GRANTS_PATCH = 'coordinator-can-between-gra
 export async function deploymentPlanCoordinator(input: CoordinatorInput): Promise<void> {
   const limits: CoordinatorLimits = { ...DEFAULT_LIMITS, ...input.limits };
   const state: CoordinatorState = input.state ?? { queue: [], holders: [], turns: 0 };
+  const turnsAtStart = state.turns;
   let changes = 0;
 
   wf.setHandler(
@@ -239,7 +240,9 @@ export async function deploymentPlanCoordinator(input: CoordinatorInput): Promis
     while (state.holders.length === 0 && state.queue.length > 0) {
       // A release that arrives with the previous grant's delivery keeps this loop granting: it stops for the
       // main loop to continue as new once the history is full (the state carries the queue).
-      if (historyFull() && wf.patched(COORDINATOR_CAN_BETWEEN_GRANTS_PATCH)) return;
+      // Never before this run's first grant: a state that alone fills the history (Temporal suggests continue-as-new
+      // by size too) would otherwise continue as new forever without granting.
+      if (state.turns > turnsAtStart && historyFull() && wf.patched(COORDINATOR_CAN_BETWEEN_GRANTS_PATCH)) return;
       // Entries another plan applied: a shared turn (they make no plan of their own).
       const applied = state.queue.filter((q) => q.applied);
       if (applied.length > 0) {

@@ -361,6 +361,21 @@ describe('the coordinator', () => {
       return v.holders.length === 0 && v.queue.length === 0 ? v : undefined;
     });
     assert.notEqual(runWhileQueued, firstRun, 'the coordinator continued as new while requests were queued');
+    // Each run of the chain stopped soon after its history was full (the limit, plus the workflow task that saw it:
+    // a release, a delivery, the marker and the continue-as-new), not after all the turns queued at the time.
+    const lengths: number[] = [];
+    const runLengths = async (runId: string): Promise<void> => {
+      const events = (await client.workflow.getHandle(coordinator.workflowId, runId).fetchHistory()).events ?? [];
+      const next = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (!next) return;
+      lengths.push(events.length);
+      await runLengths(next);
+    };
+    await runLengths(firstRun);
+    assert.ok(
+      lengths.length >= 1 && lengths.every((n) => n <= limits.maxHistoryEvents + 10),
+      `runs of ${lengths} events`,
+    );
     assert.equal((await viewOf(dep)).turnsGranted, requests.length, 'no turn lost or granted twice across runs');
     await Promise.all(hs.map((h) => h.terminate('test done')));
   });
