@@ -710,10 +710,17 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
     },
 
     // ------------------------------------------------------------ roles and users
-    async ensureRole({ target, name, body, onlyIfAbsent }) {
+    async ensureRole({ target, name, body, onlyIfAbsent, onlyIfWrittenBy }) {
       return withCluster(target, async (conn) => {
         const existing = await getManaged(conn, 'role', name);
         if (existing.exists && !isOurs(existing.metadata)) refuseForeign('role', name, existing.metadata);
+        if (onlyIfWrittenBy !== undefined && existing.metadata?.workflow_id !== onlyIfWrittenBy) {
+          const left = existing.exists
+            ? `role ${name} is not this run's write (now ${String(existing.metadata?.workflow_id)}'s): left as it is`
+            : `role ${name} no longer exists: not recreated`;
+          logWarn(left);
+          return { created: false, left };
+        }
         if (onlyIfAbsent && existing.exists && !madeByThisRun(existing.metadata))
           return { created: false, deferred: true };
         const { metadata, createdByThisRun } = ownedMetadata(body, existing);
@@ -1063,7 +1070,7 @@ export function createElasticsearchActivities(deps: ElasticsearchActivityDeps = 
       if (names.length === 0) return [];
       return withCluster(target, async (conn) =>
         Object.entries(await readRoleBodies(conn, names)).map(([name, role]) => {
-          // Elasticsearch reports transient_metadata (e.g. `enabled`) but does not take it back in a PUT.
+          // transient_metadata (e.g. `enabled`) is Elasticsearch's own: a PUT ignores it, so it is not carried.
           const { transient_metadata: _transient, ...body } = role;
           return { name, body };
         }),

@@ -143,14 +143,17 @@ export interface Activities extends PlanTurnActivities {
   }): Promise<RemoteEvidence>;
   /**
    * `onlyIfAbsent`: create it, or leave an existing one (of ours, made by another run) untouched and say `deferred`
-   * (the caller updates it once the connection is verified).
+   * (the caller updates it once the connection is verified). `onlyIfWrittenBy` (a rollback putting a role back): write
+   * only while the role there is the one that workflow wrote (`metadata.workflow_id`); else change nothing and say why
+   * in `left` (someone changed or removed it since).
    */
   ensureRole(i: {
     target: EsTarget;
     name: string;
     body: Record<string, unknown>;
     onlyIfAbsent?: boolean;
-  }): Promise<{ created: boolean; deferred?: boolean }>;
+    onlyIfWrittenBy?: string;
+  }): Promise<{ created: boolean; deferred?: boolean; left?: string }>;
   /** Only ours; only this run's, unless `alias` is given (disconnect): then any of ours made for that alias. */
   /** `alias`/`workflowId`: only a role of ours made for that alias (and by that run's connection). */
   removeRole(i: { target: EsTarget; name: string; alias?: string; workflowId?: string }): Promise<{ removed: boolean }>;

@@ -108,6 +108,7 @@ export function VERIFY_OPTIONS(timeoutMs: number): Partial<ActivityOptions> {
 
 export interface Compensation {
   label: string;
+  /** Resolves to `{ leftBecause }` when it deliberately changed nothing (reported as `left`, with why). */
   undo: () => Promise<unknown>;
 }
 

@@ -360,8 +360,10 @@ export async function runLifecycle<R extends RunRequest, P, Result, E = never>(
     const outcomes: CleanupOutcome[] = [];
     for (const c of compensations.reverse()) {
       try {
-        await c.undo();
-        outcomes.push({ item: c.label, outcome: 'undone' });
+        const done = (await c.undo()) as { leftBecause?: unknown } | undefined;
+        if (typeof done?.leftBecause === 'string')
+          outcomes.push({ item: c.label, outcome: 'left', why: done.leftBecause });
+        else outcomes.push({ item: c.label, outcome: 'undone' });
       } catch (err) {
         outcomes.push({ item: c.label, outcome: 'failed', why: failureMessage(err).split('\n')[0]!.slice(0, 500) });
       }

@@ -184,8 +184,17 @@ async function updateAccess(ctx: RunContext<UpdateAccessRequest>, found: UpdateF
           was
             ? {
                 label: `role ${role.name} (back to what it was)`,
-                undo: () =>
-                  activity(`Put role ${role.name} back`).ensureRole({ target: local, name: role.name, body: was.body }),
+                // Only while the role is still this run's write: a shared role another connection changed since
+                // is left as it is (and said so).
+                undo: async () => {
+                  const res = await activity(`Put role ${role.name} back`).ensureRole({
+                    target: local,
+                    name: role.name,
+                    body: was.body,
+                    onlyIfWrittenBy: workflowId,
+                  });
+                  return res.left ? { leftBecause: res.left } : res;
+                },
               }
             : {
                 label: `role ${role.name}`,

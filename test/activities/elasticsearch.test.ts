@@ -629,6 +629,24 @@ describe('Elasticsearch activities against the sandbox (ECH 9.x, self-managed 8.
     // another run that finds it does not, so its rollback keeps it.
     assert.deepEqual(await run(acts.ensureRole, roleInput), { created: true });
     assert.deepEqual(await inOtherRun(acts.ensureRole, roleInput), { created: false });
+    // A rollback that puts a role back (update-access) writes it only while it is still that workflow's write.
+    const [read] = await run(acts.readRoles, { target: ech, names: [roleInput.name, 'no-such-role'] });
+    assert.equal(read?.name, roleInput.name);
+    assert.equal((read?.body.metadata as { workflow_id?: string }).workflow_id, WF);
+    assert.equal(read?.body.transient_metadata, undefined, 'Elasticsearch-owned transient_metadata is not carried');
+    const narrowed = { ...read!.body, cluster: ['monitor'] };
+    const notOurs = await run(acts.ensureRole, { ...roleInput, body: narrowed, onlyIfWrittenBy: 'another-workflow' });
+    assert.match(notOurs.left ?? '', /not this run's write/);
+    const [unchanged] = await run(acts.readRoles, { target: ech, names: [roleInput.name] });
+    assert.deepEqual(unchanged, read, 'left as it was');
+    assert.equal((await run(acts.ensureRole, { ...roleInput, body: narrowed, onlyIfWrittenBy: WF })).left, undefined);
+    const [restored] = await run(acts.readRoles, { target: ech, names: [roleInput.name] });
+    assert.deepEqual(restored?.body.cluster, ['monitor']);
+    assert.match(
+      (await run(acts.ensureRole, { ...roleInput, name: 'no-such-role', onlyIfWrittenBy: WF })).left ?? '',
+      /no longer exists/,
+    );
+    await run(acts.ensureRole, roleInput);
     const user = userRequest(request.users[0]!, { workflowId: WF, alias });
     const userInput = {
       target: ech,

@@ -9,6 +9,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type {
   ConnectResult,
+  ConnectStatus,
   DisconnectResult,
   DryRunResult,
   RotateResult,
@@ -154,17 +155,12 @@ describe('day 2 on a connection made by connectRemoteCluster', () => {
     assert.equal(same.updated, false);
   });
 
-  it("update access: a verification that fails puts the key's access and the roles back as they were", async () => {
+  /**
+   * An update of the key's access and the connection's role whose verification fails: every _resolve/cluster is refused
+   * (403) until the verification's timeout. `meanwhile` runs while the run verifies (the key and the role updated).
+   */
+  async function failedUpdate(meanwhile?: () => Promise<void>): Promise<ConnectStatus['cleanup']> {
     const role = (c.roles as { name: string }[])[0]!.name;
-    const roleNow = async () => (await estate.es('ech', 'GET', `/_security/role/${role}`)).body[role];
-    const keyAccessNow = async () =>
-      (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`)).body.api_keys[0]
-        .access;
-    const roleBefore = await roleNow();
-    const accessBefore = await keyAccessNow();
-    assert.ok(roleBefore && accessBefore, 'the connection made a role and its key has an access');
-    // Every _resolve/cluster of the verification is refused (403): the run fails after the key and the role were
-    // updated, when the verification's timeout ends.
     await estate.faults([{ target: 'ech', path: '_resolve/cluster', statusRates: { '403': 1 } }]);
     try {
       const wider = ['logs-*', 'metrics-*'];
@@ -177,29 +173,81 @@ describe('day 2 on a connection made by connectRemoteCluster', () => {
         }),
       );
       await approve(handle);
+      if (meanwhile) {
+        for (let i = 0; ; i++) {
+          const { steps } = await handle.query<RunStatus>('status');
+          if (steps.find((x) => x.id === 'verify')?.state === 'running') break;
+          assert.ok(i < 200, 'the run reached its verification');
+          await new Promise((ok) => setTimeout(ok, 50));
+        }
+        await meanwhile();
+      }
       const failure = await failureOf(handle);
       assert.equal(failure.type, 'RemoteConnectionFailed', failure.message);
-      const { cleanup } = await handle.query<RunStatus>('status');
-      assert.deepEqual(
-        cleanup?.outcomes?.map((o) => o.outcome),
-        ['undone', 'undone'],
-        `the role and the key's access are both put back: ${JSON.stringify(cleanup)}`,
-      );
+      return (await handle.query<RunStatus>('status')).cleanup;
     } finally {
       await estate.control('DELETE', '/faults');
     }
-    assert.deepEqual(await roleNow(), roleBefore, 'the role is as it was before the run');
-    assert.deepEqual(await keyAccessNow(), accessBefore, "the key's access is as it was before the run");
+  }
+  const roleOf = async (r: Req) => {
+    const name = (r.roles as { name: string }[])[0]!.name;
+    return (await estate.es('ech', 'GET', `/_security/role/${name}`)).body[name];
+  };
+  const keyAccess = async () =>
+    (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`)).body.api_keys[0]
+      .access;
+
+  it("update access: a verification that fails puts the key's access and the roles back as they were", async () => {
+    const roleBefore = await roleOf(c);
+    const accessBefore = await keyAccess();
+    assert.ok(roleBefore && accessBefore, 'the connection made a role and its key has an access');
+    const cleanup = await failedUpdate();
+    assert.deepEqual(
+      cleanup?.outcomes?.map((o) => o.outcome),
+      ['undone', 'undone'],
+      `the role and the key's access are both put back: ${JSON.stringify(cleanup)}`,
+    );
+    assert.deepEqual(await roleOf(c), roleBefore, 'the role is as it was before the run');
+    assert.deepEqual(await keyAccess(), accessBefore, "the key's access is as it was before the run");
     const s = await search(c.alias);
     assert.equal(s.status, 200);
     assert.equal(s.hits, 2, 'searches still read what the access allowed before the run');
   });
 
+  it('update access: a shared role another connection rewrote during the run is left as that connection wrote it', async () => {
+    const roleBefore = await roleOf(c);
+    const accessBefore = await keyAccess();
+    const name = (c.roles as { name: string }[])[0]!.name;
+    // Another connection of this tool that shares the role writes it while the run verifies.
+    const theirs = {
+      ...roleBefore,
+      cluster: ['monitor'],
+      metadata: { ...roleBefore.metadata, workflow_id: 'connect-other-connection' },
+    };
+    delete theirs.transient_metadata;
+    const cleanup = await failedUpdate(async () => {
+      assert.equal((await estate.es('ech', 'PUT', `/_security/role/${name}`, theirs)).status, 200);
+    });
+    assert.deepEqual(
+      cleanup?.outcomes?.map((o) => [o.outcome, o.why ?? '']),
+      [
+        ['left', `role ${name} is not this run's write (now connect-other-connection's): left as it is`],
+        ['undone', ''],
+      ],
+    );
+    const after = await roleOf(c);
+    assert.deepEqual(after.cluster, ['monitor'], "the other connection's write stands");
+    assert.equal(after.metadata.workflow_id, 'connect-other-connection');
+    assert.deepEqual(await keyAccess(), accessBefore);
+    // Put the connection's role back for the tests after this one.
+    const { transient_metadata: _t, ...body } = roleBefore;
+    assert.equal((await estate.es('ech', 'PUT', `/_security/role/${name}`, body)).status, 200);
+  });
+
   it("update access: a role that is not ours is refused, the key's access put back, and nothing else reported undone", async () => {
     const handmade = { indices: [{ names: ['audit-*'], privileges: ['read'] }], metadata: { owner: 'ops' } };
     assert.equal((await estate.es('ech', 'PUT', '/_security/role/handmade-reader', handmade)).status, 200);
-    const accessBefore = (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`))
-      .body.api_keys[0].access;
+    const accessBefore = await keyAccess();
     const wider = ['logs-*', 'metrics-*'];
     const handle = await start(
       'updateRemoteClusterAccess',
@@ -224,11 +272,7 @@ describe('day 2 on a connection made by connectRemoteCluster', () => {
       'the foreign role untouched',
     );
     assert.deepEqual(role.metadata, { owner: 'ops' });
-    assert.deepEqual(
-      (await estate.es('self-managed', 'GET', `/_security/api_key?id=${connected.created.apiKeyId}`)).body.api_keys[0]
-        .access,
-      accessBefore,
-    );
+    assert.deepEqual(await keyAccess(), accessBefore);
   });
 
   it('disconnect: refuses while CCR follows through the alias, then leaves nothing of ours; a second one has nothing to do', async () => {
