@@ -19,7 +19,8 @@
  *   path-b-fewer-hops          the same, from patch fewer-hops on: the ECH cluster inspected beside the deployment
  *                              read, the roles and users made while the remote cluster is registered, completed
  *   migrate                    migrateRemoteClusterToApiKey of a path C connection: the remote cluster server enabled
- *                              by hand, approved, completed
+ *                              by hand, approved, completed (recorded by d8d2a66, before connect and migrate shared
+ *                              one keystore step)
  *   fleet                      connectRemoteClusters: the sandbox's fleet of three path B connections, one approval,
  *                              completed
  *   coordinator-back-to-back   a deployment's plan-turn coordinator granting six turns given back at once, its
