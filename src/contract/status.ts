@@ -189,7 +189,10 @@ export type RunStatus = ConnectStatus;
 
 export const MAX_REFUSED_SIGNALS = 20;
 
-/** What became of one item of a rollback: undone, or failed (and why: it is left for a person to remove). */
+/**
+ * What became of one item of a rollback: undone; failed (and why: it is left for a person to remove); or left (and why:
+ * onFailure "keep", or someone else changed it since the run wrote it).
+ */
 export interface CleanupOutcome {
   item: string;
   outcome: 'undone' | 'failed' | 'left';
