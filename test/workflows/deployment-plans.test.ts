@@ -111,6 +111,33 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
       return [];
     });
 
+  /** Past the worker's quiet window after the previous test's requests, so that the early request goes out. */
+  const pastQuietWindow = () => new Promise((r) => setTimeout(r, 1_100));
+  const untilFree = (dep: string, ms?: number) =>
+    until(
+      'nobody holds or waits',
+      async () => {
+        const x = await viewOf(dep);
+        return x.holders.length + x.queue.length === 0 ? true : undefined;
+      },
+      ms,
+    );
+  /**
+   * A fresh estate, a run started while the self-managed cluster's license read takes 4 s (the early grant comes long
+   * before the preflight ends), once it holds its early turn.
+   */
+  async function holdingEarlyTurnWithSlowPreflight(alias: string): Promise<{ h: WorkflowHandle; dep: string }> {
+    await estate.scenario('api-key-private');
+    const dep = estate.info.cloud.deploymentId;
+    await pastQuietWindow();
+    await estate.faults([{ target: 'self-managed', method: 'GET', path: '^/_license$', latencyMs: 4_000, times: 1 }]);
+    const h = await unattended(alias);
+    await until('the run holds its early turn', async () =>
+      (await viewOf(dep)).holders.some((x) => x.workflowId === h.workflowId) ? true : undefined,
+    );
+    return { h, dep };
+  }
+
   it('the deployment free: granted while the preflight reads, the trust change takes no other turn', async () => {
     await estate.scenario('api-key-private');
     const h = await unattended('early-free');
@@ -135,20 +162,7 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
     await estate.scenario('api-key-private');
     const dep = estate.info.cloud.deploymentId;
     const holder = await requester();
-    const held: PlanTurnRequest = {
-      requestId: `${holder.firstExecutionRunId}/1`,
-      workflowId: holder.workflowId,
-      runId: holder.firstExecutionRunId as string,
-      what: 'restart',
-      at: new Date().toISOString(),
-    };
-    await client.workflow.signalWithStart('deploymentPlanCoordinator', {
-      taskQueue: worker.taskQueue,
-      workflowId: deploymentCoordinatorId(dep, worker.taskQueue),
-      args: [{ deploymentId: dep }],
-      signal: 'requestPlanTurn',
-      signalArgs: [held],
-    });
+    const held = await askPlanTurn(client, worker.taskQueue, dep, holder);
     await until('the other run holds the turn', async () =>
       (await viewOf(dep)).holders[0]?.requestId === held.requestId ? true : undefined,
     );
@@ -169,10 +183,7 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
     assert.equal(((await h.result()) as ConnectResult).connected, true);
     const calls = await scheduled(h);
     assert.equal(calls.filter((c) => c.name === 'requestPlanTurn').length, 1, 'asked early once');
-    await until('nobody holds or waits', async () => {
-      const x = await viewOf(dep);
-      return x.holders.length + x.queue.length === 0 ? true : undefined;
-    });
+    await untilFree(dep);
     await holder.terminate('test done');
   });
 
@@ -184,8 +195,7 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
     await estate.faults([
       { target: 'ech', method: 'GET', path: '^/_license$', latencyMs: 600, statusRates: { '400': 1 }, times: 1 },
     ]);
-    // Past the worker's quiet window after the previous test's requests, so that the early request goes out.
-    await new Promise((r) => setTimeout(r, 1_100));
+    await pastQuietWindow();
     const h = await unattended('early-preflight-fails');
     await assert.rejects(h.result());
     await estate.control('DELETE', '/faults');
@@ -198,49 +208,20 @@ describe("the trust entry's turn asked for during the preflight (path B, nothing
       (await scheduled(h)).some((c) => c.name === 'signal releasePlanTurn'),
       'the early turn was given back by the run itself (not left to the liveness check)',
     );
-    await until(
-      'nobody holds or waits',
-      async () => {
-        const x = await viewOf(dep);
-        return x.holders.length + x.queue.length === 0 ? true : undefined;
-      },
-      3_000,
-    );
+    await untilFree(dep, 3_000);
     assert.deepEqual(await estate.view(), before, 'a failed preflight changes nothing');
   });
 
   it('granted early, then the run is cancelled during its preflight: the turn is free again at once', async () => {
-    await estate.scenario('api-key-private');
-    const dep = estate.info.cloud.deploymentId;
-    await new Promise((r) => setTimeout(r, 1_100)); // past the worker's quiet window
-    await estate.faults([{ target: 'self-managed', method: 'GET', path: '^/_license$', latencyMs: 4_000, times: 1 }]);
-    const h = await unattended('early-cancelled');
-    await until('the run holds its early turn', async () =>
-      (await viewOf(dep)).holders.some((x) => x.workflowId === h.workflowId) ? true : undefined,
-    );
+    const { h, dep } = await holdingEarlyTurnWithSlowPreflight('early-cancelled');
     await h.cancel();
     await assert.rejects(h.result());
-    await until(
-      'nobody holds or waits',
-      async () => {
-        const x = await viewOf(dep);
-        return x.holders.length + x.queue.length === 0 ? true : undefined;
-      },
-      3_000,
-    );
+    await untilFree(dep, 3_000);
     await estate.control('DELETE', '/faults');
   });
 
   it('granted early but the preflight is slow: the turn is given back after a second, not held for the reads', async () => {
-    await estate.scenario('api-key-private');
-    const dep = estate.info.cloud.deploymentId;
-    await new Promise((r) => setTimeout(r, 1_100)); // past the worker's quiet window
-    // The self-managed cluster's license read takes 4 s: the grant comes long before the preflight ends.
-    await estate.faults([{ target: 'self-managed', method: 'GET', path: '^/_license$', latencyMs: 4_000, times: 1 }]);
-    const h = await unattended('early-slow');
-    await until('the run holds its early turn', async () =>
-      (await viewOf(dep)).holders.some((x) => x.workflowId === h.workflowId) ? true : undefined,
-    );
+    const { h, dep } = await holdingEarlyTurnWithSlowPreflight('early-slow');
     await until(
       'given back while the preflight still reads',
       async () => ((await viewOf(dep)).holders.length === 0 ? true : undefined),
